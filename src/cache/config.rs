@@ -1,0 +1,208 @@
+//! `[default.cache]`: every setting of the page cache, with its default.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// Where entries live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendKind {
+    /// One Redis shared by every instance (the default).
+    Redis,
+    /// This process only, bounded by bytes: Flask-Caching's SimpleCache.
+    Memory,
+    /// No caching; every request renders.
+    None,
+}
+
+/// A per-path override, `[[default.cache.rules]]`.
+///
+/// `path` is a route pattern (`/users/<id>`, `/api/*` for any rest); the first rule
+/// that matches a request wins over what the route declared in code.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RuleConfig {
+    pub path: String,
+    /// Shared lifetime in seconds; 0 turns caching off for the path.
+    pub ttl: Option<u64>,
+    pub browser_ttl: Option<u64>,
+    pub grace: Option<u64>,
+    pub stale_if_error: Option<u64>,
+    /// Query parameters that are part of the key (others are ignored).
+    pub query: Option<Vec<String>>,
+}
+
+/// The cache's settings. Durations are whole seconds unless the name says `_ms`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CacheConfig {
+    pub backend: BackendKind,
+    /// Redis URL (`redis://[:password@]host:port/db`).
+    pub url: String,
+    /// Prefix of every key this app writes; two apps on one Redis must differ here.
+    pub namespace: String,
+    /// Part of every key; change it at deploy to start from a clean cache without
+    /// touching anything else in Redis. Empty means the crate version.
+    pub generation: String,
+    /// Shared lifetime of a page when neither the route nor a rule says otherwise
+    /// (Flask-Caching's `CACHE_DEFAULT_TIMEOUT`).
+    pub default_ttl: u64,
+    /// `max-age` sent to browsers; apart from the shared lifetime.
+    pub browser_ttl: u64,
+    /// Shared lifetime of a 404 page.
+    pub not_found_ttl: u64,
+    /// Budget of one cache operation; past it the request goes on without the cache.
+    pub op_timeout_ms: u64,
+    /// Responses with a larger body are not stored.
+    pub max_body_bytes: usize,
+    /// Bound of the `memory` backend.
+    pub memory_max_bytes: u64,
+    /// Hosts whose pages may be cached (any port); others are served uncached.
+    pub allowed_hosts: Vec<String>,
+    /// Cookies whose presence makes a request private (bypasses the shared cache).
+    pub private_cookies: Vec<String>,
+    /// Per-path overrides.
+    pub rules: Vec<RuleConfig>,
+    /// Seconds past the lifetime during which a stale page is served while one
+    /// request in the cluster refreshes it.
+    pub grace: u64,
+    /// Seconds past the lifetime during which a stale page is served when rendering fails.
+    pub stale_if_error: u64,
+    /// Longest a request waits for another instance's render of the same key.
+    pub lock_timeout_ms: u64,
+    /// Lifetime of the render lease; a holder that dies frees the key after this.
+    pub lease_ms: u64,
+    /// Seconds during which an uncacheable answer is remembered so that others skip
+    /// the lease wait.
+    pub hit_for_miss_ttl: u64,
+    /// Probabilistic early refresh (XFetch) strength; 0 turns it off, 1 is the usual.
+    pub early_refresh_beta: f64,
+    /// Least seconds between two warnings of the same kind of cache failure.
+    pub warn_interval_secs: u64,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        Self {
+            backend: BackendKind::Redis,
+            url: "redis://127.0.0.1:6379/".to_owned(),
+            namespace: "rocket-cache".to_owned(),
+            generation: String::new(),
+            default_ttl: 300,
+            browser_ttl: 30,
+            not_found_ttl: 30,
+            op_timeout_ms: 50,
+            max_body_bytes: 1024 * 1024,
+            memory_max_bytes: 64 * 1024 * 1024,
+            allowed_hosts: vec!["localhost".to_owned(), "127.0.0.1".to_owned()],
+            private_cookies: vec!["rc_session".to_owned()],
+            rules: Vec::new(),
+            grace: 60,
+            stale_if_error: 86_400,
+            lock_timeout_ms: 2_000,
+            lease_ms: 5_000,
+            hit_for_miss_ttl: 10,
+            early_refresh_beta: 0.0,
+            warn_interval_secs: 10,
+        }
+    }
+}
+
+impl CacheConfig {
+    /// Checks values that serde alone accepts but that make no sense; the error
+    /// names the key.
+    pub fn validate(&self) -> Result<(), String> {
+        let namespace_ok = !self.namespace.is_empty()
+            && self.namespace.len() <= 64
+            && self
+                .namespace
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+        if !namespace_ok {
+            return Err(format!(
+                "cache.namespace: 1 to 64 of letters, digits, `-`, `_`, `.`; got {:?}",
+                self.namespace
+            ));
+        }
+        if !self
+            .generation
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && b != b':')
+        {
+            return Err("cache.generation: printable characters without `:`".to_owned());
+        }
+        if self.backend == BackendKind::Redis {
+            match url::Url::parse(&self.url) {
+                Ok(url) if matches!(url.scheme(), "redis" | "rediss") => {}
+                _ => {
+                    return Err(format!(
+                        "cache.url: must be a redis:// URL, got {:?}",
+                        crate::config::redact_url(&self.url)
+                    ))
+                }
+            }
+        }
+        if self.op_timeout_ms == 0 {
+            return Err("cache.op_timeout_ms: must be more than 0".to_owned());
+        }
+        if self.lease_ms == 0 {
+            return Err("cache.lease_ms: must be more than 0".to_owned());
+        }
+        if !(0.0..=10.0).contains(&self.early_refresh_beta) {
+            return Err("cache.early_refresh_beta: from 0 (off) to 10".to_owned());
+        }
+        for (i, rule) in self.rules.iter().enumerate() {
+            if !rule.path.starts_with('/') {
+                return Err(format!("cache.rules[{i}].path: must start with `/`"));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn op_timeout(&self) -> Duration {
+        Duration::from_millis(self.op_timeout_ms)
+    }
+
+    /// The key segment that a deploy changes to start clean.
+    pub fn generation(&self) -> &str {
+        if self.generation.is_empty() {
+            env!("CARGO_PKG_VERSION")
+        } else {
+            &self.generation
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        CacheConfig::default().validate().unwrap();
+    }
+
+    #[test]
+    fn bad_namespace_is_named() {
+        let config = CacheConfig {
+            namespace: "a b".into(),
+            ..CacheConfig::default()
+        };
+        assert!(config
+            .validate()
+            .unwrap_err()
+            .starts_with("cache.namespace"));
+    }
+
+    #[test]
+    fn non_redis_url_is_refused_only_for_the_redis_backend() {
+        let mut config = CacheConfig {
+            url: "http://x".into(),
+            ..CacheConfig::default()
+        };
+        assert!(config.validate().unwrap_err().starts_with("cache.url"));
+        config.backend = BackendKind::Memory;
+        config.validate().unwrap();
+    }
+}

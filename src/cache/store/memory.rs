@@ -1,0 +1,246 @@
+//! The `memory` backend: this process only, bounded by bytes (Flask-Caching's
+//! SimpleCache, done with moka). Right for one instance or for development; with
+//! several instances each keeps its own copy and purges reach only its own.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::{Bytes, BytesMut};
+use moka::sync::Cache;
+use moka::Expiry;
+
+use super::{Store, StoreError, TagStamp, Usage};
+use crate::cache::entry::{FRESH_UNTIL_OFFSET, FRESH_UNTIL_WIDTH};
+
+#[derive(Clone)]
+struct Stored {
+    value: Bytes,
+    expires_at: Instant,
+}
+
+/// Each value lives until its own `expires_at`.
+struct ByDeadline;
+
+impl Expiry<String, Stored> for ByDeadline {
+    fn expire_after_create(&self, _: &String, value: &Stored, now: Instant) -> Option<Duration> {
+        Some(value.expires_at.saturating_duration_since(now))
+    }
+
+    fn expire_after_update(
+        &self,
+        _: &String,
+        value: &Stored,
+        now: Instant,
+        _: Option<Duration>,
+    ) -> Option<Duration> {
+        Some(value.expires_at.saturating_duration_since(now))
+    }
+}
+
+#[derive(Default)]
+struct Tag {
+    generation: u64,
+    keys: HashSet<String>,
+}
+
+/// The `memory` backend.
+pub struct MemoryStore {
+    entries: Cache<String, Stored>,
+    /// Tags and leases change together with entries under this lock, which is
+    /// what makes tagged stores and purges atomic with respect to each other.
+    tags: Mutex<HashMap<String, Tag>>,
+    leases: Mutex<HashMap<String, (String, Instant)>>,
+}
+
+impl MemoryStore {
+    pub fn new(max_bytes: u64) -> Self {
+        let entries = Cache::builder()
+            .max_capacity(max_bytes)
+            .weigher(|key: &String, stored: &Stored| {
+                u32::try_from(key.len() + stored.value.len()).unwrap_or(u32::MAX)
+            })
+            .expire_after(ByDeadline)
+            .build();
+        Self {
+            entries,
+            tags: Mutex::new(HashMap::new()),
+            leases: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn insert(&self, key: &str, value: Bytes, ttl: Duration) {
+        let stored = Stored {
+            value,
+            expires_at: Instant::now() + ttl,
+        };
+        self.entries.insert(key.to_owned(), stored);
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A panic while holding the lock leaves plain data behind; keep serving.
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// The value with its fresh-until stamp set to now (soft purge).
+fn stamped_stale(value: &Bytes) -> Bytes {
+    let end = FRESH_UNTIL_OFFSET + FRESH_UNTIL_WIDTH;
+    if value.len() < end {
+        return value.clone();
+    }
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
+    let mut patched = BytesMut::from(value.as_ref());
+    let stamp = format!("{now_ms:0width$}", width = FRESH_UNTIL_WIDTH);
+    patched[FRESH_UNTIL_OFFSET..end].copy_from_slice(stamp.as_bytes());
+    patched.freeze()
+}
+
+#[rocket::async_trait]
+impl Store for MemoryStore {
+    fn name(&self) -> &'static str {
+        "memory"
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<Bytes>, StoreError> {
+        Ok(self.entries.get(key).map(|stored| stored.value))
+    }
+
+    async fn set(&self, key: &str, value: Bytes, ttl: Duration) -> Result<(), StoreError> {
+        self.insert(key, value, ttl);
+        Ok(())
+    }
+
+    async fn set_tagged(
+        &self,
+        key: &str,
+        value: Bytes,
+        ttl: Duration,
+        tags: &[TagStamp],
+    ) -> Result<bool, StoreError> {
+        {
+            let mut index = lock(&self.tags);
+            let unchanged = tags
+                .iter()
+                .all(|stamp| index.get(&stamp.tag).map_or(0, |t| t.generation) == stamp.generation);
+            if !unchanged {
+                return Ok(false);
+            }
+            for stamp in tags {
+                index
+                    .entry(stamp.tag.clone())
+                    .or_default()
+                    .keys
+                    .insert(key.to_owned());
+            }
+            // Inserted under the lock so that a purge cannot slip between the check
+            // and the insert.
+            self.insert(key, value, ttl);
+        }
+        Ok(true)
+    }
+
+    async fn tag_generations(&self, tags: &[String]) -> Result<Vec<u64>, StoreError> {
+        let index = lock(&self.tags);
+        Ok(tags
+            .iter()
+            .map(|tag| index.get(tag).map_or(0, |t| t.generation))
+            .collect())
+    }
+
+    async fn purge_tags(&self, tags: &[String], soft: bool) -> Result<u64, StoreError> {
+        let mut touched = 0;
+        let mut index = lock(&self.tags);
+        for tag in tags {
+            let entry = index.entry(tag.clone()).or_default();
+            entry.generation += 1;
+            let keys: Vec<String> = if soft {
+                entry.keys.iter().cloned().collect()
+            } else {
+                entry.keys.drain().collect()
+            };
+            for key in keys {
+                let Some(stored) = self.entries.get(&key) else {
+                    continue;
+                };
+                touched += 1;
+                if soft {
+                    let patched = Stored {
+                        value: stamped_stale(&stored.value),
+                        expires_at: stored.expires_at,
+                    };
+                    self.entries.insert(key, patched);
+                } else {
+                    self.entries.invalidate(&key);
+                }
+            }
+        }
+        Ok(touched)
+    }
+
+    async fn delete(&self, keys: &[String]) -> Result<u64, StoreError> {
+        let mut removed = 0;
+        for key in keys {
+            if self.entries.remove(key).is_some() {
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+
+    async fn clear_prefix(&self, prefix: &str) -> Result<u64, StoreError> {
+        let doomed: Vec<String> = self
+            .entries
+            .iter()
+            .filter(|(key, _)| key.starts_with(prefix))
+            .map(|(key, _)| (*key).clone())
+            .collect();
+        self.delete(&doomed).await
+    }
+
+    async fn usage(&self, prefix: &str, limit: u64) -> Result<Usage, StoreError> {
+        let mut usage = Usage {
+            complete: true,
+            ..Usage::default()
+        };
+        for (key, stored) in &self.entries {
+            if !key.starts_with(prefix) {
+                continue;
+            }
+            if usage.keys >= limit {
+                usage.complete = false;
+                break;
+            }
+            usage.keys += 1;
+            usage.bytes += (key.len() + stored.value.len()) as u64;
+        }
+        Ok(usage)
+    }
+
+    async fn try_lease(&self, key: &str, token: &str, ttl: Duration) -> Result<bool, StoreError> {
+        let now = Instant::now();
+        let mut leases = lock(&self.leases);
+        leases.retain(|_, (_, until)| *until > now);
+        if leases.contains_key(key) {
+            return Ok(false);
+        }
+        leases.insert(key.to_owned(), (token.to_owned(), now + ttl));
+        Ok(true)
+    }
+
+    async fn release_lease(&self, key: &str, token: &str) -> Result<(), StoreError> {
+        let mut leases = lock(&self.leases);
+        if leases.get(key).is_some_and(|(holder, _)| holder == token) {
+            leases.remove(key);
+        }
+        Ok(())
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+}

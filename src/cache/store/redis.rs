@@ -1,0 +1,341 @@
+//! The shared backend: one Redis for every instance.
+//!
+//! Hot-path commands (GET, SET, scripts) go over one multiplexed connection that
+//! reconnects by itself, so a cache hit costs no pool checkout. Long walks over the
+//! keyspace (SCAN for clearing and usage) take a connection from a deadpool-redis
+//! pool so they never queue in front of page lookups.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{AsyncCommands, Script};
+
+use super::{Store, StoreError, TagStamp, Usage};
+use crate::cache::entry::{FRESH_UNTIL_OFFSET, FRESH_UNTIL_WIDTH};
+
+/// Keys visited per SCAN step.
+const SCAN_COUNT: u64 = 500;
+
+/// Stores an entry and files it under its tags, unless a tag's generation moved
+/// since the render began (a purge happened in between).
+/// KEYS: entry, then (generation, set) per tag. ARGV: ttl ms, value, then the
+/// expected generation per tag.
+const SET_TAGGED: &str = r"
+local tags = #ARGV - 2
+for i = 1, tags do
+  local current = tonumber(redis.call('GET', KEYS[2 * i]) or '0')
+  if current ~= tonumber(ARGV[2 + i]) then return 0 end
+end
+local ttl = tonumber(ARGV[1])
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ttl)
+for i = 1, tags do
+  local set = KEYS[2 * i + 1]
+  redis.call('SADD', set, KEYS[1])
+  local left = redis.call('PTTL', set)
+  if left < ttl then redis.call('PEXPIRE', set, ttl) end
+end
+return 1
+";
+
+/// Purges tags atomically: bumps each generation, then unlinks every member (hard)
+/// or rewrites its fresh-until stamp to now (soft: stale, served within grace).
+/// KEYS: (generation, set) per tag. ARGV: soft flag, stamp offset, stamp width.
+const PURGE_TAGS: &str = r"
+local soft = ARGV[1] == '1'
+local offset = tonumber(ARGV[2])
+local width = tonumber(ARGV[3])
+local clock = redis.call('TIME')
+local now_ms = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+local stamp = string.format('%0' .. width .. 'd', now_ms)
+local touched = 0
+for i = 1, #KEYS, 2 do
+  redis.call('INCR', KEYS[i])
+  local set = KEYS[i + 1]
+  for _, key in ipairs(redis.call('SMEMBERS', set)) do
+    if soft then
+      if redis.call('EXISTS', key) == 1 then
+        redis.call('SETRANGE', key, offset, stamp)
+        touched = touched + 1
+      end
+    else
+      touched = touched + redis.call('UNLINK', key)
+    end
+  end
+  if not soft then redis.call('DEL', set) end
+end
+return touched
+";
+
+/// Frees a lease only for the token that holds it.
+const RELEASE_LEASE: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+";
+
+/// The `redis` backend.
+pub struct RedisStore {
+    hot: ConnectionManager,
+    pool: deadpool_redis::Pool,
+    tag_prefix: String,
+    set_tagged: Script,
+    purge_tags: Script,
+    release_lease: Script,
+}
+
+impl RedisStore {
+    /// Builds the connections lazily: nothing is dialled here, so a Redis that is
+    /// down at start does not stop the app; the first commands connect.
+    /// `tag_prefix` starts the names of tag sets and generation counters.
+    pub fn new(url: &str, op_timeout: Duration, tag_prefix: String) -> Result<Self, String> {
+        let client = redis::Client::open(url).map_err(|e| e.to_string())?;
+        let manager_config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(op_timeout.max(Duration::from_millis(200))))
+            .set_response_timeout(Some(op_timeout))
+            .set_number_of_retries(1)
+            .set_max_delay(Duration::from_secs(1));
+        let hot = ConnectionManager::new_lazy_with_config(client, manager_config)
+            .map_err(|e| e.to_string())?;
+        let mut pool_config = deadpool_redis::Config::from_url(url);
+        pool_config.pool = Some(deadpool_redis::PoolConfig {
+            max_size: 4,
+            timeouts: deadpool_redis::Timeouts {
+                wait: Some(Duration::from_secs(2)),
+                create: Some(Duration::from_secs(2)),
+                recycle: Some(Duration::from_secs(2)),
+            },
+            ..deadpool_redis::PoolConfig::default()
+        });
+        let pool = pool_config
+            .create_pool(Some(deadpool_redis::Runtime::Tokio1))
+            .map_err(|e| e.to_string())?;
+        Ok(Self {
+            hot,
+            pool,
+            tag_prefix,
+            set_tagged: Script::new(SET_TAGGED),
+            purge_tags: Script::new(PURGE_TAGS),
+            release_lease: Script::new(RELEASE_LEASE),
+        })
+    }
+
+    fn generation_key(&self, tag: &str) -> String {
+        format!("{}tgen:{tag}", self.tag_prefix)
+    }
+
+    fn set_key(&self, tag: &str) -> String {
+        format!("{}tag:{tag}", self.tag_prefix)
+    }
+
+    async fn walk_conn(&self) -> Result<deadpool_redis::Connection, StoreError> {
+        self.pool
+            .get()
+            .await
+            .map_err(|e| StoreError::Pool(e.to_string()))
+    }
+
+    /// One SCAN step over keys matching `pattern`: the next cursor and a batch.
+    async fn scan_step(
+        conn: &mut deadpool_redis::Connection,
+        cursor: u64,
+        pattern: &str,
+    ) -> Result<(u64, Vec<String>), StoreError> {
+        Ok(redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg(pattern)
+            .arg("COUNT")
+            .arg(SCAN_COUNT)
+            .query_async(conn)
+            .await?)
+    }
+}
+
+#[rocket::async_trait]
+impl Store for RedisStore {
+    fn name(&self) -> &'static str {
+        "redis"
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<Bytes>, StoreError> {
+        let mut conn = self.hot.clone();
+        let value: Option<Vec<u8>> = conn.get(key).await?;
+        Ok(value.map(Bytes::from))
+    }
+
+    async fn set(&self, key: &str, value: Bytes, ttl: Duration) -> Result<(), StoreError> {
+        let mut conn = self.hot.clone();
+        let () = redis::cmd("SET")
+            .arg(key)
+            .arg(value.as_ref())
+            .arg("PX")
+            .arg(millis(ttl))
+            .query_async(&mut conn)
+            .await?;
+        Ok(())
+    }
+
+    async fn set_tagged(
+        &self,
+        key: &str,
+        value: Bytes,
+        ttl: Duration,
+        tags: &[TagStamp],
+    ) -> Result<bool, StoreError> {
+        let mut conn = self.hot.clone();
+        let mut call = self.set_tagged.key(key);
+        call.arg(millis(ttl)).arg(value.as_ref());
+        for stamp in tags {
+            call.key(self.generation_key(&stamp.tag))
+                .key(self.set_key(&stamp.tag))
+                .arg(stamp.generation);
+        }
+        let stored: i64 = call.invoke_async(&mut conn).await?;
+        Ok(stored == 1)
+    }
+
+    async fn tag_generations(&self, tags: &[String]) -> Result<Vec<u64>, StoreError> {
+        if tags.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut conn = self.hot.clone();
+        let keys: Vec<String> = tags.iter().map(|t| self.generation_key(t)).collect();
+        let values: Vec<Option<u64>> = redis::cmd("MGET").arg(&keys).query_async(&mut conn).await?;
+        Ok(values.into_iter().map(Option::unwrap_or_default).collect())
+    }
+
+    async fn purge_tags(&self, tags: &[String], soft: bool) -> Result<u64, StoreError> {
+        if tags.is_empty() {
+            return Ok(0);
+        }
+        let mut conn = self.hot.clone();
+        let mut call = self.purge_tags.prepare_invoke();
+        for tag in tags {
+            call.key(self.generation_key(tag)).key(self.set_key(tag));
+        }
+        call.arg(if soft { "1" } else { "0" })
+            .arg(FRESH_UNTIL_OFFSET)
+            .arg(FRESH_UNTIL_WIDTH);
+        Ok(call.invoke_async(&mut conn).await?)
+    }
+
+    async fn delete(&self, keys: &[String]) -> Result<u64, StoreError> {
+        if keys.is_empty() {
+            return Ok(0);
+        }
+        let mut conn = self.hot.clone();
+        Ok(redis::cmd("UNLINK")
+            .arg(keys)
+            .query_async(&mut conn)
+            .await?)
+    }
+
+    async fn clear_prefix(&self, prefix: &str) -> Result<u64, StoreError> {
+        let pattern = format!("{}*", glob_escape(prefix));
+        let mut conn = self.walk_conn().await?;
+        let (mut cursor, mut removed) = (0, 0);
+        loop {
+            let (next, keys) = Self::scan_step(&mut conn, cursor, &pattern).await?;
+            if !keys.is_empty() {
+                let n: u64 = redis::cmd("UNLINK")
+                    .arg(&keys)
+                    .query_async(&mut conn)
+                    .await?;
+                removed += n;
+            }
+            if next == 0 {
+                return Ok(removed);
+            }
+            cursor = next;
+        }
+    }
+
+    async fn usage(&self, prefix: &str, limit: u64) -> Result<Usage, StoreError> {
+        let pattern = format!("{}*", glob_escape(prefix));
+        let mut conn = self.walk_conn().await?;
+        let mut usage = Usage::default();
+        let mut cursor = 0;
+        loop {
+            let (next, keys) = Self::scan_step(&mut conn, cursor, &pattern).await?;
+            if !keys.is_empty() {
+                let mut pipe = redis::pipe();
+                for key in &keys {
+                    pipe.cmd("MEMORY").arg("USAGE").arg(key);
+                }
+                let sizes: Vec<Option<u64>> = pipe.query_async(&mut conn).await?;
+                usage.keys += sizes.iter().flatten().count() as u64;
+                usage.bytes += sizes.into_iter().flatten().sum::<u64>();
+            }
+            if next == 0 {
+                usage.complete = true;
+                return Ok(usage);
+            }
+            if usage.keys >= limit {
+                return Ok(usage);
+            }
+            cursor = next;
+        }
+    }
+
+    async fn try_lease(&self, key: &str, token: &str, ttl: Duration) -> Result<bool, StoreError> {
+        let mut conn = self.hot.clone();
+        let reply: Option<String> = redis::cmd("SET")
+            .arg(key)
+            .arg(token)
+            .arg("NX")
+            .arg("PX")
+            .arg(millis(ttl))
+            .query_async(&mut conn)
+            .await?;
+        Ok(reply.is_some())
+    }
+
+    async fn release_lease(&self, key: &str, token: &str) -> Result<(), StoreError> {
+        let mut conn = self.hot.clone();
+        let _: i64 = self
+            .release_lease
+            .key(key)
+            .arg(token)
+            .invoke_async(&mut conn)
+            .await?;
+        Ok(())
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        let mut conn = self.hot.clone();
+        let reply: String = redis::cmd("PING").query_async(&mut conn).await?;
+        if reply == "PONG" {
+            Ok(())
+        } else {
+            Err(StoreError::Protocol(format!("PING answered {reply:?}")))
+        }
+    }
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis())
+        .unwrap_or(u64::MAX)
+        .max(1)
+}
+
+/// Escapes SCAN's glob characters so a prefix matches only itself.
+fn glob_escape(prefix: &str) -> String {
+    let mut escaped = String::with_capacity(prefix.len());
+    for c in prefix.chars() {
+        if matches!(c, '*' | '?' | '[' | ']' | '\\') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped
+}
+
+#[cfg(test)]
+mod tests {
+    use super::glob_escape;
+
+    #[test]
+    fn glob_characters_are_escaped() {
+        assert_eq!(glob_escape("ns:v1:a*b?[c]"), r"ns:v1:a\*b\?\[c\]");
+    }
+}

@@ -1,0 +1,93 @@
+//! Start-up of the database: wait for MySQL, create the database, run migrations.
+
+use std::time::{Duration, Instant};
+
+use diesel::connection::SimpleConnection;
+use diesel::Connection;
+use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
+use diesel_async::{AsyncConnection, AsyncMysqlConnection, SimpleAsyncConnection};
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+
+use crate::config::{redact_url, DatabaseConfig};
+
+/// The SQL under `migrations/`, compiled into the binary.
+pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
+
+/// Held while migrating so that instances starting together migrate one at a time.
+const MIGRATION_LOCK: &str = "rocket_cache_migrations";
+
+/// Waits for the server (retrying with backoff up to `startup_timeout`), creates the
+/// database if missing, then applies pending migrations.
+pub async fn prepare_database(config: &DatabaseConfig) -> Result<(), String> {
+    let name = config
+        .database_name()
+        .ok_or_else(|| "databases.main.url names no database".to_owned())?;
+    let mut server = connect_with_retry(config).await?;
+    let create = format!(
+        "CREATE DATABASE IF NOT EXISTS `{name}` \
+         CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+    );
+    server
+        .batch_execute(&create)
+        .await
+        .map_err(|e| format!("could not create database `{name}`: {e}"))?;
+    drop(server);
+
+    let url = config.url.clone();
+    let applied = tokio::task::spawn_blocking(move || run_migrations(&url))
+        .await
+        .map_err(|e| format!("migration task failed: {e}"))??;
+    if applied > 0 {
+        rocket::info!("applied {applied} migration(s) to `{name}`");
+    }
+    Ok(())
+}
+
+async fn connect_with_retry(config: &DatabaseConfig) -> Result<AsyncMysqlConnection, String> {
+    let server_url = config.server_url();
+    let deadline = Instant::now() + config.startup_timeout();
+    let mut backoff = Duration::from_millis(200);
+    loop {
+        let attempt = tokio::time::timeout(
+            config.connect_timeout(),
+            AsyncMysqlConnection::establish(&server_url),
+        )
+        .await;
+        let error = match attempt {
+            Ok(Ok(conn)) => return Ok(conn),
+            Ok(Err(e)) => e.to_string(),
+            Err(_) => format!("no answer within {:?}", config.connect_timeout()),
+        };
+        if Instant::now() + backoff > deadline {
+            return Err(format!(
+                "cannot reach MySQL at {} after {}s ({error}). Start MariaDB \
+                 (`start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd`, \
+                 or `docker compose up -d mariadb`) or point ROCKET_DATABASES='{{main={{url=\"mysql://...\"}}}}' at a running server",
+                redact_url(&config.url),
+                config.startup_timeout_secs
+            ));
+        }
+        rocket::warn!(
+            "MySQL at {} not reachable yet ({error}); retrying in {backoff:?}",
+            redact_url(&server_url)
+        );
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(2));
+    }
+}
+
+/// Blocking: `AsyncConnectionWrapper` drives its own runtime, so this must run in
+/// `spawn_blocking`, never on an async worker.
+fn run_migrations(url: &str) -> Result<usize, String> {
+    let mut conn: AsyncConnectionWrapper<AsyncMysqlConnection> =
+        Connection::establish(url).map_err(|e| format!("migration connection failed: {e}"))?;
+    SimpleConnection::batch_execute(&mut conn, &format!("DO GET_LOCK('{MIGRATION_LOCK}', 60)"))
+        .map_err(|e| format!("could not take the migration lock: {e}"))?;
+    let result = conn
+        .run_pending_migrations(MIGRATIONS)
+        .map(|applied| applied.len())
+        .map_err(|e| format!("migration failed: {e}"));
+    let _ =
+        SimpleConnection::batch_execute(&mut conn, &format!("DO RELEASE_LOCK('{MIGRATION_LOCK}')"));
+    result
+}

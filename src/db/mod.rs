@@ -1,0 +1,57 @@
+//! MySQL through Diesel: the pool fairing, migrations and one module per table.
+//!
+//! Knows nothing of the web layer or the cache.
+
+mod migrate;
+mod pool;
+pub mod schema;
+pub mod users;
+
+use rocket::fairing::{self, Fairing, Info, Kind};
+use rocket::{Build, Orbit, Rocket};
+
+use crate::config::DatabaseConfig;
+pub use migrate::MIGRATIONS;
+pub use pool::{AcquireError, Db, DbConn, QueryCounter};
+
+/// Prepares the database at ignite (create, migrate), manages a [`Db`], and closes
+/// the pool at shutdown. Launch is aborted with one clear line when MySQL cannot be
+/// reached within `databases.main.startup_timeout_secs`.
+pub struct DbFairing;
+
+#[rocket::async_trait]
+impl Fairing for DbFairing {
+    fn info(&self) -> Info {
+        Info {
+            name: "MySQL pool",
+            kind: Kind::Ignite | Kind::Shutdown,
+        }
+    }
+
+    async fn on_ignite(&self, rocket: Rocket<Build>) -> fairing::Result {
+        let config = match DatabaseConfig::from_figment(rocket.figment()) {
+            Ok(config) => config,
+            Err(e) => {
+                rocket::error!("configuration: {e}");
+                return Err(rocket);
+            }
+        };
+        if let Err(e) = migrate::prepare_database(&config).await {
+            rocket::error!("{e}");
+            return Err(rocket);
+        }
+        match Db::new(&config) {
+            Ok(db) => Ok(rocket.manage(db)),
+            Err(e) => {
+                rocket::error!("could not build the MySQL pool: {e}");
+                Err(rocket)
+            }
+        }
+    }
+
+    async fn on_shutdown(&self, rocket: &Rocket<Orbit>) {
+        if let Some(db) = rocket.state::<Db>() {
+            db.close();
+        }
+    }
+}

@@ -1,0 +1,111 @@
+//! The MySQL connection pool, built at ignite by [`DbFairing`] and managed as [`Db`].
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use diesel::connection::InstrumentationEvent;
+use diesel_async::pooled_connection::deadpool::{Object, Pool};
+use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
+use diesel_async::{AsyncConnection, AsyncMysqlConnection};
+use futures_util::FutureExt;
+
+use crate::config::DatabaseConfig;
+
+/// A pooled connection; dropping it gives it back.
+pub type DbConn = Object<AsyncMysqlConnection>;
+
+/// Counts every statement this instance sent to MySQL (pool pings included).
+///
+/// It is how tests prove that a cache hit never reached the database, and it is
+/// exported to operators for the same reason.
+#[derive(Clone, Default, Debug)]
+pub struct QueryCounter(Arc<AtomicU64>);
+
+impl QueryCounter {
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+    fn bump(&self) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Why no connection could be had.
+#[derive(Debug, thiserror::Error)]
+pub enum AcquireError {
+    #[error("no MySQL connection within {0:?}")]
+    Timeout(Duration),
+    #[error("MySQL connection failed: {0}")]
+    Connect(String),
+}
+
+/// The app's handle on MySQL: a clonable pool plus its query counter.
+#[derive(Clone)]
+pub struct Db {
+    pool: Pool<AsyncMysqlConnection>,
+    queries: QueryCounter,
+    acquire_timeout: Duration,
+}
+
+impl Db {
+    /// Builds the pool without connecting; connections open on first use.
+    pub fn new(config: &DatabaseConfig) -> Result<Self, String> {
+        let queries = QueryCounter::default();
+        let counter = queries.clone();
+        let connect_timeout = config.connect_timeout();
+        let mut manager_config = ManagerConfig::<AsyncMysqlConnection>::default();
+        manager_config.custom_setup = Box::new(move |url| {
+            let counter = counter.clone();
+            let url = url.to_owned();
+            async move {
+                let mut conn =
+                    tokio::time::timeout(connect_timeout, AsyncMysqlConnection::establish(&url))
+                        .await
+                        .map_err(|_| {
+                            diesel::ConnectionError::BadConnection(format!(
+                                "connect timed out after {connect_timeout:?}"
+                            ))
+                        })??;
+                conn.set_instrumentation(move |event: InstrumentationEvent<'_>| {
+                    if matches!(event, InstrumentationEvent::StartQuery { .. }) {
+                        counter.bump();
+                    }
+                });
+                Ok(conn)
+            }
+            .boxed()
+        });
+        let manager = AsyncDieselConnectionManager::<AsyncMysqlConnection>::new_with_config(
+            &config.url,
+            manager_config,
+        );
+        let pool = Pool::builder(manager)
+            .max_size(config.pool_size)
+            .build()
+            .map_err(|e| e.to_string())?;
+        Ok(Self {
+            pool,
+            queries,
+            acquire_timeout: config.acquire_timeout(),
+        })
+    }
+
+    /// A connection within the acquire budget, or why not.
+    pub async fn conn(&self) -> Result<DbConn, AcquireError> {
+        match tokio::time::timeout(self.acquire_timeout, self.pool.get()).await {
+            Ok(Ok(conn)) => Ok(conn),
+            Ok(Err(e)) => Err(AcquireError::Connect(e.to_string())),
+            Err(_) => Err(AcquireError::Timeout(self.acquire_timeout)),
+        }
+    }
+
+    pub fn queries(&self) -> &QueryCounter {
+        &self.queries
+    }
+
+    /// Closes idle connections; used at shutdown.
+    pub fn close(&self) {
+        self.pool.close();
+    }
+}

@@ -1,0 +1,35 @@
+//! The web layer: routes by area, catchers, and the joins between the database and
+//! the cache (the only module that knows both).
+
+pub mod api;
+mod assets;
+mod catchers;
+pub mod health;
+pub mod pagination;
+pub mod users;
+
+use rocket::Route;
+
+use crate::db::users::UserId;
+use crate::error::AppError;
+
+/// Every route of the app.
+pub fn routes() -> Vec<Route> {
+    let mut routes = users::routes();
+    routes.extend(api::routes());
+    routes.extend(health::routes());
+    routes.extend(assets::routes());
+    routes
+}
+
+pub use catchers::catchers;
+
+/// A user id from a path segment; anything but a positive number is a 404, as
+/// for an id that does not exist.
+pub fn parse_user_id(raw: &str) -> Result<UserId, AppError> {
+    raw.parse::<u32>()
+        .ok()
+        .filter(|id| *id > 0)
+        .map(UserId)
+        .ok_or_else(|| AppError::NotFound(format!("There is no user {raw:?}.")))
+}

@@ -1,0 +1,92 @@
+//! The HTML pages of the users directory.
+
+use rocket::serde::Serialize;
+use rocket::{get, routes, Route, State};
+use rocket_dyn_templates::{context, Template};
+
+use super::pagination::{PageInfo, PageRequest};
+use super::parse_user_id;
+use crate::db::users::{self, User};
+use crate::db::Db;
+use crate::error::AppError;
+
+pub fn routes() -> Vec<Route> {
+    routes![index, show]
+}
+
+/// One page of users with its total: what the list page and the list API show.
+pub struct UserPage {
+    pub info: PageInfo,
+    pub items: Vec<User>,
+}
+
+/// Reads one page of users: the total first, so that a page past the end is a 400.
+pub async fn load_page(db: &Db, request: PageRequest) -> Result<UserPage, AppError> {
+    let mut conn = db.conn().await?;
+    let total = users::count(&mut conn).await?;
+    let info = request.locate(total)?;
+    let items = users::page(&mut conn, request.offset(), request.per_page).await?;
+    Ok(UserPage { info, items })
+}
+
+/// Reads one user; a malformed or unknown id is a 404.
+pub async fn load_user(db: &Db, raw_id: &str) -> Result<User, AppError> {
+    let id = parse_user_id(raw_id)?;
+    let mut conn = db.conn().await?;
+    users::find(&mut conn, id).await.map_err(|e| match e {
+        diesel::result::Error::NotFound => AppError::NotFound(format!("There is no user {id}.")),
+        other => other.into(),
+    })
+}
+
+#[derive(Serialize)]
+#[serde(crate = "rocket::serde")]
+struct ListView<'a> {
+    title: &'static str,
+    items: &'a [User],
+    total: u64,
+    one_user: bool,
+    first: u64,
+    last: u64,
+    page: u32,
+    per_page: u32,
+    pages: u32,
+    many_pages: bool,
+    prev: Option<u32>,
+    next: Option<u32>,
+}
+
+#[get("/?<page>&<per_page>")]
+async fn index(
+    db: &State<Db>,
+    page: Option<&str>,
+    per_page: Option<&str>,
+) -> Result<Template, AppError> {
+    let request = PageRequest::parse(page, per_page)?;
+    let UserPage { info, items } = load_page(db, request).await?;
+    let first = request.offset() + 1;
+    let view = ListView {
+        title: "Users",
+        items: &items,
+        total: info.total,
+        one_user: info.total == 1,
+        first,
+        last: first + items.len() as u64 - 1,
+        page: info.page,
+        per_page: info.per_page,
+        pages: info.pages,
+        many_pages: info.pages > 1,
+        prev: info.prev(),
+        next: info.next(),
+    };
+    Ok(Template::render("users/index", &view))
+}
+
+#[get("/users/<id>")]
+async fn show(db: &State<Db>, id: &str) -> Result<Template, AppError> {
+    let user = load_user(db, id).await?;
+    Ok(Template::render(
+        "users/show",
+        context! { title: user.name.clone(), user },
+    ))
+}
