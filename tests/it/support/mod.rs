@@ -1,0 +1,273 @@
+//! Test support: a fresh MySQL database and Redis namespace per test, and the app
+//! built on them from the same `build()` production uses.
+
+pub mod proxy;
+
+use std::sync::Arc;
+
+use figment::providers::{Format, Toml};
+use figment::Figment;
+use rocket::local::asynchronous::{Client, LocalResponse};
+use rocket_cache::cache::Cache;
+use rocket_cache::db::Db;
+
+pub const MYSQL_SERVER: &str = "mysql://root@127.0.0.1:3306";
+pub const REDIS_URL: &str = "redis://127.0.0.1:6379/";
+
+/// A short random name, unique enough for parallel tests on one server.
+pub fn random_name(prefix: &str) -> String {
+    format!("{prefix}_{:016x}", rand::random::<u64>())
+}
+
+/// A database of its own, dropped when the last holder goes.
+pub struct TestDb {
+    pub name: String,
+}
+
+impl TestDb {
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self { name: random_name("rc_test") })
+    }
+
+    pub fn url(&self) -> String {
+        format!("{MYSQL_SERVER}/{}", self.name)
+    }
+
+    /// Runs SQL on this database outside the app (set-up and checks).
+    pub fn execute(&self, sql: &str) {
+        run_sql(&self.url(), sql);
+    }
+
+    /// Creates the database empty, for tests that prepare it before the app.
+    pub fn create_empty(&self) {
+        run_sql(
+            &format!("{MYSQL_SERVER}/"),
+            &format!("CREATE DATABASE `{}` CHARACTER SET utf8mb4", self.name),
+        );
+    }
+
+    /// One value of a query, read outside the app.
+    pub fn query_one(&self, sql: &str) -> String {
+        let url = self.url();
+        let sql = sql.to_owned();
+        std::thread::spawn(move || {
+            use diesel::sql_types::Text;
+            use diesel::{Connection, QueryableByName, RunQueryDsl};
+            use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
+            #[derive(QueryableByName)]
+            struct Row {
+                #[diesel(sql_type = Text)]
+                value: String,
+            }
+            let mut conn: AsyncConnectionWrapper<diesel_async::AsyncMysqlConnection> =
+                Connection::establish(&url).expect("test connection");
+            let rows: Vec<Row> = diesel::sql_query(format!("SELECT CAST(({sql}) AS CHAR) AS value"))
+                .load(&mut conn)
+                .expect("test query");
+            rows.into_iter().next().map(|r| r.value).unwrap_or_default()
+        })
+        .join()
+        .expect("query thread")
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        run_sql(
+            &format!("{MYSQL_SERVER}/"),
+            &format!("DROP DATABASE IF EXISTS `{}`", self.name),
+        );
+    }
+}
+
+/// Runs SQL on a connection of its own, from a plain thread: the wrapper drives
+/// its own runtime and must not run inside the test's.
+fn run_sql(url: &str, sql: &str) {
+    let (url, sql) = (url.to_owned(), sql.to_owned());
+    std::thread::spawn(move || {
+        use diesel::connection::SimpleConnection;
+        use diesel::Connection;
+        use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
+        let mut conn: AsyncConnectionWrapper<diesel_async::AsyncMysqlConnection> =
+            Connection::establish(&url).expect("test connection");
+        conn.batch_execute(&sql).expect("test SQL");
+    })
+    .join()
+    .expect("SQL thread");
+}
+
+/// A Redis key namespace of its own, cleared (SCAN + UNLINK) when the last holder goes.
+pub struct TestNamespace {
+    pub name: String,
+}
+
+impl TestNamespace {
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self { name: random_name("rc-test") })
+    }
+
+    /// Keys under this namespace (SCAN, never KEYS).
+    pub fn keys(&self) -> Vec<String> {
+        scan(&format!("{}:*", self.name))
+    }
+}
+
+impl Drop for TestNamespace {
+    fn drop(&mut self) {
+        let keys = self.keys();
+        if keys.is_empty() {
+            return;
+        }
+        if let Ok(mut conn) = redis_conn() {
+            let _: redis::RedisResult<u64> = redis::cmd("UNLINK").arg(&keys).query(&mut conn);
+        }
+    }
+}
+
+/// A synchronous connection to the shared test Redis.
+pub fn redis_conn() -> redis::RedisResult<redis::Connection> {
+    redis::Client::open(REDIS_URL)?.get_connection()
+}
+
+/// Every key matching `pattern`, by SCAN.
+pub fn scan(pattern: &str) -> Vec<String> {
+    let Ok(mut conn) = redis_conn() else { return Vec::new() };
+    let mut keys = Vec::new();
+    let mut cursor: u64 = 0;
+    loop {
+        let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg(pattern)
+            .arg("COUNT")
+            .arg(1000)
+            .query(&mut conn)
+            .expect("SCAN");
+        keys.extend(batch);
+        if next == 0 {
+            return keys;
+        }
+        cursor = next;
+    }
+}
+
+/// The configuration tests start from: Rocket.toml's `debug` profile, no
+/// environment (tests must not depend on the shell that runs them), quiet logs
+/// unless `TEST_LOG` is set.
+pub fn base_figment() -> Figment {
+    let log_level = if std::env::var_os("TEST_LOG").is_some() { "normal" } else { "off" };
+    Figment::from(rocket::Config::debug_default())
+        .merge(Toml::file(concat!(env!("CARGO_MANIFEST_DIR"), "/Rocket.toml")).nested())
+        .select("debug")
+        .merge(("log_level", log_level))
+        .merge(("template_dir", concat!(env!("CARGO_MANIFEST_DIR"), "/templates")))
+}
+
+/// One running instance of the app on a test database and namespace.
+pub struct TestApp {
+    pub client: Client,
+    pub namespace: Arc<TestNamespace>,
+    pub db: Arc<TestDb>,
+}
+
+/// How to build a test app: the shared parts plus figment overrides.
+pub struct AppBuilder {
+    db: Arc<TestDb>,
+    namespace: Arc<TestNamespace>,
+    figment: Figment,
+}
+
+impl AppBuilder {
+    pub fn new() -> Self {
+        Self::sharing(TestDb::new(), TestNamespace::new())
+    }
+
+    /// Another instance on the same database and namespace (a second server).
+    pub fn sharing(db: Arc<TestDb>, namespace: Arc<TestNamespace>) -> Self {
+        let figment = base_figment()
+            .merge(("databases.main.url", db.url()))
+            .merge(("databases.main.startup_timeout_secs", 5))
+            .merge(("cache.namespace", namespace.name.clone()))
+            .merge(("cache.url", REDIS_URL));
+        Self { db, namespace, figment }
+    }
+
+    /// Sets one configuration key, as Rocket.toml or `ROCKET_*` would.
+    pub fn with(mut self, key: &str, value: impl serde::Serialize) -> Self {
+        self.figment = self.figment.merge((key, value));
+        self
+    }
+
+    pub async fn start(self) -> TestApp {
+        let rocket = rocket_cache::build(self.figment);
+        let client = Client::tracked(rocket).await.expect("the app launches");
+        TestApp { client, namespace: self.namespace, db: self.db }
+    }
+
+    /// Builds and ignites, returning the error instead of panicking.
+    pub async fn try_start(self) -> Result<TestApp, rocket::Error> {
+        let rocket = rocket_cache::build(self.figment);
+        let client = Client::tracked(rocket).await?;
+        Ok(TestApp { client, namespace: self.namespace, db: self.db })
+    }
+}
+
+impl TestApp {
+    /// A fresh app with the default test configuration.
+    pub async fn spawn() -> Self {
+        AppBuilder::new().start().await
+    }
+
+    /// A second instance on the same database and Redis namespace.
+    pub fn peer(&self) -> AppBuilder {
+        AppBuilder::sharing(self.db.clone(), self.namespace.clone())
+    }
+
+    pub async fn get(&self, uri: &str) -> LocalResponse<'_> {
+        self.client.get(uri.to_owned()).dispatch().await
+    }
+
+    /// GET returning status and body text.
+    pub async fn get_text(&self, uri: &str) -> (u16, String) {
+        let response = self.get(uri).await;
+        let status = response.status().code;
+        (status, response.into_string().await.unwrap_or_default())
+    }
+
+    /// GET returning status and parsed JSON.
+    pub async fn get_json(&self, uri: &str) -> (u16, serde_json::Value) {
+        let (status, body) = self.get_text(uri).await;
+        let json = serde_json::from_str(&body)
+            .unwrap_or_else(|e| panic!("{uri} answered non-JSON ({e}): {body}"));
+        (status, json)
+    }
+
+    /// Statements this instance has sent to MySQL so far.
+    pub fn queries(&self) -> u64 {
+        self.client.rocket().state::<Db>().expect("Db managed").queries().get()
+    }
+
+    pub fn cache(&self) -> &Cache {
+        self.client.rocket().state::<Cache>().expect("Cache managed")
+    }
+
+    /// Inserts users straight into the database (not through the app).
+    pub fn insert_users(&self, count: usize) {
+        let values: Vec<String> = (0..count)
+            .map(|i| format!("('User {i}', 'user{i}@example.com', '555 {i:04}', '{i} Test Street')"))
+            .collect();
+        if values.is_empty() {
+            return;
+        }
+        self.db.execute(&format!(
+            "INSERT INTO `user` (name, email, phone, address) VALUES {}",
+            values.join(", ")
+        ));
+    }
+}
+
+/// A TCP port that nothing listens on.
+pub fn closed_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("addr").port()
+}
