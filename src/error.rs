@@ -109,8 +109,11 @@ pub fn error_response<'r>(
     if status == Status::ServiceUnavailable {
         response.set_header(Header::new("Retry-After", RETRY_AFTER_SECS.to_string()));
     }
-    // Error pages must not be kept by browsers or shared caches.
-    response.set_header(Header::new("Cache-Control", "no-store"));
+    // Error pages must not be kept, but for a 404: the page cache keeps those
+    // for its own short lifetime (`cache.not_found_ttl`).
+    if status != Status::NotFound {
+        response.set_header(Header::new("Cache-Control", "no-store"));
+    }
     Ok(response)
 }
 

@@ -1,7 +1,327 @@
-//! The stored envelope of a cached response.
+//! The stored envelope of a cached response: versioned, compact and binary-safe.
+//!
+//! Layout (all integers big-endian):
+//!
+//! ```text
+//! 0   "RCE" magic, then the format version (1 byte)
+//! 4   fresh-until, Unix ms as 13 ASCII digits (rewritable in place by a soft purge)
+//! 17  kind (0 page, 1 hit-for-miss marker)
+//! 18  stored-at, Unix ms (u64)
+//! 26  grace, stale-if-error, browser lifetime: seconds (3 × u32)
+//! 38  status (u16)
+//! 40  ETag (u16 length + bytes), headers (u16 count, each u16 + name, u16 + value),
+//!     body (u32 length + bytes)
+//! ```
+//!
+//! Anything that does not parse (another version, a truncated value, garbage) is
+//! reported as [`DecodeError`] and treated by the engine as a miss.
+
+use bytes::{BufMut, Bytes, BytesMut};
+
+const MAGIC: &[u8; 3] = b"RCE";
+/// Bump when the layout changes; old entries then read as misses.
+pub const FORMAT_VERSION: u8 = 1;
 
 /// Byte offset of the fresh-until stamp (Unix milliseconds as fixed-width ASCII
 /// digits), so that a soft purge can rewrite it in place inside Redis.
 pub const FRESH_UNTIL_OFFSET: usize = 4;
 /// Width of the fresh-until stamp.
 pub const FRESH_UNTIL_WIDTH: usize = 13;
+
+const FIXED_HEADER: usize = 40;
+
+/// What an entry holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A stored response.
+    Page,
+    /// "The route answered something uncacheable here lately": requests skip the
+    /// lease wait and go straight to the route.
+    HitForMiss,
+}
+
+/// A stored response with its timing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub kind: Kind,
+    pub status: u16,
+    pub stored_at_ms: u64,
+    pub fresh_until_ms: u64,
+    pub grace_secs: u32,
+    pub stale_if_error_secs: u32,
+    pub browser_ttl_secs: u32,
+    pub etag: String,
+    pub headers: Vec<(String, String)>,
+    /// Shares the buffer the store returned: serving a hit copies no body bytes.
+    pub body: Bytes,
+}
+
+/// Why bytes were not an entry.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum DecodeError {
+    #[error("not an entry (bad magic)")]
+    Magic,
+    #[error("entry format {0}, this build reads {FORMAT_VERSION}")]
+    Version(u8),
+    #[error("entry truncated or malformed")]
+    Malformed,
+}
+
+/// How fresh an entry is at a given moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Freshness {
+    Fresh,
+    /// Past its lifetime but within grace: serve and refresh in the background.
+    Stale,
+    /// Past grace but within stale-if-error: only for when rendering fails.
+    ErrorOnly,
+    /// Past every window.
+    Dead,
+}
+
+impl Entry {
+    /// A marker that the route answered something uncacheable.
+    pub fn hit_for_miss(now_ms: u64, ttl_ms: u64) -> Self {
+        Self {
+            kind: Kind::HitForMiss,
+            status: 0,
+            stored_at_ms: now_ms,
+            fresh_until_ms: now_ms + ttl_ms,
+            grace_secs: 0,
+            stale_if_error_secs: 0,
+            browser_ttl_secs: 0,
+            etag: String::new(),
+            headers: Vec::new(),
+            body: Bytes::new(),
+        }
+    }
+
+    /// Where the entry stands at `now_ms`.
+    pub fn freshness(&self, now_ms: u64) -> Freshness {
+        if now_ms < self.fresh_until_ms {
+            Freshness::Fresh
+        } else if now_ms < self.fresh_until_ms + u64::from(self.grace_secs) * 1000 {
+            Freshness::Stale
+        } else if now_ms < self.fresh_until_ms + u64::from(self.stale_if_error_secs) * 1000 {
+            Freshness::ErrorOnly
+        } else {
+            Freshness::Dead
+        }
+    }
+
+    /// Seconds since it was stored, for `Age`.
+    pub fn age_secs(&self, now_ms: u64) -> u64 {
+        now_ms.saturating_sub(self.stored_at_ms) / 1000
+    }
+
+    /// Seconds of freshness left; negative once stale (for `Cache-Status: ttl=`).
+    pub fn ttl_secs(&self, now_ms: u64) -> i64 {
+        let left = i128::from(self.fresh_until_ms) - i128::from(now_ms);
+        i64::try_from(left.div_euclid(1000)).unwrap_or(0)
+    }
+
+    /// How long the store must keep it: past freshness, through the longest of the
+    /// grace and stale-if-error windows.
+    pub fn retention_ms(&self, now_ms: u64) -> u64 {
+        let window = u64::from(self.grace_secs.max(self.stale_if_error_secs)) * 1000;
+        (self.fresh_until_ms + window).saturating_sub(now_ms).max(1)
+    }
+
+    pub fn encode(&self) -> Bytes {
+        let headers_len: usize = self
+            .headers
+            .iter()
+            .map(|(n, v)| 4 + n.len() + v.len())
+            .sum();
+        let mut out = BytesMut::with_capacity(
+            FIXED_HEADER + 2 + self.etag.len() + 2 + headers_len + 4 + self.body.len(),
+        );
+        out.put_slice(MAGIC);
+        out.put_u8(FORMAT_VERSION);
+        let stamp = format!("{:0width$}", self.fresh_until_ms, width = FRESH_UNTIL_WIDTH);
+        out.put_slice(&stamp.as_bytes()[stamp.len() - FRESH_UNTIL_WIDTH..]);
+        out.put_u8(match self.kind {
+            Kind::Page => 0,
+            Kind::HitForMiss => 1,
+        });
+        out.put_u64(self.stored_at_ms);
+        out.put_u32(self.grace_secs);
+        out.put_u32(self.stale_if_error_secs);
+        out.put_u32(self.browser_ttl_secs);
+        out.put_u16(self.status);
+        put_short(&mut out, self.etag.as_bytes());
+        out.put_u16(u16::try_from(self.headers.len()).unwrap_or(u16::MAX));
+        for (name, value) in self.headers.iter().take(usize::from(u16::MAX)) {
+            put_short(&mut out, name.as_bytes());
+            put_short(&mut out, value.as_bytes());
+        }
+        out.put_u32(u32::try_from(self.body.len()).expect("body under the size limit"));
+        out.put_slice(&self.body);
+        out.freeze()
+    }
+
+    pub fn decode(raw: Bytes) -> Result<Self, DecodeError> {
+        if raw.len() < FIXED_HEADER || &raw[..3] != MAGIC {
+            return Err(DecodeError::Magic);
+        }
+        if raw[3] != FORMAT_VERSION {
+            return Err(DecodeError::Version(raw[3]));
+        }
+        let stamp = &raw[FRESH_UNTIL_OFFSET..FRESH_UNTIL_OFFSET + FRESH_UNTIL_WIDTH];
+        let fresh_until_ms = std::str::from_utf8(stamp)
+            .ok()
+            .and_then(|s| s.parse::<u64>().ok())
+            .ok_or(DecodeError::Malformed)?;
+        let mut reader = Reader { raw: &raw, at: 17 };
+        let kind = match reader.u8()? {
+            0 => Kind::Page,
+            1 => Kind::HitForMiss,
+            _ => return Err(DecodeError::Malformed),
+        };
+        let stored_at_ms = reader.u64()?;
+        let grace_secs = reader.u32()?;
+        let stale_if_error_secs = reader.u32()?;
+        let browser_ttl_secs = reader.u32()?;
+        let status = reader.u16()?;
+        let etag = reader.short_str()?;
+        let count = reader.u16()?;
+        let mut headers = Vec::with_capacity(usize::from(count));
+        for _ in 0..count {
+            headers.push((reader.short_str()?, reader.short_str()?));
+        }
+        let body_len = reader.u32()? as usize;
+        if reader.at + body_len != raw.len() {
+            return Err(DecodeError::Malformed);
+        }
+        let body = raw.slice(reader.at..);
+        Ok(Self {
+            kind,
+            status,
+            stored_at_ms,
+            fresh_until_ms,
+            grace_secs,
+            stale_if_error_secs,
+            browser_ttl_secs,
+            etag,
+            headers,
+            body,
+        })
+    }
+}
+
+fn put_short(out: &mut BytesMut, bytes: &[u8]) {
+    let len = bytes.len().min(usize::from(u16::MAX));
+    out.put_u16(u16::try_from(len).unwrap_or(u16::MAX));
+    out.put_slice(&bytes[..len]);
+}
+
+/// A bounds-checked cursor over an envelope.
+struct Reader<'a> {
+    raw: &'a [u8],
+    at: usize,
+}
+
+impl Reader<'_> {
+    fn take(&mut self, n: usize) -> Result<&[u8], DecodeError> {
+        let end = self.at.checked_add(n).ok_or(DecodeError::Malformed)?;
+        let slice = self.raw.get(self.at..end).ok_or(DecodeError::Malformed)?;
+        self.at = end;
+        Ok(slice)
+    }
+    fn u8(&mut self) -> Result<u8, DecodeError> {
+        Ok(self.take(1)?[0])
+    }
+    fn u16(&mut self) -> Result<u16, DecodeError> {
+        Ok(u16::from_be_bytes(
+            self.take(2)?
+                .try_into()
+                .map_err(|_| DecodeError::Malformed)?,
+        ))
+    }
+    fn u32(&mut self) -> Result<u32, DecodeError> {
+        Ok(u32::from_be_bytes(
+            self.take(4)?
+                .try_into()
+                .map_err(|_| DecodeError::Malformed)?,
+        ))
+    }
+    fn u64(&mut self) -> Result<u64, DecodeError> {
+        Ok(u64::from_be_bytes(
+            self.take(8)?
+                .try_into()
+                .map_err(|_| DecodeError::Malformed)?,
+        ))
+    }
+    fn short_str(&mut self) -> Result<String, DecodeError> {
+        let len = usize::from(self.u16()?);
+        let bytes = self.take(len)?;
+        String::from_utf8(bytes.to_vec()).map_err(|_| DecodeError::Malformed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Entry {
+        Entry {
+            kind: Kind::Page,
+            status: 200,
+            stored_at_ms: 1_700_000_000_000,
+            fresh_until_ms: 1_700_000_300_000,
+            grace_secs: 60,
+            stale_if_error_secs: 86_400,
+            browser_ttl_secs: 30,
+            etag: "\"abc\"".into(),
+            headers: vec![("Content-Type".into(), "text/html; charset=utf-8".into())],
+            body: Bytes::from_static(b"<p>\x00binary\xff</p>"),
+        }
+    }
+
+    #[test]
+    fn round_trips_binary_bodies() {
+        let entry = sample();
+        assert_eq!(Entry::decode(entry.encode()).unwrap(), entry);
+    }
+
+    #[test]
+    fn every_truncation_is_an_error_not_a_panic() {
+        let raw = sample().encode();
+        for len in 0..raw.len() {
+            assert!(Entry::decode(raw.slice(..len)).is_err(), "len {len}");
+        }
+    }
+
+    #[test]
+    fn other_versions_and_garbage_are_refused() {
+        let mut raw = sample().encode().to_vec();
+        raw[3] = FORMAT_VERSION + 1;
+        assert_eq!(
+            Entry::decode(raw.into()),
+            Err(DecodeError::Version(FORMAT_VERSION + 1))
+        );
+        assert_eq!(
+            Entry::decode(Bytes::from_static(b"garbage")),
+            Err(DecodeError::Magic)
+        );
+    }
+
+    #[test]
+    fn the_fresh_until_stamp_sits_where_a_soft_purge_rewrites_it() {
+        let raw = sample().encode();
+        let stamp = &raw[FRESH_UNTIL_OFFSET..FRESH_UNTIL_OFFSET + FRESH_UNTIL_WIDTH];
+        assert_eq!(stamp, b"1700000300000");
+    }
+
+    #[test]
+    fn freshness_windows() {
+        let entry = sample();
+        let fresh_until = entry.fresh_until_ms;
+        assert_eq!(entry.freshness(fresh_until - 1), Freshness::Fresh);
+        assert_eq!(entry.freshness(fresh_until), Freshness::Stale);
+        assert_eq!(entry.freshness(fresh_until + 60_000), Freshness::ErrorOnly);
+        assert_eq!(entry.freshness(fresh_until + 86_400_000), Freshness::Dead);
+        assert_eq!(entry.ttl_secs(fresh_until - 1500), 1);
+        assert_eq!(entry.ttl_secs(fresh_until + 1500), -2);
+    }
+}

@@ -1,14 +1,25 @@
-//! [`Cache`]: the clonable handle on the configured store, managed by Rocket.
+//! [`Cache`]: the clonable handle on the engine, managed by Rocket.
+//!
+//! Every store call goes through here, inside the time budget and the circuit
+//! breaker; failures are counted, logged at a bounded rate and turned into "no
+//! cache" for the caller, never into an error page.
 
 use std::sync::Arc;
+use std::time::Duration;
 
+use bytes::Bytes;
 use serde::Serialize;
 
 use super::config::{BackendKind, CacheConfig};
+use super::entry::Entry;
+use super::flight::Flights;
+use super::key::{key_base, normalised_path};
+use super::policy::{Policies, RoutePolicy};
+use super::stats::{Breaker, Stats, StatsSnapshot, WarnLimiter};
 use super::store::memory::MemoryStore;
 use super::store::none::NoStore;
 use super::store::redis::RedisStore;
-use super::store::{Store, StoreError};
+use super::store::{Store, StoreError, TagStamp, Usage};
 
 /// The cache as the app and the fairing see it. Cloning is cheap.
 #[derive(Clone)]
@@ -18,9 +29,16 @@ pub struct Cache {
 
 struct Inner {
     config: CacheConfig,
+    policies: Policies,
     store: Arc<dyn Store>,
     /// `namespace:` — everything this app writes starts with it.
     namespace_prefix: String,
+    /// `namespace:v1:generation:` — every page and memo key of this deploy.
+    key_base: String,
+    flights: Arc<Flights>,
+    stats: Stats,
+    warnings: WarnLimiter,
+    breaker: Breaker,
 }
 
 /// What `/health/ready` says of the cache.
@@ -34,9 +52,15 @@ pub struct CacheHealth {
     pub error: Option<String>,
 }
 
+/// The tag every page of a path is filed under, so that a path can be purged
+/// whatever its host, query or hashed key.
+pub fn path_tag(path: &str) -> String {
+    format!("path:{path}")
+}
+
 impl Cache {
     /// Builds the store named by `config.backend`; nothing is dialled yet.
-    pub fn new(config: CacheConfig) -> Result<Self, String> {
+    pub fn new(config: CacheConfig, routes: Vec<RoutePolicy>) -> Result<Self, String> {
         config.validate()?;
         let namespace_prefix = format!("{}:", config.namespace);
         let store: Arc<dyn Store> = match config.backend {
@@ -49,9 +73,15 @@ impl Cache {
         };
         Ok(Self {
             inner: Arc::new(Inner {
+                policies: Policies::new(routes, &config),
+                key_base: key_base(&config.namespace, config.generation()),
+                warnings: WarnLimiter::new(Duration::from_secs(config.warn_interval_secs)),
                 config,
                 store,
                 namespace_prefix,
+                flights: Arc::new(Flights::default()),
+                stats: Stats::default(),
+                breaker: Breaker::new(),
             }),
         })
     }
@@ -60,8 +90,21 @@ impl Cache {
         &self.inner.config
     }
 
-    pub(crate) fn store(&self) -> &dyn Store {
-        self.inner.store.as_ref()
+    pub(crate) fn policies(&self) -> &Policies {
+        &self.inner.policies
+    }
+
+    pub(crate) fn flights(&self) -> &Arc<Flights> {
+        &self.inner.flights
+    }
+
+    pub(crate) fn stats(&self) -> &Stats {
+        &self.inner.stats
+    }
+
+    /// Counters since start.
+    pub fn stats_snapshot(&self) -> StatsSnapshot {
+        self.inner.stats.snapshot()
     }
 
     /// `namespace:`, the start of every key this app owns.
@@ -69,15 +112,208 @@ impl Cache {
         &self.inner.namespace_prefix
     }
 
-    /// Runs a store operation within the configured budget.
-    pub(crate) async fn within_budget<T>(
+    /// `namespace:v1:generation:`, the start of this deploy's page keys.
+    pub fn key_base(&self) -> &str {
+        &self.inner.key_base
+    }
+
+    /// Whether a store exists at all (`backend = "none"` has none).
+    pub fn enabled(&self) -> bool {
+        self.inner.config.backend != BackendKind::None
+    }
+
+    /// Whether the store may be tried now (the breaker is closed or probing).
+    pub(crate) fn store_allowed(&self) -> bool {
+        self.inner.breaker.allows()
+    }
+
+    /// Runs a store operation within the budget, feeding the breaker and the log.
+    async fn guarded<T>(
         &self,
+        what: &'static str,
         op: impl std::future::Future<Output = Result<T, StoreError>>,
     ) -> Result<T, StoreError> {
         let budget = self.inner.config.op_timeout();
-        tokio::time::timeout(budget, op)
+        let result = tokio::time::timeout(budget, op)
+            .await
+            .unwrap_or(Err(StoreError::Timeout(budget)));
+        match &result {
+            Ok(_) => self.inner.breaker.success(),
+            Err(e) => {
+                self.inner.breaker.failure();
+                Stats::bump(&self.inner.stats.errors);
+                self.inner
+                    .warnings
+                    .warn(|| format!("{what} failed, serving without the cache: {e}"));
+            }
+        }
+        result
+    }
+
+    /// The entry under `key`; an entry that does not decode counts as absent (it
+    /// will be overwritten). `Err` means the store could not be asked.
+    pub(crate) async fn lookup(&self, key: &str) -> Result<Option<Entry>, ()> {
+        let raw = self
+            .guarded("lookup", self.inner.store.get(key))
+            .await
+            .map_err(drop)?;
+        Ok(raw.and_then(|raw| match Entry::decode(raw) {
+            Ok(entry) => Some(entry),
+            Err(e) => {
+                self.inner
+                    .warnings
+                    .warn(|| format!("entry {key} unreadable ({e}); treated as a miss"));
+                None
+            }
+        }))
+    }
+
+    pub(crate) async fn try_lease(
+        &self,
+        key: &str,
+        token: &str,
+        ttl: Duration,
+    ) -> Result<bool, ()> {
+        self.guarded("lease", self.inner.store.try_lease(key, token, ttl))
+            .await
+            .map_err(drop)
+    }
+
+    pub(crate) async fn release_lease(&self, key: &str, token: &str) {
+        let _ = self
+            .guarded("lease release", self.inner.store.release_lease(key, token))
+            .await;
+    }
+
+    /// Current generations of `tags`, read before a render so that a purge during
+    /// the render keeps its result out of the store.
+    pub(crate) async fn stamp_tags(&self, tags: Vec<String>) -> Result<Vec<TagStamp>, ()> {
+        let generations = self
+            .guarded("tag read", self.inner.store.tag_generations(&tags))
+            .await
+            .map_err(drop)?;
+        Ok(tags
+            .into_iter()
+            .zip(generations)
+            .map(|(tag, generation)| TagStamp { tag, generation })
+            .collect())
+    }
+
+    /// Stores an entry for its retention time under its tags; `Ok(false)` when a
+    /// tag was purged since the stamps were taken.
+    pub(crate) async fn store_entry(
+        &self,
+        key: &str,
+        entry: &Entry,
+        stamps: &[TagStamp],
+    ) -> Result<bool, ()> {
+        let retention = Duration::from_millis(entry.retention_ms(super::stats::now_ms()));
+        let encoded = entry.encode();
+        if stamps.is_empty() {
+            self.guarded("store", self.inner.store.set(key, encoded, retention))
+                .await
+                .map(|()| true)
+                .map_err(drop)
+        } else {
+            self.guarded(
+                "store",
+                self.inner.store.set_tagged(key, encoded, retention, stamps),
+            )
+            .await
+            .map_err(drop)
+        }
+    }
+
+    /// Stores raw bytes (memo values), unconditionally.
+    async fn store_raw(&self, key: &str, value: Bytes, ttl: Duration, stamps: &[TagStamp]) {
+        let _ = if stamps.is_empty() {
+            self.guarded("memo store", self.inner.store.set(key, value, ttl))
+                .await
+                .map(|()| true)
+        } else {
+            self.guarded(
+                "memo store",
+                self.inner.store.set_tagged(key, value, ttl, stamps),
+            )
+            .await
+        };
+    }
+
+    /// The value under `key` if cached, else `compute`'s result, cached for `ttl`
+    /// under `tags` (Flask-Caching's `@cache.cached(key_prefix=...)` on a function).
+    ///
+    /// `compute` is only polled on a miss. Errors of `compute` are returned and not
+    /// cached; cache failures fall back to `compute`. Concurrent callers on a miss
+    /// each compute (values are cheap ones; pages have single flight).
+    pub async fn get_or_compute<T, E>(
+        &self,
+        key: &str,
+        ttl: Duration,
+        tags: &[&str],
+        compute: impl std::future::Future<Output = Result<T, E>>,
+    ) -> Result<T, E>
+    where
+        T: Serialize + serde::de::DeserializeOwned,
+    {
+        if !self.enabled() || !self.store_allowed() {
+            return compute.await;
+        }
+        let full_key = format!("{}memo:{key}", self.inner.key_base);
+        if let Ok(Some(raw)) = self
+            .guarded("memo lookup", self.inner.store.get(&full_key))
+            .await
+        {
+            if let Ok(value) = serde_json::from_slice(&raw) {
+                return Ok(value);
+            }
+        }
+        let stamps = self
+            .stamp_tags(tags.iter().map(|&t| t.to_owned()).collect())
+            .await
+            .ok();
+        let value = compute.await?;
+        if let (Some(stamps), Ok(raw)) = (stamps, serde_json::to_vec(&value)) {
+            self.store_raw(&full_key, Bytes::from(raw), ttl, &stamps)
+                .await;
+        }
+        Ok(value)
+    }
+
+    /// Removes (or, `soft`, marks stale) every page and memo filed under `tags`, on
+    /// every instance at once; returns how many entries it touched.
+    pub async fn purge_tags(&self, tags: &[String], soft: bool) -> Result<u64, StoreError> {
+        let budget = self.inner.config.op_timeout() * 20;
+        tokio::time::timeout(budget, self.inner.store.purge_tags(tags, soft))
             .await
             .unwrap_or(Err(StoreError::Timeout(budget)))
+    }
+
+    /// Purges every page of a path (all hosts and queries).
+    pub async fn purge_path(&self, path: &str, soft: bool) -> Result<u64, StoreError> {
+        let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+        self.purge_tags(&[path_tag(&normalised_path(&segments))], soft)
+            .await
+    }
+
+    /// Deletes one key.
+    pub async fn delete_key(&self, key: &str) -> Result<u64, StoreError> {
+        self.inner.store.delete(&[key.to_owned()]).await
+    }
+
+    /// Deletes everything under this app's namespace (SCAN + UNLINK).
+    pub async fn clear_all(&self) -> Result<u64, StoreError> {
+        self.inner
+            .store
+            .clear_prefix(&self.inner.namespace_prefix)
+            .await
+    }
+
+    /// Keys and bytes under the namespace, visiting at most `limit` keys.
+    pub async fn usage(&self, limit: u64) -> Result<Usage, StoreError> {
+        self.inner
+            .store
+            .usage(&self.inner.namespace_prefix, limit)
+            .await
     }
 
     /// Whether the store answers, for health checks.
@@ -86,14 +322,18 @@ impl Cache {
         let (status, error) = if config.backend == BackendKind::None {
             ("disabled", None)
         } else {
-            match self.within_budget(self.store().ping()).await {
+            let budget = config.op_timeout();
+            let ping = tokio::time::timeout(budget, self.inner.store.ping())
+                .await
+                .unwrap_or(Err(StoreError::Timeout(budget)));
+            match ping {
                 Ok(()) => ("up", None),
                 Err(e) => ("degraded", Some(e.to_string())),
             }
         };
         CacheHealth {
             status,
-            backend: self.store().name(),
+            backend: self.inner.store.name(),
             namespace: config.namespace.clone(),
             error,
         }

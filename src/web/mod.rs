@@ -10,6 +10,8 @@ pub mod users;
 
 use rocket::Route;
 
+use crate::cache::RoutePolicy;
+
 use crate::db::users::UserId;
 use crate::error::AppError;
 
@@ -23,6 +25,13 @@ pub fn routes() -> Vec<Route> {
 }
 
 pub use catchers::catchers;
+
+/// What the cache may keep, declared per route (the `@cache.cached()` of this app).
+pub fn cache_policies() -> Vec<RoutePolicy> {
+    let mut policies = users::cache_policies();
+    policies.extend(api::cache_policies());
+    policies
+}
 
 /// A user id from a path segment; anything but a positive number is a 404, as
 /// for an id that does not exist.

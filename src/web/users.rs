@@ -1,11 +1,14 @@
 //! The HTML pages of the users directory.
 
+use std::time::Duration;
+
 use rocket::serde::Serialize;
 use rocket::{get, routes, Route, State};
 use rocket_dyn_templates::{context, Template};
 
 use super::pagination::{PageInfo, PageRequest};
 use super::parse_user_id;
+use crate::cache::{Cache, RoutePolicy};
 use crate::db::users::{self, User};
 use crate::db::Db;
 use crate::error::AppError;
@@ -14,6 +17,19 @@ pub fn routes() -> Vec<Route> {
     routes![index, show]
 }
 
+/// The list and each user's page, purged by the `users` and `user:<id>` tags.
+pub fn cache_policies() -> Vec<RoutePolicy> {
+    vec![
+        RoutePolicy::new("/")
+            .query(&["page", "per_page"])
+            .tags(&["users"]),
+        RoutePolicy::new("/users/<id>").tags(&["user:<id>"]),
+    ]
+}
+
+/// How long the users count is memoised; purged with the `users` tag on writes.
+const COUNT_TTL: Duration = Duration::from_secs(300);
+
 /// One page of users with its total: what the list page and the list API show.
 pub struct UserPage {
     pub info: PageInfo,
@@ -21,9 +37,16 @@ pub struct UserPage {
 }
 
 /// Reads one page of users: the total first, so that a page past the end is a 400.
-pub async fn load_page(db: &Db, request: PageRequest) -> Result<UserPage, AppError> {
+pub async fn load_page(db: &Db, cache: &Cache, request: PageRequest) -> Result<UserPage, AppError> {
     let mut conn = db.conn().await?;
-    let total = users::count(&mut conn).await?;
+    let total = cache
+        .get_or_compute(
+            "users:count",
+            COUNT_TTL,
+            &["users"],
+            users::count(&mut conn),
+        )
+        .await?;
     let info = request.locate(total)?;
     let items = users::page(&mut conn, request.offset(), request.per_page).await?;
     Ok(UserPage { info, items })
@@ -59,11 +82,12 @@ struct ListView<'a> {
 #[get("/?<page>&<per_page>")]
 async fn index(
     db: &State<Db>,
+    cache: &State<Cache>,
     page: Option<&str>,
     per_page: Option<&str>,
 ) -> Result<Template, AppError> {
     let request = PageRequest::parse(page, per_page)?;
-    let UserPage { info, items } = load_page(db, request).await?;
+    let UserPage { info, items } = load_page(db, cache, request).await?;
     let first = request.offset() + 1;
     let view = ListView {
         title: "Users",

@@ -26,7 +26,9 @@ pub struct TestDb {
 
 impl TestDb {
     pub fn new() -> Arc<Self> {
-        Arc::new(Self { name: random_name("rc_test") })
+        Arc::new(Self {
+            name: random_name("rc_test"),
+        })
     }
 
     pub fn url(&self) -> String {
@@ -61,9 +63,10 @@ impl TestDb {
             }
             let mut conn: AsyncConnectionWrapper<diesel_async::AsyncMysqlConnection> =
                 Connection::establish(&url).expect("test connection");
-            let rows: Vec<Row> = diesel::sql_query(format!("SELECT CAST(({sql}) AS CHAR) AS value"))
-                .load(&mut conn)
-                .expect("test query");
+            let rows: Vec<Row> =
+                diesel::sql_query(format!("SELECT CAST(({sql}) AS CHAR) AS value"))
+                    .load(&mut conn)
+                    .expect("test query");
             rows.into_iter().next().map(|r| r.value).unwrap_or_default()
         })
         .join()
@@ -103,7 +106,9 @@ pub struct TestNamespace {
 
 impl TestNamespace {
     pub fn new() -> Arc<Self> {
-        Arc::new(Self { name: random_name("rc-test") })
+        Arc::new(Self {
+            name: random_name("rc-test"),
+        })
     }
 
     /// Keys under this namespace (SCAN, never KEYS).
@@ -131,7 +136,9 @@ pub fn redis_conn() -> redis::RedisResult<redis::Connection> {
 
 /// Every key matching `pattern`, by SCAN.
 pub fn scan(pattern: &str) -> Vec<String> {
-    let Ok(mut conn) = redis_conn() else { return Vec::new() };
+    let Ok(mut conn) = redis_conn() else {
+        return Vec::new();
+    };
     let mut keys = Vec::new();
     let mut cursor: u64 = 0;
     loop {
@@ -155,12 +162,19 @@ pub fn scan(pattern: &str) -> Vec<String> {
 /// environment (tests must not depend on the shell that runs them), quiet logs
 /// unless `TEST_LOG` is set.
 pub fn base_figment() -> Figment {
-    let log_level = if std::env::var_os("TEST_LOG").is_some() { "normal" } else { "off" };
+    let log_level = if std::env::var_os("TEST_LOG").is_some() {
+        "normal"
+    } else {
+        "off"
+    };
     Figment::from(rocket::Config::debug_default())
         .merge(Toml::file(concat!(env!("CARGO_MANIFEST_DIR"), "/Rocket.toml")).nested())
         .select("debug")
         .merge(("log_level", log_level))
-        .merge(("template_dir", concat!(env!("CARGO_MANIFEST_DIR"), "/templates")))
+        .merge((
+            "template_dir",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/templates"),
+        ))
 }
 
 /// One running instance of the app on a test database and namespace.
@@ -189,7 +203,11 @@ impl AppBuilder {
             .merge(("databases.main.startup_timeout_secs", 5))
             .merge(("cache.namespace", namespace.name.clone()))
             .merge(("cache.url", REDIS_URL));
-        Self { db, namespace, figment }
+        Self {
+            db,
+            namespace,
+            figment,
+        }
     }
 
     /// Sets one configuration key, as Rocket.toml or `ROCKET_*` would.
@@ -201,14 +219,22 @@ impl AppBuilder {
     pub async fn start(self) -> TestApp {
         let rocket = rocket_cache::build(self.figment);
         let client = Client::tracked(rocket).await.expect("the app launches");
-        TestApp { client, namespace: self.namespace, db: self.db }
+        TestApp {
+            client,
+            namespace: self.namespace,
+            db: self.db,
+        }
     }
 
     /// Builds and ignites, returning the error instead of panicking.
     pub async fn try_start(self) -> Result<TestApp, rocket::Error> {
         let rocket = rocket_cache::build(self.figment);
         let client = Client::tracked(rocket).await?;
-        Ok(TestApp { client, namespace: self.namespace, db: self.db })
+        Ok(TestApp {
+            client,
+            namespace: self.namespace,
+            db: self.db,
+        })
     }
 }
 
@@ -244,17 +270,27 @@ impl TestApp {
 
     /// Statements this instance has sent to MySQL so far.
     pub fn queries(&self) -> u64 {
-        self.client.rocket().state::<Db>().expect("Db managed").queries().get()
+        self.client
+            .rocket()
+            .state::<Db>()
+            .expect("Db managed")
+            .queries()
+            .get()
     }
 
     pub fn cache(&self) -> &Cache {
-        self.client.rocket().state::<Cache>().expect("Cache managed")
+        self.client
+            .rocket()
+            .state::<Cache>()
+            .expect("Cache managed")
     }
 
     /// Inserts users straight into the database (not through the app).
     pub fn insert_users(&self, count: usize) {
         let values: Vec<String> = (0..count)
-            .map(|i| format!("('User {i}', 'user{i}@example.com', '555 {i:04}', '{i} Test Street')"))
+            .map(|i| {
+                format!("('User {i}', 'user{i}@example.com', '555 {i:04}', '{i} Test Street')")
+            })
             .collect();
         if values.is_empty() {
             return;

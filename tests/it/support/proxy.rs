@@ -36,14 +36,20 @@ impl FaultProxy {
         let target = target.to_owned();
         tokio::spawn(async move {
             loop {
-                let Ok((client, _)) = listener.accept().await else { return };
+                let Ok((client, _)) = listener.accept().await else {
+                    return;
+                };
                 *counter.lock().unwrap() += 1;
                 let watcher = watcher.clone();
                 let target = target.clone();
                 tokio::spawn(serve(client, target, watcher));
             }
         });
-        Self { addr, mode, connections }
+        Self {
+            addr,
+            mode,
+            connections,
+        }
     }
 
     pub fn set(&self, mode: Mode) {
@@ -74,7 +80,9 @@ async fn serve(mut client: TcpStream, target: String, mut mode: watch::Receiver<
         }
         Mode::Pass => {}
     }
-    let Ok(mut upstream) = TcpStream::connect(&target).await else { return };
+    let Ok(mut upstream) = TcpStream::connect(&target).await else {
+        return;
+    };
     tokio::select! {
         _ = tokio::io::copy_bidirectional(&mut client, &mut upstream) => {}
         _ = async {

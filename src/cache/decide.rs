@@ -1,0 +1,304 @@
+//! Before routing: what to do with a request, from its policy and the store.
+
+use std::time::Duration;
+
+use rocket::http::Method;
+use rocket::Request;
+
+use super::entry::{Entry, Freshness, Kind};
+use super::flight::{self, FlightLeader, LeaderPlan, Lease, Outcome, Role};
+use super::handle::{path_tag, Cache};
+use super::key::{normalised_path, page_key, RequestParts};
+use super::policy::Resolved;
+use super::stats::{now_ms, Stats};
+use super::store::TagStamp;
+
+/// How a stored response is being served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Served {
+    /// Fresh from the store.
+    Hit,
+    /// Fresh, handed over by the render this request waited for.
+    Collapsed,
+    /// Past its lifetime, within grace (another request refreshes it) or served
+    /// because rendering failed.
+    Stale,
+}
+
+/// The fairing's verdict on one request, kept in request-local state from
+/// `on_request` to `on_response`.
+pub enum Verdict {
+    /// Cacheable route, but this request must not use the shared cache.
+    Bypass(&'static str),
+    /// Answer from a stored response; the route does not run.
+    Serve { entry: Entry, served: Served },
+    /// Let the route render, then store what it answered.
+    Render(Box<Render>),
+}
+
+/// A render in progress and what it owes to others when it ends.
+pub struct Render {
+    pub key: String,
+    pub policy: Resolved,
+    /// Tag generations taken before the render; `None` when the store cannot be
+    /// used (the render is then not stored).
+    pub stamps: Option<Vec<TagStamp>>,
+    pub lease: Option<Lease>,
+    pub leader: Option<FlightLeader>,
+    /// A stored copy to serve if the render fails (stale-if-error).
+    pub fallback: Option<Entry>,
+    /// `Cache-Status` `fwd=` value.
+    pub forward: &'static str,
+    pub detail: Option<&'static str>,
+}
+
+impl Render {
+    fn new(key: String, policy: Resolved, forward: &'static str) -> Self {
+        Self {
+            key,
+            policy,
+            stamps: None,
+            lease: None,
+            leader: None,
+            fallback: None,
+            forward,
+            detail: None,
+        }
+    }
+
+    /// Whether the store was unusable for this request (shown as `BYPASS`).
+    pub fn uncached(&self) -> bool {
+        self.stamps.is_none()
+    }
+}
+
+/// Decides for a GET or HEAD to a cacheable path; `None` when the cache has
+/// nothing to say about the request.
+pub async fn decide(cache: &Cache, request: &Request<'_>) -> Option<Verdict> {
+    if !matches!(request.method(), Method::Get | Method::Head) {
+        return None;
+    }
+    let segments: Vec<&str> = request.uri().path().segments().collect();
+    let policy = cache.policies().resolve(&segments)?;
+    if let Some(reason) = bypass_reason(cache, request, &policy) {
+        return Some(Verdict::Bypass(reason));
+    }
+    let host = request
+        .host()
+        .map(|h| h.domain().as_str())
+        .unwrap_or_default();
+    let query: Vec<(&str, &str)> = request
+        .uri()
+        .query()
+        .map(|q| q.segments().collect())
+        .unwrap_or_default();
+    let vary: Vec<Option<&str>> = policy
+        .vary
+        .iter()
+        .map(|h| request.headers().get_one(h))
+        .collect();
+    let parts = RequestParts {
+        host,
+        path: &segments,
+        query: &query,
+        vary: &vary,
+    };
+    let key = page_key(cache.key_base(), &parts, &policy.query);
+    let mut tags = policy.tags.clone();
+    tags.push(path_tag(&normalised_path(&segments)));
+
+    if !cache.store_allowed() {
+        return Some(render_locally(cache, key, policy).await);
+    }
+    let found = match cache.lookup(&key).await {
+        Ok(found) => found,
+        Err(()) => return Some(render_locally(cache, key, policy).await),
+    };
+    let now = now_ms();
+    let verdict = match found {
+        Some(entry) if entry.kind == Kind::Page => match entry.freshness(now) {
+            Freshness::Fresh => Verdict::Serve {
+                entry,
+                served: Served::Hit,
+            },
+            Freshness::Stale => stale(cache, key, policy, tags, entry).await,
+            Freshness::ErrorOnly => miss(cache, key, policy, tags, Some(entry)).await,
+            Freshness::Dead => miss(cache, key, policy, tags, None).await,
+        },
+        Some(marker) if marker.freshness(now) == Freshness::Fresh => {
+            let mut render = Render::new(key, policy, "uri-miss");
+            render.detail = Some("hit-for-miss");
+            render.stamps = cache.stamp_tags(tags).await.ok();
+            Verdict::Render(Box::new(render))
+        }
+        _ => miss(cache, key, policy, tags, None).await,
+    };
+    Some(verdict)
+}
+
+/// Why this request must not use the shared cache, if it must not.
+fn bypass_reason(cache: &Cache, request: &Request<'_>, policy: &Resolved) -> Option<&'static str> {
+    let config = cache.config();
+    if !cache.enabled() {
+        return Some("disabled");
+    }
+    if policy.ttl.is_zero() {
+        return Some("off");
+    }
+    if request.headers().contains("Authorization") {
+        return Some("authorization");
+    }
+    if config
+        .private_cookies
+        .iter()
+        .any(|name| request.cookies().get(name).is_some())
+    {
+        return Some("private-cookie");
+    }
+    let host_allowed = request.host().is_some_and(|host| {
+        let domain = host.domain().as_str();
+        config
+            .allowed_hosts
+            .iter()
+            .any(|allowed| allowed.eq_ignore_ascii_case(domain))
+    });
+    if !host_allowed {
+        return Some("host");
+    }
+    None
+}
+
+/// The store cannot be used: still let one request per process render a key
+/// while the others wait for it, so a dead Redis does not multiply MySQL's load.
+async fn render_locally(cache: &Cache, key: String, policy: Resolved) -> Verdict {
+    match cache.flights().join(&key) {
+        Role::Follower(receiver) => {
+            if let Some(outcome) = flight::wait_for(receiver, lock_timeout(cache)).await {
+                if let Outcome::Stored(entry) = outcome.as_ref() {
+                    Stats::bump(&cache.stats().collapsed);
+                    return Verdict::Serve {
+                        entry: entry.clone(),
+                        served: Served::Collapsed,
+                    };
+                }
+            }
+            Verdict::Render(Box::new(Render::new(key, policy, "bypass")))
+        }
+        Role::Leader(leader) => {
+            let mut render = Render::new(key, policy, "bypass");
+            render.leader = Some(leader);
+            Verdict::Render(Box::new(render))
+        }
+    }
+}
+
+/// Past its lifetime, within grace: serve it now; one request in the cluster
+/// (the one that gets the lease) renders a fresh copy instead.
+async fn stale(
+    cache: &Cache,
+    key: String,
+    policy: Resolved,
+    tags: Vec<String>,
+    entry: Entry,
+) -> Verdict {
+    let Role::Leader(leader) = cache.flights().join(&key) else {
+        return Verdict::Serve {
+            entry,
+            served: Served::Stale,
+        };
+    };
+    let lease_key = flight::lease_key(&key);
+    let token = format!("{:032x}", rand::random::<u128>());
+    let lease_ttl = Duration::from_millis(cache.config().lease_ms);
+    if cache.try_lease(&lease_key, &token, lease_ttl).await != Ok(true) {
+        leader.finish(Outcome::Failed);
+        return Verdict::Serve {
+            entry,
+            served: Served::Stale,
+        };
+    }
+    let Ok(stamps) = cache.stamp_tags(tags).await else {
+        cache.release_lease(&lease_key, &token).await;
+        leader.finish(Outcome::Failed);
+        return Verdict::Serve {
+            entry,
+            served: Served::Stale,
+        };
+    };
+    let mut render = Render::new(key, policy, "stale");
+    render.stamps = Some(stamps);
+    render.lease = Some(Lease {
+        key: lease_key,
+        token,
+    });
+    render.leader = Some(leader);
+    render.fallback = Some(entry);
+    Verdict::Render(Box::new(render))
+}
+
+/// Nothing servable: render once for the process and once for the cluster;
+/// everyone else waits for that render.
+async fn miss(
+    cache: &Cache,
+    key: String,
+    policy: Resolved,
+    tags: Vec<String>,
+    fallback: Option<Entry>,
+) -> Verdict {
+    match cache.flights().join(&key) {
+        Role::Follower(receiver) => {
+            let outcome = flight::wait_for(receiver, lock_timeout(cache)).await;
+            match outcome.as_deref() {
+                Some(Outcome::Stored(entry)) => {
+                    Stats::bump(&cache.stats().collapsed);
+                    return Verdict::Serve {
+                        entry: entry.clone(),
+                        served: Served::Collapsed,
+                    };
+                }
+                Some(Outcome::Failed) => {
+                    if let Some(entry) = fallback {
+                        return Verdict::Serve {
+                            entry,
+                            served: Served::Stale,
+                        };
+                    }
+                }
+                Some(Outcome::Uncacheable) | None => {}
+            }
+            let mut render = Render::new(key, policy, "uri-miss");
+            render.stamps = cache.stamp_tags(tags).await.ok();
+            render.fallback = fallback;
+            Verdict::Render(Box::new(render))
+        }
+        Role::Leader(leader) => match flight::lead(cache, &key).await {
+            LeaderPlan::Serve(entry) => {
+                leader.finish(Outcome::Stored(entry.clone()));
+                Stats::bump(&cache.stats().collapsed);
+                Verdict::Serve {
+                    entry,
+                    served: Served::Collapsed,
+                }
+            }
+            LeaderPlan::RenderUncacheable => {
+                leader.finish(Outcome::Uncacheable);
+                let mut render = Render::new(key, policy, "uri-miss");
+                render.detail = Some("hit-for-miss");
+                render.stamps = cache.stamp_tags(tags).await.ok();
+                Verdict::Render(Box::new(render))
+            }
+            LeaderPlan::Render(lease) => {
+                let mut render = Render::new(key, policy, "uri-miss");
+                render.stamps = cache.stamp_tags(tags).await.ok();
+                render.lease = lease;
+                render.leader = Some(leader);
+                render.fallback = fallback;
+                Verdict::Render(Box::new(render))
+            }
+        },
+    }
+}
+
+fn lock_timeout(cache: &Cache) -> Duration {
+    Duration::from_millis(cache.config().lock_timeout_ms)
+}

@@ -1,0 +1,154 @@
+//! How a request becomes a key.
+//!
+//! `namespace:v1:generation:host:/path?query`, where the host is lower-cased
+//! without its port, path segments are re-encoded (so `%2F` cannot pass for `/`),
+//! and the query keeps only the parameters the route declared, stably sorted by
+//! name (repeats keep their order: `?a=1&a=2` and `?a=2&a=1` differ, as they may
+//! for the route). A key longer than [`MAX_PLAIN_KEY`] is replaced by its SHA-256.
+
+use std::fmt::Write;
+
+use sha2::{Digest, Sha256};
+
+/// Format segment of every key; bump when the key scheme changes.
+pub const KEY_FORMAT: &str = "v1";
+/// Keys up to this length are kept readable; longer ones are hashed.
+pub const MAX_PLAIN_KEY: usize = 200;
+
+/// The parts of a request that make its key.
+pub struct RequestParts<'a> {
+    pub host: &'a str,
+    pub path: &'a [&'a str],
+    pub query: &'a [(&'a str, &'a str)],
+    /// Values of the request headers the route varies on, in declared order.
+    pub vary: &'a [Option<&'a str>],
+}
+
+/// `namespace:v1:generation:` — the start of every page and memo key of a deploy.
+pub fn key_base(namespace: &str, generation: &str) -> String {
+    format!("{namespace}:{KEY_FORMAT}:{generation}:")
+}
+
+/// The page key of a request under `base`, keeping only `declared` parameters.
+pub fn page_key(base: &str, parts: &RequestParts<'_>, declared: &[String]) -> String {
+    let mut rest = String::with_capacity(64);
+    rest.push_str(&parts.host.to_ascii_lowercase());
+    rest.push(':');
+    rest.push_str(&normalised_path(parts.path));
+    let mut kept: Vec<&(&str, &str)> = parts
+        .query
+        .iter()
+        .filter(|(name, _)| declared.iter().any(|d| d == name))
+        .collect();
+    kept.sort_by_key(|(name, _)| *name);
+    for (i, (name, value)) in kept.iter().enumerate() {
+        rest.push(if i == 0 { '?' } else { '&' });
+        encode_into(&mut rest, name);
+        rest.push('=');
+        encode_into(&mut rest, value);
+    }
+    for value in parts.vary {
+        rest.push('|');
+        if let Some(value) = value {
+            encode_into(&mut rest, value);
+        }
+    }
+    if base.len() + rest.len() > MAX_PLAIN_KEY {
+        let digest = Sha256::digest(rest.as_bytes());
+        rest = String::from("#");
+        for byte in digest {
+            let _ = write!(rest, "{byte:02x}");
+        }
+    }
+    format!("{base}{rest}")
+}
+
+/// `/a/b` from decoded segments, each re-encoded.
+pub fn normalised_path(segments: &[&str]) -> String {
+    if segments.is_empty() {
+        return "/".to_owned();
+    }
+    let mut path = String::new();
+    for segment in segments {
+        path.push('/');
+        encode_into(&mut path, segment);
+    }
+    path
+}
+
+/// Percent-encodes everything but unreserved characters.
+fn encode_into(out: &mut String, text: &str) {
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+            out.push(char::from(byte));
+        } else {
+            let _ = write!(out, "%{byte:02X}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(path: &[&str], query: &[(&str, &str)]) -> String {
+        let parts = RequestParts {
+            host: "LocalHost",
+            path,
+            query,
+            vary: &[],
+        };
+        page_key("ns:v1:g:", &parts, &["page".into(), "per_page".into()])
+    }
+
+    #[test]
+    fn undeclared_parameters_are_left_out_and_the_rest_sorted() {
+        assert_eq!(key(&[], &[]), "ns:v1:g:localhost:/");
+        assert_eq!(key(&[], &[("utm", "1")]), key(&[], &[]));
+        assert_eq!(
+            key(&[], &[("per_page", "5"), ("utm", "x"), ("page", "2")]),
+            "ns:v1:g:localhost:/?page=2&per_page=5"
+        );
+    }
+
+    #[test]
+    fn repeated_parameters_keep_their_order() {
+        assert_ne!(
+            key(&[], &[("page", "1"), ("page", "2")]),
+            key(&[], &[("page", "2"), ("page", "1")])
+        );
+    }
+
+    #[test]
+    fn an_encoded_slash_is_not_a_path_separator() {
+        assert_ne!(key(&["users", "a/b"], &[]), key(&["users", "a", "b"], &[]));
+        assert_eq!(
+            key(&["users", "a/b"], &[]),
+            "ns:v1:g:localhost:/users/a%2Fb"
+        );
+    }
+
+    #[test]
+    fn long_keys_are_hashed() {
+        let long = "x".repeat(300);
+        let hashed = key(&[&long], &[]);
+        assert!(hashed.starts_with("ns:v1:g:#"));
+        assert_eq!(hashed.len(), "ns:v1:g:#".len() + 64);
+        assert_ne!(hashed, key(&[&"y".repeat(300)], &[]));
+    }
+
+    #[test]
+    fn vary_values_split_the_key() {
+        let parts = |v| RequestParts {
+            host: "h",
+            path: &[],
+            query: &[],
+            vary: v,
+        };
+        let en = page_key("b:", &parts(&[Some("en")]), &[]);
+        let fr = page_key("b:", &parts(&[Some("fr")]), &[]);
+        let none = page_key("b:", &parts(&[None]), &[]);
+        assert_ne!(en, fr);
+        assert_ne!(en, none);
+    }
+}

@@ -1,0 +1,435 @@
+//! What is cacheable and for how long.
+//!
+//! Routes declare their policy in code ([`RoutePolicy`]: the `@cache.cached()` of
+//! this engine); `[[cache.rules]]` entries override it per path pattern; a handler
+//! has the last word per response through `Cache-Control`.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use super::config::{CacheConfig, RuleConfig};
+
+/// A path pattern: `/users/<id>` (one segment per `<name>`), `/api/*` or
+/// `/api/<rest..>` (any rest, including none).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PathPattern {
+    segments: Vec<Segment>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Segment {
+    Literal(String),
+    Param(String),
+    Rest,
+}
+
+impl PathPattern {
+    pub fn parse(pattern: &str) -> Self {
+        let segments = pattern
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                if s == "*" || (s.starts_with('<') && s.ends_with("..>")) {
+                    Segment::Rest
+                } else if let Some(name) = s.strip_prefix('<').and_then(|s| s.strip_suffix('>')) {
+                    Segment::Param(name.to_owned())
+                } else {
+                    Segment::Literal(s.to_owned())
+                }
+            })
+            .collect();
+        Self { segments }
+    }
+
+    /// The captured parameters when `path` (decoded segments) matches.
+    pub fn matches(&self, path: &[&str]) -> Option<HashMap<String, String>> {
+        let mut captured = HashMap::new();
+        for (i, segment) in self.segments.iter().enumerate() {
+            match segment {
+                Segment::Rest => return Some(captured),
+                Segment::Literal(text) => {
+                    if path.get(i) != Some(&text.as_str()) {
+                        return None;
+                    }
+                }
+                Segment::Param(name) => {
+                    let value = path.get(i)?;
+                    captured.insert(name.clone(), (*value).to_owned());
+                }
+            }
+        }
+        (path.len() == self.segments.len()).then_some(captured)
+    }
+}
+
+/// A route's cache declaration, made next to the route in code.
+///
+/// ```
+/// use rocket_cache::cache::RoutePolicy;
+/// // The users list: cached for the default lifetime, keyed on two query
+/// // parameters (others are ignored), purged by the `users` tag.
+/// let list = RoutePolicy::new("/").query(&["page", "per_page"]).tags(&["users"]);
+/// // One user for 50 s, purged by its own tag.
+/// let one = RoutePolicy::new("/users/<id>").ttl(50).tags(&["user:<id>"]);
+/// ```
+#[derive(Debug, Clone)]
+pub struct RoutePolicy {
+    pattern: PathPattern,
+    ttl: Option<u64>,
+    query: Vec<String>,
+    tags: Vec<String>,
+    vary: Vec<String>,
+}
+
+impl RoutePolicy {
+    pub fn new(pattern: &str) -> Self {
+        Self {
+            pattern: PathPattern::parse(pattern),
+            ttl: None,
+            query: Vec::new(),
+            tags: Vec::new(),
+            vary: Vec::new(),
+        }
+    }
+
+    /// Request headers whose value changes the page (the route's `Vary`): each
+    /// variant gets its own entry. A response that varies on anything else is
+    /// not stored.
+    #[must_use]
+    pub fn vary(mut self, headers: &[&str]) -> Self {
+        self.vary = headers.iter().map(|h| h.to_ascii_lowercase()).collect();
+        self
+    }
+
+    /// Shared lifetime in seconds (`@cache.cached(timeout=...)`); default `cache.default_ttl`.
+    #[must_use]
+    pub fn ttl(mut self, secs: u64) -> Self {
+        self.ttl = Some(secs);
+        self
+    }
+
+    /// Query parameters that change the page; all others are left out of the key.
+    #[must_use]
+    pub fn query(mut self, names: &[&str]) -> Self {
+        self.query = names.iter().map(|&n| n.to_owned()).collect();
+        self
+    }
+
+    /// Tags the page is filed under; `<name>` is replaced by the path parameter.
+    #[must_use]
+    pub fn tags(mut self, tags: &[&str]) -> Self {
+        self.tags = tags.iter().map(|&t| t.to_owned()).collect();
+        self
+    }
+}
+
+/// The policy that applies to one request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resolved {
+    /// Shared lifetime; zero means not cached.
+    pub ttl: Duration,
+    pub browser_ttl: u32,
+    pub grace: u32,
+    pub stale_if_error: u32,
+    pub query: Vec<String>,
+    pub tags: Vec<String>,
+    /// Lower-case names of request headers that are part of the key.
+    pub vary: Vec<String>,
+}
+
+/// Every route policy and config rule, resolved per request path.
+#[derive(Debug, Clone)]
+pub struct Policies {
+    routes: Vec<RoutePolicy>,
+    rules: Vec<(PathPattern, RuleConfig)>,
+    default_ttl: u64,
+    browser_ttl: u64,
+    grace: u64,
+    stale_if_error: u64,
+}
+
+impl Policies {
+    pub fn new(routes: Vec<RoutePolicy>, config: &CacheConfig) -> Self {
+        Self {
+            routes,
+            rules: config
+                .rules
+                .iter()
+                .map(|rule| (PathPattern::parse(&rule.path), rule.clone()))
+                .collect(),
+            default_ttl: config.default_ttl,
+            browser_ttl: config.browser_ttl,
+            grace: config.grace,
+            stale_if_error: config.stale_if_error,
+        }
+    }
+
+    /// The policy for `path` (decoded segments), or `None` when nothing declares
+    /// it cacheable. The first matching config rule overrides the route's values;
+    /// a rule alone makes a path cacheable.
+    pub fn resolve(&self, path: &[&str]) -> Option<Resolved> {
+        let route = self
+            .routes
+            .iter()
+            .find_map(|r| r.pattern.matches(path).map(|params| (r, params)));
+        let rule = self
+            .rules
+            .iter()
+            .find(|(pattern, _)| pattern.matches(path).is_some());
+        if route.is_none() && rule.is_none() {
+            return None;
+        }
+        let rule = rule.map(|(_, rule)| rule);
+        let (route, params) = match route {
+            Some((route, params)) => (Some(route), params),
+            None => (None, HashMap::new()),
+        };
+        let ttl = rule
+            .and_then(|r| r.ttl)
+            .or_else(|| route.and_then(|r| r.ttl))
+            .unwrap_or(self.default_ttl);
+        let query = rule
+            .and_then(|r| r.query.clone())
+            .or_else(|| route.map(|r| r.query.clone()))
+            .unwrap_or_default();
+        let tags = route
+            .map(|r| r.tags.iter().map(|t| expand(t, &params)).collect())
+            .unwrap_or_default();
+        let secs = |value: Option<u64>, default: u64| {
+            u32::try_from(value.unwrap_or(default)).unwrap_or(u32::MAX)
+        };
+        Some(Resolved {
+            ttl: Duration::from_secs(ttl),
+            browser_ttl: secs(rule.and_then(|r| r.browser_ttl), self.browser_ttl),
+            grace: secs(rule.and_then(|r| r.grace), self.grace),
+            stale_if_error: secs(rule.and_then(|r| r.stale_if_error), self.stale_if_error),
+            query,
+            tags,
+            vary: route.map(|r| r.vary.clone()).unwrap_or_default(),
+        })
+    }
+}
+
+fn expand(template: &str, params: &HashMap<String, String>) -> String {
+    params
+        .iter()
+        .fold(template.to_owned(), |tag, (name, value)| {
+            tag.replace(&format!("<{name}>"), value)
+        })
+}
+
+/// The parts of a response's `Cache-Control` that a shared cache obeys.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ResponseDirectives {
+    pub no_store: bool,
+    pub private: bool,
+    pub no_cache: bool,
+    pub s_maxage: Option<u64>,
+}
+
+impl ResponseDirectives {
+    pub fn parse<'a>(values: impl Iterator<Item = &'a str>) -> Self {
+        let mut directives = Self::default();
+        for directive in values.flat_map(|v| v.split(',')) {
+            let directive = directive.trim().to_ascii_lowercase();
+            let (name, arg) = directive
+                .split_once('=')
+                .map_or((directive.as_str(), None), |(n, a)| {
+                    (n.trim(), Some(a.trim().trim_matches('"')))
+                });
+            match name {
+                "no-store" => directives.no_store = true,
+                "private" => directives.private = true,
+                "no-cache" => directives.no_cache = true,
+                "s-maxage" => directives.s_maxage = arg.and_then(|a| a.parse().ok()),
+                _ => {}
+            }
+        }
+        directives
+    }
+}
+
+/// Why a response was not stored; shown in `Cache-Status: ...; detail=`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    Status,
+    SetCookie,
+    Private,
+    NoStore,
+    Vary,
+    TooLarge,
+    ZeroTtl,
+}
+
+impl Refusal {
+    pub fn detail(self) -> &'static str {
+        match self {
+            Self::Status => "status",
+            Self::SetCookie => "set-cookie",
+            Self::Private => "private",
+            Self::NoStore => "no-store",
+            Self::Vary => "vary",
+            Self::TooLarge => "too-large",
+            Self::ZeroTtl => "ttl-zero",
+        }
+    }
+}
+
+/// What a response tells a shared cache, gathered from its status and headers.
+pub struct ResponseFacts<'a> {
+    pub status: u16,
+    pub cache_control: ResponseDirectives,
+    pub has_set_cookie: bool,
+    pub vary: Vec<&'a str>,
+    pub body_len: Option<usize>,
+}
+
+/// The shared lifetime to store a response for, or why it must not be stored.
+/// Only 200 and 404 are stored; the handler's `s-maxage` wins over the policy.
+pub fn storable_ttl(
+    policy: &Resolved,
+    facts: &ResponseFacts<'_>,
+    not_found_ttl: u64,
+    max_body_bytes: usize,
+) -> Result<Duration, Refusal> {
+    let ttl = match facts.status {
+        200 => policy.ttl,
+        404 if !policy.ttl.is_zero() => Duration::from_secs(not_found_ttl),
+        _ => return Err(Refusal::Status),
+    };
+    if facts.has_set_cookie {
+        return Err(Refusal::SetCookie);
+    }
+    if facts.cache_control.private {
+        return Err(Refusal::Private);
+    }
+    if facts.cache_control.no_store || facts.cache_control.no_cache {
+        return Err(Refusal::NoStore);
+    }
+    let undeclared_vary = facts
+        .vary
+        .iter()
+        .flat_map(|v| v.split(','))
+        .map(|h| h.trim().to_ascii_lowercase())
+        .any(|h| !h.is_empty() && !policy.vary.contains(&h));
+    if undeclared_vary {
+        return Err(Refusal::Vary);
+    }
+    if facts.body_len.is_some_and(|len| len > max_body_bytes) {
+        return Err(Refusal::TooLarge);
+    }
+    let ttl = facts
+        .cache_control
+        .s_maxage
+        .map_or(ttl, Duration::from_secs);
+    if ttl.is_zero() {
+        return Err(Refusal::ZeroTtl);
+    }
+    Ok(ttl)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policies(rules: Vec<RuleConfig>) -> Policies {
+        let config = CacheConfig {
+            rules,
+            ..CacheConfig::default()
+        };
+        Policies::new(
+            vec![
+                RoutePolicy::new("/").query(&["page"]).tags(&["users"]),
+                RoutePolicy::new("/users/<id>").ttl(50).tags(&["user:<id>"]),
+            ],
+            &config,
+        )
+    }
+
+    fn rule(path: &str, ttl: Option<u64>) -> RuleConfig {
+        RuleConfig {
+            path: path.into(),
+            ttl,
+            browser_ttl: None,
+            grace: None,
+            stale_if_error: None,
+            query: None,
+        }
+    }
+
+    #[test]
+    fn patterns_match_literals_params_and_rests() {
+        let user = PathPattern::parse("/users/<id>");
+        assert_eq!(user.matches(&["users", "7"]).unwrap()["id"], "7");
+        assert!(user.matches(&["users"]).is_none());
+        assert!(user.matches(&["users", "7", "edit"]).is_none());
+        assert!(PathPattern::parse("/").matches(&[]).is_some());
+        assert!(PathPattern::parse("/").matches(&["x"]).is_none());
+        let api = PathPattern::parse("/api/*");
+        assert!(api.matches(&["api"]).is_some());
+        assert!(api.matches(&["api", "users", "1"]).is_some());
+        assert!(api.matches(&["apis"]).is_none());
+    }
+
+    #[test]
+    fn route_values_then_rule_overrides() {
+        let p = policies(vec![]);
+        let user = p.resolve(&["users", "3"]).unwrap();
+        assert_eq!(user.ttl, Duration::from_secs(50));
+        assert_eq!(user.tags, vec!["user:3"]);
+        assert_eq!(p.resolve(&[]).unwrap().ttl, Duration::from_secs(300));
+        assert!(p.resolve(&["health", "ready"]).is_none());
+
+        let p = policies(vec![rule("/", Some(2)), rule("/users/*", Some(0))]);
+        assert_eq!(p.resolve(&[]).unwrap().ttl, Duration::from_secs(2));
+        assert_eq!(p.resolve(&[]).unwrap().query, vec!["page"]);
+        assert!(p.resolve(&["users", "1"]).unwrap().ttl.is_zero());
+    }
+
+    #[test]
+    fn a_rule_alone_makes_a_path_cacheable() {
+        let p = policies(vec![rule("/about", None)]);
+        assert_eq!(p.resolve(&["about"]).unwrap().ttl, Duration::from_secs(300));
+    }
+
+    fn facts(status: u16) -> ResponseFacts<'static> {
+        ResponseFacts {
+            status,
+            cache_control: ResponseDirectives::default(),
+            has_set_cookie: false,
+            vary: vec![],
+            body_len: Some(10),
+        }
+    }
+
+    #[test]
+    fn storability_rules() {
+        let policy = policies(vec![]).resolve(&[]).unwrap();
+        let ttl = |f: &ResponseFacts<'_>| storable_ttl(&policy, f, 30, 100);
+        assert_eq!(ttl(&facts(200)), Ok(Duration::from_secs(300)));
+        assert_eq!(ttl(&facts(404)), Ok(Duration::from_secs(30)));
+        assert_eq!(ttl(&facts(500)), Err(Refusal::Status));
+        assert_eq!(ttl(&facts(302)), Err(Refusal::Status));
+        let mut f = facts(200);
+        f.has_set_cookie = true;
+        assert_eq!(ttl(&f), Err(Refusal::SetCookie));
+        let mut f = facts(200);
+        f.cache_control = ResponseDirectives::parse(["public, s-maxage=7"].into_iter());
+        assert_eq!(ttl(&f), Ok(Duration::from_secs(7)));
+        f.cache_control = ResponseDirectives::parse(["Private"].into_iter());
+        assert_eq!(ttl(&f), Err(Refusal::Private));
+        f.cache_control = ResponseDirectives::parse(["no-store"].into_iter());
+        assert_eq!(ttl(&f), Err(Refusal::NoStore));
+        let mut f = facts(200);
+        f.vary = vec!["Accept, *"];
+        assert_eq!(ttl(&f), Err(Refusal::Vary));
+        f.vary = vec!["Accept-Language"];
+        assert_eq!(ttl(&f), Err(Refusal::Vary));
+        let mut varying = policy.clone();
+        varying.vary = vec!["accept-language".into()];
+        assert!(storable_ttl(&varying, &f, 30, 100).is_ok());
+        let mut f = facts(200);
+        f.body_len = Some(101);
+        assert_eq!(ttl(&f), Err(Refusal::TooLarge));
+    }
+}
