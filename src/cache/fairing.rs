@@ -134,6 +134,7 @@ impl Fairing for PageCache {
             cache.config().namespace,
             cache.config().default_ttl
         );
+        cache.warm_up().await;
         let hit = Route::new(Method::Get, HIT_ROUTE, HitRoute);
         Ok(rocket.manage(cache).mount("/", vec![hit]))
     }

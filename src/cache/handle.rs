@@ -316,6 +316,24 @@ impl Cache {
             .await
     }
 
+    /// Opens the store's connection before the first request (so that the first
+    /// lookup is not spent dialling), waiting up to a second. A store that is
+    /// down is only reported: pages are served without it until it is back.
+    pub async fn warm_up(&self) {
+        if !self.enabled() {
+            return;
+        }
+        let budget = self.inner.config.op_timeout().max(Duration::from_secs(1));
+        let ping = tokio::time::timeout(budget, self.inner.store.ping())
+            .await
+            .unwrap_or(Err(StoreError::Timeout(budget)));
+        if let Err(e) = ping {
+            rocket::warn!(
+                "page cache: store not reachable at start ({e}); serving uncached until it is"
+            );
+        }
+    }
+
     /// Whether the store answers, for health checks.
     pub async fn health(&self) -> CacheHealth {
         let config = &self.inner.config;

@@ -3,4 +3,5 @@
 
 mod support;
 
+mod caching;
 mod pages;

@@ -2,11 +2,14 @@
 //! built on them from the same `build()` production uses.
 
 pub mod proxy;
+pub mod routes;
 
 use std::sync::Arc;
 
 use figment::providers::{Format, Toml};
 use figment::Figment;
+use rocket::http::uri::Host;
+use rocket::http::{Cookie, Header, Method};
 use rocket::local::asynchronous::{Client, LocalResponse};
 use rocket_cache::cache::Cache;
 use rocket_cache::db::Db;
@@ -189,6 +192,8 @@ pub struct AppBuilder {
     db: Arc<TestDb>,
     namespace: Arc<TestNamespace>,
     figment: Figment,
+    extra_routes: bool,
+    rules: Vec<serde_json::Value>,
 }
 
 impl AppBuilder {
@@ -202,12 +207,31 @@ impl AppBuilder {
             .merge(("databases.main.url", db.url()))
             .merge(("databases.main.startup_timeout_secs", 5))
             .merge(("cache.namespace", namespace.name.clone()))
-            .merge(("cache.url", REDIS_URL));
+            .merge(("cache.url", REDIS_URL))
+            // A loaded CI machine running debug builds in parallel can miss the
+            // 50 ms production budget; tests of the budget itself set it back.
+            .merge(("cache.op_timeout_ms", 1000));
         Self {
             db,
             namespace,
             figment,
+            extra_routes: false,
+            rules: Vec::new(),
         }
+    }
+
+    /// Also mounts the test-only routes of [`routes`] under `/test`, cacheable by a
+    /// rule, for behaviour the app's own routes never show (cookies, 500s, ...).
+    pub fn with_test_routes(mut self) -> Self {
+        self.extra_routes = true;
+        self
+    }
+
+    /// Adds a `[[cache.rules]]` entry (a JSON object: path, ttl, ...); earlier
+    /// rules win, as in Rocket.toml.
+    pub fn with_rule(mut self, rule: serde_json::Value) -> Self {
+        self.rules.push(rule);
+        self
     }
 
     /// Sets one configuration key, as Rocket.toml or `ROCKET_*` would.
@@ -217,18 +241,21 @@ impl AppBuilder {
     }
 
     pub async fn start(self) -> TestApp {
-        let rocket = rocket_cache::build(self.figment);
-        let client = Client::tracked(rocket).await.expect("the app launches");
-        TestApp {
-            client,
-            namespace: self.namespace,
-            db: self.db,
-        }
+        self.try_start().await.expect("the app launches")
     }
 
     /// Builds and ignites, returning the error instead of panicking.
-    pub async fn try_start(self) -> Result<TestApp, rocket::Error> {
-        let rocket = rocket_cache::build(self.figment);
+    pub async fn try_start(mut self) -> Result<TestApp, rocket::Error> {
+        if self.extra_routes {
+            self.rules.push(serde_json::json!({ "path": "/test/*" }));
+        }
+        if !self.rules.is_empty() {
+            self.figment = self.figment.merge(("cache.rules", &self.rules));
+        }
+        let mut rocket = rocket_cache::build(self.figment);
+        if self.extra_routes {
+            rocket = routes::mount(rocket);
+        }
         let client = Client::tracked(rocket).await?;
         Ok(TestApp {
             client,
@@ -249,8 +276,47 @@ impl TestApp {
         AppBuilder::sharing(self.db.clone(), self.namespace.clone())
     }
 
+    /// GET as a browser on localhost would send it (with a `Host`, which the
+    /// local client leaves out and the cache requires).
     pub async fn get(&self, uri: &str) -> LocalResponse<'_> {
-        self.client.get(uri.to_owned()).dispatch().await
+        self.get_with(uri, &[]).await
+    }
+
+    /// GET with extra headers; a `Host` among them replaces `localhost:8000`.
+    pub async fn get_with(&self, uri: &str, headers: &[(&str, &str)]) -> LocalResponse<'_> {
+        self.request(Method::Get, uri, headers).await
+    }
+
+    /// Any request, with `Host: localhost:8000` unless `headers` name another.
+    pub async fn request(
+        &self,
+        method: Method,
+        uri: &str,
+        headers: &[(&str, &str)],
+    ) -> LocalResponse<'_> {
+        let mut request = self.client.req(method, uri.to_owned());
+        let host = headers
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case("host"))
+            .map_or("localhost:8000", |(_, value)| *value);
+        // The local client does not derive the host from a header: set both.
+        if let Ok(parsed) = Host::parse_owned(host.to_owned()) {
+            request.inner_mut().set_host(parsed);
+        }
+        request.add_header(Header::new("Host", host.to_owned()));
+        for (name, value) in headers {
+            if name.eq_ignore_ascii_case("cookie") {
+                // Likewise cookies: the local client reads them from its own jar.
+                for pair in value.split(';') {
+                    if let Some((name, value)) = pair.trim().split_once('=') {
+                        request = request.cookie(Cookie::new(name.to_owned(), value.to_owned()));
+                    }
+                }
+            } else if !name.eq_ignore_ascii_case("host") {
+                request.add_header(Header::new(name.to_string(), value.to_string()));
+            }
+        }
+        request.dispatch().await
     }
 
     /// GET returning status and body text.
@@ -276,6 +342,14 @@ impl TestApp {
             .expect("Db managed")
             .queries()
             .get()
+    }
+
+    /// Renders of the test routes so far (see [`routes`]).
+    pub fn test_renders(&self) -> u64 {
+        self.client
+            .rocket()
+            .state::<routes::Renders>()
+            .map_or(0, routes::Renders::get)
     }
 
     pub fn cache(&self) -> &Cache {

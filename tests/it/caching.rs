@@ -1,0 +1,553 @@
+//! The shared page cache: hits that never reach MySQL, what is and is not stored,
+//! HTTP validators, and failing open when Redis misbehaves.
+
+use std::time::{Duration, Instant};
+
+use rocket::http::Method;
+use rocket::local::asynchronous::LocalResponse;
+use serde_json::json;
+
+use crate::support::proxy::{silent_listener, FaultProxy, Mode};
+use crate::support::{closed_port, redis_conn, AppBuilder, TestApp, REDIS_URL};
+
+fn header(response: &LocalResponse<'_>, name: &str) -> String {
+    response
+        .headers()
+        .get_one(name)
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// GET returning (status, X-Cache, body).
+async fn fetch(app: &TestApp, uri: &str) -> (u16, String, String) {
+    let response = app.get(uri).await;
+    let status = response.status().code;
+    let x_cache = header(&response, "X-Cache");
+    (
+        status,
+        x_cache,
+        response.into_string().await.unwrap_or_default(),
+    )
+}
+
+async fn test_app() -> TestApp {
+    AppBuilder::new().with_test_routes().start().await
+}
+
+/// Polls `uri` until its `X-Cache` differs from `label`, within `limit`.
+async fn until_not(app: &TestApp, uri: &str, label: &str, limit: Duration) -> (String, String) {
+    let deadline = Instant::now() + limit;
+    loop {
+        let (_, x_cache, body) = fetch(app, uri).await;
+        if x_cache != label || Instant::now() > deadline {
+            return (x_cache, body);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[rocket::async_test]
+async fn a_cached_page_is_served_fifty_times_without_touching_mysql() {
+    let app = AppBuilder::new()
+        .with_rule(json!({ "path": "/", "ttl": 1 }))
+        .start()
+        .await;
+    let (status, x_cache, first) = fetch(&app, "/").await;
+    assert_eq!((status, x_cache.as_str()), (200, "MISS"));
+    let queries = app.queries();
+    for _ in 0..50 {
+        let (status, x_cache, body) = fetch(&app, "/").await;
+        assert_eq!((status, x_cache.as_str()), (200, "HIT"));
+        assert_eq!(body, first, "byte-identical body");
+    }
+    assert_eq!(
+        app.queries(),
+        queries,
+        "no statement reached MySQL on a hit"
+    );
+
+    let (x_cache, body) = until_not(&app, "/", "HIT", Duration::from_secs(5)).await;
+    assert_eq!(x_cache, "MISS", "rendered again after the 1 s lifetime");
+    assert_eq!(body, first);
+    assert!(app.queries() > queries);
+}
+
+#[rocket::async_test]
+async fn a_page_rendered_by_one_instance_is_a_hit_on_another() {
+    let a = TestApp::spawn().await;
+    let b = a.peer().start().await;
+    assert_eq!(fetch(&a, "/users/1").await.1, "MISS");
+    let before = b.queries();
+    let (status, x_cache, body) = fetch(&b, "/users/1").await;
+    assert_eq!((status, x_cache.as_str()), (200, "HIT"));
+    assert!(body.contains("Soumitra"));
+    assert_eq!(b.queries(), before);
+    let (_, x_cache, _) = fetch(&b, "/api/users/1").await;
+    assert_eq!(x_cache, "MISS", "the JSON item has its own entry");
+    assert_eq!(fetch(&a, "/api/users/1").await.1, "HIT");
+}
+
+#[rocket::async_test]
+async fn hit_headers_say_what_happened() {
+    let app = TestApp::spawn().await;
+    let miss = app.get("/").await;
+    assert_eq!(
+        header(&miss, "Cache-Status"),
+        "rocket-cache; fwd=uri-miss; stored"
+    );
+    assert_eq!(header(&miss, "Cache-Control"), "public, max-age=30");
+    let etag = header(&miss, "ETag");
+    assert!(
+        etag.starts_with('"') && etag.len() > 10,
+        "strong ETag: {etag}"
+    );
+    let hit = app.get("/").await;
+    assert_eq!(header(&hit, "X-Cache"), "HIT");
+    assert!(header(&hit, "Cache-Status").starts_with("rocket-cache; hit; ttl="));
+    assert_eq!(header(&hit, "Age"), "0");
+    assert_eq!(header(&hit, "ETag"), etag);
+    assert_eq!(header(&hit, "Content-Type"), "text/html; charset=utf-8");
+}
+
+#[rocket::async_test]
+async fn a_matching_if_none_match_gives_304_on_hits_and_misses() {
+    let app = TestApp::spawn().await;
+    let etag = header(&app.get("/").await, "ETag");
+    let hit = app.get_with("/", &[("If-None-Match", &etag)]).await;
+    assert_eq!(hit.status().code, 304);
+    assert_eq!(header(&hit, "X-Cache"), "HIT");
+    assert!(hit.into_string().await.unwrap_or_default().is_empty());
+
+    app.cache().purge_path("/", false).await.unwrap();
+    let miss = app
+        .get_with("/", &[("If-None-Match", &format!("\"other\", {etag}"))])
+        .await;
+    assert_eq!(header(&miss, "X-Cache"), "MISS");
+    assert_eq!(miss.status().code, 304);
+
+    let other = app.get_with("/", &[("If-None-Match", "\"nope\"")]).await;
+    assert_eq!(other.status().code, 200);
+}
+
+#[rocket::async_test]
+async fn head_is_answered_from_the_get_entry_without_a_body() {
+    let app = TestApp::spawn().await;
+    let get = app.get("/users/1").await;
+    let length = header(&get, "Content-Length");
+    drop(get);
+    let queries = app.queries();
+    let head = app.request(Method::Head, "/users/1", &[]).await;
+    assert_eq!(head.status().code, 200);
+    assert_eq!(header(&head, "X-Cache"), "HIT");
+    assert_eq!(header(&head, "Content-Length"), length);
+    assert!(head.into_bytes().await.unwrap_or_default().is_empty());
+    assert_eq!(app.queries(), queries);
+}
+
+#[rocket::async_test]
+async fn a_head_miss_stores_the_page_for_later_gets() {
+    let app = TestApp::spawn().await;
+    let head = app.request(Method::Head, "/", &[]).await;
+    assert_eq!(header(&head, "X-Cache"), "MISS");
+    drop(head);
+    let (_, x_cache, body) = fetch(&app, "/").await;
+    assert_eq!(x_cache, "HIT");
+    assert!(body.contains("Soumitra"));
+}
+
+#[rocket::async_test]
+async fn unknown_query_parameters_share_the_entry() {
+    let app = TestApp::spawn().await;
+    assert_eq!(fetch(&app, "/?page=1").await.1, "MISS");
+    assert_eq!(fetch(&app, "/?utm_source=x&page=1").await.1, "HIT");
+    assert_eq!(fetch(&app, "/?page=1&random=9").await.1, "HIT");
+    assert_eq!(
+        fetch(&app, "/?page=1&per_page=5").await.1,
+        "MISS",
+        "declared parameters count"
+    );
+}
+
+#[rocket::async_test]
+async fn requests_with_authorization_bypass_the_cache() {
+    let app = TestApp::spawn().await;
+    fetch(&app, "/").await;
+    let response = app.get_with("/", &[("Authorization", "Bearer x")]).await;
+    assert_eq!(header(&response, "X-Cache"), "BYPASS");
+    assert_eq!(
+        header(&response, "Cache-Status"),
+        "rocket-cache; fwd=bypass; detail=authorization"
+    );
+    assert_eq!(header(&response, "Cache-Control"), "private");
+}
+
+#[rocket::async_test]
+async fn requests_with_a_session_cookie_bypass_the_cache() {
+    let app = TestApp::spawn().await;
+    fetch(&app, "/").await;
+    let response = app.get_with("/", &[("Cookie", "rc_session=abc")]).await;
+    assert_eq!(header(&response, "X-Cache"), "BYPASS");
+    let other_cookie = app.get_with("/", &[("Cookie", "theme=dark")]).await;
+    assert_eq!(
+        header(&other_cookie, "X-Cache"),
+        "HIT",
+        "only session cookies make a request private"
+    );
+}
+
+#[rocket::async_test]
+async fn other_hosts_are_not_cached() {
+    let app = TestApp::spawn().await;
+    for _ in 0..2 {
+        let response = app.get_with("/", &[("Host", "evil.example")]).await;
+        assert_eq!(header(&response, "X-Cache"), "BYPASS");
+        assert_eq!(
+            header(&response, "Cache-Status"),
+            "rocket-cache; fwd=bypass; detail=host"
+        );
+    }
+    let allowed = app.get_with("/", &[("Host", "127.0.0.1:9999")]).await;
+    assert_eq!(
+        header(&allowed, "X-Cache"),
+        "MISS",
+        "allowed host, any port"
+    );
+}
+
+#[rocket::async_test]
+async fn post_is_never_cached() {
+    let app = test_app().await;
+    for _ in 0..2 {
+        let response = app.request(Method::Post, "/test/plain", &[]).await;
+        assert!(response.headers().get_one("X-Cache").is_none());
+    }
+    assert_eq!(app.test_renders(), 2);
+    assert_eq!(fetch(&app, "/test/plain").await.1, "MISS");
+}
+
+/// Two GETs of a test route: both render, the first says why it was not stored.
+async fn assert_not_stored(uri: &str, detail: &str) {
+    let app = test_app().await;
+    let first = app.get(uri).await;
+    assert_eq!(header(&first, "X-Cache"), "MISS", "{uri}");
+    let status = header(&first, "Cache-Status");
+    assert!(
+        status.contains(&format!("detail={detail}")),
+        "{uri}: {status}"
+    );
+    drop(first);
+    let second = app.get(uri).await;
+    assert_eq!(header(&second, "X-Cache"), "MISS", "{uri}");
+    assert_eq!(app.test_renders(), 2, "{uri} rendered each time");
+}
+
+#[rocket::async_test]
+async fn a_response_with_set_cookie_is_not_stored() {
+    assert_not_stored("/test/cookie", "set-cookie").await;
+}
+
+#[rocket::async_test]
+async fn a_private_response_is_not_stored() {
+    assert_not_stored("/test/private", "private").await;
+}
+
+#[rocket::async_test]
+async fn a_no_store_response_is_not_stored() {
+    assert_not_stored("/test/no-store", "no-store").await;
+}
+
+#[rocket::async_test]
+async fn a_response_varying_on_everything_is_not_stored() {
+    assert_not_stored("/test/vary-star", "vary").await;
+}
+
+#[rocket::async_test]
+async fn a_body_over_the_size_limit_is_not_stored() {
+    assert_not_stored("/test/big", "too-large").await;
+}
+
+#[rocket::async_test]
+async fn a_server_error_is_not_stored() {
+    let app = test_app().await;
+    for _ in 0..2 {
+        let response = app.get("/test/fail").await;
+        assert_eq!(response.status().code, 500);
+        assert_eq!(header(&response, "X-Cache"), "MISS");
+        assert!(response.headers().get_one("Retry-After").is_some());
+    }
+    assert_eq!(app.test_renders(), 2);
+}
+
+#[rocket::async_test]
+async fn a_handler_can_set_its_own_shared_lifetime() {
+    let app = test_app().await;
+    assert_eq!(fetch(&app, "/test/short").await.1, "MISS");
+    assert_eq!(fetch(&app, "/test/short").await.1, "HIT");
+    let (x_cache, _) = until_not(&app, "/test/short", "HIT", Duration::from_secs(5)).await;
+    assert_ne!(x_cache, "HIT", "s-maxage=1 expired");
+}
+
+#[rocket::async_test]
+async fn binary_bodies_come_back_byte_for_byte() {
+    let app = test_app().await;
+    let first = app.get("/test/binary").await.into_bytes().await.unwrap();
+    let hit = app.get("/test/binary").await;
+    assert_eq!(header(&hit, "X-Cache"), "HIT");
+    assert_eq!(hit.into_bytes().await.unwrap(), first);
+    assert_eq!(app.test_renders(), 1);
+}
+
+#[rocket::async_test]
+async fn a_missing_user_is_cached_as_a_404_for_a_short_time() {
+    let app = TestApp::spawn().await;
+    let (status, x_cache, _) = fetch(&app, "/users/999").await;
+    assert_eq!((status, x_cache.as_str()), (404, "MISS"));
+    let queries = app.queries();
+    let (status, x_cache, body) = fetch(&app, "/users/999").await;
+    assert_eq!((status, x_cache.as_str()), (404, "HIT"));
+    assert!(body.contains("There is no user 999"));
+    assert_eq!(app.queries(), queries);
+    let response = app.get("/users/999").await;
+    let ttl: i64 = header(&response, "Cache-Status")
+        .rsplit("ttl=")
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        ttl <= 30,
+        "404s live cache.not_found_ttl (30 s), not 300: {ttl}"
+    );
+}
+
+#[rocket::async_test]
+async fn bad_requests_are_not_stored() {
+    let app = TestApp::spawn().await;
+    for _ in 0..2 {
+        let (status, x_cache, _) = fetch(&app, "/?page=abc").await;
+        assert_eq!((status, x_cache.as_str()), (400, "MISS"));
+    }
+}
+
+#[rocket::async_test]
+async fn a_corrupt_entry_is_a_miss_and_is_overwritten() {
+    let app = TestApp::spawn().await;
+    fetch(&app, "/").await;
+    let key = format!("{}localhost:/", app.cache().key_base());
+    let mut conn = redis_conn().unwrap();
+    for garbage in [
+        &b"garbage"[..],
+        b"RCE\x09 future format",
+        b"RCE\x01\x00\x00",
+    ] {
+        let _: () = redis::cmd("SET")
+            .arg(&key)
+            .arg(garbage)
+            .query(&mut conn)
+            .unwrap();
+        let (status, x_cache, body) = fetch(&app, "/").await;
+        assert_eq!((status, x_cache.as_str()), (200, "MISS"));
+        assert!(body.contains("Soumitra"));
+        assert_eq!(
+            fetch(&app, "/").await.1,
+            "HIT",
+            "overwritten by a good entry"
+        );
+    }
+}
+
+#[rocket::async_test]
+async fn a_rule_with_ttl_zero_turns_caching_off_for_a_path() {
+    let app = AppBuilder::new()
+        .with_rule(json!({ "path": "/users/<id>", "ttl": 0 }))
+        .start()
+        .await;
+    for _ in 0..2 {
+        let response = app.get("/users/1").await;
+        assert_eq!(header(&response, "X-Cache"), "BYPASS");
+        assert_eq!(
+            header(&response, "Cache-Status"),
+            "rocket-cache; fwd=bypass; detail=off"
+        );
+    }
+    assert_eq!(fetch(&app, "/").await.1, "MISS", "other paths still cached");
+}
+
+#[rocket::async_test]
+async fn health_is_never_cached() {
+    let app = TestApp::spawn().await;
+    for _ in 0..2 {
+        let response = app.get("/health/ready").await;
+        assert!(response.headers().get_one("X-Cache").is_none());
+        assert_eq!(header(&response, "Cache-Control"), "no-store");
+    }
+}
+
+#[rocket::async_test]
+async fn the_internal_hit_route_is_not_reachable_directly() {
+    let app = TestApp::spawn().await;
+    assert_eq!(app.get("/__rocket-cache/hit").await.status().code, 404);
+}
+
+#[rocket::async_test]
+async fn redis_at_a_closed_port_means_bypass_from_mysql_within_budget() {
+    let app = AppBuilder::new()
+        .with("cache.url", format!("redis://127.0.0.1:{}/", closed_port()))
+        .start()
+        .await;
+    for _ in 0..5 {
+        let started = Instant::now();
+        let (status, x_cache, body) = fetch(&app, "/").await;
+        assert_eq!((status, x_cache.as_str()), (200, "BYPASS"));
+        assert!(body.contains("Soumitra"));
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+}
+
+#[rocket::async_test]
+async fn redis_that_never_answers_costs_at_most_the_budget() {
+    let (addr, _listener) = silent_listener().await;
+    let app = AppBuilder::new()
+        .with("cache.url", format!("redis://{addr}/"))
+        .with("cache.op_timeout_ms", 50)
+        .start()
+        .await;
+    for _ in 0..5 {
+        let started = Instant::now();
+        let (status, x_cache, body) = fetch(&app, "/users/1").await;
+        assert_eq!((status, x_cache.as_str()), (200, "BYPASS"));
+        assert!(body.contains("Soumitra"));
+        // One lookup budget (50 ms) and the render; generous margin for a busy CI.
+        assert!(
+            started.elapsed() < Duration::from_millis(750),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+}
+
+#[rocket::async_test]
+async fn caching_resumes_by_itself_when_redis_comes_back() {
+    let proxy = FaultProxy::start("127.0.0.1:6379").await;
+    let app = AppBuilder::new()
+        .with("cache.url", format!("redis://127.0.0.1:{}/", proxy.port()))
+        .start()
+        .await;
+    assert_eq!(fetch(&app, "/").await.1, "MISS");
+    assert_eq!(fetch(&app, "/").await.1, "HIT");
+    proxy.set(Mode::Cut);
+    let (status, x_cache, _) = fetch(&app, "/").await;
+    assert_eq!((status, x_cache.as_str()), (200, "BYPASS"));
+    proxy.set(Mode::Pass);
+    let (x_cache, _) = until_not(&app, "/", "BYPASS", Duration::from_secs(10)).await;
+    assert_eq!(
+        x_cache, "HIT",
+        "the entry stored before the cut is served again"
+    );
+}
+
+#[rocket::async_test]
+async fn the_memory_backend_caches_in_process() {
+    let app = AppBuilder::new()
+        .with("cache.backend", "memory")
+        .start()
+        .await;
+    assert_eq!(fetch(&app, "/").await.1, "MISS");
+    let queries = app.queries();
+    assert_eq!(fetch(&app, "/").await.1, "HIT");
+    assert_eq!(app.queries(), queries);
+    assert!(app.namespace.keys().is_empty(), "nothing written to Redis");
+}
+
+#[rocket::async_test]
+async fn the_none_backend_renders_every_time() {
+    let app = AppBuilder::new()
+        .with("cache.backend", "none")
+        .start()
+        .await;
+    for _ in 0..2 {
+        let response = app.get("/").await;
+        assert_eq!(header(&response, "X-Cache"), "BYPASS");
+        assert_eq!(
+            header(&response, "Cache-Status"),
+            "rocket-cache; fwd=bypass; detail=disabled"
+        );
+    }
+}
+
+#[rocket::async_test]
+async fn the_memo_computes_once_and_recomputes_after_a_tag_purge() {
+    let app = TestApp::spawn().await;
+    let cache = app.cache();
+    let calls = std::sync::atomic::AtomicU32::new(0);
+    let compute = || async {
+        calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Ok::<_, std::convert::Infallible>(vec![1_u32, 2, 3])
+    };
+    let ttl = Duration::from_secs(60);
+    assert_eq!(
+        cache
+            .get_or_compute("numbers", ttl, &["numbers"], compute())
+            .await
+            .unwrap(),
+        vec![1, 2, 3]
+    );
+    assert_eq!(
+        cache
+            .get_or_compute("numbers", ttl, &["numbers"], compute())
+            .await
+            .unwrap(),
+        vec![1, 2, 3]
+    );
+    assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1);
+    cache
+        .purge_tags(&["numbers".to_owned()], false)
+        .await
+        .unwrap();
+    cache
+        .get_or_compute("numbers", ttl, &["numbers"], compute())
+        .await
+        .unwrap();
+    assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 2);
+}
+
+#[rocket::async_test]
+async fn the_users_count_is_memoised_across_pages() {
+    let app = TestApp::spawn().await;
+    app.insert_users(30);
+    fetch(&app, "/?page=1").await;
+    let before = app.queries();
+    fetch(&app, "/?page=2").await;
+    let second_page = app.queries() - before;
+    fetch(&app, "/api/users?page=2").await;
+    let api_page = app.queries() - before - second_page;
+    // A render costs the pool's liveness check and the page query: the count
+    // comes from the memo.
+    assert_eq!(second_page, 2, "ping + page query");
+    assert_eq!(api_page, 2);
+}
+
+#[rocket::async_test]
+async fn clearing_by_path_and_namespace_leaves_other_namespaces_alone() {
+    let app = TestApp::spawn().await;
+    let other = TestApp::spawn().await;
+    fetch(&app, "/").await;
+    fetch(&app, "/?page=1").await;
+    fetch(&app, "/users/1").await;
+    fetch(&other, "/").await;
+    let removed = app.cache().purge_path("/", false).await.unwrap();
+    assert_eq!(removed, 2, "both variants of /");
+    assert_eq!(fetch(&app, "/users/1").await.1, "HIT");
+    assert!(app.cache().clear_all().await.unwrap() > 0);
+    assert!(app.namespace.keys().is_empty());
+    assert_eq!(
+        fetch(&other, "/").await.1,
+        "HIT",
+        "another namespace untouched"
+    );
+    let _ = REDIS_URL;
+}

@@ -1,0 +1,122 @@
+//! Test-only routes under `/test`, made cacheable by a `[[cache.rules]]` entry,
+//! for what the app's own routes never do: set cookies, refuse caching, fail,
+//! answer big bodies or slowly. Each render is counted in [`Renders`].
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use rocket::http::{ContentType, CookieJar, Header, Status};
+use rocket::{get, post, routes, Build, Responder, Rocket, State};
+
+/// How many times a test route ran.
+#[derive(Default)]
+pub struct Renders(AtomicU64);
+
+impl Renders {
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::SeqCst)
+    }
+    fn bump(&self) -> u64 {
+        self.0.fetch_add(1, Ordering::SeqCst) + 1
+    }
+}
+
+#[derive(Responder)]
+struct WithHeader {
+    body: String,
+    header: Header<'static>,
+}
+
+fn with(body: String, name: &'static str, value: &'static str) -> WithHeader {
+    WithHeader {
+        body,
+        header: Header::new(name, value),
+    }
+}
+
+#[get("/plain")]
+fn plain(renders: &State<Renders>) -> String {
+    format!("render {}", renders.bump())
+}
+
+#[post("/plain")]
+fn plain_post(renders: &State<Renders>) -> String {
+    format!("posted {}", renders.bump())
+}
+
+#[get("/cookie")]
+fn cookie(renders: &State<Renders>, jar: &CookieJar<'_>) -> String {
+    jar.add(("visitor", "1"));
+    format!("render {}", renders.bump())
+}
+
+#[get("/private")]
+fn private(renders: &State<Renders>) -> WithHeader {
+    with(
+        format!("render {}", renders.bump()),
+        "Cache-Control",
+        "private",
+    )
+}
+
+#[get("/no-store")]
+fn no_store(renders: &State<Renders>) -> WithHeader {
+    with(
+        format!("render {}", renders.bump()),
+        "Cache-Control",
+        "no-store",
+    )
+}
+
+#[get("/short")]
+fn short(renders: &State<Renders>) -> WithHeader {
+    with(
+        format!("render {}", renders.bump()),
+        "Cache-Control",
+        "s-maxage=1",
+    )
+}
+
+#[get("/vary-star")]
+fn vary_star(renders: &State<Renders>) -> WithHeader {
+    with(format!("render {}", renders.bump()), "Vary", "*")
+}
+
+#[get("/fail")]
+fn fail(renders: &State<Renders>) -> Status {
+    renders.bump();
+    Status::InternalServerError
+}
+
+#[get("/big")]
+fn big(renders: &State<Renders>) -> (ContentType, Vec<u8>) {
+    renders.bump();
+    (ContentType::Binary, vec![b'x'; 2 * 1024 * 1024])
+}
+
+#[get("/binary")]
+fn binary(renders: &State<Renders>) -> (ContentType, Vec<u8>) {
+    renders.bump();
+    (
+        ContentType::Binary,
+        (0..=255u8).cycle().take(4096).collect(),
+    )
+}
+
+/// Renders after `ms` milliseconds: a slow database.
+#[get("/slow?<ms>")]
+async fn slow(renders: &State<Renders>, ms: Option<u64>) -> String {
+    let n = renders.bump();
+    tokio::time::sleep(Duration::from_millis(ms.unwrap_or(200))).await;
+    format!("slow render {n}")
+}
+
+/// The app plus the test routes, with a rule making `/test/*` cacheable.
+pub fn mount(rocket: Rocket<Build>) -> Rocket<Build> {
+    rocket.manage(Renders::default()).mount(
+        "/test",
+        routes![
+            plain, plain_post, cookie, private, no_store, short, vary_star, fail, big, binary, slow
+        ],
+    )
+}
