@@ -43,7 +43,7 @@ pub struct DatabaseConfig {
     /// the request gets a 503.
     #[serde(default = "DatabaseConfig::default_acquire_timeout_ms")]
     pub acquire_timeout_ms: u64,
-    /// How long the app keeps retrying MySQL at start before it gives up and exits.
+    /// How long the app keeps retrying `MySQL` at start before it gives up and exits.
     #[serde(default = "DatabaseConfig::default_startup_timeout_secs")]
     pub startup_timeout_secs: u64,
 }

@@ -25,7 +25,7 @@ pub enum AppError {
     /// The request itself is wrong; the message says how to fix it.
     #[error("{0}")]
     BadRequest(String),
-    /// MySQL cannot be reached or is overloaded; the cause is logged.
+    /// `MySQL` cannot be reached or is overloaded; the cause is logged.
     #[error("the database is unavailable")]
     Unavailable(String),
     /// A bug or an unexpected state; the cause is logged.
@@ -84,8 +84,8 @@ pub fn wants_json(request: &Request<'_>) -> bool {
 }
 
 /// The error body for `status`, as JSON under `/api` and as a page elsewhere.
-pub fn error_response<'r>(
-    request: &'r Request<'_>,
+pub fn error_response(
+    request: &Request<'_>,
     status: Status,
     message: &str,
 ) -> response::Result<'static> {
@@ -126,7 +126,7 @@ impl<'r> Responder<'r, 'static> for AppError {
                 request.uri()
             ),
             Self::Internal(cause) => {
-                rocket::error!("{} {}: {cause}", request.method(), request.uri())
+                rocket::error!("{} {}: {cause}", request.method(), request.uri());
             }
             Self::NotFound(_) | Self::BadRequest(_) => {}
         }

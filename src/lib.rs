@@ -1,4 +1,4 @@
-//! rocket-cache: a users directory on MySQL whose pages are cached in one Redis that
+//! rocket-cache: a users directory on `MySQL` whose pages are cached in one Redis that
 //! every instance shares.
 //!
 //! [`build`] wires everything from one figment, so production ([`rocket`]) and each

@@ -10,7 +10,7 @@ use serde::Deserialize;
 pub enum BackendKind {
     /// One Redis shared by every instance (the default).
     Redis,
-    /// This process only, bounded by bytes: Flask-Caching's SimpleCache.
+    /// This process only, bounded by bytes: Flask-Caching's `SimpleCache`.
     Memory,
     /// No caching; every request renders.
     None,
@@ -76,7 +76,7 @@ pub struct CacheConfig {
     /// Seconds during which an uncacheable answer is remembered so that others skip
     /// the lease wait.
     pub hit_for_miss_ttl: u64,
-    /// Probabilistic early refresh (XFetch) strength; 0 turns it off, 1 is the usual.
+    /// Probabilistic early refresh (`XFetch`) strength; 0 turns it off, 1 is the usual.
     pub early_refresh_beta: f64,
     /// Least seconds between two warnings of the same kind of cache failure.
     pub warn_interval_secs: u64,

@@ -110,9 +110,8 @@ pub async fn decide(cache: &Cache, request: &Request<'_>) -> Option<Verdict> {
     if !cache.store_allowed() {
         return Some(render_locally(cache, key, policy).await);
     }
-    let found = match cache.lookup(&key).await {
-        Ok(found) => found,
-        Err(()) => return Some(render_locally(cache, key, policy).await),
+    let Ok(found) = cache.lookup(&key).await else {
+        return Some(render_locally(cache, key, policy).await);
     };
     let now = now_ms();
     let verdict = match found {
@@ -169,7 +168,7 @@ fn bypass_reason(cache: &Cache, request: &Request<'_>, policy: &Resolved) -> Opt
 }
 
 /// The store cannot be used: still let one request per process render a key
-/// while the others wait for it, so a dead Redis does not multiply MySQL's load.
+/// while the others wait for it, so a dead Redis does not multiply `MySQL`'s load.
 async fn render_locally(cache: &Cache, key: String, policy: Resolved) -> Verdict {
     match cache.flights().join(&key) {
         Role::Follower(receiver) => {

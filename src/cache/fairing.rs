@@ -5,6 +5,7 @@
 //! response into that route's empty answer. The verdict travels from
 //! `on_request` to `on_response` in request-local state.
 
+use std::fmt::Write;
 use std::io::Cursor;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -210,7 +211,7 @@ fn serve_entry(
         Served::Stale => {
             let mut status = format!("rocket-cache; hit; fwd=stale; ttl={ttl}");
             if let Some(code) = forward_status {
-                status.push_str(&format!("; fwd-status={code}; detail=stale-if-error"));
+                let _ = write!(status, "; fwd-status={code}; detail=stale-if-error");
             }
             ("STALE", status)
         }
@@ -259,7 +260,7 @@ fn etag_of(body: &[u8]) -> String {
     let mut etag = String::with_capacity(34);
     etag.push('"');
     for byte in &digest[..16] {
-        etag.push_str(&format!("{byte:02x}"));
+        let _ = write!(etag, "{byte:02x}");
     }
     etag.push('"');
     etag
@@ -391,7 +392,7 @@ async fn store_render<'r>(
         Err(()) => status.push_str("; detail=store-unavailable"),
     }
     if let Some(detail) = render.detail {
-        status.push_str(&format!("; detail={detail}"));
+        let _ = write!(status, "; detail={detail}");
     }
     response.set_sized_body(entry.body.len(), Cursor::new(entry.body.clone()));
     response.set_header(Header::new("X-Cache", label));

@@ -1,7 +1,7 @@
 //! The page cache engine: a Rocket fairing that answers repeat requests from a
 //! shared store, and the pieces it is made of.
 //!
-//! It knows nothing of users, MySQL or the app's routes: the app hands it route
+//! It knows nothing of users, `MySQL` or the app's routes: the app hands it route
 //! policies ([`RoutePolicy`]) and the figment, nothing else.
 //!
 //! - [`fairing`]: lookup before routing, store after rendering.

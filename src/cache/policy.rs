@@ -377,7 +377,7 @@ mod tests {
         let user = p.resolve(&["users", "3"]).unwrap();
         assert_eq!(user.ttl, Duration::from_secs(50));
         assert_eq!(user.tags, vec!["user:3"]);
-        assert_eq!(p.resolve(&[]).unwrap().ttl, Duration::from_secs(300));
+        assert_eq!(p.resolve(&[]).unwrap().ttl, Duration::from_mins(5));
         assert!(p.resolve(&["health", "ready"]).is_none());
 
         let p = policies(vec![rule("/", Some(2)), rule("/users/*", Some(0))]);
@@ -389,7 +389,7 @@ mod tests {
     #[test]
     fn a_rule_alone_makes_a_path_cacheable() {
         let p = policies(vec![rule("/about", None)]);
-        assert_eq!(p.resolve(&["about"]).unwrap().ttl, Duration::from_secs(300));
+        assert_eq!(p.resolve(&["about"]).unwrap().ttl, Duration::from_mins(5));
     }
 
     fn facts(status: u16) -> ResponseFacts<'static> {
@@ -406,7 +406,7 @@ mod tests {
     fn storability_rules() {
         let policy = policies(vec![]).resolve(&[]).unwrap();
         let ttl = |f: &ResponseFacts<'_>| storable_ttl(&policy, f, 30, 100);
-        assert_eq!(ttl(&facts(200)), Ok(Duration::from_secs(300)));
+        assert_eq!(ttl(&facts(200)), Ok(Duration::from_mins(5)));
         assert_eq!(ttl(&facts(404)), Ok(Duration::from_secs(30)));
         assert_eq!(ttl(&facts(500)), Err(Refusal::Status));
         assert_eq!(ttl(&facts(302)), Err(Refusal::Status));

@@ -1,4 +1,4 @@
-//! Start-up of the database: wait for MySQL, create the database, run migrations.
+//! Start-up of the database: wait for `MySQL`, create the database, run migrations.
 
 use std::time::{Duration, Instant};
 

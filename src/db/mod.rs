@@ -1,4 +1,4 @@
-//! MySQL through Diesel: the pool fairing, migrations and one module per table.
+//! `MySQL` through Diesel: the pool fairing, migrations and one module per table.
 //!
 //! Knows nothing of the web layer or the cache.
 
@@ -15,7 +15,7 @@ pub use migrate::MIGRATIONS;
 pub use pool::{AcquireError, Db, DbConn, QueryCounter};
 
 /// Prepares the database at ignite (create, migrate), manages a [`Db`], and closes
-/// the pool at shutdown. Launch is aborted with one clear line when MySQL cannot be
+/// the pool at shutdown. Launch is aborted with one clear line when `MySQL` cannot be
 /// reached within `databases.main.startup_timeout_secs`.
 pub struct DbFairing;
 

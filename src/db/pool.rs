@@ -1,4 +1,4 @@
-//! The MySQL connection pool, built at ignite by [`DbFairing`] and managed as [`Db`].
+//! The `MySQL` connection pool, built at ignite by [`DbFairing`] and managed as [`Db`].
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -15,7 +15,7 @@ use crate::config::DatabaseConfig;
 /// A pooled connection; dropping it gives it back.
 pub type DbConn = Object<AsyncMysqlConnection>;
 
-/// Counts every statement this instance sent to MySQL (pool pings included).
+/// Counts every statement this instance sent to `MySQL` (pool pings included).
 ///
 /// It is how tests prove that a cache hit never reached the database, and it is
 /// exported to operators for the same reason.
@@ -40,7 +40,7 @@ pub enum AcquireError {
     Connect(String),
 }
 
-/// The app's handle on MySQL: a clonable pool plus its query counter.
+/// The app's handle on `MySQL`: a clonable pool plus its query counter.
 #[derive(Clone)]
 pub struct Db {
     pool: Pool<AsyncMysqlConnection>,

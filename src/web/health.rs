@@ -1,7 +1,7 @@
 //! Probes for load balancers and orchestrators; never cached.
 //!
-//! `ready` fails (503) only when MySQL is unreachable: with the cache down pages are
-//! still served from MySQL, so pulling the instance would only make things worse.
+//! `ready` fails (503) only when `MySQL` is unreachable: with the cache down pages are
+//! still served from `MySQL`, so pulling the instance would only make things worse.
 
 use std::time::Duration;
 

@@ -28,7 +28,7 @@ pub fn cache_policies() -> Vec<RoutePolicy> {
 }
 
 /// How long the users count is memoised; purged with the `users` tag on writes.
-const COUNT_TTL: Duration = Duration::from_secs(300);
+const COUNT_TTL: Duration = Duration::from_mins(5);
 
 /// One page of users with its total: what the list page and the list API show.
 pub struct UserPage {

@@ -1,5 +1,5 @@
 //! The `memory` backend: this process only, bounded by bytes (Flask-Caching's
-//! SimpleCache, done with moka). Right for one instance or for development; with
+//! `SimpleCache`, done with moka). Right for one instance or for development; with
 //! several instances each keeps its own copy and purges reach only its own.
 
 use std::collections::{HashMap, HashSet};
@@ -95,7 +95,7 @@ fn stamped_stale(value: &Bytes) -> Bytes {
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis());
     let mut patched = BytesMut::from(value.as_ref());
-    let stamp = format!("{now_ms:0width$}", width = FRESH_UNTIL_WIDTH);
+    let stamp = format!("{now_ms:0FRESH_UNTIL_WIDTH$}");
     patched[FRESH_UNTIL_OFFSET..end].copy_from_slice(stamp.as_bytes());
     patched.freeze()
 }

@@ -1,4 +1,4 @@
-//! Test support: a fresh MySQL database and Redis namespace per test, and the app
+//! Test support: a fresh `MySQL` database and Redis namespace per test, and the app
 //! built on them from the same `build()` production uses.
 
 pub mod proxy;
@@ -334,7 +334,7 @@ impl TestApp {
         (status, json)
     }
 
-    /// Statements this instance has sent to MySQL so far.
+    /// Statements this instance has sent to `MySQL` so far.
     pub fn queries(&self) -> u64 {
         self.client
             .rocket()

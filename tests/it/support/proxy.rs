@@ -1,4 +1,4 @@
-//! A small fault-injecting TCP proxy, to cut or stall MySQL or Redis under a
+//! A small fault-injecting TCP proxy, to cut or stall `MySQL` or Redis under a
 //! running app without touching the shared servers.
 
 use std::net::SocketAddr;
@@ -85,7 +85,7 @@ async fn serve(mut client: TcpStream, target: String, mut mode: watch::Receiver<
     };
     tokio::select! {
         _ = tokio::io::copy_bidirectional(&mut client, &mut upstream) => {}
-        _ = async {
+        () = async {
             loop {
                 if mode.changed().await.is_err() { return; }
                 if *mode.borrow() != Mode::Pass { return; }
