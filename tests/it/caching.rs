@@ -439,7 +439,7 @@ async fn caching_resumes_by_itself_when_redis_comes_back() {
         .await;
     assert_eq!(fetch(&app, "/").await.1, "MISS");
     assert_eq!(fetch(&app, "/").await.1, "HIT");
-    proxy.set(Mode::Cut);
+    proxy.switch(Mode::Cut).await;
     let (status, x_cache, _) = fetch(&app, "/").await;
     assert_eq!((status, x_cache.as_str()), (200, "BYPASS"));
     proxy.set(Mode::Pass);

@@ -6,4 +6,5 @@
 mod support;
 
 mod caching;
+mod cluster;
 mod pages;

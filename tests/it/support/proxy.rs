@@ -2,6 +2,7 @@
 //! running app without touching the shared servers.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::io::AsyncWriteExt;
@@ -23,6 +24,16 @@ pub struct FaultProxy {
     pub addr: SocketAddr,
     mode: watch::Sender<Mode>,
     connections: Arc<Mutex<u64>>,
+    open: Arc<AtomicUsize>,
+}
+
+/// Counts a forwarding connection as open until it ends.
+struct OpenGuard(Arc<AtomicUsize>);
+
+impl Drop for OpenGuard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl FaultProxy {
@@ -32,7 +43,9 @@ impl FaultProxy {
         let addr = listener.local_addr().expect("proxy addr");
         let (mode, watcher) = watch::channel(Mode::Pass);
         let connections = Arc::new(Mutex::new(0));
+        let open = Arc::new(AtomicUsize::new(0));
         let counter = connections.clone();
+        let open_counter = open.clone();
         let target = target.to_owned();
         tokio::spawn(async move {
             loop {
@@ -42,18 +55,38 @@ impl FaultProxy {
                 *counter.lock().unwrap() += 1;
                 let watcher = watcher.clone();
                 let target = target.clone();
-                tokio::spawn(serve(client, target, watcher));
+                open_counter.fetch_add(1, Ordering::SeqCst);
+                let guard = OpenGuard(open_counter.clone());
+                tokio::spawn(async move {
+                    serve(client, target, watcher).await;
+                    drop(guard);
+                });
             }
         });
         Self {
             addr,
             mode,
             connections,
+            open,
         }
     }
 
+    /// Switches mode without waiting; connections notice on their next poll.
     pub fn set(&self, mode: Mode) {
         self.mode.send_replace(mode);
+    }
+
+    /// Switches mode and, when cutting or stalling, waits until every forwarding
+    /// connection is closed, so the next request surely meets the fault.
+    pub async fn switch(&self, mode: Mode) {
+        self.set(mode);
+        if mode == Mode::Pass {
+            return;
+        }
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while self.open.load(Ordering::SeqCst) > 0 && std::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
     }
 
     /// Connections accepted so far.
