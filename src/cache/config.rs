@@ -31,6 +31,8 @@ pub struct RuleConfig {
     pub stale_if_error: Option<u64>,
     /// Query parameters that are part of the key (others are ignored).
     pub query: Option<Vec<String>>,
+    /// Extra tags for pages of this path; `<name>` takes the path parameter.
+    pub tags: Option<Vec<String>>,
 }
 
 /// The cache's settings. Durations are whole seconds unless the name says `_ms`.

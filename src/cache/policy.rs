@@ -175,11 +175,14 @@ impl Policies {
         let rule = self
             .rules
             .iter()
-            .find(|(pattern, _)| pattern.matches(path).is_some());
+            .find_map(|(pattern, rule)| pattern.matches(path).map(|params| (rule, params)));
         if route.is_none() && rule.is_none() {
             return None;
         }
-        let rule = rule.map(|(_, rule)| rule);
+        let (rule, rule_params) = match rule {
+            Some((rule, params)) => (Some(rule), params),
+            None => (None, HashMap::new()),
+        };
         let (route, params) = match route {
             Some((route, params)) => (Some(route), params),
             None => (None, HashMap::new()),
@@ -192,9 +195,12 @@ impl Policies {
             .and_then(|r| r.query.clone())
             .or_else(|| route.map(|r| r.query.clone()))
             .unwrap_or_default();
-        let tags = route
+        let mut tags: Vec<String> = route
             .map(|r| r.tags.iter().map(|t| expand(t, &params)).collect())
             .unwrap_or_default();
+        if let Some(extra) = rule.and_then(|r| r.tags.as_ref()) {
+            tags.extend(extra.iter().map(|t| expand(t, &rule_params)));
+        }
         let secs = |value: Option<u64>, default: u64| {
             u32::try_from(value.unwrap_or(default)).unwrap_or(u32::MAX)
         };
@@ -354,6 +360,7 @@ mod tests {
             grace: None,
             stale_if_error: None,
             query: None,
+            tags: None,
         }
     }
 
@@ -384,6 +391,17 @@ mod tests {
         assert_eq!(p.resolve(&[]).unwrap().ttl, Duration::from_secs(2));
         assert_eq!(p.resolve(&[]).unwrap().query, vec!["page"]);
         assert!(p.resolve(&["users", "1"]).unwrap().ttl.is_zero());
+    }
+
+    #[test]
+    fn a_rule_can_add_tags_with_path_parameters() {
+        let mut tagged = rule("/users/<n>", None);
+        tagged.tags = Some(vec!["person:<n>".into()]);
+        let p = policies(vec![tagged]);
+        assert_eq!(
+            p.resolve(&["users", "4"]).unwrap().tags,
+            vec!["user:4", "person:4"]
+        );
     }
 
     #[test]
