@@ -3,7 +3,8 @@
 use std::time::{Duration, Instant};
 
 use diesel::connection::SimpleConnection;
-use diesel::Connection;
+use diesel::sql_types::{BigInt, Text};
+use diesel::{Connection, QueryableByName, RunQueryDsl};
 use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
 use diesel_async::{AsyncConnection, AsyncMysqlConnection, SimpleAsyncConnection};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
@@ -83,11 +84,86 @@ fn run_migrations(url: &str) -> Result<usize, String> {
         Connection::establish(url).map_err(|e| format!("migration connection failed: {e}"))?;
     SimpleConnection::batch_execute(&mut conn, &format!("DO GET_LOCK('{MIGRATION_LOCK}', 60)"))
         .map_err(|e| format!("could not take the migration lock: {e}"))?;
-    let result = conn
-        .run_pending_migrations(MIGRATIONS)
-        .map(|applied| applied.len())
-        .map_err(|e| format!("migration failed: {e}"));
+    let result = check_unique_emails(&mut conn).and_then(|()| {
+        conn.run_pending_migrations(MIGRATIONS)
+            .map(|applied| applied.len())
+            .map_err(|e| format!("migration failed: {e}"))
+    });
     let _ =
         SimpleConnection::batch_execute(&mut conn, &format!("DO RELEASE_LOCK('{MIGRATION_LOCK}')"));
     result
+}
+
+/// The unique index that migration `2024-01-02-000001_unique_user_email` adds.
+const EMAIL_INDEX: &str = "user_email_unique";
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+#[derive(QueryableByName)]
+struct Duplicate {
+    #[diesel(sql_type = Text)]
+    ids: String,
+}
+
+/// Before the unique index on `user.email` is added to an adopted table: when some
+/// address is used more than once, stop with a message naming the users (by id,
+/// to keep addresses out of logs) instead of dropping or merging anyone's rows.
+/// Addresses are compared as the index will compare them (utf8mb4_unicode_ci).
+fn check_unique_emails(
+    conn: &mut AsyncConnectionWrapper<AsyncMysqlConnection>,
+) -> Result<(), String> {
+    let count = |conn: &mut AsyncConnectionWrapper<AsyncMysqlConnection>, sql: &str| {
+        diesel::sql_query(sql)
+            .get_result::<Count>(conn)
+            .map(|c| c.n)
+            .map_err(|e| format!("could not inspect the `user` table: {e}"))
+    };
+    let table = count(
+        conn,
+        "SELECT COUNT(*) AS n FROM information_schema.tables \
+         WHERE table_schema = DATABASE() AND table_name = 'user'",
+    )?;
+    let index = count(
+        conn,
+        &format!(
+            "SELECT COUNT(*) AS n FROM information_schema.statistics \
+             WHERE table_schema = DATABASE() AND table_name = 'user' \
+             AND index_name = '{EMAIL_INDEX}'"
+        ),
+    )?;
+    if table == 0 || index > 0 {
+        return Ok(());
+    }
+    let groups = "FROM `user` \
+         GROUP BY CONVERT(email USING utf8mb4) COLLATE utf8mb4_unicode_ci \
+         HAVING COUNT(*) > 1";
+    let total = count(
+        conn,
+        &format!("SELECT COUNT(*) AS n FROM (SELECT 1 {groups}) AS d"),
+    )?;
+    if total == 0 {
+        return Ok(());
+    }
+    let examples: Vec<Duplicate> = diesel::sql_query(format!(
+        "SELECT CAST(GROUP_CONCAT(id ORDER BY id SEPARATOR ', ') AS CHAR) AS ids \
+         {groups} ORDER BY MIN(id) LIMIT 5"
+    ))
+    .load(conn)
+    .map_err(|e| format!("could not inspect the `user` table: {e}"))?;
+    let examples: Vec<String> = examples
+        .into_iter()
+        .map(|d| format!("users {} share one", d.ids))
+        .collect();
+    Err(format!(
+        "cannot add the unique index on user.email: {total} email address(es) are used by \
+         more than one user ({}{}). Nothing was changed. Give each user an address of their \
+         own (SELECT email, COUNT(*) FROM `user` GROUP BY email HAVING COUNT(*) > 1 lists \
+         them), then start again",
+        examples.join("; "),
+        if total > 5 { "; ..." } else { "" }
+    ))
 }

@@ -11,7 +11,7 @@ use rocket::fairing::{self, Fairing, Info, Kind};
 use rocket::{Build, Orbit, Rocket};
 
 use crate::config::DatabaseConfig;
-pub use migrate::MIGRATIONS;
+pub use migrate::{prepare_database, MIGRATIONS};
 pub use pool::{AcquireError, Db, DbConn, QueryCounter};
 
 /// Prepares the database at ignite (create, migrate), manages a [`Db`], and closes

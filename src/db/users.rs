@@ -1,10 +1,13 @@
 //! The `user` table: the row type and the queries on it.
 //!
 //! Every function takes a connection and returns `QueryResult`, so the caller decides
-//! what a missing row or a lost connection means for its response.
+//! what a missing row or a lost connection means for its response. Writes run in
+//! a transaction: when they return `Ok`, the change is committed.
 
 use diesel::prelude::*;
-use diesel_async::RunQueryDsl;
+use diesel::result::Error as DieselError;
+use diesel::sql_types::{BigInt, Unsigned};
+use diesel_async::{AsyncConnection, RunQueryDsl};
 use serde::Serialize;
 
 use super::schema::user;
@@ -58,4 +61,74 @@ pub async fn find(conn: &mut DbConn, id: UserId) -> QueryResult<User> {
         .select(User::as_select())
         .first(conn)
         .await
+}
+
+/// The columns a write sets: a new row, or every column of an existing one.
+/// Checked beforehand by the web layer; the unique index on `email` is checked here
+/// (`DatabaseErrorKind::UniqueViolation`).
+#[derive(Debug, Clone, PartialEq, Eq, Insertable, AsChangeset)]
+#[diesel(table_name = user, check_for_backend(diesel::mysql::Mysql))]
+pub struct NewUser {
+    pub name: String,
+    pub email: String,
+    pub phone: String,
+    pub address: String,
+}
+
+impl NewUser {
+    fn with_id(self, id: UserId) -> User {
+        User {
+            id,
+            name: self.name,
+            email: self.email,
+            phone: self.phone,
+            address: self.address,
+        }
+    }
+}
+
+/// Inserts a user and returns it with its new id.
+pub async fn insert(conn: &mut DbConn, new: NewUser) -> QueryResult<User> {
+    conn.transaction(async |conn| {
+        diesel::insert_into(user::table)
+            .values(&new)
+            .execute(conn)
+            .await?;
+        // Per connection, so no other session's insert can show up here.
+        let id: u64 = diesel::select(diesel::dsl::sql::<Unsigned<BigInt>>("LAST_INSERT_ID()"))
+            .get_result(conn)
+            .await?;
+        let id = u32::try_from(id).map_err(|e| DieselError::DeserializationError(Box::new(e)))?;
+        Ok(new.with_id(UserId(id)))
+    })
+    .await
+}
+
+/// Replaces every column of user `id`; `NotFound` when there is no such user.
+/// (The connection counts matched rows, not changed ones, so saving a user
+/// unchanged is not mistaken for a missing one.)
+pub async fn update(conn: &mut DbConn, id: UserId, changes: NewUser) -> QueryResult<User> {
+    conn.transaction(async |conn| {
+        let matched = diesel::update(user::table.find(id))
+            .set(&changes)
+            .execute(conn)
+            .await?;
+        if matched == 0 {
+            return Err(DieselError::NotFound);
+        }
+        Ok(changes.with_id(id))
+    })
+    .await
+}
+
+/// Deletes user `id`; `NotFound` when there is no such user.
+pub async fn delete(conn: &mut DbConn, id: UserId) -> QueryResult<()> {
+    conn.transaction(async |conn| {
+        let deleted = diesel::delete(user::table.find(id)).execute(conn).await?;
+        if deleted == 0 {
+            return Err(DieselError::NotFound);
+        }
+        Ok(())
+    })
+    .await
 }

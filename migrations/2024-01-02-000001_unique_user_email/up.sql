@@ -1,0 +1,11 @@
+-- One account per email address, enforced where no race can slip past it.
+--
+-- A database adopted from the tutorial may already hold the same email twice. We
+-- neither drop nor merge anyone's rows: the app checks for duplicates before this
+-- migration and refuses to start with a message that lists them (src/db/migrate.rs),
+-- and should the check be bypassed (diesel CLI), this ALTER fails as a whole with
+-- MySQL's "Duplicate entry" error and changes nothing. Resolve the duplicates
+-- (SELECT email, COUNT(*) FROM `user` GROUP BY email HAVING COUNT(*) > 1) and start
+-- again. The column's collation (utf8mb4_unicode_ci) makes the index
+-- case-insensitive: Ada@Example.com and ada@example.com are the same address.
+ALTER TABLE `user` ADD UNIQUE INDEX `user_email_unique` (`email`);
