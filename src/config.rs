@@ -135,6 +135,185 @@ impl DatabaseConfig {
     }
 }
 
+/// `[default.admin]`: who may write. Every key is optional; with none set, writes
+/// are refused and pages are served as usual.
+///
+/// The HTML login needs `username` and `password_hash` together; the JSON API needs
+/// `api_token`. An empty string counts as unset, so `ROCKET_ADMIN='{api_token=""}'`
+/// turns the API off without editing Rocket.toml.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminConfig {
+    pub username: Option<String>,
+    /// An argon2 PHC string (`$argon2id$v=19$m=...`), as `cargo run --bin
+    /// hash-password` prints it; never the password itself.
+    pub password_hash: Option<String>,
+    /// The `Authorization: Bearer` token of the JSON API.
+    pub api_token: Option<String>,
+    /// How long a login lasts, in seconds.
+    #[serde(default = "AdminConfig::default_session_ttl_secs")]
+    pub session_ttl_secs: u64,
+}
+
+/// The shortest API token accepted: guessable tokens are worse than none.
+pub const MIN_API_TOKEN_LEN: usize = 16;
+
+impl AdminConfig {
+    fn default_session_ttl_secs() -> u64 {
+        12 * 60 * 60
+    }
+
+    /// Reads `admin` (all unset when the table is absent) and checks every value.
+    pub fn from_figment(figment: &Figment) -> Result<Self, ConfigError> {
+        if figment.find_value("admin").is_err() {
+            return Ok(Self {
+                session_ttl_secs: Self::default_session_ttl_secs(),
+                ..Self::default()
+            });
+        }
+        let mut config: Self = figment
+            .extract_inner("admin")
+            .map_err(|e| ConfigError::Extract(Box::new(e)))?;
+        for value in [
+            &mut config.username,
+            &mut config.password_hash,
+            &mut config.api_token,
+        ] {
+            if value.as_deref().is_some_and(|v| v.trim().is_empty()) {
+                *value = None;
+            }
+        }
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Whether `figment` asks for the HTML login (username or password hash set),
+    /// without validating: used before ignite to decide about the secret key.
+    pub fn login_requested(figment: &Figment) -> bool {
+        ["admin.username", "admin.password_hash"].iter().any(|key| {
+            figment.extract_inner::<String>(key).map_or_else(
+                |_| figment.find_value(key).is_ok(),
+                |v| !v.trim().is_empty(),
+            )
+        })
+    }
+
+    /// The login pair, when both halves are set.
+    pub fn login(&self) -> Option<(&str, &str)> {
+        Some((self.username.as_deref()?, self.password_hash.as_deref()?))
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        match (&self.username, &self.password_hash) {
+            (Some(_), None) => {
+                return Err(ConfigError::invalid(
+                    "admin.password_hash",
+                    "must be set with admin.username (make one with \
+                     `cargo run --bin hash-password`)",
+                ))
+            }
+            (None, Some(_)) => {
+                return Err(ConfigError::invalid(
+                    "admin.username",
+                    "must be set with admin.password_hash",
+                ))
+            }
+            _ => {}
+        }
+        if let Some(username) = &self.username {
+            if username.chars().count() > 64 || username.chars().any(char::is_control) {
+                return Err(ConfigError::invalid(
+                    "admin.username",
+                    "at most 64 characters, none of them control characters",
+                ));
+            }
+        }
+        if let Some(hash) = &self.password_hash {
+            check_password_hash(hash).map_err(|reason| {
+                ConfigError::invalid("admin.password_hash", format!(
+                    "{reason}; expected an argon2 PHC string such as `$argon2id$v=19$m=19456,t=2,p=1$...`, \
+                     made with `cargo run --bin hash-password`"
+                ))
+            })?;
+        }
+        if let Some(token) = &self.api_token {
+            if token.chars().count() < MIN_API_TOKEN_LEN || token.chars().any(char::is_whitespace) {
+                return Err(ConfigError::invalid(
+                    "admin.api_token",
+                    format!(
+                        "at least {MIN_API_TOKEN_LEN} characters without spaces \
+                         (e.g. `openssl rand -hex 32`)"
+                    ),
+                ));
+            }
+        }
+        if self.session_ttl_secs == 0 {
+            return Err(ConfigError::invalid(
+                "admin.session_ttl_secs",
+                "must be more than 0",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Whether `hash` is a PHC string of one of the argon2 variants.
+fn check_password_hash(hash: &str) -> Result<(), String> {
+    let parsed = argon2::PasswordHash::new(hash).map_err(|e| format!("not a PHC string ({e})"))?;
+    if argon2::Algorithm::try_from(parsed.algorithm).is_err() {
+        return Err(format!("`{}` is not an argon2 algorithm", parsed.algorithm));
+    }
+    if parsed.hash.is_none() || parsed.salt.is_none() {
+        return Err("the salt or the hash is missing".to_owned());
+    }
+    argon2::Params::try_from(&parsed).map_err(|e| format!("bad argon2 parameters ({e})"))?;
+    Ok(())
+}
+
+/// What [`prepare_secret_key`] found or did about Rocket's `secret_key`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecretKeySource {
+    /// Set in Rocket.toml or `ROCKET_SECRET_KEY`.
+    Configured,
+    /// No admin login is configured, so private cookies are never read: a random
+    /// key was generated for this process, only so that Rocket launches in release.
+    Generated,
+    /// An admin login is configured but no key: sessions cannot be shared by the
+    /// instances behind a load balancer, so release refuses to start.
+    Missing,
+}
+
+/// Gives `figment` a random `secret_key` when none is configured and no admin login
+/// is, so that the `secrets` feature does not stop a release build from launching
+/// out of the box. With a login configured the key is left alone: a key made up
+/// per instance would log users out whenever the load balancer switched instances.
+pub fn prepare_secret_key(figment: Figment) -> (Figment, SecretKeySource) {
+    if secret_key_configured(&figment) {
+        return (figment, SecretKeySource::Configured);
+    }
+    if AdminConfig::login_requested(&figment) {
+        return (figment, SecretKeySource::Missing);
+    }
+    let mut key = vec![0_u8; 64];
+    rand::RngCore::fill_bytes(&mut rand::rng(), &mut key);
+    (
+        figment.merge((rocket::Config::SECRET_KEY, key)),
+        SecretKeySource::Generated,
+    )
+}
+
+/// Whether the figment holds a real key: Rocket's defaults hold an all-zero one,
+/// which means "none". A value that does not parse counts as configured, so that
+/// Rocket reports it rather than us replacing it.
+fn secret_key_configured(figment: &Figment) -> bool {
+    if figment.find_value(rocket::Config::SECRET_KEY).is_err() {
+        return false;
+    }
+    figment
+        .extract_inner::<rocket::config::SecretKey>(rocket::Config::SECRET_KEY)
+        .map_or(true, |key| !key.is_zero())
+}
+
 /// A URL fit for a log line: the password, if any, replaced by `***`.
 pub fn redact_url(raw: &str) -> String {
     match url::Url::parse(raw) {

@@ -4,6 +4,8 @@
 //! read; the underlying cause, when there is one, is logged and never shown.
 //! Under `/api` the answer is JSON, elsewhere an HTML page. Diesel's `NotFound`
 //! becomes 404; a lost connection or pool timeout becomes 503 with `Retry-After`.
+//! Invalid input is a 422 that names each wrong field (`error.fields` in JSON);
+//! HTML forms show themselves again instead, with the same messages.
 
 use std::io::Cursor;
 
@@ -13,6 +15,7 @@ use rocket::response::{self, Responder, Response};
 use rocket_dyn_templates::{context, Template};
 
 use crate::db::AcquireError;
+use crate::web::validation::FieldErrors;
 
 /// Seconds a client is asked to wait after a 503.
 pub const RETRY_AFTER_SECS: u32 = 5;
@@ -25,6 +28,18 @@ pub enum AppError {
     /// The request itself is wrong; the message says how to fix it.
     #[error("{0}")]
     BadRequest(String),
+    /// No or wrong credentials (the API's bearer token); the message says which.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// Not allowed: no login, a bad CSRF token, or writes not configured.
+    #[error("{0}")]
+    Forbidden(String),
+    /// Input that breaks a rule, with a message per field.
+    #[error("invalid input")]
+    Invalid(FieldErrors),
+    /// The cache store cannot be reached for an admin operation; the cause is logged.
+    #[error("the cache store is unavailable")]
+    CacheUnavailable(String),
     /// `MySQL` cannot be reached or is overloaded; the cause is logged.
     #[error("the database is unavailable")]
     Unavailable(String),
@@ -38,7 +53,10 @@ impl AppError {
         match self {
             Self::NotFound(_) => Status::NotFound,
             Self::BadRequest(_) => Status::BadRequest,
-            Self::Unavailable(_) => Status::ServiceUnavailable,
+            Self::Unauthorized(_) => Status::Unauthorized,
+            Self::Forbidden(_) => Status::Forbidden,
+            Self::Invalid(_) => Status::UnprocessableEntity,
+            Self::Unavailable(_) | Self::CacheUnavailable(_) => Status::ServiceUnavailable,
             Self::Internal(_) => Status::InternalServerError,
         }
     }
@@ -46,7 +64,20 @@ impl AppError {
     /// What the user reads.
     pub fn public_message(&self) -> String {
         match self {
-            Self::NotFound(m) | Self::BadRequest(m) => m.clone(),
+            Self::NotFound(m)
+            | Self::BadRequest(m)
+            | Self::Unauthorized(m)
+            | Self::Forbidden(m) => m.clone(),
+            Self::Invalid(fields) => {
+                let problems: Vec<String> = fields
+                    .iter()
+                    .map(|(field, problem)| format!("{field}: {problem}"))
+                    .collect();
+                format!("Some fields are not valid ({}).", problems.join("; "))
+            }
+            Self::CacheUnavailable(_) => {
+                "The cache store is unavailable right now; nothing was changed in it.".to_owned()
+            }
             Self::Unavailable(_) => {
                 "The database is unavailable right now. Please try again in a few seconds."
                     .to_owned()
@@ -89,11 +120,24 @@ pub fn error_response(
     status: Status,
     message: &str,
 ) -> response::Result<'static> {
+    error_response_with(request, status, message, None)
+}
+
+/// [`error_response`] with a message per invalid field (`error.fields` in JSON).
+pub fn error_response_with(
+    request: &Request<'_>,
+    status: Status,
+    message: &str,
+    fields: Option<&FieldErrors>,
+) -> response::Result<'static> {
     let mut response = if wants_json(request) {
-        let body = serde_json::json!({
-            "error": { "status": status.code, "reason": status.reason_lossy(), "message": message }
-        })
-        .to_string();
+        let mut error = serde_json::json!({
+            "status": status.code, "reason": status.reason_lossy(), "message": message
+        });
+        if let Some(fields) = fields {
+            error["fields"] = serde_json::json!(fields);
+        }
+        let body = serde_json::json!({ "error": error }).to_string();
         Response::build()
             .header(ContentType::JSON)
             .sized_body(body.len(), Cursor::new(body))
@@ -108,6 +152,12 @@ pub fn error_response(
     response.set_status(status);
     if status == Status::ServiceUnavailable {
         response.set_header(Header::new("Retry-After", RETRY_AFTER_SECS.to_string()));
+    }
+    if status == Status::Unauthorized && wants_json(request) {
+        response.set_header(Header::new(
+            "WWW-Authenticate",
+            "Bearer realm=\"rocket-cache admin\"",
+        ));
     }
     // Error pages must not be kept, but for a 404: the page cache keeps those
     // for its own short lifetime (`cache.not_found_ttl`).
@@ -128,8 +178,21 @@ impl<'r> Responder<'r, 'static> for AppError {
             Self::Internal(cause) => {
                 rocket::error!("{} {}: {cause}", request.method(), request.uri());
             }
-            Self::NotFound(_) | Self::BadRequest(_) => {}
+            Self::CacheUnavailable(cause) => rocket::warn!(
+                "{} {}: cache store unavailable: {cause}",
+                request.method(),
+                request.uri()
+            ),
+            Self::NotFound(_)
+            | Self::BadRequest(_)
+            | Self::Unauthorized(_)
+            | Self::Forbidden(_)
+            | Self::Invalid(_) => {}
         }
-        error_response(request, self.status(), &self.public_message())
+        let fields = match &self {
+            Self::Invalid(fields) => Some(fields),
+            _ => None,
+        };
+        error_response_with(request, self.status(), &self.public_message(), fields)
     }
 }

@@ -22,8 +22,14 @@ pub fn rocket() -> Rocket<Build> {
 }
 
 /// The whole app, configured only by `figment`.
+///
+/// When neither a `secret_key` nor an admin login is configured, a random key is
+/// merged in first: Rocket's private cookies (the admin session) need one to
+/// launch in release, and without a login nothing reads them.
 pub fn build(figment: Figment) -> Rocket<Build> {
+    let (figment, secret_key) = config::prepare_secret_key(figment);
     rocket::custom(figment)
+        .attach(web::auth::AuthFairing::new(secret_key))
         .attach(Template::fairing())
         .attach(db::DbFairing)
         .attach(cache::PageCache::new(web::cache_policies()))

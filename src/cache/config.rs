@@ -82,6 +82,10 @@ pub struct CacheConfig {
     pub early_refresh_beta: f64,
     /// Least seconds between two warnings of the same kind of cache failure.
     pub warn_interval_secs: u64,
+    /// How the app's writes purge their tags: `false` (hard, the default) removes
+    /// the pages so the next request renders the new data; `true` (soft) marks them
+    /// stale, so they are served within grace while one request refreshes them.
+    pub soft_purge_on_write: bool,
 }
 
 impl Default for CacheConfig {
@@ -107,6 +111,7 @@ impl Default for CacheConfig {
             hit_for_miss_ttl: 10,
             early_refresh_beta: 0.0,
             warn_interval_secs: 10,
+            soft_purge_on_write: false,
         }
     }
 }

@@ -1,18 +1,27 @@
-//! The JSON API: the same data as the pages, for scripts.
+//! The JSON API: the same data as the pages, for scripts; writes with the admin
+//! API token (`Authorization: Bearer ...`).
 
-use rocket::serde::json::Json;
-use rocket::serde::Serialize;
-use rocket::{get, routes, Route, State};
+use rocket::http::{Header, Status};
+use rocket::request::Request;
+use rocket::response::{self, status::Created, Responder};
+use rocket::serde::json::{self, Json};
+use rocket::serde::{Deserialize, Serialize};
+use rocket::{delete, get, post, put, routes, Route, State};
 
+use super::auth::{ApiAdmin, AuthError};
+use super::invalidate::Purge;
 use super::pagination::PageRequest;
+use super::parse_user_id;
 use super::users::{load_page, load_user, UserPage};
+use super::validation::UserInput;
+use super::writes::{self, Written};
 use crate::cache::{Cache, RoutePolicy};
 use crate::db::users::User;
 use crate::db::Db;
 use crate::error::AppError;
 
 pub fn routes() -> Vec<Route> {
-    routes![list, show]
+    routes![list, show, create, replace, remove]
 }
 
 /// The JSON list and items, under the same tags as the pages.
@@ -57,4 +66,109 @@ async fn list(
 #[get("/api/users/<id>")]
 async fn show(db: &State<Db>, id: &str) -> Result<Json<User>, AppError> {
     Ok(Json(load_user(db, id).await?))
+}
+
+/// A user as a client sends it. Every field is a string; a missing one counts as
+/// empty (the rules then say whether it may be), an unknown one is a 400.
+#[derive(Debug, Default, Deserialize)]
+#[serde(crate = "rocket::serde", deny_unknown_fields, default)]
+pub struct UserBody {
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub address: Option<String>,
+}
+
+impl From<UserBody> for UserInput {
+    fn from(body: UserBody) -> Self {
+        Self {
+            name: body.name.unwrap_or_default(),
+            email: body.email.unwrap_or_default(),
+            phone: body.phone.unwrap_or_default(),
+            address: body.address.unwrap_or_default(),
+        }
+    }
+}
+
+/// The body, or a 400 that says what is wrong with it.
+fn body(parsed: Result<Json<UserBody>, json::Error<'_>>) -> Result<UserInput, AppError> {
+    match parsed {
+        Ok(Json(body)) => Ok(body.into()),
+        Err(json::Error::Io(e)) => Err(AppError::BadRequest(format!(
+            "The body could not be read: {e}."
+        ))),
+        Err(json::Error::Parse(_, e)) => Err(AppError::BadRequest(format!(
+            "The body must be a JSON object with string fields name, email, phone and \
+             address: {e}."
+        ))),
+    }
+}
+
+/// A write's answer: never stored, and `X-Cache-Purge: done | pending` says whether
+/// the cached pages have caught up.
+pub struct WriteReply<R> {
+    inner: R,
+    purge: Purge,
+}
+
+impl<'r, 'o: 'r, R: Responder<'r, 'o>> Responder<'r, 'o> for WriteReply<R> {
+    fn respond_to(self, request: &'r Request<'_>) -> response::Result<'o> {
+        let mut response = self.inner.respond_to(request)?;
+        response.set_header(Header::new("Cache-Control", "no-store"));
+        response.set_header(Header::new("X-Cache-Purge", self.purge.header_value()));
+        Ok(response)
+    }
+}
+
+impl<T> Written<T> {
+    fn reply<R>(self, inner: impl FnOnce(T) -> R) -> WriteReply<R> {
+        WriteReply {
+            inner: inner(self.value),
+            purge: self.purge,
+        }
+    }
+}
+
+/// `POST /api/users`: 201 with the user and its `Location`.
+#[post("/api/users", data = "<user>")]
+async fn create(
+    db: &State<Db>,
+    cache: &State<Cache>,
+    admin: Result<ApiAdmin, AuthError>,
+    user: Result<Json<UserBody>, json::Error<'_>>,
+) -> Result<WriteReply<Created<Json<User>>>, AppError> {
+    admin?;
+    let input = body(user)?;
+    let written = writes::create_user(db, cache, &input).await?;
+    Ok(written.reply(|user| Created::new(format!("/api/users/{}", user.id)).body(Json(user))))
+}
+
+/// `PUT /api/users/<id>`: every field replaced; 200 with the user.
+#[put("/api/users/<id>", data = "<user>")]
+async fn replace(
+    db: &State<Db>,
+    cache: &State<Cache>,
+    admin: Result<ApiAdmin, AuthError>,
+    id: &str,
+    user: Result<Json<UserBody>, json::Error<'_>>,
+) -> Result<WriteReply<Json<User>>, AppError> {
+    admin?;
+    let id = parse_user_id(id)?;
+    let input = body(user)?;
+    let written = writes::update_user(db, cache, id, &input).await?;
+    Ok(written.reply(Json))
+}
+
+/// `DELETE /api/users/<id>`: 204.
+#[delete("/api/users/<id>")]
+async fn remove(
+    db: &State<Db>,
+    cache: &State<Cache>,
+    admin: Result<ApiAdmin, AuthError>,
+    id: &str,
+) -> Result<WriteReply<Status>, AppError> {
+    admin?;
+    let id = parse_user_id(id)?;
+    let written = writes::delete_user(db, cache, id).await?;
+    Ok(written.reply(|()| Status::NoContent))
 }

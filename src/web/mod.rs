@@ -1,12 +1,19 @@
 //! The web layer: routes by area, catchers, and the joins between the database and
 //! the cache (the only module that knows both).
 
+mod admin;
 pub mod api;
 mod assets;
+pub mod auth;
 mod catchers;
 pub mod health;
+pub mod invalidate;
 pub mod pagination;
+mod user_forms;
 pub mod users;
+pub mod validation;
+pub mod view;
+pub mod writes;
 
 use rocket::Route;
 
@@ -18,6 +25,8 @@ use crate::error::AppError;
 /// Every route of the app.
 pub fn routes() -> Vec<Route> {
     let mut routes = users::routes();
+    routes.extend(user_forms::routes());
+    routes.extend(admin::routes());
     routes.extend(api::routes());
     routes.extend(health::routes());
     routes.extend(assets::routes());

@@ -8,6 +8,7 @@ use rocket_dyn_templates::{context, Template};
 
 use super::pagination::{PageInfo, PageRequest};
 use super::parse_user_id;
+use super::view::{AdminView, FlashView, Shown, Viewer};
 use crate::cache::{Cache, RoutePolicy};
 use crate::db::users::{self, User};
 use crate::db::Db;
@@ -18,11 +19,14 @@ pub fn routes() -> Vec<Route> {
 }
 
 /// The list and each user's page, purged by the `users` and `user:<id>` tags.
+/// `/users/new` (the admin's form) has the shape of a user's page but is never
+/// cached: it is declared first, with no lifetime.
 pub fn cache_policies() -> Vec<RoutePolicy> {
     vec![
         RoutePolicy::new("/")
             .query(&["page", "per_page"])
             .tags(&["users"]),
+        RoutePolicy::new("/users/new").ttl(0),
         RoutePolicy::new("/users/<id>").tags(&["user:<id>"]),
     ]
 }
@@ -77,15 +81,19 @@ struct ListView<'a> {
     many_pages: bool,
     prev: Option<u32>,
     next: Option<u32>,
+    /// Set for the admin only (edit buttons); such pages are never stored.
+    admin: Option<AdminView>,
+    flash: Option<FlashView>,
 }
 
 #[get("/?<page>&<per_page>")]
 async fn index(
     db: &State<Db>,
     cache: &State<Cache>,
+    viewer: Viewer,
     page: Option<&str>,
     per_page: Option<&str>,
-) -> Result<Template, AppError> {
+) -> Result<Shown<Template>, AppError> {
     let request = PageRequest::parse(page, per_page)?;
     let UserPage { info, items } = load_page(db, cache, request).await?;
     let first = request.offset() + 1;
@@ -102,15 +110,29 @@ async fn index(
         many_pages: info.pages > 1,
         prev: info.prev(),
         next: info.next(),
+        admin: viewer.admin.clone(),
+        flash: viewer.flash.clone(),
     };
-    Ok(Template::render("users/index", &view))
+    Ok(Shown {
+        inner: Template::render("users/index", &view),
+        private: viewer.is_admin(),
+    })
 }
 
 #[get("/users/<id>")]
-async fn show(db: &State<Db>, id: &str) -> Result<Template, AppError> {
+async fn show(db: &State<Db>, viewer: Viewer, id: &str) -> Result<Shown<Template>, AppError> {
     let user = load_user(db, id).await?;
-    Ok(Template::render(
+    let page = Template::render(
         "users/show",
-        context! { title: user.name.clone(), user },
-    ))
+        context! {
+            title: user.name.clone(),
+            user,
+            admin: viewer.admin.clone(),
+            flash: viewer.flash.clone(),
+        },
+    );
+    Ok(Shown {
+        inner: page,
+        private: viewer.is_admin(),
+    })
 }

@@ -1,0 +1,254 @@
+//! Who may write: the admin login (a session in a private cookie, CSRF tokens on
+//! every form) and the JSON API's bearer token.
+//!
+//! Configured by `[default.admin]` ([`AdminConfig`]); with nothing configured every
+//! write is refused with a message that says how to configure it, and pages are
+//! served as usual.
+
+mod password;
+mod session;
+mod token;
+
+use std::time::Duration;
+
+use rocket::fairing::{self, Fairing, Info, Kind};
+use rocket::{Build, Rocket};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::config::{AdminConfig, SecretKeySource};
+use crate::error::AppError;
+
+pub use password::{hash_password, verify_password};
+pub use session::{
+    check_login_token, end_session, issue_login_token, start_session, AdminSession, SESSION_COOKIE,
+};
+pub use token::ApiAdmin;
+
+/// The admin settings as requests need them; managed by [`AuthFairing`].
+pub struct Auth {
+    login: Option<Login>,
+    /// SHA-256 of the API token: compared in constant time, never kept in clear.
+    api_token_digest: Option<[u8; 32]>,
+    session_ttl: Duration,
+}
+
+struct Login {
+    username: String,
+    password_hash: String,
+    /// Part of every session: changing the password hash ends existing sessions.
+    fingerprint: String,
+}
+
+impl Auth {
+    pub fn new(config: &AdminConfig) -> Self {
+        let login = config.login().map(|(username, hash)| Login {
+            username: username.to_owned(),
+            password_hash: hash.to_owned(),
+            fingerprint: hex(&Sha256::digest(hash.as_bytes())[..8]),
+        });
+        Self {
+            login,
+            api_token_digest: config.api_token.as_deref().map(digest),
+            session_ttl: Duration::from_secs(config.session_ttl_secs),
+        }
+    }
+
+    /// Whether the HTML login is configured.
+    pub fn login_enabled(&self) -> bool {
+        self.login.is_some()
+    }
+
+    /// Whether the JSON API accepts a bearer token.
+    pub fn api_enabled(&self) -> bool {
+        self.api_token_digest.is_some()
+    }
+
+    /// Whether `username` and `password` are the admin's. The password is checked
+    /// even when the username is wrong, so the time taken does not tell which was.
+    pub async fn check_credentials(&self, username: &str, password: &str) -> bool {
+        let Some(login) = &self.login else {
+            return false;
+        };
+        let user_ok = same_secret(username, &login.username);
+        let password_ok = verify_password(&login.password_hash, password).await;
+        user_ok && password_ok
+    }
+}
+
+/// Why a request may not write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthError {
+    /// No admin credentials of the needed kind are configured.
+    NotConfigured,
+    /// No valid session cookie (absent, expired, forged, or from an old password).
+    LoginRequired,
+    /// The form's CSRF token is missing or is not the session's.
+    BadCsrf,
+    /// No `Authorization: Bearer` header.
+    MissingToken,
+    /// A bearer token that is not the configured one.
+    BadToken,
+}
+
+impl From<AuthError> for AppError {
+    fn from(error: AuthError) -> Self {
+        match error {
+            AuthError::NotConfigured => Self::Forbidden(
+                "Writes are disabled: no admin credentials are configured. Set admin.username \
+                 and admin.password_hash (for the HTML forms) or admin.api_token (for the JSON \
+                 API) in Rocket.toml or ROCKET_ADMIN; the README says how."
+                    .to_owned(),
+            ),
+            AuthError::LoginRequired => {
+                Self::Forbidden("Log in as admin first, at /admin/login.".to_owned())
+            }
+            AuthError::BadCsrf => Self::Forbidden(
+                "This form has expired or did not come from this site: go back, reload the \
+                 page and try again."
+                    .to_owned(),
+            ),
+            AuthError::MissingToken => Self::Unauthorized(
+                "Send the admin API token as `Authorization: Bearer <admin.api_token>`.".to_owned(),
+            ),
+            AuthError::BadToken => Self::Unauthorized("The bearer token is wrong.".to_owned()),
+        }
+    }
+}
+
+/// Compares two secrets in time that depends on neither: both are hashed first, so
+/// not even their lengths leak.
+pub fn same_secret(given: &str, expected: &str) -> bool {
+    digest(given).ct_eq(&digest(expected)).into()
+}
+
+fn digest(text: &str) -> [u8; 32] {
+    Sha256::digest(text.as_bytes()).into()
+}
+
+/// A fresh random token for CSRF fields: 32 bytes as hex.
+pub fn random_token() -> String {
+    let mut bytes = [0_u8; 32];
+    rand::RngCore::fill_bytes(&mut rand::rng(), &mut bytes);
+    hex(&bytes)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut out, b| {
+            let _ = write!(out, "{b:02x}");
+            out
+        })
+}
+
+/// Reads and checks `[admin]` at ignite, enforces the secret-key rule, and manages
+/// [`Auth`]. A wrong value aborts the launch with one line naming the key.
+pub struct AuthFairing {
+    secret: SecretKeySource,
+}
+
+impl AuthFairing {
+    /// `secret` is what `build()` found or did about `secret_key`.
+    pub fn new(secret: SecretKeySource) -> Self {
+        Self { secret }
+    }
+}
+
+#[rocket::async_trait]
+impl Fairing for AuthFairing {
+    fn info(&self) -> Info {
+        Info {
+            name: "Admin authentication",
+            kind: Kind::Ignite,
+        }
+    }
+
+    async fn on_ignite(&self, rocket: Rocket<Build>) -> fairing::Result {
+        let figment = rocket.figment();
+        let config = match AdminConfig::from_figment(figment) {
+            Ok(config) => config,
+            Err(e) => {
+                rocket::error!("configuration: {e}");
+                return Err(rocket);
+            }
+        };
+        if config.login().is_some() {
+            if let Err(e) = check_login_setup(figment, self.secret) {
+                rocket::error!("configuration: {e}");
+                return Err(rocket);
+            }
+        }
+        log_setup(&config, self.secret);
+        Ok(rocket.manage(Auth::new(&config)))
+    }
+}
+
+/// A login needs a stable key in release (shared by every instance) and a session
+/// cookie that the page cache treats as private.
+fn check_login_setup(figment: &figment::Figment, secret: SecretKeySource) -> Result<(), String> {
+    let debug = figment.profile() == rocket::Config::DEBUG_PROFILE;
+    if secret == SecretKeySource::Missing {
+        if !debug {
+            return Err(format!(
+                "an admin login is configured but no secret_key: set ROCKET_SECRET_KEY to the \
+                 same 64 random bytes on every instance (e.g. ROCKET_SECRET_KEY=\"$(openssl rand \
+                 -base64 64 | tr -d '\\n')\") so that sessions work behind a load balancer \
+                 (profile `{}`)",
+                figment.profile()
+            ));
+        }
+        rocket::warn!(
+            "admin login without a secret_key: sessions end at restart and are not shared \
+             with other instances; set ROCKET_SECRET_KEY (required in release)"
+        );
+    }
+    let private_cookies: Vec<String> = figment
+        .extract_inner("cache.private_cookies")
+        .unwrap_or_else(|_| vec![SESSION_COOKIE.to_owned()]);
+    if !private_cookies.iter().any(|name| name == SESSION_COOKIE) {
+        return Err(format!(
+            "cache.private_cookies must include {SESSION_COOKIE:?}, the admin session cookie, \
+             so that admins' requests bypass the shared cache"
+        ));
+    }
+    Ok(())
+}
+
+fn log_setup(config: &AdminConfig, secret: SecretKeySource) {
+    let login = config.login().is_some();
+    let api = config.api_token.is_some();
+    match (login, api) {
+        (false, false) => rocket::info!(
+            "admin: no credentials configured, writes are refused (set [default.admin] or \
+             ROCKET_ADMIN to enable them)"
+        ),
+        (true, true) => rocket::info!("admin: login and API token configured"),
+        (true, false) => rocket::info!("admin: login configured, JSON API writes refused"),
+        (false, true) => rocket::info!("admin: API token configured, HTML login disabled"),
+    }
+    if secret == SecretKeySource::Generated {
+        rocket::info!("secret_key: none configured and no admin login, using a random one");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_compare_by_value_only() {
+        assert!(same_secret("token-123", "token-123"));
+        assert!(!same_secret("token-123", "token-124"));
+        assert!(!same_secret("token-12", "token-123"));
+        assert!(!same_secret("", "x"));
+    }
+
+    #[test]
+    fn random_tokens_are_long_and_distinct() {
+        let (a, b) = (random_token(), random_token());
+        assert_eq!(a.len(), 64);
+        assert_ne!(a, b);
+    }
+}

@@ -1,0 +1,263 @@
+//! The admin's HTML forms for users: new, edit, and delete with a confirm step.
+//!
+//! A GET needs a session (else the login page, which comes back). A POST needs the
+//! session and its CSRF token (else 403), then input that follows the rules (else
+//! the form again with a message per field, 422), and redirects after the write
+//! (Post/Redirect/Get) with a message. Nothing here is ever cached.
+
+use rocket::form::{Form, FromForm};
+use rocket::http::Status;
+use rocket::{get, post, routes, Route, State};
+use rocket_dyn_templates::{context, Template};
+use serde::Serialize;
+
+use super::auth::{AdminSession, AuthError};
+use super::invalidate::Purge;
+use super::parse_user_id;
+use super::users::load_user;
+use super::validation::{FieldErrors, UserInput};
+use super::view::{page_session, AdminReply, AdminView, Denied};
+use super::writes::{self, WriteError};
+use crate::cache::Cache;
+use crate::db::users::User;
+use crate::db::Db;
+use crate::error::AppError;
+
+pub fn routes() -> Vec<Route> {
+    routes![new_form, create, edit_form, update, delete_form, delete]
+}
+
+/// A submitted user form. Missing fields read as empty, so that the rules (not a
+/// parse error) say what is wrong.
+#[derive(Debug, FromForm)]
+struct UserFields {
+    name: Option<String>,
+    email: Option<String>,
+    phone: Option<String>,
+    address: Option<String>,
+    csrf: Option<String>,
+}
+
+impl UserFields {
+    fn input(&self) -> UserInput {
+        let field = |value: &Option<String>| value.clone().unwrap_or_default();
+        UserInput {
+            name: field(&self.name),
+            email: field(&self.email),
+            phone: field(&self.phone),
+            address: field(&self.address),
+        }
+    }
+}
+
+/// A form carrying only its CSRF token (delete).
+#[derive(Debug, FromForm)]
+struct TokenOnly {
+    csrf: Option<String>,
+}
+
+/// What `users/form` shows: the values as typed and a message per wrong field.
+#[derive(Serialize)]
+struct FormView<'a> {
+    title: String,
+    action: String,
+    submit: &'static str,
+    cancel: String,
+    values: &'a UserInput,
+    errors: &'a FieldErrors,
+    admin: AdminView,
+}
+
+fn form_page(status: Status, view: &FormView<'_>) -> AdminReply {
+    AdminReply::Page(status, Template::render("users/form", view))
+}
+
+fn input_of(user: &User) -> UserInput {
+    UserInput {
+        name: user.name.clone(),
+        email: user.email.clone(),
+        phone: user.phone.clone(),
+        address: user.address.clone(),
+    }
+}
+
+/// The message after a write, with a warning when the cache has not caught up.
+fn done_message(what: String, purge: Purge) -> String {
+    match purge {
+        Purge::Done => what,
+        Purge::Pending => format!(
+            "{what} The page cache could not be purged yet (it is being retried): visitors \
+             may see the old version for a short while."
+        ),
+    }
+}
+
+/// A POST's session and CSRF token, or 403.
+fn form_session(
+    session: Result<AdminSession, AuthError>,
+    csrf: Option<&str>,
+) -> Result<AdminSession, Denied> {
+    let session = session?;
+    session.check_csrf(csrf)?;
+    Ok(session)
+}
+
+#[get("/users/new")]
+fn new_form(session: Result<AdminSession, AuthError>) -> Result<AdminReply, Denied> {
+    let session = page_session(session, "/users/new")?;
+    Ok(form_page(
+        Status::Ok,
+        &FormView {
+            title: "New user".to_owned(),
+            action: "/users/new".to_owned(),
+            submit: "Create user",
+            cancel: "/".to_owned(),
+            values: &UserInput::default(),
+            errors: &FieldErrors::new(),
+            admin: AdminView::from(&session),
+        },
+    ))
+}
+
+#[post("/users/new", data = "<form>")]
+async fn create(
+    db: &State<Db>,
+    cache: &State<Cache>,
+    session: Result<AdminSession, AuthError>,
+    form: Form<UserFields>,
+) -> Result<AdminReply, Denied> {
+    let session = form_session(session, form.csrf.as_deref())?;
+    let input = form.input();
+    match writes::create_user(db, cache, &input).await {
+        Ok(written) => {
+            let user = written.value;
+            let message = format!("Created {} (user {}).", user.name, user.id);
+            Ok(AdminReply::done(
+                format!("/users/{}", user.id),
+                done_message(message, written.purge),
+            ))
+        }
+        Err(WriteError::Invalid(errors)) => Ok(form_page(
+            Status::UnprocessableEntity,
+            &FormView {
+                title: "New user".to_owned(),
+                action: "/users/new".to_owned(),
+                submit: "Create user",
+                cancel: "/".to_owned(),
+                values: &input,
+                errors: &errors,
+                admin: AdminView::from(&session),
+            },
+        )),
+        Err(other) => Err(AppError::from(other).into()),
+    }
+}
+
+fn edit_view<'a>(
+    id: &str,
+    name: &str,
+    values: &'a UserInput,
+    errors: &'a FieldErrors,
+    session: &AdminSession,
+) -> FormView<'a> {
+    FormView {
+        title: format!("Edit {name}"),
+        action: format!("/users/{id}/edit"),
+        submit: "Save changes",
+        cancel: format!("/users/{id}"),
+        values,
+        errors,
+        admin: AdminView::from(session),
+    }
+}
+
+#[get("/users/<id>/edit")]
+async fn edit_form(
+    db: &State<Db>,
+    session: Result<AdminSession, AuthError>,
+    id: &str,
+) -> Result<AdminReply, Denied> {
+    let session = page_session(session, &format!("/users/{id}/edit"))?;
+    let user = load_user(db, id).await?;
+    let values = input_of(&user);
+    let no_errors = FieldErrors::new();
+    let view = edit_view(
+        &user.id.to_string(),
+        &user.name,
+        &values,
+        &no_errors,
+        &session,
+    );
+    Ok(form_page(Status::Ok, &view))
+}
+
+#[post("/users/<id>/edit", data = "<form>")]
+async fn update(
+    db: &State<Db>,
+    cache: &State<Cache>,
+    session: Result<AdminSession, AuthError>,
+    id: &str,
+    form: Form<UserFields>,
+) -> Result<AdminReply, Denied> {
+    let session = form_session(session, form.csrf.as_deref())?;
+    let id = parse_user_id(id)?;
+    let input = form.input();
+    match writes::update_user(db, cache, id, &input).await {
+        Ok(written) => {
+            let user = written.value;
+            let message = format!("Saved {} (user {}).", user.name, user.id);
+            Ok(AdminReply::done(
+                format!("/users/{id}"),
+                done_message(message, written.purge),
+            ))
+        }
+        Err(WriteError::Invalid(errors)) => {
+            let view = edit_view(
+                &id.to_string(),
+                &format!("user {id}"),
+                &input,
+                &errors,
+                &session,
+            );
+            Ok(form_page(Status::UnprocessableEntity, &view))
+        }
+        Err(other) => Err(AppError::from(other).into()),
+    }
+}
+
+#[get("/users/<id>/delete")]
+async fn delete_form(
+    db: &State<Db>,
+    session: Result<AdminSession, AuthError>,
+    id: &str,
+) -> Result<AdminReply, Denied> {
+    let session = page_session(session, &format!("/users/{id}/delete"))?;
+    let user = load_user(db, id).await?;
+    Ok(AdminReply::page(Template::render(
+        "users/delete",
+        context! {
+            title: format!("Delete {}", user.name),
+            user,
+            admin: AdminView::from(&session),
+        },
+    )))
+}
+
+#[post("/users/<id>/delete", data = "<form>")]
+async fn delete(
+    db: &State<Db>,
+    cache: &State<Cache>,
+    session: Result<AdminSession, AuthError>,
+    id: &str,
+    form: Form<TokenOnly>,
+) -> Result<AdminReply, Denied> {
+    form_session(session, form.csrf.as_deref())?;
+    let id = parse_user_id(id)?;
+    let written = writes::delete_user(db, cache, id)
+        .await
+        .map_err(AppError::from)?;
+    Ok(AdminReply::done(
+        "/",
+        done_message(format!("Deleted user {id}."), written.purge),
+    ))
+}

@@ -1,0 +1,102 @@
+//! Creating, changing and deleting users, shared by the HTML forms and the JSON
+//! API: validate, write in a transaction, and once it has committed, purge the
+//! cached pages it changed.
+
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+
+use super::invalidate::{self, user_tags, Purge};
+use super::validation::{validate, FieldErrors, UserInput, EMAIL_TAKEN};
+use crate::cache::Cache;
+use crate::db::users::{self, User, UserId};
+use crate::db::Db;
+use crate::error::AppError;
+
+/// Why a write did not happen. Nothing was written in any case.
+#[derive(Debug)]
+pub enum WriteError {
+    /// The input breaks a rule (the email's uniqueness included).
+    Invalid(FieldErrors),
+    NotFound(UserId),
+    /// The database failed; the message for the user is in the [`AppError`].
+    Failed(AppError),
+}
+
+impl From<WriteError> for AppError {
+    fn from(error: WriteError) -> Self {
+        match error {
+            WriteError::Invalid(fields) => Self::Invalid(fields),
+            WriteError::NotFound(id) => Self::NotFound(format!("There is no user {id}.")),
+            WriteError::Failed(error) => error,
+        }
+    }
+}
+
+/// A committed write and whether the cache has caught up.
+#[derive(Debug)]
+pub struct Written<T> {
+    pub value: T,
+    pub purge: Purge,
+}
+
+fn db_error(error: DieselError, id: Option<UserId>) -> WriteError {
+    match (error, id) {
+        // The only unique key besides the auto-increment id is `user_email_unique`.
+        (DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _), _) => {
+            WriteError::Invalid(FieldErrors::from([("email", EMAIL_TAKEN.to_owned())]))
+        }
+        (DieselError::NotFound, Some(id)) => WriteError::NotFound(id),
+        (other, _) => WriteError::Failed(other.into()),
+    }
+}
+
+async fn conn(db: &Db) -> Result<crate::db::DbConn, WriteError> {
+    db.conn().await.map_err(|e| WriteError::Failed(e.into()))
+}
+
+/// Creates a user from `input`.
+pub async fn create_user(
+    db: &Db,
+    cache: &Cache,
+    input: &UserInput,
+) -> Result<Written<User>, WriteError> {
+    let row = validate(input).map_err(WriteError::Invalid)?;
+    let user = users::insert(&mut conn(db).await?, row)
+        .await
+        .map_err(|e| db_error(e, None))?;
+    let purge = invalidate::after_commit(cache, user_tags(user.id)).await;
+    Ok(Written { value: user, purge })
+}
+
+/// Replaces user `id` with `input`. An unknown id is `NotFound` whatever the input.
+pub async fn update_user(
+    db: &Db,
+    cache: &Cache,
+    id: UserId,
+    input: &UserInput,
+) -> Result<Written<User>, WriteError> {
+    let mut conn = conn(db).await?;
+    let row = match validate(input) {
+        Ok(row) => row,
+        Err(fields) => {
+            users::find(&mut conn, id)
+                .await
+                .map_err(|e| db_error(e, Some(id)))?;
+            return Err(WriteError::Invalid(fields));
+        }
+    };
+    let user = users::update(&mut conn, id, row)
+        .await
+        .map_err(|e| db_error(e, Some(id)))?;
+    drop(conn);
+    let purge = invalidate::after_commit(cache, user_tags(id)).await;
+    Ok(Written { value: user, purge })
+}
+
+/// Deletes user `id`.
+pub async fn delete_user(db: &Db, cache: &Cache, id: UserId) -> Result<Written<()>, WriteError> {
+    users::delete(&mut conn(db).await?, id)
+        .await
+        .map_err(|e| db_error(e, Some(id)))?;
+    let purge = invalidate::after_commit(cache, user_tags(id)).await;
+    Ok(Written { value: (), purge })
+}
