@@ -18,7 +18,8 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 
-const MAGIC: &[u8; 3] = b"RCE";
+/// The first bytes of every entry; values without them (memo values) are not entries.
+pub const MAGIC: &[u8; 3] = b"RCE";
 /// Bump when the layout changes; old entries then read as misses.
 pub const FORMAT_VERSION: u8 = 1;
 

@@ -399,6 +399,12 @@ async fn store_render<'r>(
     response.set_header(Header::new("Cache-Status", status));
     let browser_ttl = u64::from(entry.browser_ttl_secs).min(ttl.as_secs());
     set_validators(request, response, &entry.etag, browser_ttl);
+    if stored == Ok(false) {
+        // A tag was purged while this rendered: it may show data older than the
+        // purge, so requests of this process that waited for it (perhaps sent after
+        // the write) must render for themselves rather than be handed it.
+        return Outcome::Uncacheable;
+    }
     Outcome::Stored(entry)
 }
 

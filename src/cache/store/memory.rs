@@ -11,7 +11,7 @@ use moka::sync::Cache;
 use moka::Expiry;
 
 use super::{Store, StoreError, TagStamp, Usage};
-use crate::cache::entry::{FRESH_UNTIL_OFFSET, FRESH_UNTIL_WIDTH};
+use crate::cache::entry::{FRESH_UNTIL_OFFSET, FRESH_UNTIL_WIDTH, MAGIC};
 
 #[derive(Clone)]
 struct Stored {
@@ -168,7 +168,8 @@ impl Store for MemoryStore {
                     continue;
                 };
                 touched += 1;
-                if soft {
+                // Only entries have a stamp to rewrite; memo values go outright.
+                if soft && stored.value.starts_with(MAGIC) {
                     let patched = Stored {
                         value: stamped_stale(&stored.value),
                         expires_at: stored.expires_at,

@@ -75,8 +75,9 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes these keys; returns how many existed.
     async fn delete(&self, keys: &[String]) -> Result<u64, StoreError>;
 
-    /// Deletes every key that starts with `prefix` (scan and unlink, never KEYS or
-    /// FLUSHDB); returns how many went.
+    /// Deletes every entry, memo and lease whose key starts with `prefix` (scan and
+    /// unlink, never KEYS or FLUSHDB); returns how many went. Tag generations stay,
+    /// so that no render in flight across the clear can outlive a purge.
     async fn clear_prefix(&self, prefix: &str) -> Result<u64, StoreError>;
 
     /// Counts keys and bytes under `prefix`, visiting at most `limit` keys.

@@ -12,7 +12,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, Script};
 
 use super::{Store, StoreError, TagStamp, Usage};
-use crate::cache::entry::{FRESH_UNTIL_OFFSET, FRESH_UNTIL_WIDTH};
+use crate::cache::entry::{FRESH_UNTIL_OFFSET, FRESH_UNTIL_WIDTH, MAGIC};
 
 /// Keys visited per SCAN step.
 const SCAN_COUNT: u64 = 500;
@@ -40,11 +40,15 @@ return 1
 
 /// Purges tags atomically: bumps each generation, then unlinks every member (hard)
 /// or rewrites its fresh-until stamp to now (soft: stale, served within grace).
-/// KEYS: (generation, set) per tag. ARGV: soft flag, stamp offset, stamp width.
+/// A soft purge unlinks members that are not entries (memo values have no stamp to
+/// rewrite, and writing one into them would corrupt them).
+/// KEYS: (generation, set) per tag. ARGV: soft flag, stamp offset, stamp width,
+/// entry magic.
 const PURGE_TAGS: &str = r"
 local soft = ARGV[1] == '1'
 local offset = tonumber(ARGV[2])
 local width = tonumber(ARGV[3])
+local magic = ARGV[4]
 local clock = redis.call('TIME')
 local now_ms = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
 local stamp = string.format('%0' .. width .. 'd', now_ms)
@@ -54,9 +58,11 @@ for i = 1, #KEYS, 2 do
   local set = KEYS[i + 1]
   for _, key in ipairs(redis.call('SMEMBERS', set)) do
     if soft then
-      if redis.call('EXISTS', key) == 1 then
+      if redis.call('GETRANGE', key, 0, #magic - 1) == magic then
         redis.call('SETRANGE', key, offset, stamp)
         touched = touched + 1
+      else
+        touched = touched + redis.call('UNLINK', key)
       end
     else
       touched = touched + redis.call('UNLINK', key)
@@ -215,7 +221,8 @@ impl Store for RedisStore {
         }
         call.arg(if soft { "1" } else { "0" })
             .arg(FRESH_UNTIL_OFFSET)
-            .arg(FRESH_UNTIL_WIDTH);
+            .arg(FRESH_UNTIL_WIDTH)
+            .arg(&MAGIC[..]);
         Ok(call.invoke_async(&mut conn).await?)
     }
 
@@ -230,12 +237,16 @@ impl Store for RedisStore {
             .await?)
     }
 
+    /// Tag generation counters are kept: were one reset to 0, a render that
+    /// stamped 0 before a purge could store its old data after the clear.
     async fn clear_prefix(&self, prefix: &str) -> Result<u64, StoreError> {
         let pattern = format!("{}*", glob_escape(prefix));
+        let generations = self.generation_key("");
         let mut conn = self.walk_conn().await?;
         let (mut cursor, mut removed) = (0, 0);
         loop {
-            let (next, keys) = Self::scan_step(&mut conn, cursor, &pattern).await?;
+            let (next, mut keys) = Self::scan_step(&mut conn, cursor, &pattern).await?;
+            keys.retain(|key| !key.starts_with(&generations));
             if !keys.is_empty() {
                 let n: u64 = redis::cmd("UNLINK")
                     .arg(&keys)
