@@ -377,6 +377,114 @@ mod tests {
         );
     }
 
+    /// Rocket's own defaults (which hold an all-zero `secret_key`) plus `pairs`.
+    fn figment(pairs: &[(&str, serde_json::Value)]) -> Figment {
+        pairs.iter().fold(
+            Figment::from(rocket::Config::debug_default()),
+            |figment, (key, value)| figment.merge((*key, value.clone())),
+        )
+    }
+
+    const HASH: &str = "$argon2id$v=19$m=8,t=1,p=1$c29tZXNhbHQ$RdescudvJCsgt3ub+b+dWRWJTmaaJObG";
+
+    fn admin_error(pairs: &[(&str, serde_json::Value)]) -> String {
+        AdminConfig::from_figment(&figment(pairs))
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn no_admin_table_means_nothing_configured() {
+        let config = AdminConfig::from_figment(&figment(&[])).unwrap();
+        assert!(config.login().is_none());
+        assert!(config.api_token.is_none());
+        assert_eq!(config.session_ttl_secs, 12 * 60 * 60);
+    }
+
+    #[test]
+    fn admin_errors_name_their_key() {
+        use serde_json::json;
+        let cases = [
+            (
+                vec![("admin.username", json!("admin"))],
+                "admin.password_hash",
+            ),
+            (vec![("admin.password_hash", json!(HASH))], "admin.username"),
+            (
+                vec![
+                    ("admin.username", json!("admin")),
+                    ("admin.password_hash", json!("hunter2")),
+                ],
+                "admin.password_hash",
+            ),
+            (
+                vec![
+                    ("admin.username", json!("admin")),
+                    (
+                        "admin.password_hash",
+                        json!("$pbkdf2-sha256$i=1$c2FsdA$aGFzaA"),
+                    ),
+                ],
+                "admin.password_hash",
+            ),
+            (vec![("admin.api_token", json!("short"))], "admin.api_token"),
+            (
+                vec![("admin.api_token", json!("has a space in it, alas"))],
+                "admin.api_token",
+            ),
+            (
+                vec![("admin.session_ttl_secs", json!(0))],
+                "admin.session_ttl_secs",
+            ),
+        ];
+        for (pairs, key) in cases {
+            let error = admin_error(&pairs);
+            assert!(error.contains(key), "{pairs:?}: {error}");
+        }
+        assert!(admin_error(&[("admin.password", json!("x"))]).contains("password"));
+    }
+
+    #[test]
+    fn empty_admin_values_count_as_unset() {
+        let config =
+            AdminConfig::from_figment(&figment(&[("admin.api_token", serde_json::json!(""))]))
+                .unwrap();
+        assert!(config.api_token.is_none());
+    }
+
+    #[test]
+    fn a_secret_key_is_generated_only_without_key_and_login() {
+        use serde_json::json;
+        let (generated, source) = prepare_secret_key(figment(&[]));
+        assert_eq!(source, SecretKeySource::Generated);
+        let key: rocket::config::SecretKey = generated.extract_inner("secret_key").unwrap();
+        assert!(key.is_provided(), "Rocket accepts it in release");
+
+        let (_, source) =
+            prepare_secret_key(figment(&[("admin.api_token", json!("t".repeat(20)))]));
+        assert_eq!(
+            source,
+            SecretKeySource::Generated,
+            "a token needs no cookies"
+        );
+
+        let login = [
+            ("admin.username", json!("admin")),
+            ("admin.password_hash", json!(HASH)),
+        ];
+        let (unchanged, source) = prepare_secret_key(figment(&login));
+        assert_eq!(source, SecretKeySource::Missing);
+        let key: rocket::config::SecretKey = unchanged.extract_inner("secret_key").unwrap();
+        assert!(key.is_zero(), "no key made up behind a login");
+
+        let mut with_key = login.to_vec();
+        with_key.push(("secret_key", json!("ab".repeat(32))));
+        assert_eq!(
+            prepare_secret_key(figment(&with_key)).1,
+            SecretKeySource::Configured
+        );
+    }
+
     #[test]
     fn non_mysql_url_is_rejected_by_key() {
         let err = config("postgres://x/y").validate().unwrap_err().to_string();

@@ -5,6 +5,10 @@
 #[allow(dead_code)]
 mod support;
 
+mod admin;
 mod caching;
 mod cluster;
+mod invalidation;
+mod migrations;
 mod pages;
+mod writes;

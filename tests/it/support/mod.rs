@@ -1,6 +1,7 @@
 //! Test support: a fresh `MySQL` database and Redis namespace per test, and the app
 //! built on them from the same `build()` production uses.
 
+pub mod admin;
 pub mod proxy;
 pub mod routes;
 
@@ -234,6 +235,12 @@ impl AppBuilder {
         self
     }
 
+    /// Selects a Rocket.toml profile (`release`, ...) instead of `debug`.
+    pub fn with_profile(mut self, profile: &str) -> Self {
+        self.figment = self.figment.select(profile);
+        self
+    }
+
     /// Sets one configuration key, as Rocket.toml or `ROCKET_*` would.
     pub fn with(mut self, key: &str, value: impl serde::Serialize) -> Self {
         self.figment = self.figment.merge((key, value));
@@ -350,6 +357,14 @@ impl TestApp {
             .rocket()
             .state::<routes::Renders>()
             .map_or(0, routes::Renders::get)
+    }
+
+    /// The gate of `/test/user/<id>` (test routes only).
+    pub fn gate(&self) -> &routes::Gate {
+        self.client
+            .rocket()
+            .state::<routes::Gate>()
+            .expect("started with_test_routes()")
     }
 
     pub fn cache(&self) -> &Cache {

@@ -2,11 +2,14 @@
 //! for what the app's own routes never do: set cookies, refuse caching, fail,
 //! answer big bodies or slowly. Each render is counted in [`Renders`].
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use rocket::http::{ContentType, CookieJar, Header, Status};
 use rocket::{get, post, routes, Build, Responder, Rocket, State};
+use rocket_cache::db::users::{self, UserId};
+use rocket_cache::db::Db;
+use tokio::sync::Notify;
 
 /// How many times a test route ran.
 #[derive(Default)]
@@ -111,12 +114,70 @@ async fn slow(renders: &State<Renders>, ms: Option<u64>) -> String {
     format!("slow render {n}")
 }
 
+/// Holds `/test/user/<id>` between its read of the row and its answer, once,
+/// when armed: the window in which a write can commit and purge.
+#[derive(Default)]
+pub struct Gate {
+    armed: AtomicBool,
+    reached: Notify,
+    release: Notify,
+}
+
+impl Gate {
+    /// The next render of `/test/user/<id>` will pause after its read.
+    pub fn arm(&self) {
+        self.armed.store(true, Ordering::SeqCst);
+    }
+    /// Resolves once the armed render has read the row and paused.
+    pub async fn reached(&self) {
+        self.reached.notified().await;
+    }
+    /// Lets the paused render answer.
+    pub fn release(&self) {
+        self.release.notify_one();
+    }
+}
+
+/// A user's name read with the app's own query, pausing at the [`Gate`] when armed.
+#[get("/user/<id>")]
+async fn paused_user(
+    renders: &State<Renders>,
+    gate: &State<Gate>,
+    db: &State<Db>,
+    id: u32,
+) -> Result<String, Status> {
+    renders.bump();
+    let user = {
+        let mut conn = db.conn().await.map_err(|_| Status::ServiceUnavailable)?;
+        users::find(&mut conn, UserId(id)).await
+    };
+    if gate.armed.swap(false, Ordering::SeqCst) {
+        gate.reached.notify_one();
+        gate.release.notified().await;
+    }
+    user.map(|user| user.name).map_err(|_| Status::NotFound)
+}
+
 /// The app plus the test routes, with a rule making `/test/*` cacheable.
 pub fn mount(rocket: Rocket<Build>) -> Rocket<Build> {
-    rocket.manage(Renders::default()).mount(
-        "/test",
-        routes![
-            plain, plain_post, cookie, private, no_store, short, vary_star, fail, big, binary, slow
-        ],
-    )
+    rocket
+        .manage(Renders::default())
+        .manage(Gate::default())
+        .mount(
+            "/test",
+            routes![
+                plain,
+                plain_post,
+                cookie,
+                private,
+                no_store,
+                short,
+                vary_star,
+                fail,
+                big,
+                binary,
+                slow,
+                paused_user
+            ],
+        )
 }
