@@ -119,11 +119,7 @@ fn check_email(value: &str) -> Result<(), String> {
             "Email must be at most {EMAIL_MAX} characters (this one has {length})."
         ));
     }
-    let invalid = || {
-        Err(format!(
-            "{value:?} is not an email address like name@example.com."
-        ))
-    };
+    let invalid = || Err("This is not an email address like name@example.com.".to_owned());
     let Some((local, domain)) = value.split_once('@') else {
         return invalid();
     };
