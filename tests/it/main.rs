@@ -5,5 +5,6 @@
 #[allow(dead_code)]
 mod support;
 
+mod api;
 mod caching;
 mod pages;
