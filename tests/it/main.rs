@@ -7,4 +7,6 @@ mod support;
 
 mod api;
 mod caching;
+mod health;
 mod pages;
+mod resilience;
