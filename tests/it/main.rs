@@ -7,6 +7,8 @@ mod support;
 
 mod api;
 mod caching;
+mod config;
 mod health;
+mod migrations;
 mod pages;
 mod resilience;
