@@ -7,7 +7,7 @@ use crate::support::process::{server_command, Process, TempConfig};
 use crate::support::{closed_port, AppBuilder, TestDb, TestNamespace};
 
 #[rocket::async_test]
-async fn environment_overrides_reach_the_app_and_keep_the_other_keys_of_rocket_toml() {
+async fn environment_overrides_reach_the_app_on_top_of_rocket_toml() {
     let db = TestDb::new();
     let namespace = TestNamespace::new();
     let port = closed_port();
@@ -38,7 +38,8 @@ async fn environment_overrides_reach_the_app_and_keep_the_other_keys_of_rocket_t
         namespace.name.as_str(),
         "{body}"
     );
-    // `backend` and `url` came from Rocket.toml, not from the partial override.
+    // `backend` and `url` are not in the override. Rocket.toml's values equal the
+    // code's defaults, so this does not tell them apart: the next test does.
     assert_eq!(body["cache"]["backend"], "redis", "{body}");
     assert_eq!(body["cache"]["status"], "up", "{body}");
 

@@ -1,6 +1,6 @@
 //! The HTML pages: the users list, its pagination, one user, escaping.
 
-use crate::support::TestApp;
+use crate::support::{AppBuilder, TestApp};
 
 /// Rows of the users table on a list page (each row links to its user).
 fn rows(body: &str) -> usize {
@@ -229,6 +229,21 @@ async fn an_unknown_path_is_a_404_page() {
         "{}",
         page.body
     );
+}
+
+#[rocket::async_test]
+async fn a_route_failing_with_500_gets_the_html_error_page_that_nobody_stores() {
+    let app = AppBuilder::new().with_test_routes().start().await;
+    let page = app.fetch("/test/fail").await;
+    assert_eq!(page.status, 500);
+    assert!(page.is_html(), "{:?}", page.headers);
+    assert!(
+        page.body.contains("500 · Internal Server Error"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("Something went wrong on our side."));
+    assert_eq!(page.header("cache-control"), Some("no-store"));
 }
 
 #[rocket::async_test]
