@@ -5,6 +5,11 @@
 #[allow(dead_code)]
 mod support;
 
+mod api;
 mod caching;
 mod cluster;
+mod config;
+mod health;
+mod migrations;
 mod pages;
+mod resilience;
