@@ -7,7 +7,7 @@ use rocket::http::Method;
 use rocket::local::asynchronous::LocalResponse;
 use serde_json::json;
 
-use crate::support::proxy::{silent_listener, FaultProxy, Mode};
+use crate::support::proxy::{garbage_listener, silent_listener, FaultProxy, Mode};
 use crate::support::{closed_port, redis_conn, AppBuilder, TestApp, REDIS_URL};
 
 fn header(response: &LocalResponse<'_>, name: &str) -> String {
@@ -422,6 +422,27 @@ async fn redis_that_never_answers_costs_at_most_the_budget() {
         assert_eq!((status, x_cache.as_str()), (200, "BYPASS"));
         assert!(body.contains("Soumitra"));
         // One lookup budget (50 ms) and the render; generous margin for a busy CI.
+        assert!(
+            started.elapsed() < Duration::from_millis(750),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+}
+
+#[rocket::async_test]
+async fn redis_answering_garbage_means_bypass_from_mysql() {
+    let (addr, _listener) = garbage_listener().await;
+    let app = AppBuilder::new()
+        .with("cache.url", format!("redis://{addr}/"))
+        .with("cache.op_timeout_ms", 50)
+        .start()
+        .await;
+    for _ in 0..5 {
+        let started = Instant::now();
+        let (status, x_cache, body) = fetch(&app, "/").await;
+        assert_eq!((status, x_cache.as_str()), (200, "BYPASS"));
+        assert!(body.contains("Soumitra"));
         assert!(
             started.elapsed() < Duration::from_millis(750),
             "{:?}",

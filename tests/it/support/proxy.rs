@@ -149,3 +149,28 @@ pub async fn silent_listener() -> (SocketAddr, tokio::task::JoinHandle<()>) {
     });
     (addr, task)
 }
+
+/// A listener that answers every read with bytes that are not the Redis protocol.
+pub async fn garbage_listener() -> (SocketAddr, tokio::task::JoinHandle<()>) {
+    use tokio::io::AsyncReadExt;
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let task = tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buffer = [0_u8; 4096];
+                while let Ok(n) = socket.read(&mut buffer).await {
+                    if n == 0
+                        || socket
+                            .write_all(b"\x00\xffnot redis at all\r\n")
+                            .await
+                            .is_err()
+                    {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (addr, task)
+}
