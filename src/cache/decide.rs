@@ -50,6 +50,8 @@ pub struct Render {
     /// `Cache-Status` `fwd=` value.
     pub forward: &'static str,
     pub detail: Option<&'static str>,
+    /// When the route was handed the request, to record the render time.
+    pub started: std::time::Instant,
 }
 
 impl Render {
@@ -63,6 +65,7 @@ impl Render {
             fallback: None,
             forward,
             detail: None,
+            started: std::time::Instant::now(),
         }
     }
 
@@ -116,11 +119,14 @@ pub async fn decide(cache: &Cache, request: &Request<'_>) -> Option<Verdict> {
     let now = now_ms();
     let verdict = match found {
         Some(entry) if entry.kind == Kind::Page => match entry.freshness(now) {
+            Freshness::Fresh if refresh_early(cache, &entry, now) => {
+                refresh(cache, key, policy, tags, entry, Served::Hit).await
+            }
             Freshness::Fresh => Verdict::Serve {
                 entry,
                 served: Served::Hit,
             },
-            Freshness::Stale => stale(cache, key, policy, tags, entry).await,
+            Freshness::Stale => refresh(cache, key, policy, tags, entry, Served::Stale).await,
             Freshness::ErrorOnly => miss(cache, key, policy, tags, Some(entry)).await,
             Freshness::Dead => miss(cache, key, policy, tags, None).await,
         },
@@ -191,40 +197,43 @@ async fn render_locally(cache: &Cache, key: String, policy: Resolved) -> Verdict
     }
 }
 
-/// Past its lifetime, within grace: serve it now; one request in the cluster
-/// (the one that gets the lease) renders a fresh copy instead.
-async fn stale(
+/// Whether this hit should refresh its fresh entry ahead of expiry (XFetch).
+fn refresh_early(cache: &Cache, entry: &Entry, now: u64) -> bool {
+    let beta = cache.config().early_refresh_beta;
+    beta > 0.0 && entry.should_refresh_early(now, beta, 1.0 - rand::random::<f64>())
+}
+
+/// Past its lifetime within grace (or due for an early refresh): serve it now;
+/// one request in the cluster (the one that gets the lease) renders a fresh copy
+/// instead. `served` labels the copy the others get.
+async fn refresh(
     cache: &Cache,
     key: String,
     policy: Resolved,
     tags: Vec<String>,
     entry: Entry,
+    served: Served,
 ) -> Verdict {
     let Role::Leader(leader) = cache.flights().join(&key) else {
-        return Verdict::Serve {
-            entry,
-            served: Served::Stale,
-        };
+        return Verdict::Serve { entry, served };
     };
     let lease_key = flight::lease_key(&key);
     let token = format!("{:032x}", rand::random::<u128>());
     let lease_ttl = Duration::from_millis(cache.config().lease_ms);
     if cache.try_lease(&lease_key, &token, lease_ttl).await != Ok(true) {
         leader.finish(Outcome::Failed);
-        return Verdict::Serve {
-            entry,
-            served: Served::Stale,
-        };
+        return Verdict::Serve { entry, served };
     }
     let Ok(stamps) = cache.stamp_tags(tags).await else {
         cache.release_lease(&lease_key, &token).await;
         leader.finish(Outcome::Failed);
-        return Verdict::Serve {
-            entry,
-            served: Served::Stale,
-        };
+        return Verdict::Serve { entry, served };
     };
-    let mut render = Render::new(key, policy, "stale");
+    let early = served == Served::Hit;
+    let mut render = Render::new(key, policy, if early { "uri-miss" } else { "stale" });
+    if early {
+        render.detail = Some("early-refresh");
+    }
     render.stamps = Some(stamps);
     render.lease = Some(Lease {
         key: lease_key,

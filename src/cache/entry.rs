@@ -8,8 +8,9 @@
 //! 17  kind (0 page, 1 hit-for-miss marker)
 //! 18  stored-at, Unix ms (u64)
 //! 26  grace, stale-if-error, browser lifetime: seconds (3 × u32)
-//! 38  status (u16)
-//! 40  ETag (u16 length + bytes), headers (u16 count, each u16 + name, u16 + value),
+//! 38  render time, ms (u32), for early refresh
+//! 42  status (u16)
+//! 44  ETag (u16 length + bytes), headers (u16 count, each u16 + name, u16 + value),
 //!     body (u32 length + bytes)
 //! ```
 //!
@@ -29,7 +30,7 @@ pub const FRESH_UNTIL_OFFSET: usize = 4;
 /// Width of the fresh-until stamp.
 pub const FRESH_UNTIL_WIDTH: usize = 13;
 
-const FIXED_HEADER: usize = 40;
+const FIXED_HEADER: usize = 44;
 
 /// What an entry holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,6 +52,8 @@ pub struct Entry {
     pub grace_secs: u32,
     pub stale_if_error_secs: u32,
     pub browser_ttl_secs: u32,
+    /// How long the render took; early refresh starts sooner for slow pages.
+    pub render_ms: u32,
     pub etag: String,
     pub headers: Vec<(String, String)>,
     /// Shares the buffer the store returned: serving a hit copies no body bytes.
@@ -91,6 +94,7 @@ impl Entry {
             grace_secs: 0,
             stale_if_error_secs: 0,
             browser_ttl_secs: 0,
+            render_ms: 0,
             etag: String::new(),
             headers: Vec::new(),
             body: Bytes::new(),
@@ -108,6 +112,22 @@ impl Entry {
         } else {
             Freshness::Dead
         }
+    }
+
+    /// XFetch (Vattani et al.): whether this request should refresh a fresh
+    /// entry early. The chance grows as expiry nears and with the render time, so
+    /// hot keys are refreshed before they expire without a coordinated herd.
+    /// `draw` is uniform in (0, 1].
+    pub fn should_refresh_early(&self, now_ms: u64, beta: f64, draw: f64) -> bool {
+        if beta <= 0.0 || self.kind != Kind::Page {
+            return false;
+        }
+        let lead_ms = f64::from(self.render_ms.max(1)) * beta * -draw.ln();
+        #[allow(clippy::cast_precision_loss)] // milliseconds since 1970 fit in f64 exactly
+        let reach = now_ms as f64 + lead_ms;
+        #[allow(clippy::cast_precision_loss)]
+        let expiry = self.fresh_until_ms as f64;
+        reach >= expiry
     }
 
     /// Seconds since it was stored, for `Age`.
@@ -149,6 +169,7 @@ impl Entry {
         out.put_u32(self.grace_secs);
         out.put_u32(self.stale_if_error_secs);
         out.put_u32(self.browser_ttl_secs);
+        out.put_u32(self.render_ms);
         out.put_u16(self.status);
         put_short(&mut out, self.etag.as_bytes());
         out.put_u16(u16::try_from(self.headers.len()).unwrap_or(u16::MAX));
@@ -183,6 +204,7 @@ impl Entry {
         let grace_secs = reader.u32()?;
         let stale_if_error_secs = reader.u32()?;
         let browser_ttl_secs = reader.u32()?;
+        let render_ms = reader.u32()?;
         let status = reader.u16()?;
         let etag = reader.short_str()?;
         let count = reader.u16()?;
@@ -203,6 +225,7 @@ impl Entry {
             grace_secs,
             stale_if_error_secs,
             browser_ttl_secs,
+            render_ms,
             etag,
             headers,
             body,
@@ -273,6 +296,7 @@ mod tests {
             grace_secs: 60,
             stale_if_error_secs: 86_400,
             browser_ttl_secs: 30,
+            render_ms: 12,
             etag: "\"abc\"".into(),
             headers: vec![("Content-Type".into(), "text/html; charset=utf-8".into())],
             body: Bytes::from_static(b"<p>\x00binary\xff</p>"),
@@ -312,6 +336,18 @@ mod tests {
         let raw = sample().encode();
         let stamp = &raw[FRESH_UNTIL_OFFSET..FRESH_UNTIL_OFFSET + FRESH_UNTIL_WIDTH];
         assert_eq!(stamp, b"1700000300000");
+    }
+
+    #[test]
+    fn early_refresh_is_off_at_beta_zero_and_likelier_near_expiry() {
+        let mut entry = sample();
+        entry.render_ms = 1_000;
+        let far = entry.fresh_until_ms - 60_000;
+        let near = entry.fresh_until_ms - 500;
+        assert!(!entry.should_refresh_early(near, 0.0, 0.001));
+        assert!(!entry.should_refresh_early(far, 1.0, 0.5));
+        assert!(entry.should_refresh_early(near, 1.0, 0.5));
+        assert!(!entry.should_refresh_early(near, 1.0, 1.0));
     }
 
     #[test]

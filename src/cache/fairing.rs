@@ -375,7 +375,8 @@ async fn store_render<'r>(
         ));
         return Outcome::Uncacheable;
     }
-    let entry = build_entry(response, &render.policy, ttl, body);
+    let render_ms = u32::try_from(render.started.elapsed().as_millis()).unwrap_or(u32::MAX);
+    let entry = build_entry(response, &render.policy, ttl, render_ms, body);
     let stored = match &render.stamps {
         Some(stamps) => cache.store_entry(&render.key, &entry, stamps).await,
         None => Err(()),
@@ -423,6 +424,7 @@ fn build_entry(
     response: &Response<'_>,
     policy: &super::policy::Resolved,
     ttl: Duration,
+    render_ms: u32,
     body: bytes::Bytes,
 ) -> Entry {
     let now = now_ms();
@@ -444,6 +446,7 @@ fn build_entry(
         grace_secs: policy.grace,
         stale_if_error_secs: policy.stale_if_error,
         browser_ttl_secs: policy.browser_ttl,
+        render_ms,
         etag: etag_of(&body),
         headers,
         body,

@@ -341,3 +341,51 @@ async fn an_uncacheable_answer_is_remembered_so_others_skip_the_wait() {
         "a hit-for-miss marker is shared in Redis"
     );
 }
+
+#[rocket::async_test]
+async fn early_refresh_renders_a_hot_key_before_it_expires() {
+    let app = AppBuilder::new()
+        .with_test_routes()
+        .with_rule(json!({ "path": "/test/slow", "ttl": 2 }))
+        .with("cache.early_refresh_beta", 10.0)
+        .start()
+        .await;
+    assert_eq!(
+        app.get("/test/slow?ms=300")
+            .await
+            .headers()
+            .get_one("X-Cache"),
+        Some("MISS")
+    );
+    let mut early = 0;
+    for _ in 0..20 {
+        let response = app.get("/test/slow?ms=300").await;
+        assert_eq!(response.status().code, 200);
+        let status = response
+            .headers()
+            .get_one("Cache-Status")
+            .unwrap_or_default();
+        if status.contains("early-refresh") {
+            early += 1;
+            assert!(status.contains("stored"), "{status}");
+        }
+    }
+    assert!(
+        early >= 1,
+        "a 300 ms render with 2 s to live is refreshed early at beta 10"
+    );
+    assert_eq!(app.test_renders(), 1 + early);
+}
+
+#[rocket::async_test]
+async fn without_early_refresh_a_fresh_key_is_never_rendered() {
+    let app = AppBuilder::new()
+        .with_test_routes()
+        .with_rule(json!({ "path": "/test/slow", "ttl": 30 }))
+        .start()
+        .await;
+    for _ in 0..20 {
+        app.get("/test/slow?ms=50").await;
+    }
+    assert_eq!(app.test_renders(), 1);
+}

@@ -6,9 +6,13 @@
 mod support;
 
 mod admin;
+mod api;
 mod caching;
 mod cluster;
+mod config;
+mod health;
 mod invalidation;
 mod migrations;
 mod pages;
+mod resilience;
 mod writes;

@@ -1,10 +1,146 @@
-//! The unique index on `user.email`, and a tutorial table adopted with duplicates.
+//! The database at start: created and migrated by the app, an existing tutorial
+//! table adopted without losing a row, migrations applied once; the unique index
+//! on `user.email`, and an adopted table whose emails are not unique.
 
 use rocket_cache::config::DatabaseConfig;
 
-use crate::support::{AppBuilder, TestDb};
+use crate::support::{AppBuilder, TestDb, TestNamespace};
 
-fn config(db: &TestDb) -> DatabaseConfig {
+/// The tutorial's table with its syntax errors fixed but its choices kept: a
+/// numeric phone, shorter email and address columns.
+const TUTORIAL_TABLE: &str = "
+CREATE TABLE `user` (
+  `id` INT UNSIGNED NOT NULL AUTO_INCREMENT,
+  `name` VARCHAR(50) NOT NULL,
+  `email` VARCHAR(100) NOT NULL,
+  `phone` INT UNSIGNED NOT NULL,
+  `address` VARCHAR(250) NOT NULL,
+  PRIMARY KEY (`id`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+INSERT INTO `user` (`id`, `name`, `email`, `phone`, `address`) VALUES
+  (1, 'Soumitra', 'soumitra@roytuts.com', 43256789, 'Earth'),
+  (2, 'Liton', 'liton@roytuts.com', 4294967295, 'Mars'),
+  (5, 'Rahul', 'rahul@roytuts.com', 1234, 'Jupiter');
+";
+
+/// The migrations under `migrations/`: the table, then the unique index on email.
+const MIGRATION_COUNT: &str = "2";
+
+fn column_type(db: &TestDb, column: &str) -> String {
+    db.query_one(&format!(
+        "SELECT COLUMN_TYPE FROM information_schema.COLUMNS \
+         WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'user' AND COLUMN_NAME = '{column}'"
+    ))
+}
+
+#[rocket::async_test]
+async fn the_app_creates_its_database_in_utf8mb4_with_the_sample_row() {
+    let db = TestDb::new();
+    let app = AppBuilder::sharing(db.clone(), TestNamespace::new())
+        .start()
+        .await;
+    let schema = db.query_one(&format!(
+        "SELECT CONCAT(DEFAULT_CHARACTER_SET_NAME, ' ', DEFAULT_COLLATION_NAME) \
+         FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = '{}'",
+        db.name
+    ));
+    assert_eq!(schema, "utf8mb4 utf8mb4_unicode_ci");
+    assert_eq!(db.query_one("SELECT COUNT(*) FROM `user`"), "1");
+    assert_eq!(
+        db.query_one("SELECT CONCAT_WS('|', id, name, email, phone, address) FROM `user`"),
+        "1|Soumitra|soumitra@roytuts.com|43256789|Earth"
+    );
+    assert_eq!(column_type(&db, "phone"), "varchar(15)");
+    let (status, _) = app.get_text("/").await;
+    assert_eq!(status, 200);
+}
+
+#[rocket::async_test]
+async fn an_existing_tutorial_table_is_adopted_with_every_row_kept() {
+    let db = TestDb::new();
+    db.create_empty();
+    db.execute(TUTORIAL_TABLE);
+
+    let app = AppBuilder::sharing(db.clone(), TestNamespace::new())
+        .start()
+        .await;
+
+    assert_eq!(db.query_one("SELECT COUNT(*) FROM `user`"), "3");
+    assert_eq!(
+        db.query_one("SELECT COUNT(*) FROM `user` WHERE name = 'Soumitra'"),
+        "1"
+    );
+    assert_eq!(
+        db.query_one("SELECT phone FROM `user` WHERE id = 2"),
+        "4294967295"
+    );
+    assert_eq!(column_type(&db, "phone"), "varchar(15)");
+    assert_eq!(column_type(&db, "email"), "varchar(255)");
+    assert_eq!(column_type(&db, "address"), "varchar(255)");
+    assert_eq!(
+        db.query_one("SELECT COUNT(*) FROM `__diesel_schema_migrations`"),
+        MIGRATION_COUNT
+    );
+
+    let (status, body) = app.get_text("/").await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("3 users in all"), "{body}");
+    for text in ["Soumitra", "Liton", "Rahul", "4294967295", "Jupiter"] {
+        assert!(body.contains(text), "{text} missing:\n{body}");
+    }
+    let (status, user) = app.get_json("/api/users/5").await;
+    assert_eq!(status, 200);
+    assert_eq!(user["phone"], "1234");
+
+    // New rows continue after the adopted ones.
+    db.execute(
+        "INSERT INTO `user` (name, email, phone, address) VALUES ('New', 'n@x', '+44 0', 'Moon')",
+    );
+    assert_eq!(db.query_one("SELECT MAX(id) FROM `user`"), "6");
+    let (_, user) = app.get_json("/api/users/6").await;
+    assert_eq!(user["phone"], "+44 0");
+}
+
+#[rocket::async_test]
+async fn a_restart_runs_no_migration_again_and_keeps_an_emptied_table_empty() {
+    let db = TestDb::new();
+    let first = AppBuilder::sharing(db.clone(), TestNamespace::new())
+        .start()
+        .await;
+    let restart = first.peer();
+    drop(first);
+    db.execute("DELETE FROM `user`");
+
+    let second = restart.start().await;
+    assert_eq!(db.query_one("SELECT COUNT(*) FROM `user`"), "0");
+    assert_eq!(
+        db.query_one("SELECT COUNT(*) FROM `__diesel_schema_migrations`"),
+        MIGRATION_COUNT
+    );
+    let (status, body) = second.get_text("/").await;
+    assert_eq!(status, 200);
+    assert!(body.contains("No users yet."), "{body}");
+}
+
+#[rocket::async_test]
+async fn instances_starting_together_migrate_once() {
+    let db = TestDb::new();
+    let namespace = TestNamespace::new();
+    let (a, b, c) = futures::join!(
+        AppBuilder::sharing(db.clone(), namespace.clone()).start(),
+        AppBuilder::sharing(db.clone(), namespace.clone()).start(),
+        AppBuilder::sharing(db.clone(), namespace.clone()).start(),
+    );
+    assert_eq!(db.query_one("SELECT COUNT(*) FROM `user`"), "1");
+    for app in [&a, &b, &c] {
+        let (status, _) = app.get_text("/users/1").await;
+        assert_eq!(status, 200);
+    }
+}
+
+// The unique index on user.email.
+
+fn database_config(db: &TestDb) -> DatabaseConfig {
     DatabaseConfig {
         url: db.url(),
         pool_size: 1,
@@ -40,7 +176,7 @@ async fn an_adopted_table_with_duplicate_emails_is_left_whole_and_the_start_refu
          ('C', 'Case@Example.com', '3', 'z'), ('D', 'case@example.com', '4', 'w'), \
          ('E', 'unique@example.com', '5', 'v');",
     );
-    let error = rocket_cache::db::prepare_database(&config(&db))
+    let error = rocket_cache::db::prepare_database(&database_config(&db))
         .await
         .expect_err("duplicates stop the migration");
     assert!(error.contains("unique index on user.email"), "{error}");
@@ -58,7 +194,7 @@ async fn an_adopted_table_with_duplicate_emails_is_left_whole_and_the_start_refu
     );
     assert_eq!(email_index_count(&db), "0");
 
-    let app = AppBuilder::sharing(db.clone(), crate::support::TestNamespace::new())
+    let app = AppBuilder::sharing(db.clone(), TestNamespace::new())
         .try_start()
         .await;
     match app {
@@ -70,7 +206,7 @@ async fn an_adopted_table_with_duplicate_emails_is_left_whole_and_the_start_refu
 
     db.execute("UPDATE `user` SET email = 'other@example.com' WHERE id = 2");
     db.execute("UPDATE `user` SET email = 'third@example.com' WHERE id = 4");
-    let app = AppBuilder::sharing(db.clone(), crate::support::TestNamespace::new())
+    let app = AppBuilder::sharing(db.clone(), TestNamespace::new())
         .start()
         .await;
     assert_eq!(email_index_count(&db), "1");

@@ -2,6 +2,7 @@
 //! built on them from the same `build()` production uses.
 
 pub mod admin;
+pub mod process;
 pub mod proxy;
 pub mod routes;
 
@@ -52,30 +53,42 @@ impl TestDb {
         );
     }
 
-    /// One value of a query, read outside the app.
+    /// One value of a query on this database, read outside the app.
     pub fn query_one(&self, sql: &str) -> String {
-        let url = self.url();
-        let sql = sql.to_owned();
-        std::thread::spawn(move || {
-            use diesel::sql_types::Text;
-            use diesel::{Connection, QueryableByName, RunQueryDsl};
-            use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
-            #[derive(QueryableByName)]
-            struct Row {
-                #[diesel(sql_type = Text)]
-                value: String,
-            }
-            let mut conn: AsyncConnectionWrapper<diesel_async::AsyncMysqlConnection> =
-                Connection::establish(&url).expect("test connection");
-            let rows: Vec<Row> =
-                diesel::sql_query(format!("SELECT CAST(({sql}) AS CHAR) AS value"))
-                    .load(&mut conn)
-                    .expect("test query");
-            rows.into_iter().next().map(|r| r.value).unwrap_or_default()
-        })
-        .join()
-        .expect("query thread")
+        query_one(&self.url(), sql)
     }
+
+    /// Whether the database exists on the server.
+    pub fn exists(&self) -> bool {
+        let sql = format!(
+            "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = '{}'",
+            self.name
+        );
+        query_one(&format!("{MYSQL_SERVER}/"), &sql) == "1"
+    }
+}
+
+/// One value of a query, as text, on a connection of its own (see [`run_sql`]).
+fn query_one(url: &str, sql: &str) -> String {
+    let (url, sql) = (url.to_owned(), sql.to_owned());
+    std::thread::spawn(move || {
+        use diesel::sql_types::Text;
+        use diesel::{Connection, QueryableByName, RunQueryDsl};
+        use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
+        #[derive(QueryableByName)]
+        struct Row {
+            #[diesel(sql_type = Text)]
+            value: String,
+        }
+        let mut conn: AsyncConnectionWrapper<diesel_async::AsyncMysqlConnection> =
+            Connection::establish(&url).expect("test connection");
+        let rows: Vec<Row> = diesel::sql_query(format!("SELECT CAST(({sql}) AS CHAR) AS value"))
+            .load(&mut conn)
+            .expect("test query");
+        rows.into_iter().next().map(|r| r.value).unwrap_or_default()
+    })
+    .join()
+    .expect("query thread")
 }
 
 impl Drop for TestDb {
@@ -241,6 +254,11 @@ impl AppBuilder {
         self
     }
 
+    /// The database this instance will use (created at ignite).
+    pub fn db(&self) -> &Arc<TestDb> {
+        &self.db
+    }
+
     /// Sets one configuration key, as Rocket.toml or `ROCKET_*` would.
     pub fn with(mut self, key: &str, value: impl serde::Serialize) -> Self {
         self.figment = self.figment.merge((key, value));
@@ -333,6 +351,23 @@ impl TestApp {
         (status, response.into_string().await.unwrap_or_default())
     }
 
+    /// GET returning status, headers and body.
+    pub async fn fetch(&self, uri: &str) -> Reply {
+        let response = self.get(uri).await;
+        let status = response.status().code;
+        let headers = response
+            .headers()
+            .iter()
+            .map(|h| (h.name().as_str().to_ascii_lowercase(), h.value().to_owned()))
+            .collect();
+        let body = response.into_string().await.unwrap_or_default();
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
     /// GET returning status and parsed JSON.
     pub async fn get_json(&self, uri: &str) -> (u16, serde_json::Value) {
         let (status, body) = self.get_text(uri).await;
@@ -388,6 +423,41 @@ impl TestApp {
             "INSERT INTO `user` (name, email, phone, address) VALUES {}",
             values.join(", ")
         ));
+    }
+}
+
+/// A whole answer, for tests that look at headers too.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    /// Names in lower case.
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Reply {
+    /// The first value of header `name` (any case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        let name = name.to_ascii_lowercase();
+        self.headers
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body)
+            .unwrap_or_else(|e| panic!("non-JSON answer ({e}): {}", self.body))
+    }
+
+    pub fn is_html(&self) -> bool {
+        self.header("content-type")
+            .is_some_and(|c| c.starts_with("text/html"))
+    }
+
+    pub fn is_json(&self) -> bool {
+        self.header("content-type")
+            .is_some_and(|c| c.starts_with("application/json"))
     }
 }
 

@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
@@ -24,16 +25,8 @@ pub struct FaultProxy {
     pub addr: SocketAddr,
     mode: watch::Sender<Mode>,
     connections: Arc<Mutex<u64>>,
-    open: Arc<AtomicUsize>,
-}
-
-/// Counts a forwarding connection as open until it ends.
-struct OpenGuard(Arc<AtomicUsize>);
-
-impl Drop for OpenGuard {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
-    }
+    /// Connections that may still forward bytes under a mode they read earlier.
+    forwarding: Arc<AtomicUsize>,
 }
 
 impl FaultProxy {
@@ -43,9 +36,9 @@ impl FaultProxy {
         let addr = listener.local_addr().expect("proxy addr");
         let (mode, watcher) = watch::channel(Mode::Pass);
         let connections = Arc::new(Mutex::new(0));
-        let open = Arc::new(AtomicUsize::new(0));
+        let forwarding = Arc::new(AtomicUsize::new(0));
         let counter = connections.clone();
-        let open_counter = open.clone();
+        let busy = forwarding.clone();
         let target = target.to_owned();
         tokio::spawn(async move {
             loop {
@@ -55,37 +48,34 @@ impl FaultProxy {
                 *counter.lock().unwrap() += 1;
                 let watcher = watcher.clone();
                 let target = target.clone();
-                open_counter.fetch_add(1, Ordering::SeqCst);
-                let guard = OpenGuard(open_counter.clone());
-                tokio::spawn(async move {
-                    serve(client, target, watcher).await;
-                    drop(guard);
-                });
+                tokio::spawn(serve(client, target, watcher, Busy::enter(&busy)));
             }
         });
         Self {
             addr,
             mode,
             connections,
-            open,
+            forwarding,
         }
     }
 
-    /// Switches mode without waiting; connections notice on their next poll.
+    /// Changes the mode for new traffic; connections already forwarding notice it
+    /// a moment later. Use [`FaultProxy::switch`] to wait for that.
     pub fn set(&self, mode: Mode) {
         self.mode.send_replace(mode);
     }
 
-    /// Switches mode and, when cutting or stalling, waits until every forwarding
-    /// connection is closed, so the next request surely meets the fault.
+    /// Changes the mode and returns once no connection forwards under the old one:
+    /// after `switch(Mode::Cut).await` not one more byte reaches the target.
     pub async fn switch(&self, mode: Mode) {
         self.set(mode);
         if mode == Mode::Pass {
             return;
         }
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-        while self.open.load(Ordering::SeqCst) > 0 && std::time::Instant::now() < deadline {
-            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while self.forwarding.load(Ordering::SeqCst) > 0 {
+            assert!(Instant::now() < deadline, "proxy connections did not stop");
+            tokio::time::sleep(Duration::from_millis(5)).await;
         }
     }
 
@@ -99,15 +89,35 @@ impl FaultProxy {
     }
 }
 
-async fn serve(mut client: TcpStream, target: String, mut mode: watch::Receiver<Mode>) {
+/// Counts a connection in `forwarding` while it lives. It is counted before it
+/// reads the mode, so a switch that sees no count knows every later connection
+/// reads the new mode.
+struct Busy(Arc<AtomicUsize>);
+
+impl Busy {
+    fn enter(count: &Arc<AtomicUsize>) -> Self {
+        count.fetch_add(1, Ordering::SeqCst);
+        Self(count.clone())
+    }
+}
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+async fn serve(mut client: TcpStream, target: String, mut mode: watch::Receiver<Mode>, busy: Busy) {
     let current = *mode.borrow_and_update();
     match current {
         Mode::Cut => {
+            drop(busy);
             let _ = client.shutdown().await;
             return;
         }
         Mode::Stall => {
             // Hold the socket until the mode changes, then drop it.
+            drop(busy);
             let _ = mode.changed().await;
             return;
         }
@@ -135,6 +145,31 @@ pub async fn silent_listener() -> (SocketAddr, tokio::task::JoinHandle<()>) {
         let mut held = Vec::new();
         while let Ok((socket, _)) = listener.accept().await {
             held.push(socket);
+        }
+    });
+    (addr, task)
+}
+
+/// A listener that answers every read with bytes that are not the Redis protocol.
+pub async fn garbage_listener() -> (SocketAddr, tokio::task::JoinHandle<()>) {
+    use tokio::io::AsyncReadExt;
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let task = tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buffer = [0_u8; 4096];
+                while let Ok(n) = socket.read(&mut buffer).await {
+                    if n == 0
+                        || socket
+                            .write_all(b"\x00\xffnot redis at all\r\n")
+                            .await
+                            .is_err()
+                    {
+                        return;
+                    }
+                }
+            });
         }
     });
     (addr, task)

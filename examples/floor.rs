@@ -1,0 +1,60 @@
+//! The framework's floor for `bench/run`: a bare Rocket 0.5 program that serves one
+//! page from memory on `GET /`, with no cache, no database and no templates.
+//!
+//! It serves the same bytes as the app's cached page (captured by `bench/run` from
+//! `GET /?per_page=100`), so that the app's cache hit can be compared with the least
+//! Rocket itself costs to send that body. Configured like the app: Rocket.toml and
+//! `ROCKET_*` (`ROCKET_PROFILE=release` for the same log level, `ROCKET_PORT`).
+//!
+//! ```text
+//! FLOOR_BODY=/tmp/page.html ROCKET_PROFILE=release ROCKET_PORT=8099 \
+//!     cargo run --release --example floor
+//! ```
+//! The body file may also be given as the first argument.
+
+use std::process::ExitCode;
+
+use rocket::http::ContentType;
+use rocket::{get, routes, State};
+
+/// The page, read once at start; every request borrows it, nothing is copied.
+struct Page(&'static [u8]);
+
+/// Any query (`/?per_page=100`) is accepted and ignored, as the app's cache key
+/// keeps only declared parameters.
+#[get("/")]
+fn index(page: &State<Page>) -> (ContentType, &'static [u8]) {
+    (ContentType::HTML, page.0)
+}
+
+#[rocket::main]
+async fn main() -> ExitCode {
+    let Some(path) = std::env::args_os()
+        .nth(1)
+        .or_else(|| std::env::var_os("FLOOR_BODY"))
+    else {
+        eprintln!("floor: give the body file as FLOOR_BODY=<path> or as the first argument");
+        return ExitCode::FAILURE;
+    };
+    let body = match std::fs::read(&path) {
+        Ok(body) => body,
+        Err(e) => {
+            eprintln!("floor: cannot read {}: {e}", path.to_string_lossy());
+            return ExitCode::FAILURE;
+        }
+    };
+    // Lives as long as the process: leaking it gives the handler a `&'static`.
+    let body: &'static [u8] = Box::leak(body.into_boxed_slice());
+    let launched = rocket::build()
+        .manage(Page(body))
+        .mount("/", routes![index])
+        .launch()
+        .await;
+    match launched {
+        Ok(_) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("floor did not start: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,147 @@
+//! Configuration: Rocket.toml with `ROCKET_*` overrides in Rocket's own way (checked
+//! on the real binary), and bad values refused at ignite.
+
+use std::time::Duration;
+
+use crate::support::process::{server_command, Process, TempConfig};
+use crate::support::{closed_port, AppBuilder, TestDb, TestNamespace};
+
+#[rocket::async_test]
+async fn environment_overrides_reach_the_app_on_top_of_rocket_toml() {
+    let db = TestDb::new();
+    let namespace = TestNamespace::new();
+    let port = closed_port();
+    assert!(!db.exists());
+
+    let mut server = Process::spawn(server_command(&[
+        ("ROCKET_PORT", port.to_string()),
+        (
+            "ROCKET_DATABASES",
+            format!("{{main={{url=\"{}\"}}}}", db.url()),
+        ),
+        (
+            "ROCKET_CACHE",
+            format!("{{namespace=\"{}\"}}", namespace.name),
+        ),
+    ]));
+    let ready = server
+        .wait_answer(
+            &format!("http://127.0.0.1:{port}/health/ready"),
+            Duration::from_mins(1),
+        )
+        .await;
+    assert_eq!(ready.status(), 200);
+    let body: serde_json::Value = ready.json().await.expect("JSON");
+    assert_eq!(body["database"]["status"], "up", "{body}");
+    assert_eq!(
+        body["cache"]["namespace"],
+        namespace.name.as_str(),
+        "{body}"
+    );
+    // `backend` and `url` are not in the override. Rocket.toml's values equal the
+    // code's defaults, so this does not tell them apart: the next test does.
+    assert_eq!(body["cache"]["backend"], "redis", "{body}");
+    assert_eq!(body["cache"]["status"], "up", "{body}");
+
+    assert!(db.exists(), "the app did not create {}", db.name);
+    assert_eq!(db.query_one("SELECT COUNT(*) FROM `user`"), "1");
+
+    let page = reqwest::get(format!("http://127.0.0.1:{port}/"))
+        .await
+        .expect("GET /");
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("Soumitra"));
+}
+
+#[rocket::async_test]
+async fn a_partial_table_override_keeps_the_keys_it_does_not_name() {
+    // A Rocket.toml of its own whose values differ from the code's defaults, so
+    // that a key lost to the override would show.
+    let db = TestDb::new();
+    let port = closed_port();
+    let config = TempConfig::new(&format!(
+        "[default]\naddress = \"127.0.0.1\"\nport = 1\ntemplate_dir = \"{}\"\n\
+         [default.databases.main]\nurl = \"{}\"\npool_size = 3\n\
+         [default.cache]\nbackend = \"memory\"\nnamespace = \"from-file\"\n",
+        concat!(env!("CARGO_MANIFEST_DIR"), "/templates"),
+        db.url()
+    ));
+
+    let mut server = Process::spawn(server_command(&[
+        ("ROCKET_CONFIG", config.path.display().to_string()),
+        ("ROCKET_PORT", port.to_string()),
+        ("ROCKET_DATABASES", "{main={pool_size=2}}".to_owned()),
+        ("ROCKET_CACHE", "{namespace=\"from-env\"}".to_owned()),
+    ]));
+    let ready = server
+        .wait_answer(
+            &format!("http://127.0.0.1:{port}/health/ready"),
+            Duration::from_mins(1),
+        )
+        .await;
+    assert_eq!(ready.status(), 200);
+    let body: serde_json::Value = ready.json().await.expect("JSON");
+    // The database URL came from the file although the override named `main`.
+    assert!(db.exists(), "the app did not use the file's database URL");
+    assert_eq!(body["database"]["status"], "up", "{body}");
+    assert_eq!(body["cache"]["namespace"], "from-env", "{body}");
+    assert_eq!(body["cache"]["backend"], "memory", "{body}");
+}
+
+/// Asserts that this configuration is refused at ignite.
+async fn assert_refused(key: &str, value: impl serde::Serialize) {
+    let result = AppBuilder::new().with(key, value).try_start().await;
+    let Err(error) = result else {
+        panic!("the app launched with a bad `{key}`")
+    };
+    assert!(
+        matches!(error.kind(), rocket::error::ErrorKind::FailedFairings(_)),
+        "{key}: {error}"
+    );
+}
+
+#[rocket::async_test]
+async fn a_pool_of_zero_connections_aborts_the_launch() {
+    assert_refused("databases.main.pool_size", 0).await;
+}
+
+#[rocket::async_test]
+async fn zero_database_timeouts_abort_the_launch() {
+    assert_refused("databases.main.acquire_timeout_ms", 0).await;
+    assert_refused("databases.main.connect_timeout_ms", 0).await;
+}
+
+#[rocket::async_test]
+async fn a_database_url_that_is_not_mysql_aborts_the_launch() {
+    assert_refused("databases.main.url", "postgres://x/y").await;
+    assert_refused("databases.main.url", "not a url").await;
+}
+
+#[rocket::async_test]
+async fn a_database_url_without_a_plain_database_name_aborts_the_launch() {
+    assert_refused("databases.main.url", "mysql://root@127.0.0.1:3306/").await;
+    assert_refused("databases.main.url", "mysql://root@127.0.0.1:3306/a%60b").await;
+}
+
+#[rocket::async_test]
+async fn a_misspelt_database_key_aborts_the_launch() {
+    assert_refused("databases.main.poolsize", 5).await;
+}
+
+#[rocket::async_test]
+async fn a_cache_namespace_with_a_space_aborts_the_launch() {
+    assert_refused("cache.namespace", "a b").await;
+    assert_refused("cache.namespace", "").await;
+}
+
+#[rocket::async_test]
+async fn an_unknown_cache_backend_or_a_non_redis_url_aborts_the_launch() {
+    assert_refused("cache.backend", "memcached").await;
+    assert_refused("cache.url", "http://127.0.0.1:6379/").await;
+    assert_refused("cache.op_timeout_ms", 0).await;
+}
+
+#[rocket::async_test]
+async fn a_misspelt_cache_key_aborts_the_launch() {
+    assert_refused("cache.default_tll", 60).await;
+}
