@@ -89,7 +89,9 @@ fn set_private(response: &mut rocket::Response<'_>) {
     response.set_header(Header::new("Cache-Control", "private, no-store"));
 }
 
-/// A page anyone may see, private when the admin is looking.
+/// An answer that is private (`Cache-Control: private, no-store`) when `private`
+/// is set: a page anyone may see, when the admin is the one looking, or an admin
+/// answer of the JSON API.
 pub struct Shown<R> {
     pub inner: R,
     pub private: bool,

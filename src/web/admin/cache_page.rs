@@ -5,7 +5,6 @@
 use std::time::Duration;
 
 use rocket::form::{Form, FromForm};
-use rocket::http::Status;
 use rocket::serde::json::{self, Json};
 use rocket::{get, post, routes, Route, State};
 use rocket_dyn_templates::Template;
@@ -17,7 +16,7 @@ use crate::cache::{path_tag, Cache, CacheHealth, StatsSnapshot};
 use crate::error::AppError;
 use crate::web::auth::{AdminSession, ApiAdmin, AuthError};
 use crate::web::validation::FieldErrors;
-use crate::web::view::{flash_view, page_session, AdminReply, AdminView, Denied, FlashView};
+use crate::web::view::{flash_view, page_session, AdminReply, AdminView, Denied, FlashView, Shown};
 
 pub fn routes() -> Vec<Route> {
     routes![page, purge_form, status_json, purge_json]
@@ -262,10 +261,13 @@ async fn status_json(
     cache: &State<Cache>,
     admin: Result<ApiAdmin, AuthError>,
     limit: Option<u64>,
-) -> Result<Json<serde_json::Value>, AppError> {
+) -> Result<Shown<Json<serde_json::Value>>, AppError> {
     admin?;
     let limit = limit.unwrap_or(USAGE_LIMIT).clamp(1, USAGE_LIMIT_MAX);
-    Ok(Json(serde_json::json!(status(cache, limit).await)))
+    Ok(Shown {
+        inner: Json(serde_json::json!(status(cache, limit).await)),
+        private: true,
+    })
 }
 
 /// The body of `POST /api/admin/cache`: one of `path`, `tag` or `all: true`.
@@ -284,7 +286,7 @@ async fn purge_json(
     cache: &State<Cache>,
     admin: Result<ApiAdmin, AuthError>,
     body: Result<Json<PurgeBody>, json::Error<'_>>,
-) -> Result<(Status, Json<serde_json::Value>), AppError> {
+) -> Result<Shown<Json<serde_json::Value>>, AppError> {
     admin?;
     let Json(body) = body.map_err(|e| {
         AppError::BadRequest(format!(
@@ -305,7 +307,10 @@ async fn purge_json(
         Target::Tag(tag) => answer["tag"] = tag.into(),
         Target::All => answer["all"] = true.into(),
     }
-    Ok((Status::Ok, Json(answer)))
+    Ok(Shown {
+        inner: Json(answer),
+        private: true,
+    })
 }
 
 #[cfg(test)]
