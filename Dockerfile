@@ -18,7 +18,7 @@ COPY tests ./tests
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
     cargo build --release --locked \
-    && cp target/release/rocket-cache /usr/local/bin/rocket-cache
+    && cp target/release/rocket-cache target/release/hash-password /usr/local/bin/
 
 FROM debian:bookworm-slim
 RUN apt-get update \
@@ -26,7 +26,7 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --uid 10001 --user-group --home-dir /app --shell /usr/sbin/nologin app
 WORKDIR /app
-COPY --from=builder /usr/local/bin/rocket-cache /usr/local/bin/rocket-cache
+COPY --from=builder /usr/local/bin/rocket-cache /usr/local/bin/hash-password /usr/local/bin/
 COPY templates ./templates
 COPY Rocket.toml ./
 USER app

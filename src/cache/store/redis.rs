@@ -14,6 +14,11 @@ use redis::{AsyncCommands, Script};
 use super::{Store, StoreError, TagStamp, Usage};
 use crate::cache::entry::{FRESH_UNTIL_OFFSET, FRESH_UNTIL_WIDTH, MAGIC};
 
+/// How long a tag's generation counter outlives its last purge. Renders and
+/// leases last seconds, so a day is ample; a counter that lapses reads as 0, which
+/// only makes a render stamped before the lapse miss its store (safe).
+const GENERATION_LIFETIME_MS: u64 = 86_400_000;
+
 /// Keys visited per SCAN step.
 const SCAN_COUNT: u64 = 500;
 
@@ -43,7 +48,7 @@ return 1
 /// A soft purge unlinks members that are not entries (memo values have no stamp to
 /// rewrite, and writing one into them would corrupt them).
 /// KEYS: (generation, set) per tag. ARGV: soft flag, stamp offset, stamp width,
-/// entry magic.
+/// entry magic, generation lifetime in ms.
 const PURGE_TAGS: &str = r"
 local soft = ARGV[1] == '1'
 local offset = tonumber(ARGV[2])
@@ -55,6 +60,7 @@ local stamp = string.format('%0' .. width .. 'd', now_ms)
 local touched = 0
 for i = 1, #KEYS, 2 do
   redis.call('INCR', KEYS[i])
+  redis.call('PEXPIRE', KEYS[i], tonumber(ARGV[5]))
   local set = KEYS[i + 1]
   for _, key in ipairs(redis.call('SMEMBERS', set)) do
     if soft then
@@ -222,7 +228,8 @@ impl Store for RedisStore {
         call.arg(if soft { "1" } else { "0" })
             .arg(FRESH_UNTIL_OFFSET)
             .arg(FRESH_UNTIL_WIDTH)
-            .arg(&MAGIC[..]);
+            .arg(&MAGIC[..])
+            .arg(GENERATION_LIFETIME_MS);
         Ok(call.invoke_async(&mut conn).await?)
     }
 
