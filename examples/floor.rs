@@ -45,7 +45,11 @@ async fn main() -> ExitCode {
     };
     // Lives as long as the process: leaking it gives the handler a `&'static`.
     let body: &'static [u8] = Box::leak(body.into_boxed_slice());
-    let launched = rocket::build()
+    // The crate enables Rocket's private cookies, which refuse to launch in release
+    // without a key; the floor has no cookies, so any key will do.
+    let key: Vec<u8> = (0..64).map(|_| rand::random::<u8>()).collect();
+    let figment = rocket::Config::figment().merge((rocket::Config::SECRET_KEY, key));
+    let launched = rocket::custom(figment)
         .manage(Page(body))
         .mount("/", routes![index])
         .launch()
