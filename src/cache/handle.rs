@@ -13,7 +13,7 @@ use serde::Serialize;
 use super::config::{BackendKind, CacheConfig};
 use super::entry::Entry;
 use super::flight::Flights;
-use super::key::{key_base, normalised_path};
+use super::key::{key_base, normalise_request_path};
 use super::policy::{Policies, RoutePolicy};
 use super::stats::{Breaker, Stats, StatsSnapshot, WarnLimiter};
 use super::store::memory::MemoryStore;
@@ -133,10 +133,7 @@ impl Cache {
         what: &'static str,
         op: impl std::future::Future<Output = Result<T, StoreError>>,
     ) -> Result<T, StoreError> {
-        let budget = self.inner.config.op_timeout();
-        let result = tokio::time::timeout(budget, op)
-            .await
-            .unwrap_or(Err(StoreError::Timeout(budget)));
+        let result = within(self.inner.config.op_timeout(), op).await;
         match &result {
             Ok(_) => self.inner.breaker.success(),
             Err(e) => {
@@ -208,35 +205,30 @@ impl Cache {
         stamps: &[TagStamp],
     ) -> Result<bool, ()> {
         let retention = Duration::from_millis(entry.retention_ms(super::stats::now_ms()));
-        let encoded = entry.encode();
-        if stamps.is_empty() {
-            self.guarded("store", self.inner.store.set(key, encoded, retention))
-                .await
-                .map(|()| true)
-                .map_err(drop)
-        } else {
-            self.guarded(
-                "store",
-                self.inner.store.set_tagged(key, encoded, retention, stamps),
-            )
+        self.put("store", key, entry.encode(), retention, stamps)
             .await
-            .map_err(drop)
-        }
     }
 
-    /// Stores raw bytes (memo values), unconditionally.
-    async fn store_raw(&self, key: &str, value: Bytes, ttl: Duration, stamps: &[TagStamp]) {
-        let _ = if stamps.is_empty() {
-            self.guarded("memo store", self.inner.store.set(key, value, ttl))
+    /// Stores `value` for `ttl`, filed under `stamps` when there are any (and then
+    /// only if none of those tags was purged since: `Ok(false)`).
+    async fn put(
+        &self,
+        what: &'static str,
+        key: &str,
+        value: Bytes,
+        ttl: Duration,
+        stamps: &[TagStamp],
+    ) -> Result<bool, ()> {
+        let store = &self.inner.store;
+        let stored = if stamps.is_empty() {
+            self.guarded(what, store.set(key, value, ttl))
                 .await
                 .map(|()| true)
         } else {
-            self.guarded(
-                "memo store",
-                self.inner.store.set_tagged(key, value, ttl, stamps),
-            )
-            .await
+            self.guarded(what, store.set_tagged(key, value, ttl, stamps))
+                .await
         };
+        stored.map_err(drop)
     }
 
     /// The value under `key` if cached, else `compute`'s result, cached for `ttl`
@@ -273,7 +265,8 @@ impl Cache {
             .ok();
         let value = compute.await?;
         if let (Some(stamps), Ok(raw)) = (stamps, serde_json::to_vec(&value)) {
-            self.store_raw(&full_key, Bytes::from(raw), ttl, &stamps)
+            let _ = self
+                .put("memo store", &full_key, Bytes::from(raw), ttl, &stamps)
                 .await;
         }
         Ok(value)
@@ -283,16 +276,17 @@ impl Cache {
     /// every instance at once; returns how many entries it touched.
     pub async fn purge_tags(&self, tags: &[String], soft: bool) -> Result<u64, StoreError> {
         let budget = self.inner.config.op_timeout() * 20;
-        tokio::time::timeout(budget, self.inner.store.purge_tags(tags, soft))
-            .await
-            .unwrap_or(Err(StoreError::Timeout(budget)))
+        within(budget, self.inner.store.purge_tags(tags, soft)).await
     }
 
-    /// Purges every page of a path (all hosts and queries).
+    /// Purges every page of a path (all hosts and queries). `path` is as a client
+    /// sends it (percent-encoded, any query ignored); one that cannot be a request
+    /// path has no pages, so nothing is purged.
     pub async fn purge_path(&self, path: &str, soft: bool) -> Result<u64, StoreError> {
-        let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
-        self.purge_tags(&[path_tag(&normalised_path(&segments))], soft)
-            .await
+        match normalise_request_path(path) {
+            Some(path) => self.purge_tags(&[path_tag(&path)], soft).await,
+            None => Ok(0),
+        }
     }
 
     /// Deletes one key.
@@ -324,10 +318,7 @@ impl Cache {
             return;
         }
         let budget = self.inner.config.op_timeout().max(Duration::from_secs(1));
-        let ping = tokio::time::timeout(budget, self.inner.store.ping())
-            .await
-            .unwrap_or(Err(StoreError::Timeout(budget)));
-        if let Err(e) = ping {
+        if let Err(e) = within(budget, self.inner.store.ping()).await {
             rocket::warn!(
                 "page cache: store not reachable at start ({e}); serving uncached until it is"
             );
@@ -340,11 +331,7 @@ impl Cache {
         let (status, error) = if config.backend == BackendKind::None {
             ("disabled", None)
         } else {
-            let budget = config.op_timeout();
-            let ping = tokio::time::timeout(budget, self.inner.store.ping())
-                .await
-                .unwrap_or(Err(StoreError::Timeout(budget)));
-            match ping {
+            match within(config.op_timeout(), self.inner.store.ping()).await {
                 Ok(()) => ("up", None),
                 Err(e) => ("degraded", Some(e.to_string())),
             }
@@ -356,4 +343,14 @@ impl Cache {
             error,
         }
     }
+}
+
+/// Runs a store operation, failing it with `Timeout` past `budget`.
+async fn within<T>(
+    budget: Duration,
+    op: impl std::future::Future<Output = Result<T, StoreError>>,
+) -> Result<T, StoreError> {
+    tokio::time::timeout(budget, op)
+        .await
+        .unwrap_or(Err(StoreError::Timeout(budget)))
 }

@@ -76,6 +76,28 @@ pub fn normalised_path(segments: &[&str]) -> String {
     path
 }
 
+/// A path as a client sends it (`/users/a%2Fb?x=1`) in the form keys and path
+/// tags use: query and fragment dropped, segments decoded then re-encoded. `None`
+/// when it does not start with `/` or is not percent-encoded UTF-8.
+pub fn normalise_request_path(raw: &str) -> Option<String> {
+    let path = raw.split(['?', '#']).next().unwrap_or_default();
+    if !path.starts_with('/') {
+        return None;
+    }
+    let decoded: Vec<String> = path
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(|segment| {
+            rocket::http::RawStr::new(segment)
+                .percent_decode()
+                .ok()
+                .map(std::borrow::Cow::into_owned)
+        })
+        .collect::<Option<_>>()?;
+    let segments: Vec<&str> = decoded.iter().map(String::as_str).collect();
+    Some(normalised_path(&segments))
+}
+
 /// Percent-encodes everything but unreserved characters.
 fn encode_into(out: &mut String, text: &str) {
     for byte in text.bytes() {
@@ -126,6 +148,25 @@ mod tests {
             key(&["users", "a/b"], &[]),
             "ns:v1:g:localhost:/users/a%2Fb"
         );
+    }
+
+    #[test]
+    fn request_paths_normalise_to_the_form_keys_use() {
+        assert_eq!(normalise_request_path("/").as_deref(), Some("/"));
+        assert_eq!(
+            normalise_request_path("/users//1/?page=2#x").as_deref(),
+            Some("/users/1")
+        );
+        assert_eq!(
+            normalise_request_path("/users/a%2Fb").as_deref(),
+            Some("/users/a%2Fb")
+        );
+        assert_eq!(
+            normalise_request_path("/users/%7E").as_deref(),
+            Some("/users/~")
+        );
+        assert_eq!(normalise_request_path("users/1"), None);
+        assert_eq!(normalise_request_path("/%ff"), None);
     }
 
     #[test]

@@ -10,9 +10,9 @@ use rocket::{get, post, routes, Route, State};
 use rocket_dyn_templates::Template;
 use serde::{Deserialize, Serialize};
 
-use crate::cache::key::normalised_path;
+use crate::cache::key::normalise_request_path;
 use crate::cache::store::Usage;
-use crate::cache::{path_tag, Cache, CacheHealth, StatsSnapshot};
+use crate::cache::{Cache, CacheHealth, StatsSnapshot};
 use crate::error::AppError;
 use crate::web::auth::{AdminSession, ApiAdmin, AuthError};
 use crate::web::validation::FieldErrors;
@@ -143,22 +143,11 @@ impl Target {
 /// and fragment are ignored, since a path purge takes every query.
 fn check_path(raw: &str) -> Result<String, FieldErrors> {
     let invalid = |message: &str| FieldErrors::from([("path", message.to_owned())]);
-    let path = raw.split(['?', '#']).next().unwrap_or_default();
-    if !path.starts_with('/') {
+    if !raw.starts_with('/') {
         return Err(invalid("A path starts with / (e.g. /users/1)."));
     }
-    let decoded: Vec<String> = path
-        .split('/')
-        .filter(|s| !s.is_empty())
-        .map(|segment| {
-            rocket::http::RawStr::new(segment)
-                .percent_decode()
-                .map(std::borrow::Cow::into_owned)
-                .map_err(|_| invalid("The path is not valid percent-encoded UTF-8."))
-        })
-        .collect::<Result<_, _>>()?;
-    let segments: Vec<&str> = decoded.iter().map(String::as_str).collect();
-    Ok(normalised_path(&segments))
+    normalise_request_path(raw)
+        .ok_or_else(|| invalid("The path is not valid percent-encoded UTF-8."))
 }
 
 fn check_tag(tag: &str) -> Result<String, FieldErrors> {
@@ -176,7 +165,7 @@ fn check_tag(tag: &str) -> Result<String, FieldErrors> {
 /// Runs a purge; the number of entries (keys, for everything) it removed or marked.
 async fn run(cache: &Cache, target: &Target, soft: bool) -> Result<u64, AppError> {
     let result = match target {
-        Target::Path(path) => cache.purge_tags(&[path_tag(path)], soft).await,
+        Target::Path(path) => cache.purge_path(path, soft).await,
         Target::Tag(tag) => cache.purge_tags(std::slice::from_ref(tag), soft).await,
         Target::All => cache.clear_all().await,
     };
