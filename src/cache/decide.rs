@@ -107,8 +107,6 @@ pub async fn decide(cache: &Cache, request: &Request<'_>) -> Option<Verdict> {
         vary: &vary,
     };
     let key = page_key(cache.key_base(), &parts, &policy.query);
-    let mut tags = policy.tags.clone();
-    tags.push(path_tag(&normalised_path(&segments)));
 
     if !cache.store_allowed() {
         return Some(render_locally(cache, key, policy).await);
@@ -117,15 +115,23 @@ pub async fn decide(cache: &Cache, request: &Request<'_>) -> Option<Verdict> {
         return Some(render_locally(cache, key, policy).await);
     };
     let now = now_ms();
-    let verdict = match found {
-        Some(entry) if entry.kind == Kind::Page => match entry.freshness(now) {
-            Freshness::Fresh if refresh_early(cache, &entry, now) => {
-                refresh(cache, key, policy, tags, entry, Served::Hit).await
-            }
-            Freshness::Fresh => Verdict::Serve {
+    // The hot path: a fresh page not due for early refresh is served as it is.
+    let found = match found {
+        Some(entry) if is_plain_hit(cache, &entry, now) => {
+            return Some(Verdict::Serve {
                 entry,
                 served: Served::Hit,
-            },
+            });
+        }
+        other => other,
+    };
+    // Anything else may render, and a render is stamped with its tags.
+    let mut tags = policy.tags.clone();
+    tags.push(path_tag(&normalised_path(&segments)));
+    let verdict = match found {
+        Some(entry) if entry.kind == Kind::Page => match entry.freshness(now) {
+            // Fresh but not a plain hit: due for early refresh.
+            Freshness::Fresh => refresh(cache, key, policy, tags, entry, Served::Hit).await,
             Freshness::Stale => refresh(cache, key, policy, tags, entry, Served::Stale).await,
             Freshness::ErrorOnly => miss(cache, key, policy, tags, Some(entry)).await,
             Freshness::Dead => miss(cache, key, policy, tags, None).await,
@@ -197,10 +203,13 @@ async fn render_locally(cache: &Cache, key: String, policy: Resolved) -> Verdict
     }
 }
 
-/// Whether this hit should refresh its fresh entry ahead of expiry (XFetch).
-fn refresh_early(cache: &Cache, entry: &Entry, now: u64) -> bool {
+/// A fresh page that this request serves as it is: not due for an early
+/// refresh (XFetch draws once here, so the decision is made once).
+fn is_plain_hit(cache: &Cache, entry: &Entry, now: u64) -> bool {
     let beta = cache.config().early_refresh_beta;
-    beta > 0.0 && entry.should_refresh_early(now, beta, 1.0 - rand::random::<f64>())
+    entry.kind == Kind::Page
+        && entry.freshness(now) == Freshness::Fresh
+        && !(beta > 0.0 && entry.should_refresh_early(now, beta, 1.0 - rand::random::<f64>()))
 }
 
 /// Past its lifetime within grace (or due for an early refresh): serve it now;
@@ -217,15 +226,13 @@ async fn refresh(
     let Role::Leader(leader) = cache.flights().join(&key) else {
         return Verdict::Serve { entry, served };
     };
-    let lease_key = flight::lease_key(&key);
-    let token = format!("{:032x}", rand::random::<u128>());
-    let lease_ttl = Duration::from_millis(cache.config().lease_ms);
-    if cache.try_lease(&lease_key, &token, lease_ttl).await != Ok(true) {
+    let lease = Lease::claim(&key);
+    if lease.try_take(cache).await != Ok(true) {
         leader.finish(Outcome::Failed);
         return Verdict::Serve { entry, served };
     }
     let Ok(stamps) = cache.stamp_tags(tags).await else {
-        cache.release_lease(&lease_key, &token).await;
+        lease.release(cache).await;
         leader.finish(Outcome::Failed);
         return Verdict::Serve { entry, served };
     };
@@ -235,10 +242,7 @@ async fn refresh(
         render.detail = Some("early-refresh");
     }
     render.stamps = Some(stamps);
-    render.lease = Some(Lease {
-        key: lease_key,
-        token,
-    });
+    render.lease = Some(lease);
     render.leader = Some(leader);
     render.fallback = Some(entry);
     Verdict::Render(Box::new(render))

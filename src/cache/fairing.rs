@@ -285,7 +285,7 @@ async fn finish_render<'r>(
         leader.finish(outcome);
     }
     if let Some(lease) = render.lease.take() {
-        cache.release_lease(&lease.key, &lease.token).await;
+        lease.release(cache).await;
     }
 }
 

@@ -111,11 +111,33 @@ pub async fn wait_for(
     }
 }
 
-/// A lease held in the shared store; released after the render is stored.
+/// The cluster's lease on rendering one page: its key in the store and this
+/// request's random token. Taken before the render, released after the store.
 #[derive(Debug, Clone)]
 pub struct Lease {
-    pub key: String,
-    pub token: String,
+    key: String,
+    token: String,
+}
+
+impl Lease {
+    /// A claim on the lease of `page_key`, not yet taken.
+    pub fn claim(page_key: &str) -> Self {
+        Self {
+            key: lease_key(page_key),
+            token: format!("{:032x}", rand::random::<u128>()),
+        }
+    }
+
+    /// Takes it for `cache.lease_ms` if nobody holds it; `Ok(false)` if someone does.
+    pub async fn try_take(&self, cache: &Cache) -> Result<bool, ()> {
+        let ttl = Duration::from_millis(cache.config().lease_ms);
+        cache.try_lease(&self.key, &self.token, ttl).await
+    }
+
+    /// Frees it, if this token still holds it.
+    pub async fn release(&self, cache: &Cache) {
+        cache.release_lease(&self.key, &self.token).await;
+    }
 }
 
 /// What a leader should do after talking to the cluster.
@@ -129,7 +151,7 @@ pub enum LeaderPlan {
 }
 
 /// The lease key of a page key.
-pub fn lease_key(key: &str) -> String {
+fn lease_key(key: &str) -> String {
     format!("{key}|lease")
 }
 
@@ -138,25 +160,19 @@ pub fn lease_key(key: &str) -> String {
 /// Store failures end the wait at once: with the store down nobody can be
 /// coordinated, so the leader renders for its own process.
 pub async fn lead(cache: &Cache, key: &str) -> LeaderPlan {
-    let config = cache.config();
-    let lease_ttl = Duration::from_millis(config.lease_ms);
-    let deadline = Instant::now() + Duration::from_millis(config.lock_timeout_ms);
-    let lease_key = lease_key(key);
-    let token = format!("{:032x}", rand::random::<u128>());
+    let deadline = Instant::now() + Duration::from_millis(cache.config().lock_timeout_ms);
+    let lease = Lease::claim(key);
     let mut backoff = Duration::from_millis(5);
     loop {
-        match cache.try_lease(&lease_key, &token, lease_ttl).await {
+        match lease.try_take(cache).await {
             Ok(true) => {
                 // The holder before us may have stored the page just before it let go.
                 return match cache.lookup(key).await {
                     Ok(Some(entry)) if is_fresh_page(&entry) => {
-                        cache.release_lease(&lease_key, &token).await;
+                        lease.release(cache).await;
                         LeaderPlan::Serve(entry)
                     }
-                    _ => LeaderPlan::Render(Some(Lease {
-                        key: lease_key,
-                        token,
-                    })),
+                    _ => LeaderPlan::Render(Some(lease)),
                 };
             }
             Ok(false) => {}
