@@ -2,19 +2,10 @@
 //! admin sees (and that no visitor ever does), and the cache page.
 
 use rocket::http::Method;
-use rocket::local::asynchronous::LocalResponse;
 use serde_json::json;
 
 use crate::support::admin::{hash_of, secret_key, ADMIN_PASSWORD, ADMIN_USER, API_TOKEN};
-use crate::support::{AppBuilder, TestApp};
-
-fn header(response: &LocalResponse<'_>, name: &str) -> String {
-    response
-        .headers()
-        .get_one(name)
-        .unwrap_or_default()
-        .to_owned()
-}
+use crate::support::{header, AppBuilder, TestApp};
 
 async fn x_cache(app: &TestApp, uri: &str) -> String {
     header(&app.get(uri).await, "X-Cache")
@@ -417,7 +408,6 @@ async fn a_soft_purge_serves_the_old_page_while_one_request_refreshes_it() {
     let app = AppBuilder::new()
         .with_admin()
         .with_test_routes()
-        .with_rule(json!({ "path": "/test/user/<id>", "tags": ["user:<id>"] }))
         .start()
         .await;
     assert_eq!(x_cache(&app, "/test/user/1").await, "MISS");

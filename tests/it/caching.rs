@@ -4,19 +4,10 @@
 use std::time::{Duration, Instant};
 
 use rocket::http::Method;
-use rocket::local::asynchronous::LocalResponse;
 use serde_json::json;
 
 use crate::support::proxy::{garbage_listener, silent_listener, FaultProxy, Mode};
-use crate::support::{closed_port, redis_conn, AppBuilder, TestApp, REDIS_URL};
-
-fn header(response: &LocalResponse<'_>, name: &str) -> String {
-    response
-        .headers()
-        .get_one(name)
-        .unwrap_or_default()
-        .to_owned()
-}
+use crate::support::{closed_port, header, redis_conn, AppBuilder, TestApp};
 
 /// GET returning (status, X-Cache, body).
 async fn fetch(app: &TestApp, uri: &str) -> (u16, String, String) {
@@ -548,5 +539,4 @@ async fn clearing_by_path_and_namespace_leaves_other_namespaces_alone() {
         "HIT",
         "another namespace untouched"
     );
-    let _ = REDIS_URL;
 }

@@ -8,7 +8,7 @@ use rocket::local::asynchronous::LocalResponse;
 use serde_json::json;
 
 use crate::support::proxy::{FaultProxy, Mode};
-use crate::support::{AppBuilder, TestApp, MYSQL_SERVER};
+use crate::support::{AppBuilder, TestApp};
 
 /// One answer of a burst.
 struct Answer {
@@ -239,7 +239,6 @@ async fn cluster_behind(proxy: &FaultProxy, grace: u64) -> Vec<TestApp> {
 
 #[rocket::async_test]
 async fn with_mysql_cut_every_instance_serves_the_stored_page_as_stale() {
-    let _ = MYSQL_SERVER;
     for grace in [60, 0] {
         let proxy = FaultProxy::start("127.0.0.1:3306").await;
         let apps = cluster_behind(&proxy, grace).await;

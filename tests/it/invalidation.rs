@@ -5,20 +5,11 @@
 use std::time::{Duration, Instant};
 
 use rocket::http::Method;
-use rocket::local::asynchronous::LocalResponse;
 use serde_json::{json, Value};
 
 use crate::support::admin::API_TOKEN;
 use crate::support::proxy::{FaultProxy, Mode};
-use crate::support::{AppBuilder, TestApp};
-
-fn header(response: &LocalResponse<'_>, name: &str) -> String {
-    response
-        .headers()
-        .get_one(name)
-        .unwrap_or_default()
-        .to_owned()
-}
+use crate::support::{header, AppBuilder, TestApp};
 
 /// GET returning (X-Cache, body).
 async fn fetch(app: &TestApp, uri: &str) -> (String, String) {
@@ -173,7 +164,6 @@ async fn a_render_paused_between_its_read_and_its_store_is_not_stored_after_a_wr
     let a = AppBuilder::new()
         .with_admin()
         .with_test_routes()
-        .with_rule(json!({ "path": "/test/user/<id>", "tags": ["user:<id>"] }))
         .start()
         .await;
     let b = a.peer().with_admin().start().await;
@@ -224,7 +214,6 @@ async fn a_render_that_read_the_old_row_says_it_was_purged_during_render() {
     let a = AppBuilder::new()
         .with_admin()
         .with_test_routes()
-        .with_rule(json!({ "path": "/test/user/<id>", "tags": ["user:<id>"] }))
         .start()
         .await;
     let gate = a.gate();

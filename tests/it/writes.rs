@@ -2,19 +2,10 @@
 //! enforce, and that a refused write writes nothing.
 
 use rocket::http::Method;
-use rocket::local::asynchronous::LocalResponse;
 use serde_json::{json, Value};
 
 use crate::support::admin::{field_value, API_TOKEN};
-use crate::support::{AppBuilder, TestApp};
-
-fn header(response: &LocalResponse<'_>, name: &str) -> String {
-    response
-        .headers()
-        .get_one(name)
-        .unwrap_or_default()
-        .to_owned()
-}
+use crate::support::{header, AppBuilder, TestApp};
 
 async fn admin_app() -> TestApp {
     AppBuilder::new().with_admin().start().await

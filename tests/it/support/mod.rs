@@ -272,6 +272,9 @@ impl AppBuilder {
     /// Builds and ignites, returning the error instead of panicking.
     pub async fn try_start(mut self) -> Result<TestApp, rocket::Error> {
         if self.extra_routes {
+            // `/test/user/<id>` reads a user row, so it is purged with that user.
+            self.rules
+                .push(serde_json::json!({ "path": "/test/user/<id>", "tags": ["user:<id>"] }));
             self.rules.push(serde_json::json!({ "path": "/test/*" }));
         }
         if !self.rules.is_empty() {
@@ -459,6 +462,15 @@ impl Reply {
         self.header("content-type")
             .is_some_and(|c| c.starts_with("application/json"))
     }
+}
+
+/// A response header's value, or "" when absent.
+pub fn header(response: &LocalResponse<'_>, name: &str) -> String {
+    response
+        .headers()
+        .get_one(name)
+        .unwrap_or_default()
+        .to_owned()
 }
 
 /// A TCP port that nothing listens on.
