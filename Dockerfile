@@ -8,6 +8,8 @@ FROM rust:1-bookworm AS builder
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY src ./src
+# The cache engine, a workspace member the app depends on.
+COPY crates ./crates
 # Compiled into the binary: the migrations (embed_migrations!) and the stylesheet.
 COPY migrations ./migrations
 COPY static ./static

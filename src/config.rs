@@ -7,6 +7,7 @@
 use std::time::Duration;
 
 use figment::Figment;
+use rocket_page_cache::redact_url;
 use serde::Deserialize;
 
 /// An invalid configuration value, named by its full key so the operator can find it.
@@ -312,19 +313,6 @@ fn secret_key_configured(figment: &Figment) -> bool {
     figment
         .extract_inner::<rocket::config::SecretKey>(rocket::Config::SECRET_KEY)
         .map_or(true, |key| !key.is_zero())
-}
-
-/// A URL fit for a log line: the password, if any, replaced by `***`.
-pub fn redact_url(raw: &str) -> String {
-    match url::Url::parse(raw) {
-        Ok(mut url) => {
-            if url.password().is_some() {
-                let _ = url.set_password(Some("***"));
-            }
-            url.to_string()
-        }
-        Err(_) => "<unparsable url>".to_owned(),
-    }
 }
 
 #[cfg(test)]

@@ -6,7 +6,6 @@
 
 #![forbid(unsafe_code)]
 
-pub mod cache;
 pub mod config;
 pub mod db;
 pub mod error;
@@ -15,6 +14,7 @@ pub mod web;
 use figment::Figment;
 use rocket::{Build, Rocket};
 use rocket_dyn_templates::Template;
+use rocket_page_cache::PageCache;
 
 /// The app as `main` runs it: Rocket.toml and `ROCKET_*` variables, Rocket's way.
 pub fn rocket() -> Rocket<Build> {
@@ -32,7 +32,7 @@ pub fn build(figment: Figment) -> Rocket<Build> {
         .attach(web::auth::AuthFairing::new(secret_key))
         .attach(Template::fairing())
         .attach(db::DbFairing)
-        .attach(cache::PageCache::new(web::cache_policies()))
+        .attach(PageCache::new(web::cache_policies()).private_cookie(web::auth::SESSION_COOKIE))
         .mount("/", web::routes())
         .register("/", web::catchers())
 }

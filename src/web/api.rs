@@ -15,10 +15,10 @@ use super::parse_user_id;
 use super::users::{load_page, load_user, UserPage};
 use super::validation::UserInput;
 use super::writes::{self, Written};
-use crate::cache::{Cache, RoutePolicy};
 use crate::db::users::User;
 use crate::db::Db;
 use crate::error::AppError;
+use rocket_page_cache::{Cache, RoutePolicy};
 
 pub fn routes() -> Vec<Route> {
     routes![list, show, create, replace, remove]

@@ -10,8 +10,8 @@ use rocket::http::Status;
 use rocket::serde::json::{json, Value};
 use rocket::{get, routes, Responder, Route, State};
 
-use crate::cache::Cache;
 use crate::db::Db;
+use rocket_page_cache::Cache;
 
 pub fn routes() -> Vec<Route> {
     routes![live, ready]

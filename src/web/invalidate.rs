@@ -9,8 +9,8 @@
 
 use std::time::Duration;
 
-use crate::cache::Cache;
 use crate::db::users::UserId;
+use rocket_page_cache::Cache;
 
 /// The tags a write to user `id` changes: the lists (and the users count), and
 /// the user's own page and API item, including a cached 404 for an id just made.

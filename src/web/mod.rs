@@ -17,7 +17,7 @@ pub mod writes;
 
 use rocket::Route;
 
-use crate::cache::RoutePolicy;
+use rocket_page_cache::RoutePolicy;
 
 use crate::db::users::UserId;
 use crate::error::AppError;

@@ -18,10 +18,10 @@ use super::users::load_user;
 use super::validation::{FieldErrors, UserInput};
 use super::view::{page_session, AdminReply, AdminView, Denied};
 use super::writes::{self, WriteError};
-use crate::cache::Cache;
 use crate::db::users::User;
 use crate::db::Db;
 use crate::error::AppError;
+use rocket_page_cache::Cache;
 
 pub fn routes() -> Vec<Route> {
     routes![new_form, create, edit_form, update, delete_form, delete]

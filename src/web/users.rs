@@ -9,10 +9,10 @@ use rocket_dyn_templates::{context, Template};
 use super::pagination::{PageInfo, PageRequest};
 use super::parse_user_id;
 use super::view::{AdminView, FlashView, Shown, Viewer};
-use crate::cache::{Cache, RoutePolicy};
 use crate::db::users::{self, User};
 use crate::db::Db;
 use crate::error::AppError;
+use rocket_page_cache::{Cache, RoutePolicy};
 
 pub fn routes() -> Vec<Route> {
     routes![index, show]

@@ -10,13 +10,13 @@ use rocket::{get, post, routes, Route, State};
 use rocket_dyn_templates::Template;
 use serde::{Deserialize, Serialize};
 
-use crate::cache::key::normalise_request_path;
-use crate::cache::store::Usage;
-use crate::cache::{Cache, CacheHealth, StatsSnapshot};
 use crate::error::AppError;
 use crate::web::auth::{AdminSession, ApiAdmin, AuthError};
 use crate::web::validation::FieldErrors;
 use crate::web::view::{flash_view, page_session, AdminReply, AdminView, Denied, FlashView, Shown};
+use rocket_page_cache::normalise_request_path;
+use rocket_page_cache::Usage;
+use rocket_page_cache::{Cache, CacheHealth, StatsSnapshot};
 
 pub fn routes() -> Vec<Route> {
     routes![page, purge_form, status_json, purge_json]

@@ -204,15 +204,6 @@ fn check_login_setup(figment: &figment::Figment, secret: SecretKeySource) -> Res
              with other instances; set ROCKET_SECRET_KEY (required in release)"
         );
     }
-    let private_cookies: Vec<String> = figment
-        .extract_inner("cache.private_cookies")
-        .unwrap_or_else(|_| vec![SESSION_COOKIE.to_owned()]);
-    if !private_cookies.iter().any(|name| name == SESSION_COOKIE) {
-        return Err(format!(
-            "cache.private_cookies must include {SESSION_COOKIE:?}, the admin session cookie, \
-             so that admins' requests bypass the shared cache"
-        ));
-    }
     Ok(())
 }
 

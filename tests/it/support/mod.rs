@@ -13,8 +13,8 @@ use figment::Figment;
 use rocket::http::uri::Host;
 use rocket::http::{Cookie, Header, Method};
 use rocket::local::asynchronous::{Client, LocalResponse};
-use rocket_cache::cache::Cache;
 use rocket_cache::db::Db;
+use rocket_page_cache::Cache;
 
 pub const MYSQL_SERVER: &str = "mysql://root@127.0.0.1:3306";
 pub const REDIS_URL: &str = "redis://127.0.0.1:6379/";

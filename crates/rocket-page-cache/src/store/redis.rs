@@ -12,7 +12,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, Script};
 
 use super::{Store, StoreError, TagStamp, Usage};
-use crate::cache::entry::{FRESH_UNTIL_OFFSET, FRESH_UNTIL_WIDTH, MAGIC};
+use crate::entry::{FRESH_UNTIL_OFFSET, FRESH_UNTIL_WIDTH, MAGIC};
 
 /// How long a tag's generation counter outlives its last purge. Renders and
 /// leases last seconds, so a day is ample; a counter that lapses reads as 0, which

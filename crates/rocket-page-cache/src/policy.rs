@@ -65,7 +65,7 @@ impl PathPattern {
 /// A route's cache declaration, made next to the route in code.
 ///
 /// ```
-/// use rocket_cache::cache::RoutePolicy;
+/// use rocket_page_cache::RoutePolicy;
 /// // The users list: cached for the default lifetime, keyed on two query
 /// // parameters (others are ignored), purged by the `users` tag.
 /// let list = RoutePolicy::new("/").query(&["page", "per_page"]).tags(&["users"]);

@@ -40,20 +40,34 @@ const KEPT_HEADERS: &[&str] = &[
     "vary",
 ];
 
-/// The page cache fairing. Give it the cache policies of the app's routes.
+/// The page cache fairing. Give it the cache policies of the app's routes, and
+/// the names of the cookies that make a request private (a login session).
 ///
 /// ```no_run
-/// use rocket_cache::cache::{PageCache, RoutePolicy};
-/// let rocket = rocket::build()
-///     .attach(PageCache::new(vec![RoutePolicy::new("/").ttl(50)]));
+/// use rocket_page_cache::{PageCache, RoutePolicy};
+/// let rocket = rocket::build().attach(
+///     PageCache::new(vec![RoutePolicy::new("/").ttl(50)]).private_cookie("session"),
+/// );
 /// ```
 pub struct PageCache {
     routes: Vec<RoutePolicy>,
+    private_cookies: Vec<String>,
 }
 
 impl PageCache {
     pub fn new(routes: Vec<RoutePolicy>) -> Self {
-        Self { routes }
+        Self {
+            routes,
+            private_cookies: Vec::new(),
+        }
+    }
+
+    /// A request carrying this cookie is private: it bypasses the shared cache,
+    /// neither reading nor filling it. `cache.private_cookies` adds more by config.
+    #[must_use]
+    pub fn private_cookie(mut self, name: &str) -> Self {
+        self.private_cookies.push(name.to_owned());
+        self
     }
 }
 
@@ -122,7 +136,13 @@ impl Fairing for PageCache {
     }
 
     async fn on_ignite(&self, rocket: Rocket<Build>) -> fairing::Result {
-        let cache = match read_config(&rocket).and_then(|c| Cache::new(c, self.routes.clone())) {
+        let config = read_config(&rocket).map(|mut config| {
+            config
+                .private_cookies
+                .extend(self.private_cookies.iter().cloned());
+            config
+        });
+        let cache = match config.and_then(|c| Cache::new(c, self.routes.clone())) {
             Ok(cache) => cache,
             Err(e) => {
                 rocket::error!("configuration: {e}");

@@ -11,7 +11,7 @@ use moka::sync::Cache;
 use moka::Expiry;
 
 use super::{Store, StoreError, TagStamp, Usage};
-use crate::cache::entry::{FRESH_UNTIL_OFFSET, FRESH_UNTIL_WIDTH, MAGIC};
+use crate::entry::{FRESH_UNTIL_OFFSET, FRESH_UNTIL_WIDTH, MAGIC};
 
 #[derive(Clone)]
 struct Stored {

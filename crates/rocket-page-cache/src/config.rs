@@ -102,7 +102,7 @@ impl Default for CacheConfig {
             max_body_bytes: 1024 * 1024,
             memory_max_bytes: 64 * 1024 * 1024,
             allowed_hosts: vec!["localhost".to_owned(), "127.0.0.1".to_owned()],
-            private_cookies: vec!["rc_session".to_owned()],
+            private_cookies: Vec::new(),
             rules: Vec::new(),
             grace: 60,
             stale_if_error: 86_400,
@@ -145,7 +145,7 @@ impl CacheConfig {
                 _ => {
                     return Err(format!(
                         "cache.url: must be a redis:// URL, got {:?}",
-                        crate::config::redact_url(&self.url)
+                        redact_url(&self.url)
                     ))
                 }
             }
@@ -178,6 +178,19 @@ impl CacheConfig {
         } else {
             &self.generation
         }
+    }
+}
+
+/// A URL fit for logs and error messages: its password, if any, is masked.
+pub fn redact_url(raw: &str) -> String {
+    match url::Url::parse(raw) {
+        Ok(mut url) => {
+            if url.password().is_some() {
+                let _ = url.set_password(Some("***"));
+            }
+            url.to_string()
+        }
+        Err(_) => "<unparsable url>".to_owned(),
     }
 }
 

@@ -1,0 +1,37 @@
+//! rocket-page-cache: a server-side page cache for any Rocket app, shared by every
+//! instance through one Redis (or kept in memory, or off).
+//!
+//! Attach [`PageCache`] with the cache policy of each route ([`RoutePolicy`], the
+//! `@cache.cached()` of this engine) and configure it under `[default.cache]`
+//! ([`CacheConfig`]). The engine knows nothing of the app: the app hands it route
+//! policies, private cookie names and the figment, nothing else; the app reaches
+//! the engine through the managed [`Cache`] handle (memo, purge, usage, health).
+//!
+//! Inside:
+//! - `fairing`: lookup before routing, store after rendering.
+//! - `decide`: what a request gets (bypass, hit, stale, render).
+//! - `key`, `policy`: how a request becomes a key; what is storable.
+//! - `entry`: the stored envelope (its layout is private).
+//! - `flight`: one render per key in this process, and the cluster-wide lease.
+//! - `store`: Redis, memory and none backends, behind one trait.
+
+#![forbid(unsafe_code)]
+
+mod config;
+mod decide;
+mod entry;
+mod fairing;
+mod flight;
+mod handle;
+mod key;
+mod policy;
+mod stats;
+mod store;
+
+pub use config::{redact_url, BackendKind, CacheConfig, RuleConfig};
+pub use fairing::PageCache;
+pub use handle::{path_tag, Cache, CacheHealth};
+pub use key::normalise_request_path;
+pub use policy::RoutePolicy;
+pub use stats::StatsSnapshot;
+pub use store::{StoreError, Usage};
