@@ -10,11 +10,11 @@ use rocket::{delete, get, post, put, routes, Route, State};
 
 use super::auth::{ApiAdmin, AuthError};
 use super::invalidate::Purge;
-use super::pagination::PageRequest;
-use super::parse_user_id;
+use super::pagination::{canonical_page, canonical_per_page, PageRequest};
 use super::users::{load_page, load_user, UserPage};
 use super::validation::UserInput;
 use super::writes::{self, Written};
+use super::{canonical_user_id, parse_user_id};
 use crate::db::users::User;
 use crate::db::Db;
 use crate::error::AppError;
@@ -29,8 +29,12 @@ pub fn cache_policies() -> Vec<RoutePolicy> {
     vec![
         RoutePolicy::new("/api/users")
             .query(&["page", "per_page"])
+            .param("page", canonical_page)
+            .param("per_page", canonical_per_page)
             .tags(&["users"]),
-        RoutePolicy::new("/api/users/<id>").tags(&["user:<id>"]),
+        RoutePolicy::new("/api/users/<id>")
+            .tags(&["user:<id>"])
+            .param("id", canonical_user_id),
     ]
 }
 
@@ -45,14 +49,13 @@ pub struct UserList {
     pub pages: u32,
 }
 
-#[get("/api/users?<page>&<per_page>")]
+#[get("/api/users")]
 async fn list(
     db: &State<Db>,
     cache: &State<Cache>,
-    page: Option<&str>,
-    per_page: Option<&str>,
+    request: Result<PageRequest, AppError>,
 ) -> Result<Json<UserList>, AppError> {
-    let request = PageRequest::parse(page, per_page)?;
+    let request = request?;
     let UserPage { info, items } = load_page(db, cache, request).await?;
     Ok(Json(UserList {
         items,

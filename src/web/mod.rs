@@ -42,12 +42,18 @@ pub fn cache_policies() -> Vec<RoutePolicy> {
     policies
 }
 
-/// A user id from a path segment; anything but a positive number is a 404, as
-/// for an id that does not exist.
+/// A user id from a path segment; anything but a positive number written plainly
+/// (`11`, not `011` or `+11`) is a 404, as for an id that does not exist, so each
+/// user has one address.
 pub fn parse_user_id(raw: &str) -> Result<UserId, AppError> {
     raw.parse::<u32>()
         .ok()
-        .filter(|id| *id > 0)
+        .filter(|id| *id > 0 && id.to_string() == raw)
         .map(UserId)
         .ok_or_else(|| AppError::NotFound(format!("There is no user {raw:?}.")))
+}
+
+/// The id as user routes write it (the cache policies' spelling).
+pub fn canonical_user_id(raw: &str) -> Option<String> {
+    parse_user_id(raw).ok().map(|id| id.to_string())
 }

@@ -6,9 +6,9 @@ use rocket::serde::Serialize;
 use rocket::{get, routes, Route, State};
 use rocket_dyn_templates::{context, Template};
 
-use super::pagination::{PageInfo, PageRequest};
-use super::parse_user_id;
+use super::pagination::{canonical_page, canonical_per_page, PageInfo, PageRequest};
 use super::view::{AdminView, FlashView, Shown, Viewer};
+use super::{canonical_user_id, parse_user_id};
 use crate::db::users::{self, User};
 use crate::db::Db;
 use crate::error::AppError;
@@ -25,9 +25,13 @@ pub fn cache_policies() -> Vec<RoutePolicy> {
     vec![
         RoutePolicy::new("/")
             .query(&["page", "per_page"])
+            .param("page", canonical_page)
+            .param("per_page", canonical_per_page)
             .tags(&["users"]),
         RoutePolicy::new("/users/new").ttl(0),
-        RoutePolicy::new("/users/<id>").tags(&["user:<id>"]),
+        RoutePolicy::new("/users/<id>")
+            .tags(&["user:<id>"])
+            .param("id", canonical_user_id),
     ]
 }
 
@@ -86,15 +90,14 @@ struct ListView<'a> {
     flash: Option<FlashView>,
 }
 
-#[get("/?<page>&<per_page>")]
+#[get("/")]
 async fn index(
     db: &State<Db>,
     cache: &State<Cache>,
     viewer: Viewer,
-    page: Option<&str>,
-    per_page: Option<&str>,
+    request: Result<PageRequest, AppError>,
 ) -> Result<Shown<Template>, AppError> {
-    let request = PageRequest::parse(page, per_page)?;
+    let request = request?;
     let UserPage { info, items } = load_page(db, cache, request).await?;
     let first = request.offset() + 1;
     let view = ListView {

@@ -84,14 +84,18 @@ async fn the_users_list_api_pages_through_every_user_once() {
 }
 
 #[rocket::async_test]
-async fn the_users_list_api_clamps_per_page_to_one_hundred() {
+async fn the_users_list_api_refuses_per_page_above_one_hundred() {
     let app = TestApp::spawn().await;
     app.insert_users(120);
-    let (status, list) = app.get_json("/api/users?per_page=101").await;
+    let (status, list) = app.get_json("/api/users?per_page=100").await;
     assert_eq!(status, 200);
-    assert_eq!(list["per_page"], 100);
-    assert_eq!(list["pages"], 2);
     assert_eq!(ids(&list).len(), 100);
+    let (status, error) = app.get_json("/api/users?per_page=101").await;
+    assert_eq!(status, 400);
+    assert!(
+        error.to_string().contains("per_page"),
+        "the reason names the parameter: {error}"
+    );
 }
 
 #[rocket::async_test]

@@ -86,7 +86,7 @@ async fn hit_headers_say_what_happened() {
         header(&miss, "Cache-Status"),
         "rocket-cache; fwd=uri-miss; stored"
     );
-    assert_eq!(header(&miss, "Cache-Control"), "public, max-age=30");
+    assert_eq!(header(&miss, "Cache-Control"), "no-cache");
     let etag = header(&miss, "ETag");
     assert!(
         etag.starts_with('"') && etag.len() > 10,
@@ -314,10 +314,12 @@ async fn a_missing_user_is_cached_as_a_404_for_a_short_time() {
 #[rocket::async_test]
 async fn bad_requests_are_not_stored() {
     let app = TestApp::spawn().await;
+    let queries = app.queries();
     for _ in 0..2 {
         let (status, x_cache, _) = fetch(&app, "/?page=abc").await;
-        assert_eq!((status, x_cache.as_str()), (400, "MISS"));
+        assert_eq!((status, x_cache.as_str()), (400, "BYPASS"));
     }
+    assert_eq!(app.queries(), queries, "refused before any query");
 }
 
 #[rocket::async_test]

@@ -7,6 +7,7 @@ mod support;
 
 mod admin;
 mod api;
+mod bounds;
 mod caching;
 mod cluster;
 mod config;
@@ -15,4 +16,5 @@ mod invalidation;
 mod migrations;
 mod pages;
 mod resilience;
+mod spelling;
 mod writes;

@@ -106,14 +106,16 @@ async fn pages_of_the_list_hold_consecutive_slices_of_users() {
 }
 
 #[rocket::async_test]
-async fn per_page_above_one_hundred_is_clamped_to_one_hundred() {
+async fn per_page_above_one_hundred_is_a_bad_request_and_one_hundred_is_the_largest_page() {
     let app = TestApp::spawn().await;
     app.insert_users(120);
-    let (status, body) = app.get_text("/?per_page=1000").await;
+    let (status, body) = app.get_text("/?per_page=100").await;
     assert_eq!(status, 200);
     assert!(body.contains("121 users in all, showing 1–100."), "{body}");
     assert_eq!(rows(&body), 100);
-    assert!(body.contains("Page 1 of 2"));
+    let (status, body) = app.get_text("/?per_page=1000").await;
+    assert_eq!(status, 400);
+    assert!(body.contains("per_page"), "{body}");
 }
 
 #[rocket::async_test]

@@ -50,10 +50,16 @@ pub struct CacheConfig {
     /// Shared lifetime of a page when neither the route nor a rule says otherwise
     /// (Flask-Caching's `CACHE_DEFAULT_TIMEOUT`).
     pub default_ttl: u64,
-    /// `max-age` sent to browsers; apart from the shared lifetime.
+    /// `max-age` sent to browsers, apart from the shared lifetime. 0 (the default)
+    /// sends `no-cache`: browsers revalidate every visit with the `ETag` (a cheap 304)
+    /// and never show a page older than the shared copy.
     pub browser_ttl: u64,
-    /// Shared lifetime of a 404 page.
+    /// Shared lifetime of a 404 page; it gets no grace and no stale-if-error.
     pub not_found_ttl: u64,
+    /// Most 404 pages and hit-for-miss markers one instance stores per
+    /// `not_found_ttl` window; past it they are served uncached. Their keys come
+    /// from paths anyone can invent, so this is what bounds them.
+    pub max_negative_entries: u64,
     /// Budget of one cache operation; past it the request goes on without the cache.
     pub op_timeout_ms: u64,
     /// Responses with a larger body are not stored.
@@ -96,8 +102,9 @@ impl Default for CacheConfig {
             namespace: "rocket-cache".to_owned(),
             generation: String::new(),
             default_ttl: 300,
-            browser_ttl: 30,
+            browser_ttl: 0,
             not_found_ttl: 30,
+            max_negative_entries: 500,
             op_timeout_ms: 50,
             max_body_bytes: 1024 * 1024,
             memory_max_bytes: 64 * 1024 * 1024,

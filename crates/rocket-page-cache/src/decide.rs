@@ -8,8 +8,8 @@ use rocket::Request;
 use super::entry::{Entry, Freshness, Kind};
 use super::flight::{self, FlightLeader, LeaderPlan, Lease, Outcome, Role};
 use super::handle::{path_tag, Cache};
-use super::key::{normalised_path, page_key, RequestParts};
-use super::policy::Resolved;
+use super::key::{bounded_tag, normalised_path, page_key, RequestParts};
+use super::policy::{Misspelling, Resolved};
 use super::stats::{now_ms, Stats};
 use super::store::TagStamp;
 
@@ -86,14 +86,20 @@ pub async fn decide(cache: &Cache, request: &Request<'_>) -> Option<Verdict> {
     if let Some(reason) = bypass_reason(cache, request, &policy) {
         return Some(Verdict::Bypass(reason));
     }
-    let host = request
-        .host()
-        .map(|h| h.domain().as_str())
-        .unwrap_or_default();
     let query: Vec<(&str, &str)> = request
         .uri()
         .query()
         .map(|q| q.segments().collect())
+        .unwrap_or_default();
+    if let Err(misspelling) = policy.check_spelling(&query) {
+        return Some(Verdict::Bypass(match misspelling {
+            Misspelling::NonCanonical => "non-canonical",
+            Misspelling::Repeated => "repeated-parameter",
+        }));
+    }
+    let host = request
+        .host()
+        .map(|h| h.domain().as_str())
         .unwrap_or_default();
     let vary: Vec<Option<&str>> = policy
         .vary
@@ -126,7 +132,7 @@ pub async fn decide(cache: &Cache, request: &Request<'_>) -> Option<Verdict> {
         other => other,
     };
     // Anything else may render, and a render is stamped with its tags.
-    let mut tags = policy.tags.clone();
+    let mut tags: Vec<String> = policy.tags.iter().cloned().map(bounded_tag).collect();
     tags.push(path_tag(&normalised_path(&segments)));
     let verdict = match found {
         Some(entry) if entry.kind == Kind::Page => match entry.freshness(now) {

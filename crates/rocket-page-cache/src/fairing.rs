@@ -22,7 +22,7 @@ use super::decide::{decide, Render, Served, Verdict};
 use super::entry::{Entry, Freshness, Kind as EntryKind};
 use super::flight::Outcome;
 use super::handle::Cache;
-use super::policy::{storable_ttl, ResponseDirectives, ResponseFacts, RoutePolicy};
+use super::policy::{storable_ttl, Refusal, ResponseDirectives, ResponseFacts, RoutePolicy};
 use super::stats::{now_ms, Stats};
 
 /// Where hits are rerouted. Requested directly, it is a 404.
@@ -252,10 +252,14 @@ fn set_validators(
     browser_ttl: u64,
 ) {
     response.set_header(Header::new("ETag", etag.to_owned()));
-    response.set_header(Header::new(
-        "Cache-Control",
-        format!("public, max-age={browser_ttl}"),
-    ));
+    // Without a browser lifetime, browsers keep the page but ask again on every
+    // visit: a cheap 304 while it is unchanged, never an outdated page.
+    let cache_control = if browser_ttl == 0 {
+        "no-cache".to_owned()
+    } else {
+        format!("public, max-age={browser_ttl}")
+    };
+    response.set_header(Header::new("Cache-Control", cache_control));
     let matches = request
         .headers()
         .get("If-None-Match")
@@ -361,11 +365,19 @@ async fn store_render<'r>(
             config.max_body_bytes,
         )
     };
+    let negative = response.status() != Status::Ok;
+    let decision = decision.and_then(|ttl| {
+        if negative && !cache.admit_negative() {
+            Err(Refusal::NegativeBudget)
+        } else {
+            Ok(ttl)
+        }
+    });
     let label = if render.uncached() { "BYPASS" } else { "MISS" };
     let ttl = match decision {
         Ok(ttl) => ttl,
         Err(refusal) => {
-            if render.stamps.is_some() {
+            if render.stamps.is_some() && refusal != Refusal::NegativeBudget {
                 remember_uncacheable(cache, &render.key).await;
             }
             Stats::bump(&cache.stats().not_stored);
@@ -433,7 +445,7 @@ async fn store_render<'r>(
 /// straight to the route instead of waiting on a lease for nothing.
 async fn remember_uncacheable(cache: &Cache, key: &str) {
     let ttl_ms = cache.config().hit_for_miss_ttl * 1000;
-    if ttl_ms == 0 {
+    if ttl_ms == 0 || !cache.admit_negative() {
         return;
     }
     let marker = Entry::hit_for_miss(now_ms(), ttl_ms);
@@ -448,6 +460,7 @@ fn build_entry(
     body: bytes::Bytes,
 ) -> Entry {
     let now = now_ms();
+    let negative = response.status() != Status::Ok;
     let headers = response
         .headers()
         .iter()
@@ -463,8 +476,10 @@ fn build_entry(
         status: response.status().code,
         stored_at_ms: now,
         fresh_until_ms: now + u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX / 2),
-        grace_secs: policy.grace,
-        stale_if_error_secs: policy.stale_if_error,
+        // An error page (404) lives its lifetime and no longer: serving it stale
+        // would hide a page that has since been created.
+        grace_secs: if negative { 0 } else { policy.grace },
+        stale_if_error_secs: if negative { 0 } else { policy.stale_if_error },
         browser_ttl_secs: policy.browser_ttl,
         render_ms,
         etag: etag_of(&body),

@@ -10,10 +10,11 @@ use std::time::Duration;
 use bytes::Bytes;
 use serde::Serialize;
 
+use super::budget::WindowBudget;
 use super::config::{BackendKind, CacheConfig};
 use super::entry::Entry;
 use super::flight::Flights;
-use super::key::{key_base, normalise_request_path};
+use super::key::{bounded_tag, key_base, normalise_request_path};
 use super::policy::{Policies, RoutePolicy};
 use super::stats::{Breaker, Stats, StatsSnapshot, WarnLimiter};
 use super::store::memory::MemoryStore;
@@ -39,6 +40,8 @@ struct Inner {
     stats: Stats,
     warnings: WarnLimiter,
     breaker: Breaker,
+    /// Bounds 404 pages and hit-for-miss markers (keys anyone can invent).
+    negative_budget: WindowBudget,
 }
 
 /// What `/health/ready` says of the cache.
@@ -55,7 +58,7 @@ pub struct CacheHealth {
 /// The tag every page of a path is filed under, so that a path can be purged
 /// whatever its host, query or hashed key.
 pub fn path_tag(path: &str) -> String {
-    format!("path:{path}")
+    bounded_tag(format!("path:{path}"))
 }
 
 impl Cache {
@@ -76,6 +79,10 @@ impl Cache {
                 policies: Policies::new(routes, &config),
                 key_base: key_base(&config.namespace, config.generation()),
                 warnings: WarnLimiter::new(Duration::from_secs(config.warn_interval_secs)),
+                negative_budget: WindowBudget::new(
+                    config.max_negative_entries,
+                    config.not_found_ttl.max(1) * 1000,
+                ),
                 config,
                 store,
                 namespace_prefix,
@@ -120,6 +127,11 @@ impl Cache {
     /// Whether a store exists at all (`backend = "none"` has none).
     pub fn enabled(&self) -> bool {
         self.inner.config.backend != BackendKind::None
+    }
+
+    /// Whether one more 404 page or hit-for-miss marker may be stored now.
+    pub(crate) fn admit_negative(&self) -> bool {
+        self.inner.negative_budget.admit(super::stats::now_ms())
     }
 
     /// Whether the store may be tried now (the breaker is closed or probing).
@@ -276,7 +288,8 @@ impl Cache {
     /// every instance at once; returns how many entries it touched.
     pub async fn purge_tags(&self, tags: &[String], soft: bool) -> Result<u64, StoreError> {
         let budget = self.inner.config.op_timeout() * 20;
-        within(budget, self.inner.store.purge_tags(tags, soft)).await
+        let tags: Vec<String> = tags.iter().cloned().map(bounded_tag).collect();
+        within(budget, self.inner.store.purge_tags(&tags, soft)).await
     }
 
     /// Purges every page of a path (all hosts and queries). `path` is as a client

@@ -54,13 +54,30 @@ pub fn page_key(base: &str, parts: &RequestParts<'_>, declared: &[String]) -> St
         }
     }
     if base.len() + rest.len() > MAX_PLAIN_KEY {
-        let digest = Sha256::digest(rest.as_bytes());
-        rest = String::from("#");
-        for byte in digest {
-            let _ = write!(rest, "{byte:02x}");
-        }
+        rest = format!("#{}", hex_sha256(rest.as_bytes()));
     }
     format!("{base}{rest}")
+}
+
+/// Tags up to this length are kept readable; longer ones are hashed.
+pub const MAX_PLAIN_TAG: usize = 128;
+
+/// A tag as the store files it: itself, or `#` and its SHA-256 when longer than
+/// [`MAX_PLAIN_TAG`], so that a long path cannot make long set names. Applying it
+/// twice changes nothing, so purges and stores agree.
+pub fn bounded_tag(tag: String) -> String {
+    if tag.len() <= MAX_PLAIN_TAG {
+        return tag;
+    }
+    format!("#{}", hex_sha256(tag.as_bytes()))
+}
+
+fn hex_sha256(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(64);
+    for byte in Sha256::digest(bytes) {
+        let _ = write!(out, "{byte:02x}");
+    }
+    out
 }
 
 /// `/a/b` from decoded segments, each re-encoded.
@@ -176,6 +193,14 @@ mod tests {
         assert!(hashed.starts_with("ns:v1:g:#"));
         assert_eq!(hashed.len(), "ns:v1:g:#".len() + 64);
         assert_ne!(hashed, key(&[&"y".repeat(300)], &[]));
+    }
+
+    #[test]
+    fn long_tags_are_hashed_once() {
+        assert_eq!(bounded_tag("user:1".into()), "user:1");
+        let long = bounded_tag(format!("path:/{}", "x".repeat(7000)));
+        assert_eq!(long.len(), 65);
+        assert_eq!(bounded_tag(long.clone()), long);
     }
 
     #[test]

@@ -17,6 +17,7 @@
 
 #![forbid(unsafe_code)]
 
+mod budget;
 mod config;
 mod decide;
 mod entry;
@@ -32,6 +33,6 @@ pub use config::{redact_url, BackendKind, CacheConfig, RuleConfig};
 pub use fairing::PageCache;
 pub use handle::{path_tag, Cache, CacheHealth};
 pub use key::normalise_request_path;
-pub use policy::RoutePolicy;
+pub use policy::{Canonical, RoutePolicy};
 pub use stats::StatsSnapshot;
 pub use store::{StoreError, Usage};

@@ -62,15 +62,24 @@ impl PathPattern {
     }
 }
 
+/// How a route writes one parameter: the canonical spelling of a raw value, or
+/// `None` when the route refuses the value. Give the route's own parser, so that
+/// the key is built from what the route will parse.
+pub type Canonical = fn(&str) -> Option<String>;
+
 /// A route's cache declaration, made next to the route in code.
 ///
 /// ```
 /// use rocket_page_cache::RoutePolicy;
+/// fn id(raw: &str) -> Option<String> {
+///     raw.parse::<u32>().ok().map(|n| n.to_string())
+/// }
 /// // The users list: cached for the default lifetime, keyed on two query
 /// // parameters (others are ignored), purged by the `users` tag.
 /// let list = RoutePolicy::new("/").query(&["page", "per_page"]).tags(&["users"]);
-/// // One user for 50 s, purged by its own tag.
-/// let one = RoutePolicy::new("/users/<id>").ttl(50).tags(&["user:<id>"]);
+/// // One user for 50 s, purged by its own tag; `/users/007` is not the same
+/// // spelling as `/users/7`, so it is never stored.
+/// let one = RoutePolicy::new("/users/<id>").ttl(50).tags(&["user:<id>"]).param("id", id);
 /// ```
 #[derive(Debug, Clone)]
 pub struct RoutePolicy {
@@ -79,6 +88,7 @@ pub struct RoutePolicy {
     query: Vec<String>,
     tags: Vec<String>,
     vary: Vec<String>,
+    params: Vec<(String, Canonical)>,
 }
 
 impl RoutePolicy {
@@ -89,7 +99,18 @@ impl RoutePolicy {
             query: Vec::new(),
             tags: Vec::new(),
             vary: Vec::new(),
+            params: Vec::new(),
         }
+    }
+
+    /// How the path parameter `<name>` or the declared query parameter `name` is
+    /// spelled canonically. A request that spells it otherwise (`007` for `7`), or
+    /// with a value the route refuses, never reads or fills the cache: every
+    /// spelling of a resource is one key, and a flood of spellings stores nothing.
+    #[must_use]
+    pub fn param(mut self, name: &str, canonical: Canonical) -> Self {
+        self.params.push((name.to_owned(), canonical));
+        self
     }
 
     /// Request headers whose value changes the page (the route's `Vary`): each
@@ -135,6 +156,45 @@ pub struct Resolved {
     pub tags: Vec<String>,
     /// Lower-case names of request headers that are part of the key.
     pub vary: Vec<String>,
+    /// Whether every path parameter is spelled as the route writes it.
+    pub canonical_path: bool,
+    /// Canonical spellings of the declared query parameters that have one.
+    pub query_spelling: Vec<(String, Canonical)>,
+}
+
+/// Why a request's spelling keeps it away from the cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Misspelling {
+    /// A parameter is not written as the route writes it, or is refused by it.
+    NonCanonical,
+    /// A declared query parameter is given more than once.
+    Repeated,
+}
+
+impl Resolved {
+    /// Checks the query's declared parameters: each at most once, each spelled
+    /// canonically; `query` holds decoded pairs.
+    pub fn check_spelling(&self, query: &[(&str, &str)]) -> Result<(), Misspelling> {
+        if !self.canonical_path {
+            return Err(Misspelling::NonCanonical);
+        }
+        for name in &self.query {
+            let mut values = query.iter().filter(|(n, _)| n == name).map(|(_, v)| *v);
+            let Some(value) = values.next() else { continue };
+            if values.next().is_some() {
+                return Err(Misspelling::Repeated);
+            }
+            let canonical = self
+                .query_spelling
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, canonical)| canonical);
+            if canonical.is_some_and(|canonical| canonical(value).as_deref() != Some(value)) {
+                return Err(Misspelling::NonCanonical);
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Every route policy and config rule, resolved per request path.
@@ -204,7 +264,21 @@ impl Policies {
         let secs = |value: Option<u64>, default: u64| {
             u32::try_from(value.unwrap_or(default)).unwrap_or(u32::MAX)
         };
+        let spelling = route.map(|r| r.params.as_slice()).unwrap_or_default();
+        let canonical_path = params.iter().all(|(name, value)| {
+            spelling
+                .iter()
+                .find(|(n, _)| n == name)
+                .is_none_or(|(_, canonical)| canonical(value).as_deref() == Some(value.as_str()))
+        });
+        let query_spelling = spelling
+            .iter()
+            .filter(|(name, _)| query.contains(name))
+            .cloned()
+            .collect();
         Some(Resolved {
+            canonical_path,
+            query_spelling,
             ttl: Duration::from_secs(ttl),
             browser_ttl: secs(rule.and_then(|r| r.browser_ttl), self.browser_ttl),
             grace: secs(rule.and_then(|r| r.grace), self.grace),
@@ -265,6 +339,8 @@ pub enum Refusal {
     Vary,
     TooLarge,
     ZeroTtl,
+    /// A 404 past this instance's `max_negative_entries` for the window.
+    NegativeBudget,
 }
 
 impl Refusal {
@@ -277,6 +353,7 @@ impl Refusal {
             Self::Vary => "vary",
             Self::TooLarge => "too-large",
             Self::ZeroTtl => "ttl-zero",
+            Self::NegativeBudget => "negative-budget",
         }
     }
 }
@@ -401,6 +478,36 @@ mod tests {
         assert_eq!(
             p.resolve(&["users", "4"]).unwrap().tags,
             vec!["user:4", "person:4"]
+        );
+    }
+
+    fn number(raw: &str) -> Option<String> {
+        raw.parse::<u32>().ok().map(|n| n.to_string())
+    }
+
+    #[test]
+    fn parameters_must_be_spelled_as_the_route_writes_them() {
+        let p = Policies::new(
+            vec![
+                RoutePolicy::new("/").query(&["page"]).param("page", number),
+                RoutePolicy::new("/users/<id>").param("id", number),
+            ],
+            &CacheConfig::default(),
+        );
+        let user = |id| p.resolve(&["users", id]).unwrap().check_spelling(&[]);
+        assert_eq!(user("11"), Ok(()));
+        for misspelt in ["011", "+11", "x", ""] {
+            assert_eq!(user(misspelt), Err(Misspelling::NonCanonical), "{misspelt}");
+        }
+        let list = p.resolve(&[]).unwrap();
+        assert_eq!(list.check_spelling(&[("page", "2"), ("utm", "01")]), Ok(()));
+        assert_eq!(
+            list.check_spelling(&[("page", "02")]),
+            Err(Misspelling::NonCanonical)
+        );
+        assert_eq!(
+            list.check_spelling(&[("page", "1"), ("page", "1")]),
+            Err(Misspelling::Repeated)
         );
     }
 
