@@ -135,6 +135,37 @@ async fn an_expired_session_is_refused_and_its_row_deleted_at_the_next_login() {
 }
 
 #[rocket::async_test]
+async fn live_sessions_are_capped_and_the_oldest_ends_first() {
+    let app = AppBuilder::new().with_admin().start().await;
+    // 120 live sessions from other browsers, created at 1000000 + i.
+    let others: Vec<String> = (0..120)
+        .map(|i| {
+            format!(
+                "(UNHEX(SHA2('other {i}', 256)), 'admin', 'x', REPEAT('0', 64), \
+                 1000000 + {i}, UNIX_TIMESTAMP() + 10000)"
+            )
+        })
+        .collect();
+    app.db.execute(&format!(
+        "INSERT INTO `admin_session` VALUES {}",
+        others.join(", ")
+    ));
+    app.login().await;
+    assert_eq!(session_rows(&app), 100, "at most 100 live sessions");
+    assert_eq!(
+        app.db
+            .query_one("SELECT MIN(created_at) FROM `admin_session` WHERE fingerprint = 'x'"),
+        "1000021",
+        "the 21 oldest ended"
+    );
+    assert_eq!(
+        app.get("/users/new").await.status().code,
+        200,
+        "the new one lives"
+    );
+}
+
+#[rocket::async_test]
 async fn the_session_cookie_and_the_server_side_session_end_together() {
     let app = AppBuilder::new()
         .with_admin()
