@@ -151,9 +151,18 @@ pub struct AdminConfig {
     pub password_hash: Option<String>,
     /// The `Authorization: Bearer` token of the JSON API.
     pub api_token: Option<String>,
-    /// How long a login lasts, in seconds.
+    /// How long a login lasts, in seconds: the cookie's lifetime and the server-side
+    /// session's alike.
     #[serde(default = "AdminConfig::default_session_ttl_secs")]
     pub session_ttl_secs: u64,
+    /// Password checks run at once (each takes argon2's ~19 MiB); 0 means one per
+    /// core. Further attempts wait briefly, then get a 429.
+    #[serde(default)]
+    pub login_concurrency: usize,
+    /// Failed logins allowed per client address and per username before each further
+    /// failure locks them out for twice as long (1 s, 2 s, ... up to 15 minutes).
+    #[serde(default = "AdminConfig::default_login_failures_allowed")]
+    pub login_failures_allowed: u32,
 }
 
 /// The shortest API token accepted: guessable tokens are worse than none.
@@ -163,12 +172,25 @@ impl AdminConfig {
     fn default_session_ttl_secs() -> u64 {
         12 * 60 * 60
     }
+    fn default_login_failures_allowed() -> u32 {
+        5
+    }
+
+    /// How many password checks may run at once: `login_concurrency`, or the core
+    /// count when it is 0.
+    pub fn login_concurrency(&self) -> usize {
+        match self.login_concurrency {
+            0 => std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
+            n => n,
+        }
+    }
 
     /// Reads `admin` (all unset when the table is absent) and checks every value.
     pub fn from_figment(figment: &Figment) -> Result<Self, ConfigError> {
         if figment.find_value("admin").is_err() {
             return Ok(Self {
                 session_ttl_secs: Self::default_session_ttl_secs(),
+                login_failures_allowed: Self::default_login_failures_allowed(),
                 ..Self::default()
             });
         }
@@ -248,10 +270,16 @@ impl AdminConfig {
                 ));
             }
         }
-        if self.session_ttl_secs == 0 {
+        if self.session_ttl_secs == 0 || i64::try_from(self.session_ttl_secs).is_err() {
             return Err(ConfigError::invalid(
                 "admin.session_ttl_secs",
                 "must be more than 0",
+            ));
+        }
+        if self.login_concurrency > 1024 {
+            return Err(ConfigError::invalid(
+                "admin.login_concurrency",
+                "at most 1024 (0 means one per core)",
             ));
         }
         Ok(())

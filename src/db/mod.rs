@@ -5,6 +5,7 @@
 mod migrate;
 mod pool;
 pub mod schema;
+pub mod sessions;
 pub mod users;
 
 use rocket::fairing::{self, Fairing, Info, Kind};

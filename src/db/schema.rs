@@ -13,3 +13,18 @@ diesel::table! {
         address -> Varchar,
     }
 }
+
+diesel::table! {
+    admin_session (token_hash) {
+        #[max_length = 32]
+        token_hash -> Binary,
+        #[max_length = 64]
+        username -> Varchar,
+        #[max_length = 32]
+        fingerprint -> Varchar,
+        #[max_length = 64]
+        csrf -> Char,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+    }
+}

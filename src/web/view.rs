@@ -206,7 +206,8 @@ pub fn local_path(next: Option<&str>) -> String {
             if path.starts_with('/')
                 && !path.starts_with("//")
                 && !path.starts_with("/\\")
-                && !path.chars().any(char::is_control) =>
+                && !path.chars().any(char::is_control)
+                && rocket::http::uri::Origin::parse(path).is_ok() =>
         {
             path.to_owned()
         }
@@ -228,6 +229,9 @@ mod tests {
             "/\\evil.example",
             "users",
             "",
+            "/a b",
+            "/<x>",
+            "/é",
         ] {
             assert_eq!(local_path(Some(outside)), "/", "{outside}");
         }

@@ -13,6 +13,7 @@ mod cluster;
 mod config;
 mod health;
 mod invalidation;
+mod logins;
 mod migrations;
 mod pages;
 mod resilience;

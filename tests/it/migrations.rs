@@ -23,8 +23,9 @@ INSERT INTO `user` (`id`, `name`, `email`, `phone`, `address`) VALUES
   (5, 'Rahul', 'rahul@roytuts.com', 1234, 'Jupiter');
 ";
 
-/// The migrations under `migrations/`: the table, then the unique index on email.
-const MIGRATION_COUNT: &str = "2";
+/// The migrations under `migrations/`: the table, the unique index on email, then
+/// the admin sessions.
+const MIGRATION_COUNT: &str = "3";
 
 fn column_type(db: &TestDb, column: &str) -> String {
     db.query_one(&format!(

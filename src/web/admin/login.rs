@@ -3,18 +3,24 @@
 //! The login form is protected against CSRF like every other form, with a token
 //! kept in a short-lived private cookie of its own (there is no session yet). A
 //! wrong username or password shows the form again with 401; the password is
-//! checked against the argon2 hash on the blocking pool.
+//! checked against the argon2 hash on the blocking pool, a few at a time. Too many
+//! failures from one address or for one username, or too many checks in flight,
+//! answer 429 with `Retry-After` without checking the password.
+
+use std::net::IpAddr;
 
 use rocket::form::{Form, FromForm};
-use rocket::http::{CookieJar, Status};
-use rocket::request::FlashMessage;
-use rocket::response::Redirect;
+use rocket::http::{CookieJar, Header, Status};
+use rocket::request::{FlashMessage, Request};
+use rocket::response::{self, Redirect, Responder};
 use rocket::{get, post, routes, Route, State};
 use rocket_dyn_templates::Template;
 use serde::Serialize;
 
+use crate::db::Db;
 use crate::web::auth::{
-    check_login_token, end_session, issue_login_token, start_session, AdminSession, Auth, AuthError,
+    check_login_token, end_session, issue_login_token, start_session, AdminSession, Auth,
+    AuthError, LoginCheck,
 };
 use crate::web::view::{flash_view, local_path, AdminReply, Denied, FlashView};
 
@@ -85,12 +91,39 @@ fn login_form(
     )
 }
 
+/// A login answer, with `Retry-After` when the attempt was turned away.
+struct LoginReply {
+    reply: AdminReply,
+    retry_after_secs: Option<u64>,
+}
+
+impl From<AdminReply> for LoginReply {
+    fn from(reply: AdminReply) -> Self {
+        Self {
+            reply,
+            retry_after_secs: None,
+        }
+    }
+}
+
+impl<'r> Responder<'r, 'static> for LoginReply {
+    fn respond_to(self, request: &'r Request<'_>) -> response::Result<'static> {
+        let mut response = self.reply.respond_to(request)?;
+        if let Some(secs) = self.retry_after_secs {
+            response.set_header(Header::new("Retry-After", secs.to_string()));
+        }
+        Ok(response)
+    }
+}
+
 #[post("/admin/login", data = "<form>")]
 async fn login(
     auth: &State<Auth>,
+    db: &State<Db>,
     jar: &CookieJar<'_>,
+    address: Option<IpAddr>,
     form: Form<LoginFields>,
-) -> Result<AdminReply, Denied> {
+) -> Result<LoginReply, Denied> {
     if !auth.login_enabled() {
         return Err(AuthError::NotConfigured.into());
     }
@@ -114,27 +147,50 @@ async fn login(
         return Ok(again(
             Status::Forbidden,
             "This login form had expired or did not come from this site. Please try again.",
-        ));
+        )
+        .into());
     }
     let password = form.password.as_deref().unwrap_or_default();
-    if !auth.check_credentials(&username, password).await {
-        return Ok(again(Status::Unauthorized, "Wrong username or password."));
+    let turned_away = |wait_secs: u64, error| LoginReply {
+        reply: again(Status::TooManyRequests, error),
+        retry_after_secs: Some(wait_secs.max(1)),
+    };
+    match auth.check_login(address, &username, password).await {
+        LoginCheck::Valid => {}
+        LoginCheck::Wrong => {
+            return Ok(again(Status::Unauthorized, "Wrong username or password.").into())
+        }
+        LoginCheck::LockedOut(wait) => {
+            return Ok(turned_away(
+                wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
+                "Too many failed logins: wait a little before trying again.",
+            ))
+        }
+        LoginCheck::Busy => {
+            return Ok(turned_away(
+                1,
+                "Too many logins at once: try again in a moment.",
+            ))
+        }
     }
-    start_session(jar, auth, &username);
-    Ok(AdminReply::done(next, format!("Logged in as {username}.")))
+    start_session(jar, auth, db, &username).await?;
+    Ok(AdminReply::done(next, format!("Logged in as {username}.")).into())
 }
 
 #[post("/admin/logout", data = "<form>")]
-fn logout(
+async fn logout(
     session: Result<AdminSession, AuthError>,
+    db: &State<Db>,
     jar: &CookieJar<'_>,
     form: Form<LogoutFields>,
 ) -> Result<AdminReply, Denied> {
     // A valid session ends only with its token (no forced logouts from elsewhere);
     // a stale cookie is simply dropped.
-    if let Ok(session) = session {
-        session.check_csrf(form.csrf.as_deref())?;
+    match session {
+        Ok(session) => session.check_csrf(form.csrf.as_deref())?,
+        Err(AuthError::Unavailable) => return Err(AuthError::Unavailable.into()),
+        Err(_) => {}
     }
-    end_session(jar);
+    end_session(jar, db).await?;
     Ok(AdminReply::done("/admin/login", "Logged out."))
 }

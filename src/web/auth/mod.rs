@@ -1,14 +1,17 @@
-//! Who may write: the admin login (a session in a private cookie, CSRF tokens on
-//! every form) and the JSON API's bearer token.
+//! Who may write: the admin login (a session kept in `MySQL`, its token in a
+//! private cookie, CSRF tokens on every form) and the JSON API's bearer token.
 //!
 //! Configured by `[default.admin]` ([`AdminConfig`]); with nothing configured every
 //! write is refused with a message that says how to configure it, and pages are
 //! served as usual.
 
+mod gate;
 mod password;
 mod session;
+mod throttle;
 mod token;
 
+use std::net::IpAddr;
 use std::time::Duration;
 
 use rocket::fairing::{self, Fairing, Info, Kind};
@@ -19,10 +22,12 @@ use subtle::ConstantTimeEq;
 use crate::config::{AdminConfig, SecretKeySource};
 use crate::error::AppError;
 
+use gate::VerifyGate;
 pub use password::{hash_password, verify_password};
 pub use session::{
     check_login_token, end_session, issue_login_token, start_session, AdminSession, SESSION_COOKIE,
 };
+use throttle::LoginThrottle;
 pub use token::ApiAdmin;
 
 /// The admin settings as requests need them; managed by [`AuthFairing`].
@@ -31,6 +36,22 @@ pub struct Auth {
     /// SHA-256 of the API token: compared in constant time, never kept in clear.
     api_token_digest: Option<[u8; 32]>,
     session_ttl: Duration,
+    throttle: LoginThrottle,
+    gate: VerifyGate,
+}
+
+/// What a login attempt came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginCheck {
+    /// The admin's username and password.
+    Valid,
+    /// Wrong username or password (counted against the address and the username).
+    Wrong,
+    /// Too many failures from this address or for this username: try again after
+    /// this long. The password was not checked.
+    LockedOut(Duration),
+    /// Too many password checks in flight: try again in a moment.
+    Busy,
 }
 
 struct Login {
@@ -51,6 +72,8 @@ impl Auth {
             login,
             api_token_digest: config.api_token.as_deref().map(digest),
             session_ttl: Duration::from_secs(config.session_ttl_secs),
+            throttle: LoginThrottle::new(config.login_failures_allowed),
+            gate: VerifyGate::new(config.login_concurrency()),
         }
     }
 
@@ -64,15 +87,34 @@ impl Auth {
         self.api_token_digest.is_some()
     }
 
-    /// Whether `username` and `password` are the admin's. The password is checked
-    /// even when the username is wrong, so the time taken does not tell which was.
-    pub async fn check_credentials(&self, username: &str, password: &str) -> bool {
+    /// Checks a login attempt from `address`, within the throttle and the bound
+    /// on password checks in flight. The password is checked even when the username
+    /// is wrong, so the time taken does not tell which was.
+    pub async fn check_login(
+        &self,
+        address: Option<IpAddr>,
+        username: &str,
+        password: &str,
+    ) -> LoginCheck {
         let Some(login) = &self.login else {
-            return false;
+            return LoginCheck::Wrong;
+        };
+        if let Err(wait) = self.throttle.check(address, username) {
+            return LoginCheck::LockedOut(wait);
+        }
+        let Some(permit) = self.gate.enter().await else {
+            return LoginCheck::Busy;
         };
         let user_ok = same_secret(username, &login.username);
-        let password_ok = verify_password(&login.password_hash, password).await;
-        user_ok && password_ok
+        let password_ok =
+            password::verify_password_holding(&login.password_hash, password, permit).await;
+        if user_ok && password_ok {
+            self.throttle.succeeded(address, username);
+            LoginCheck::Valid
+        } else {
+            self.throttle.failed(address, username);
+            LoginCheck::Wrong
+        }
     }
 }
 
@@ -89,6 +131,8 @@ pub enum AuthError {
     MissingToken,
     /// A bearer token that is not the configured one.
     BadToken,
+    /// The session store (`MySQL`) could not be reached; the cause is logged.
+    Unavailable,
 }
 
 impl From<AuthError> for AppError {
@@ -112,6 +156,9 @@ impl From<AuthError> for AppError {
                 "Send the admin API token as `Authorization: Bearer <admin.api_token>`.".to_owned(),
             ),
             AuthError::BadToken => Self::Unauthorized("The bearer token is wrong.".to_owned()),
+            AuthError::Unavailable => {
+                Self::Unavailable("the session store could not be reached".to_owned())
+            }
         }
     }
 }

@@ -19,8 +19,19 @@ pub fn hash_password(password: &str) -> Result<String, String> {
 /// used). Argon2 is slow on purpose, so it runs on the blocking pool, not on a
 /// request worker.
 pub async fn verify_password(hash: &str, password: &str) -> bool {
+    verify_password_holding(hash, password, ()).await
+}
+
+/// [`verify_password`], keeping `permit` until argon2 has finished, even when the
+/// request that asked has gone: the bound on checks in flight holds.
+pub async fn verify_password_holding<P: Send + 'static>(
+    hash: &str,
+    password: &str,
+    permit: P,
+) -> bool {
     let (hash, password) = (hash.to_owned(), password.to_owned());
     tokio::task::spawn_blocking(move || {
+        let _permit = permit;
         PasswordHash::new(&hash).is_ok_and(|parsed| {
             Argon2::default()
                 .verify_password(password.as_bytes(), &parsed)

@@ -1,6 +1,10 @@
-//! The admin session: a Rocket private cookie (encrypted and authenticated with
-//! `secret_key`), so no session store is needed and every instance that shares the
-//! key accepts it. The CSRF token of the session's forms lives inside it.
+//! The admin session: a row in `MySQL` (`admin_session`, the source of truth) found
+//! by the SHA-256 of a random token that the browser holds in a private cookie
+//! (encrypted with `secret_key`, so a forged cookie is refused before any query).
+//! Logging out deletes the row, which ends the session on every instance at once;
+//! there is no in-process cache in front, so nothing lives on after it. The CSRF
+//! token of the session's forms is stored with it, so it is new at every login and
+//! dies at logout.
 //!
 //! The login form has no session yet; its CSRF token lives in a short-lived private
 //! cookie of its own, scoped to `/admin/login`.
@@ -10,8 +14,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use rocket::http::{Cookie, CookieJar, SameSite, Status};
 use rocket::request::{FromRequest, Outcome, Request};
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use super::{random_token, same_secret, Auth, AuthError};
+use crate::db::sessions::{self, SessionRow};
+use crate::db::Db;
 
 /// The session cookie. The page cache bypasses every request that carries it
 /// (`cache.private_cookies`), so an admin never gets, nor leaves, a shared page.
@@ -24,17 +31,6 @@ const LOGIN_FORM_TTL: Duration = Duration::from_mins(30);
 /// Clock difference between instances that is tolerated on `issued`.
 const CLOCK_SKEW_SECS: u64 = 60;
 
-/// What the session cookie holds.
-#[derive(Serialize, Deserialize)]
-struct SessionData {
-    user: String,
-    csrf: String,
-    /// Unix seconds at login.
-    issued: u64,
-    /// The password hash's fingerprint at login.
-    key: String,
-}
-
 /// What the login cookie holds.
 #[derive(Serialize, Deserialize)]
 struct LoginData {
@@ -43,7 +39,7 @@ struct LoginData {
 }
 
 /// A logged-in admin. As a request guard it fails with 403 ([`AuthError`]) when
-/// there is no valid session; take it as `Option<AdminSession>` on pages anyone
+/// there is no valid session (503 when `MySQL` cannot tell); take it as `Option<AdminSession>` on pages anyone
 /// may see, or as `Result<AdminSession, AuthError>` to answer the failure yourself.
 #[derive(Debug, Clone)]
 pub struct AdminSession {
@@ -72,6 +68,11 @@ fn now_secs() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
+/// Unix seconds, as the session table stores them.
+fn unix_now() -> i64 {
+    i64::try_from(now_secs()).unwrap_or(i64::MAX)
+}
+
 /// Whether something issued at `issued` is still within `ttl`.
 fn within(issued: u64, ttl: Duration) -> bool {
     let now = now_secs();
@@ -84,9 +85,10 @@ impl<'r> FromRequest<'r> for AdminSession {
 
     async fn from_request(request: &'r Request<'_>) -> Outcome<Self, Self::Error> {
         let session = request
-            .local_cache(|| read_session(request))
+            .local_cache_async(read_session(request))
+            .await
             .as_ref()
-            .map_err(|e| (Status::Forbidden, *e));
+            .map_err(|e| (guard_status(*e), *e));
         match session {
             Ok(session) => Outcome::Success(session.clone()),
             Err(failure) => Outcome::Error(failure),
@@ -94,59 +96,112 @@ impl<'r> FromRequest<'r> for AdminSession {
     }
 }
 
-fn read_session(request: &Request<'_>) -> Result<AdminSession, AuthError> {
+fn guard_status(error: AuthError) -> Status {
+    match error {
+        AuthError::Unavailable => Status::ServiceUnavailable,
+        _ => Status::Forbidden,
+    }
+}
+
+async fn read_session(request: &Request<'_>) -> Result<AdminSession, AuthError> {
     let login = request
         .rocket()
         .state::<Auth>()
-        .and_then(|auth| auth.login.as_ref().map(|login| (auth, login)));
-    let Some((auth, login)) = login else {
+        .and_then(|auth| auth.login.as_ref());
+    let Some(login) = login else {
         return Err(AuthError::NotConfigured);
     };
     let cookie = request
         .cookies()
         .get_private(SESSION_COOKIE)
         .ok_or(AuthError::LoginRequired)?;
-    let data: SessionData =
-        serde_json::from_str(cookie.value()).map_err(|_| AuthError::LoginRequired)?;
-    let valid = data.user == login.username
-        && data.key == login.fingerprint
-        && within(data.issued, auth.session_ttl);
-    if !valid {
+    let db = request
+        .rocket()
+        .state::<Db>()
+        .ok_or(AuthError::Unavailable)?;
+    let mut conn = db.conn().await.map_err(unavailable)?;
+    let row = sessions::find_live(&mut conn, &token_hash(cookie.value()), unix_now())
+        .await
+        .map_err(unavailable)?
+        .ok_or(AuthError::LoginRequired)?;
+    if row.username != login.username || row.fingerprint != login.fingerprint {
         return Err(AuthError::LoginRequired);
     }
     Ok(AdminSession {
-        username: data.user,
-        csrf: data.csrf,
+        username: row.username,
+        csrf: row.csrf,
     })
 }
 
-/// Logs `username` in: a new session (new CSRF token) in the private cookie.
-pub fn start_session(jar: &CookieJar<'_>, auth: &Auth, username: &str) {
-    let Some(login) = &auth.login else { return };
-    let data = SessionData {
-        user: username.to_owned(),
-        csrf: random_token(),
-        issued: now_secs(),
-        key: login.fingerprint.clone(),
-    };
-    let Ok(value) = serde_json::to_string(&data) else {
-        return;
-    };
-    let max_age = rocket::time::Duration::seconds(
-        i64::try_from(auth.session_ttl.as_secs()).unwrap_or(i64::MAX),
-    );
-    let cookie = Cookie::build((SESSION_COOKIE, value))
-        .path("/")
-        .http_only(true)
-        .same_site(SameSite::Strict)
-        .max_age(max_age);
-    jar.add_private(cookie);
-    jar.remove_private(Cookie::build(LOGIN_COOKIE).path(LOGIN_PATH));
+/// Logs why the session store failed; the request gets a 503.
+fn unavailable(cause: impl std::fmt::Display) -> AuthError {
+    rocket::warn!("admin session store: {cause}");
+    AuthError::Unavailable
 }
 
-/// Logs out: the session cookie is removed.
-pub fn end_session(jar: &CookieJar<'_>) {
+/// What is stored of a session token: its SHA-256, so that the table's contents
+/// cannot be replayed as cookies.
+fn token_hash(token: &str) -> Vec<u8> {
+    Sha256::digest(token.as_bytes()).to_vec()
+}
+
+/// Logs `username` in: a new session row (new token, new CSRF token) and the
+/// cookie that holds its token, both ending after `admin.session_ttl_secs`.
+pub async fn start_session(
+    jar: &CookieJar<'_>,
+    auth: &Auth,
+    db: &Db,
+    username: &str,
+) -> Result<(), AuthError> {
+    let Some(login) = &auth.login else {
+        return Err(AuthError::NotConfigured);
+    };
+    let token = random_token();
+    let ttl = i64::try_from(auth.session_ttl.as_secs()).unwrap_or(i64::MAX);
+    let now = unix_now();
+    let row = SessionRow {
+        token_hash: token_hash(&token),
+        username: username.to_owned(),
+        fingerprint: login.fingerprint.clone(),
+        csrf: random_token(),
+        created_at: now,
+        expires_at: now.saturating_add(ttl),
+    };
+    let mut conn = db.conn().await.map_err(unavailable)?;
+    sessions::insert(&mut conn, row)
+        .await
+        .map_err(unavailable)?;
+    jar.add_private(lasting(
+        Cookie::build((SESSION_COOKIE, token)).path("/"),
+        auth.session_ttl,
+    ));
+    jar.remove_private(Cookie::build(LOGIN_COOKIE).path(LOGIN_PATH));
+    Ok(())
+}
+
+/// Logs out: the session row is deleted (on every instance at once) and the
+/// cookie removed.
+pub async fn end_session(jar: &CookieJar<'_>, db: &Db) -> Result<(), AuthError> {
+    if let Some(cookie) = jar.get_private(SESSION_COOKIE) {
+        let mut conn = db.conn().await.map_err(unavailable)?;
+        sessions::delete(&mut conn, &token_hash(cookie.value()))
+            .await
+            .map_err(unavailable)?;
+    }
     jar.remove_private(Cookie::build(SESSION_COOKIE).path("/"));
+    Ok(())
+}
+
+/// An HTTP-only, same-site cookie whose `Max-Age` and `Expires` agree on `ttl`
+/// (a private cookie without `Expires` would get Rocket's default of a week).
+fn lasting(cookie: impl Into<Cookie<'static>>, ttl: Duration) -> Cookie<'static> {
+    let ttl = rocket::time::Duration::seconds(i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX));
+    let mut cookie = cookie.into();
+    cookie.set_http_only(true);
+    cookie.set_same_site(SameSite::Strict);
+    cookie.set_max_age(ttl);
+    cookie.set_expires(rocket::time::OffsetDateTime::now_utc().saturating_add(ttl));
+    cookie
 }
 
 /// A CSRF token for a login form, remembered in the login cookie.
@@ -156,16 +211,10 @@ pub fn issue_login_token(jar: &CookieJar<'_>) -> String {
         issued: now_secs(),
     };
     if let Ok(value) = serde_json::to_string(&data) {
-        let max_age = rocket::time::Duration::seconds(
-            i64::try_from(LOGIN_FORM_TTL.as_secs()).unwrap_or(i64::MAX),
-        );
-        jar.add_private(
-            Cookie::build((LOGIN_COOKIE, value))
-                .path(LOGIN_PATH)
-                .http_only(true)
-                .same_site(SameSite::Strict)
-                .max_age(max_age),
-        );
+        jar.add_private(lasting(
+            Cookie::build((LOGIN_COOKIE, value)).path(LOGIN_PATH),
+            LOGIN_FORM_TTL,
+        ));
     }
     data.csrf
 }

@@ -75,6 +75,11 @@ impl Process {
         }
     }
 
+    /// The child's process id (for `/proc/<pid>/status`).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// What the child printed so far (stdout and stderr interleaved).
     pub fn output(&self) -> String {
         self.output.lock().unwrap().clone()

@@ -1,0 +1,159 @@
+//! Failed logins counted per client address and per username, with a lockout that
+//! doubles with every failure past the allowance.
+//!
+//! Both counts live in bounded in-process caches (moka): a flood of distinct
+//! usernames or addresses evicts the least useful entries instead of growing a map,
+//! and an entry is forgotten after [`FORGET_AFTER`] without failures. Usernames are
+//! kept as SHA-256 digests, so a long one costs no more than a short one. The counts
+//! are per instance: behind a load balancer an attacker gets the allowance once per
+//! instance, still with the same back-off on each.
+
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use moka::sync::Cache;
+use sha2::{Digest, Sha256};
+
+/// Most addresses, and most usernames, tracked at once.
+const TRACKED: u64 = 10_000;
+/// A key with no failure for this long starts afresh.
+const FORGET_AFTER: Duration = Duration::from_mins(15);
+/// The longest lockout.
+const MAX_LOCKOUT: Duration = Duration::from_mins(15);
+
+#[derive(Debug, Clone, Copy)]
+struct Failures {
+    count: u32,
+    locked_until: Option<Instant>,
+}
+
+/// The login throttle; one per instance, shared by its requests.
+pub struct LoginThrottle {
+    by_address: Cache<IpAddr, Failures>,
+    by_username: Cache<[u8; 32], Failures>,
+    allowed: u32,
+}
+
+impl LoginThrottle {
+    /// Allows `allowed` failures per key before lockouts start.
+    pub fn new(allowed: u32) -> Self {
+        Self {
+            by_address: bounded_cache(),
+            by_username: bounded_cache(),
+            allowed,
+        }
+    }
+
+    /// `Err(wait)` while the address or the username is locked out.
+    pub fn check(&self, address: Option<IpAddr>, username: &str) -> Result<(), Duration> {
+        let now = Instant::now();
+        let by_address = address.and_then(|ip| self.by_address.get(&ip));
+        let by_username = self.by_username.get(&digest(username));
+        let wait = [by_address, by_username]
+            .into_iter()
+            .flatten()
+            .filter_map(|failures| failures.locked_until)
+            .filter_map(|until| until.checked_duration_since(now))
+            .filter(|wait| !wait.is_zero())
+            .max();
+        wait.map_or(Ok(()), Err)
+    }
+
+    /// Counts a failed login against the address and the username.
+    pub fn failed(&self, address: Option<IpAddr>, username: &str) {
+        let allowed = self.allowed;
+        let bump = |old: Option<Failures>| {
+            let count = old.map_or(0, |f| f.count).saturating_add(1);
+            Failures {
+                count,
+                locked_until: lockout(count, allowed).map(|wait| Instant::now() + wait),
+            }
+        };
+        if let Some(ip) = address {
+            self.by_address
+                .entry(ip)
+                .and_upsert_with(|old| bump(old.map(|e| *e.value())));
+        }
+        self.by_username
+            .entry(digest(username))
+            .and_upsert_with(|old| bump(old.map(|e| *e.value())));
+    }
+
+    /// A successful login clears both counts.
+    pub fn succeeded(&self, address: Option<IpAddr>, username: &str) {
+        if let Some(ip) = address {
+            self.by_address.invalidate(&ip);
+        }
+        self.by_username.invalidate(&digest(username));
+    }
+}
+
+fn bounded_cache<K>() -> Cache<K, Failures>
+where
+    K: std::hash::Hash + Eq + Send + Sync + 'static,
+{
+    Cache::builder()
+        .max_capacity(TRACKED)
+        .time_to_idle(FORGET_AFTER)
+        .build()
+}
+
+/// The lockout after the `count`th failure: none within the allowance, then 1 s,
+/// doubling, at most [`MAX_LOCKOUT`].
+fn lockout(count: u32, allowed: u32) -> Option<Duration> {
+    let past = count.checked_sub(allowed).filter(|past| *past > 0)?;
+    let secs = 1_u64.checked_shl(past - 1).unwrap_or(u64::MAX);
+    Some(Duration::from_secs(secs).min(MAX_LOCKOUT))
+}
+
+fn digest(username: &str) -> [u8; 32] {
+    Sha256::digest(username.as_bytes()).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lockouts_start_past_the_allowance_and_double_up_to_the_cap() {
+        assert_eq!(lockout(0, 3), None);
+        assert_eq!(lockout(3, 3), None);
+        assert_eq!(lockout(4, 3), Some(Duration::from_secs(1)));
+        assert_eq!(lockout(5, 3), Some(Duration::from_secs(2)));
+        assert_eq!(lockout(8, 3), Some(Duration::from_secs(16)));
+        assert_eq!(lockout(40, 3), Some(MAX_LOCKOUT));
+        assert_eq!(lockout(u32::MAX, 3), Some(MAX_LOCKOUT));
+    }
+
+    #[test]
+    fn address_and_username_are_locked_apart_and_cleared_by_success() {
+        let throttle = LoginThrottle::new(1);
+        let ip: IpAddr = [192, 0, 2, 1].into();
+        let other: IpAddr = [192, 0, 2, 2].into();
+        throttle.failed(Some(ip), "a");
+        assert!(
+            throttle.check(Some(ip), "a").is_ok(),
+            "within the allowance"
+        );
+        throttle.failed(Some(ip), "b");
+        assert!(
+            throttle.check(Some(ip), "c").is_err(),
+            "the address is locked"
+        );
+        assert!(throttle.check(Some(other), "c").is_ok());
+        throttle.failed(Some(other), "b");
+        assert!(throttle.check(None, "b").is_err(), "the username is locked");
+        throttle.succeeded(Some(ip), "b");
+        assert!(throttle.check(Some(ip), "b").is_ok());
+    }
+
+    #[test]
+    fn a_flood_of_usernames_stays_bounded() {
+        let throttle = LoginThrottle::new(0);
+        for i in 0..30_000 {
+            throttle.failed(None, &format!("user-{i}"));
+        }
+        throttle.by_username.run_pending_tasks();
+        assert!(throttle.by_username.entry_count() <= TRACKED);
+    }
+}
