@@ -36,9 +36,9 @@ impl PageRequest {
     pub fn locate(self, total: u64) -> Result<PageInfo, AppError> {
         let pages = total.div_ceil(u64::from(self.per_page)).max(1);
         if u64::from(self.page) > pages {
-            return Err(AppError::BadRequest(format!(
-                "There is no page {}: with {} per page the last page is {pages}.",
-                self.page, self.per_page
+            return Err(AppError::BadRequest(no_such_page(
+                &self.page.to_string(),
+                pages,
             )));
         }
         let pages = u32::try_from(pages).unwrap_or(u32::MAX);
@@ -60,6 +60,29 @@ fn parse_positive(name: &str, raw: Option<&str>) -> Result<Option<u32>, AppError
             u32::MAX
         ))),
     }
+}
+
+/// A page that does not exist, said for people: "There is no page 0. Pages go from
+/// 1 to 3." (`raw` is what was asked for, shown as typed when it is not a number).
+pub fn no_such_page(raw: &str, pages: u64) -> String {
+    let asked = if raw.trim().parse::<u64>().is_ok() {
+        raw.trim().to_owned()
+    } else {
+        format!("{raw:?}")
+    };
+    if pages <= 1 {
+        format!("There is no page {asked}. There is only page 1.")
+    } else {
+        format!("There is no page {asked}. Pages go from 1 to {pages}.")
+    }
+}
+
+/// A `per_page` that is not a count, said for people.
+pub fn bad_per_page(raw: &str) -> String {
+    format!(
+        "{raw:?} is not a number of users per page: give a whole number from 1 \
+         (pages show at most {MAX_PER_PAGE})."
+    )
 }
 
 /// A located page, as templates and the JSON API show it.
@@ -122,5 +145,21 @@ mod tests {
         };
         assert!(request.locate(20).is_err());
         assert_eq!(request.locate(21).unwrap().next(), None);
+    }
+
+    #[test]
+    fn a_missing_page_is_named_with_the_pages_there_are() {
+        assert_eq!(
+            no_such_page("0", 3),
+            "There is no page 0. Pages go from 1 to 3."
+        );
+        assert_eq!(
+            no_such_page("abc", 3),
+            "There is no page \"abc\". Pages go from 1 to 3."
+        );
+        assert_eq!(
+            no_such_page("7", 1),
+            "There is no page 7. There is only page 1."
+        );
     }
 }

@@ -6,7 +6,7 @@ use rocket::serde::Serialize;
 use rocket::{get, routes, Route, State};
 use rocket_dyn_templates::{context, Template};
 
-use super::pagination::{PageInfo, PageRequest};
+use super::pagination::{self, PageInfo, PageRequest};
 use super::parse_user_id;
 use super::view::{AdminView, FlashView, Shown, Viewer};
 use crate::cache::{Cache, RoutePolicy};
@@ -94,7 +94,9 @@ async fn index(
     page: Option<&str>,
     per_page: Option<&str>,
 ) -> Result<Shown<Template>, AppError> {
-    let request = PageRequest::parse(page, per_page)?;
+    let Ok(request) = PageRequest::parse(page, per_page) else {
+        return Err(bad_page(db, cache, page, per_page).await);
+    };
     let UserPage { info, items } = load_page(db, cache, request).await?;
     let first = request.offset() + 1;
     let view = ListView {
@@ -117,6 +119,21 @@ async fn index(
         inner: Template::render("users/index", &view),
         private: viewer.is_admin(),
     })
+}
+
+/// A `page` or `per_page` that is not a number from 1, said for people: the error
+/// names the pages there are (page 1 always exists, so it is read for the count).
+async fn bad_page(db: &Db, cache: &Cache, page: Option<&str>, per_page: Option<&str>) -> AppError {
+    let Ok(first) = PageRequest::parse(None, per_page) else {
+        return AppError::BadRequest(pagination::bad_per_page(per_page.unwrap_or_default()));
+    };
+    match load_page(db, cache, first).await {
+        Ok(UserPage { info, .. }) => AppError::BadRequest(pagination::no_such_page(
+            page.unwrap_or_default(),
+            u64::from(info.pages),
+        )),
+        Err(error) => error,
+    }
 }
 
 #[get("/users/<id>")]
