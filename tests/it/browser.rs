@@ -75,6 +75,9 @@ async fn check_page(browser: &Browser, name: &str) -> Vec<String> {
             "{name}: short words broken across lines: {broken:?}"
         ));
     }
+    for problem in browser.accessibility_extras().await {
+        problems.push(format!("{name}: {problem}"));
+    }
     for violation in browser.accessibility_violations().await {
         problems.push(format!("{name}: axe: {violation}"));
     }

@@ -301,6 +301,41 @@ impl Browser {
         serde_json::from_value(found).unwrap_or_default()
     }
 
+    /// What axe-core does not check: text inputs whose border has less than 3:1
+    /// contrast with the page (WCAG 1.4.11), and links with one name that go to
+    /// different places (twenty "Edit" links that do not say whom they edit).
+    pub async fn accessibility_extras(&self) -> Vec<String> {
+        let script = r#"
+            const channel = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+            const lum = (c) => { const [r, g, b] = c.match(/[\d.]+/g).map(Number);
+              return 0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b); };
+            const contrast = (a, b) => { const [x, y] = [lum(a), lum(b)].sort((p, q) => q - p);
+              return (x + 0.05) / (y + 0.05); };
+            const page = getComputedStyle(document.body).backgroundColor;
+            const problems = [];
+            for (const input of document.querySelectorAll(
+                'input[type=text], input[type=email], input[type=tel], input[type=password]')) {
+              const ratio = contrast(getComputedStyle(input).borderTopColor, page);
+              if (ratio < 3) problems.push('border of #' + input.id + ' is ' + ratio.toFixed(2) + ':1');
+            }
+            const seen = new Map();
+            for (const link of document.querySelectorAll('a[href]')) {
+              const name = link.textContent.replace(/\s+/g, ' ').trim();
+              const href = link.getAttribute('href');
+              if (seen.has(name) && seen.get(name) !== href) {
+                problems.push('links named "' + name + '" go to ' + seen.get(name) + ' and ' + href);
+              }
+              seen.set(name, href);
+            }
+            return problems;"#;
+        let found = self
+            .client
+            .execute(script, Vec::new())
+            .await
+            .expect("the checks run");
+        serde_json::from_value(found).unwrap_or_default()
+    }
+
     /// axe-core's serious and critical violations on the current page, one line each.
     pub async fn accessibility_violations(&self) -> Vec<String> {
         let axe = axe_source();
