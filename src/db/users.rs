@@ -63,6 +63,18 @@ pub async fn find(conn: &mut DbConn, id: UserId) -> QueryResult<User> {
         .await
 }
 
+/// The user who has `email`, if any, compared as the unique index compares it (so
+/// `Ada@x.com` finds `ada@x.com`). Lets a form report a taken address together with
+/// its other mistakes instead of after they are fixed.
+pub async fn email_owner(conn: &mut DbConn, email: &str) -> QueryResult<Option<UserId>> {
+    user::table
+        .filter(user::email.eq(email))
+        .select(user::id)
+        .first(conn)
+        .await
+        .optional()
+}
+
 /// The columns a write sets: a new row, or every column of an existing one.
 /// Checked beforehand by the web layer; the unique index on `email` is checked here
 /// (`DatabaseErrorKind::UniqueViolation`).

@@ -10,7 +10,7 @@ use rocket::{delete, get, post, put, routes, Route, State};
 
 use super::auth::{ApiAdmin, AuthError};
 use super::invalidate::Purge;
-use super::pagination::{canonical_page, canonical_per_page, PageRequest};
+use super::pagination::{canonical_page, canonical_per_page, BadPageQuery, PageRequest};
 use super::users::{load_page, load_user, UserPage};
 use super::validation::UserInput;
 use super::writes::{self, Written};
@@ -53,7 +53,7 @@ pub struct UserList {
 async fn list(
     db: &State<Db>,
     cache: &State<Cache>,
-    request: Result<PageRequest, AppError>,
+    request: Result<PageRequest, BadPageQuery>,
 ) -> Result<Json<UserList>, AppError> {
     let request = request?;
     let UserPage { info, items } = load_page(db, cache, request).await?;

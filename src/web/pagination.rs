@@ -12,7 +12,7 @@ use crate::error::AppError;
 
 /// Rows per page when the request does not say.
 pub const DEFAULT_PER_PAGE: u32 = 20;
-/// Most rows per page; larger requests are clamped to it.
+/// Most rows per page; a larger `per_page` is a 400.
 pub const MAX_PER_PAGE: u32 = 100;
 
 /// A validated page request.
@@ -22,31 +22,71 @@ pub struct PageRequest {
     pub per_page: u32,
 }
 
+/// Why a list query was refused. The HTML list words a bad `page` for people
+/// with the pages there are ([`no_such_page`]); the API says it plainly.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BadPageQuery {
+    /// `page` is not a page number (as typed), with the page size that was valid.
+    Page { raw: String, per_page: u32 },
+    /// `per_page` is not a count from 1 to [`MAX_PER_PAGE`] (as typed).
+    PerPage(String),
+    /// A parameter given more than once.
+    Repeated(&'static str),
+}
+
+impl BadPageQuery {
+    /// The reason, for a reader who knows nothing of the page count.
+    pub fn message(&self) -> String {
+        match self {
+            Self::Page { raw, .. } => format!(
+                "`page` must be a whole number from 1, written without signs or leading \
+                 zeros; got {raw:?}."
+            ),
+            Self::PerPage(raw) => bad_per_page(raw),
+            Self::Repeated(name) => format!("`{name}` is given more than once; give it once."),
+        }
+    }
+}
+
+impl From<BadPageQuery> for AppError {
+    fn from(bad: BadPageQuery) -> Self {
+        AppError::BadRequest(bad.message())
+    }
+}
+
 impl PageRequest {
     /// Parses the raw parameters: missing means the default; anything but a whole
-    /// number written plainly (`1`, not `01` or `+1`), within range, is a 400.
-    pub fn parse(page: Option<&str>, per_page: Option<&str>) -> Result<Self, AppError> {
-        let page = parse_number("page", page, u32::MAX)?.unwrap_or(1);
-        let per_page =
-            parse_number("per_page", per_page, MAX_PER_PAGE)?.unwrap_or(DEFAULT_PER_PAGE);
+    /// number written plainly (`1`, not `01` or `+1`), within range, is refused.
+    pub fn parse(page: Option<&str>, per_page: Option<&str>) -> Result<Self, BadPageQuery> {
+        let per_page = match per_page {
+            None => DEFAULT_PER_PAGE,
+            Some(raw) => {
+                parse_number(raw, MAX_PER_PAGE).ok_or_else(|| BadPageQuery::PerPage(raw.into()))?
+            }
+        };
+        let page = match page {
+            None => 1,
+            Some(raw) => parse_number(raw, u32::MAX).ok_or_else(|| BadPageQuery::Page {
+                raw: raw.into(),
+                per_page,
+            })?,
+        };
         Ok(Self { page, per_page })
     }
 
     /// From a request's query: as [`parse`](Self::parse), and a parameter given
-    /// twice is a 400 (which one would the page show?).
-    pub fn from_query(request: &Request<'_>) -> Result<Self, AppError> {
+    /// twice is refused (which one would the page show?).
+    pub fn from_query(request: &Request<'_>) -> Result<Self, BadPageQuery> {
         let pairs: Vec<(&str, &str)> = request
             .uri()
             .query()
             .map(|q| q.segments().collect())
             .unwrap_or_default();
-        let single = |name: &str| {
+        let single = |name: &'static str| {
             let mut values = pairs.iter().filter(|(n, _)| *n == name).map(|(_, v)| *v);
             let first = values.next();
             match values.next() {
-                Some(_) => Err(AppError::BadRequest(format!(
-                    "`{name}` is given more than once; give it once."
-                ))),
+                Some(_) => Err(BadPageQuery::Repeated(name)),
                 None => Ok(first),
             }
         };
@@ -58,13 +98,13 @@ impl PageRequest {
     }
 
     /// Where this page stands among `total` rows; a page past the last is a 400
-    /// that names the last page (page 1 of an empty table is fine).
+    /// that names the pages there are (page 1 of an empty table is fine).
     pub fn locate(self, total: u64) -> Result<PageInfo, AppError> {
-        let pages = total.div_ceil(u64::from(self.per_page)).max(1);
+        let pages = page_count(total, self.per_page);
         if u64::from(self.page) > pages {
-            return Err(AppError::BadRequest(format!(
-                "There is no page {}: with {} per page the last page is {pages}.",
-                self.page, self.per_page
+            return Err(AppError::BadRequest(no_such_page(
+                &self.page.to_string(),
+                pages,
             )));
         }
         let pages = u32::try_from(pages).unwrap_or(u32::MAX);
@@ -77,16 +117,14 @@ impl PageRequest {
     }
 }
 
+/// Pages that `total` rows fill at `per_page` a page; an empty table has page 1.
+pub fn page_count(total: u64, per_page: u32) -> u64 {
+    total.div_ceil(u64::from(per_page.max(1))).max(1)
+}
+
 /// A whole number from 1 to `max`, written plainly: the only spelling of it.
-fn parse_number(name: &str, raw: Option<&str>, max: u32) -> Result<Option<u32>, AppError> {
-    let Some(raw) = raw else { return Ok(None) };
-    match plain_number(raw) {
-        Some(n) if (1..=max).contains(&n) => Ok(Some(n)),
-        _ => Err(AppError::BadRequest(format!(
-            "`{name}` must be a whole number from 1 to {max}, written without signs or \
-             leading zeros; got {raw:?}."
-        ))),
-    }
+fn parse_number(raw: &str, max: u32) -> Option<u32> {
+    plain_number(raw).filter(|n| (1..=max).contains(n))
 }
 
 /// `raw` as a number when it is written as the number prints (`7`, not `07`,
@@ -97,25 +135,19 @@ fn plain_number(raw: &str) -> Option<u32> {
 
 /// The page number as the list routes write it (the cache policies' spelling).
 pub fn canonical_page(raw: &str) -> Option<String> {
-    parse_number("page", Some(raw), u32::MAX)
-        .ok()
-        .flatten()
-        .map(|n| n.to_string())
+    parse_number(raw, u32::MAX).map(|n| n.to_string())
 }
 
 /// The page size as the list routes write it (the cache policies' spelling).
 pub fn canonical_per_page(raw: &str) -> Option<String> {
-    parse_number("per_page", Some(raw), MAX_PER_PAGE)
-        .ok()
-        .flatten()
-        .map(|n| n.to_string())
+    parse_number(raw, MAX_PER_PAGE).map(|n| n.to_string())
 }
 
 /// The list routes' page request; a bad or repeated parameter is the error, for
-/// the route to answer (`Result<PageRequest, AppError>` as a guard).
+/// the route to answer (`Result<PageRequest, BadPageQuery>` as a guard).
 #[rocket::async_trait]
 impl<'r> FromRequest<'r> for PageRequest {
-    type Error = AppError;
+    type Error = BadPageQuery;
 
     async fn from_request(request: &'r Request<'_>) -> Outcome<Self, Self::Error> {
         match Self::from_query(request) {
@@ -123,6 +155,29 @@ impl<'r> FromRequest<'r> for PageRequest {
             Err(e) => Outcome::Error((rocket::http::Status::BadRequest, e)),
         }
     }
+}
+
+/// A page that does not exist, said for people: "There is no page 0. Pages go from
+/// 1 to 3." (`raw` is what was asked for, shown as typed when it is not a number).
+pub fn no_such_page(raw: &str, pages: u64) -> String {
+    let asked = if raw.trim().parse::<u64>().is_ok() {
+        raw.trim().to_owned()
+    } else {
+        format!("{raw:?}")
+    };
+    if pages <= 1 {
+        format!("There is no page {asked}. There is only page 1.")
+    } else {
+        format!("There is no page {asked}. Pages go from 1 to {pages}.")
+    }
+}
+
+/// A `per_page` that is not a count, said for people.
+pub fn bad_per_page(raw: &str) -> String {
+    format!(
+        "{raw:?} is not a number of users per page: give a whole number from 1 to \
+         {MAX_PER_PAGE}, written without signs or leading zeros (`per_page`)."
+    )
 }
 
 /// A located page, as templates and the JSON API show it.
@@ -160,7 +215,10 @@ mod tests {
             PageRequest::parse(Some("2"), Some("100")).unwrap().per_page,
             MAX_PER_PAGE
         );
-        assert!(PageRequest::parse(Some("2"), Some("101")).is_err());
+        assert_eq!(
+            PageRequest::parse(Some("2"), Some("101")),
+            Err(BadPageQuery::PerPage("101".into()))
+        );
     }
 
     #[test]
@@ -182,6 +240,17 @@ mod tests {
     }
 
     #[test]
+    fn a_bad_page_keeps_the_valid_page_size_for_its_message() {
+        assert_eq!(
+            PageRequest::parse(Some("0"), Some("5")),
+            Err(BadPageQuery::Page {
+                raw: "0".into(),
+                per_page: 5
+            })
+        );
+    }
+
+    #[test]
     fn page_past_the_end_is_refused_but_empty_first_page_is_fine() {
         let request = PageRequest {
             page: 1,
@@ -194,5 +263,21 @@ mod tests {
         };
         assert!(request.locate(20).is_err());
         assert_eq!(request.locate(21).unwrap().next(), None);
+    }
+
+    #[test]
+    fn a_missing_page_is_named_with_the_pages_there_are() {
+        assert_eq!(
+            no_such_page("0", 3),
+            "There is no page 0. Pages go from 1 to 3."
+        );
+        assert_eq!(
+            no_such_page("abc", 3),
+            "There is no page \"abc\". Pages go from 1 to 3."
+        );
+        assert_eq!(
+            no_such_page("7", 1),
+            "There is no page 7. There is only page 1."
+        );
     }
 }

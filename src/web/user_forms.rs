@@ -92,13 +92,63 @@ fn done_message(what: String, purge: Purge) -> String {
     }
 }
 
-/// A POST's session and CSRF token, or 403.
+/// Why a form's POST is not carried out.
+enum Refused {
+    /// The login ended while the form was open: say so, link the login page (which
+    /// comes back to the form) and show what was typed, so that none of it is lost.
+    SessionEnded {
+        form: String,
+    },
+    Denied(Denied),
+}
+
+impl From<Denied> for Refused {
+    fn from(denied: Denied) -> Self {
+        Self::Denied(denied)
+    }
+}
+
+impl Refused {
+    fn reply(self, typed: Option<&UserInput>) -> Result<AdminReply, Denied> {
+        match self {
+            Self::SessionEnded { form } => {
+                let next: String = url::form_urlencoded::byte_serialize(form.as_bytes()).collect();
+                Ok(AdminReply::Page(
+                    Status::Unauthorized,
+                    Template::render(
+                        "users/session_ended",
+                        context! {
+                            title: "Your login has ended",
+                            login: format!("/admin/login?next={next}"),
+                            values: typed,
+                        },
+                    ),
+                ))
+            }
+            Self::Denied(denied) => Err(denied),
+        }
+    }
+}
+
+/// A POST's session and CSRF token: without a session, [`Refused::SessionEnded`]
+/// (back to `form` after logging in); with a wrong token, 403.
 fn form_session(
     session: Result<AdminSession, AuthError>,
     csrf: Option<&str>,
-) -> Result<AdminSession, Denied> {
-    let session = session?;
-    session.check_csrf(csrf)?;
+    form: &str,
+) -> Result<AdminSession, Refused> {
+    let session = match session {
+        Ok(session) => session,
+        Err(AuthError::LoginRequired) => {
+            return Err(Refused::SessionEnded {
+                form: form.to_owned(),
+            })
+        }
+        Err(other) => return Err(Denied::from(other).into()),
+    };
+    session
+        .check_csrf(csrf)
+        .map_err(|e| Refused::Denied(e.into()))?;
     Ok(session)
 }
 
@@ -126,8 +176,11 @@ async fn create(
     session: Result<AdminSession, AuthError>,
     form: Form<UserFields>,
 ) -> Result<AdminReply, Denied> {
-    let session = form_session(session, form.csrf.as_deref())?;
     let input = form.input();
+    let session = match form_session(session, form.csrf.as_deref(), "/users/new") {
+        Ok(session) => session,
+        Err(refused) => return refused.reply(Some(&input)),
+    };
     match writes::create_user(db, cache, &input).await {
         Ok(written) => {
             let user = written.value;
@@ -199,9 +252,12 @@ async fn update(
     id: &str,
     form: Form<UserFields>,
 ) -> Result<AdminReply, Denied> {
-    let session = form_session(session, form.csrf.as_deref())?;
-    let id = parse_user_id(id)?;
     let input = form.input();
+    let session = match form_session(session, form.csrf.as_deref(), &format!("/users/{id}/edit")) {
+        Ok(session) => session,
+        Err(refused) => return refused.reply(Some(&input)),
+    };
+    let id = parse_user_id(id)?;
     match writes::update_user(db, cache, id, &input).await {
         Ok(written) => {
             let user = written.value;
@@ -212,13 +268,9 @@ async fn update(
             ))
         }
         Err(WriteError::Invalid(errors)) => {
-            let view = edit_view(
-                &id.to_string(),
-                &format!("user {id}"),
-                &input,
-                &errors,
-                &session,
-            );
+            // The heading keeps the stored name, not what was typed.
+            let stored = load_user(db, &id.to_string()).await?;
+            let view = edit_view(&id.to_string(), &stored.name, &input, &errors, &session);
             Ok(form_page(Status::UnprocessableEntity, &view))
         }
         Err(other) => Err(AppError::from(other).into()),
@@ -251,7 +303,13 @@ async fn delete(
     id: &str,
     form: Form<TokenOnly>,
 ) -> Result<AdminReply, Denied> {
-    form_session(session, form.csrf.as_deref())?;
+    if let Err(refused) = form_session(
+        session,
+        form.csrf.as_deref(),
+        &format!("/users/{id}/delete"),
+    ) {
+        return refused.reply(None);
+    }
     let id = parse_user_id(id)?;
     let written = writes::delete_user(db, cache, id)
         .await

@@ -6,7 +6,10 @@ use rocket::serde::Serialize;
 use rocket::{get, routes, Route, State};
 use rocket_dyn_templates::{context, Template};
 
-use super::pagination::{canonical_page, canonical_per_page, PageInfo, PageRequest};
+use super::pagination::{
+    canonical_page, canonical_per_page, no_such_page, page_count, BadPageQuery, PageInfo,
+    PageRequest,
+};
 use super::view::{AdminView, FlashView, Shown, Viewer};
 use super::{canonical_user_id, parse_user_id};
 use crate::db::users::{self, User};
@@ -46,18 +49,21 @@ pub struct UserPage {
 
 /// Reads one page of users: the total first, so that a page past the end is a 400.
 pub async fn load_page(db: &Db, cache: &Cache, request: PageRequest) -> Result<UserPage, AppError> {
-    let mut conn = db.conn().await?;
-    let total = cache
-        .get_or_compute(
-            "users:count",
-            COUNT_TTL,
-            &["users"],
-            users::count(&mut conn),
-        )
-        .await?;
+    let total = users_total(db, cache).await?;
     let info = request.locate(total)?;
+    let mut conn = db.conn().await?;
     let items = users::page(&mut conn, request.offset(), request.per_page).await?;
     Ok(UserPage { info, items })
+}
+
+/// How many users there are, memoised under the `users` tag (purged on writes).
+async fn users_total(db: &Db, cache: &Cache) -> Result<u64, AppError> {
+    cache
+        .get_or_compute("users:count", COUNT_TTL, &["users"], async {
+            let mut conn = db.conn().await?;
+            Ok::<_, AppError>(users::count(&mut conn).await?)
+        })
+        .await
 }
 
 /// Reads one user; a malformed or unknown id is a 404.
@@ -95,9 +101,12 @@ async fn index(
     db: &State<Db>,
     cache: &State<Cache>,
     viewer: Viewer,
-    request: Result<PageRequest, AppError>,
+    request: Result<PageRequest, BadPageQuery>,
 ) -> Result<Shown<Template>, AppError> {
-    let request = request?;
+    let request = match request {
+        Ok(request) => request,
+        Err(bad) => return Err(bad_page(db, cache, bad).await),
+    };
     let UserPage { info, items } = load_page(db, cache, request).await?;
     let first = request.offset() + 1;
     let view = ListView {
@@ -120,6 +129,18 @@ async fn index(
         inner: Template::render("users/index", &view),
         private: viewer.is_admin(),
     })
+}
+
+/// A refused list query, worded for people: a bad `page` is named with the pages
+/// there are (from the memoised count: usually no MySQL statement at all).
+async fn bad_page(db: &Db, cache: &Cache, bad: BadPageQuery) -> AppError {
+    let BadPageQuery::Page { raw, per_page } = &bad else {
+        return bad.into();
+    };
+    match users_total(db, cache).await {
+        Ok(total) => AppError::BadRequest(no_such_page(raw, page_count(total, *per_page))),
+        Err(error) => error,
+    }
 }
 
 #[get("/users/<id>")]

@@ -53,13 +53,40 @@ async fn conn(db: &Db) -> Result<crate::db::DbConn, WriteError> {
     db.conn().await.map_err(|e| WriteError::Failed(e.into()))
 }
 
+/// `fields` (the rules `input` breaks) plus a taken email, when the email itself is
+/// well formed and belongs to a user other than `id`: every mistake is reported at
+/// once. The unique index still decides when the rules pass.
+async fn with_taken_email(
+    conn: &mut crate::db::DbConn,
+    input: &UserInput,
+    id: Option<UserId>,
+    mut fields: FieldErrors,
+) -> Result<FieldErrors, WriteError> {
+    if fields.contains_key("email") {
+        return Ok(fields);
+    }
+    let owner = users::email_owner(conn, input.email.trim())
+        .await
+        .map_err(|e| WriteError::Failed(e.into()))?;
+    if owner.is_some() && owner != id {
+        fields.insert("email", EMAIL_TAKEN.to_owned());
+    }
+    Ok(fields)
+}
+
 /// Creates a user from `input`.
 pub async fn create_user(
     db: &Db,
     cache: &Cache,
     input: &UserInput,
 ) -> Result<Written<User>, WriteError> {
-    let row = validate(input).map_err(WriteError::Invalid)?;
+    let row = match validate(input) {
+        Ok(row) => row,
+        Err(fields) => {
+            let fields = with_taken_email(&mut conn(db).await?, input, None, fields).await?;
+            return Err(WriteError::Invalid(fields));
+        }
+    };
     let user = users::insert(&mut conn(db).await?, row)
         .await
         .map_err(|e| db_error(e, None))?;
@@ -81,6 +108,7 @@ pub async fn update_user(
             users::find(&mut conn, id)
                 .await
                 .map_err(|e| db_error(e, Some(id)))?;
+            let fields = with_taken_email(&mut conn, input, Some(id), fields).await?;
             return Err(WriteError::Invalid(fields));
         }
     };

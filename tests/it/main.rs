@@ -8,6 +8,7 @@ mod support;
 mod admin;
 mod api;
 mod bounds;
+mod browser;
 mod caching;
 mod cluster;
 mod config;

@@ -404,7 +404,25 @@ async fn forms_without_a_session_are_refused_or_sent_to_login() {
                 ],
             )
             .await;
-        assert_eq!(response.status().code, 403, "POST {uri}");
+        // The login ended while the form was open: nothing is written, the page
+        // links the login (which comes back to the form) and shows what was typed.
+        assert_eq!(response.status().code, 401, "POST {uri}");
+        // Handlebars writes `=` in attributes as `&#x3D;`; a browser reads it back.
+        let page = response
+            .into_string()
+            .await
+            .unwrap_or_default()
+            .replace("&#x3D;", "=");
+        let next: String = url::form_urlencoded::byte_serialize(uri.as_bytes()).collect();
+        assert!(
+            page.contains(&format!(
+                "<a href=\"/admin/login?next={next}\">Log in again</a>"
+            )),
+            "POST {uri}: {page}"
+        );
+        if !uri.ends_with("/delete") {
+            assert!(page.contains("x@example.com"), "POST {uri}: {page}");
+        }
     }
     // A forged or foreign session cookie is no session.
     let response = app
@@ -442,4 +460,50 @@ async fn a_missing_or_wrong_csrf_token_is_403_and_writes_nothing() {
         assert!(body.contains("did not come from this site"), "{body}");
     }
     assert_eq!(app.table_snapshot(), before);
+}
+
+#[rocket::async_test]
+async fn a_failed_edit_reports_a_taken_email_with_the_other_mistakes_and_keeps_the_heading() {
+    let app = admin_app().await;
+    app.login().await;
+    let csrf = app.csrf().await;
+    let created = app
+        .api(Method::Post, "/api/users", Some(API_TOKEN), Some(&ada()))
+        .await;
+    assert_eq!(created.status().code, 201);
+    let before = app.table_snapshot();
+    // An empty name and someone else's address, sent at once.
+    let response = app
+        .post_form(
+            "/users/2/edit",
+            &[
+                ("csrf", &csrf),
+                ("name", ""),
+                ("email", "SOUMITRA@roytuts.com"),
+                ("address", "Here"),
+            ],
+        )
+        .await;
+    assert_eq!(response.status().code, 422);
+    let page = response.into_string().await.unwrap();
+    assert!(page.contains("email already in use"), "{page}");
+    assert!(page.contains("id=\"name-error\""), "{page}");
+    assert!(page.contains("<h1>Edit Ada Lovelace</h1>"), "{page}");
+    assert_eq!(app.table_snapshot(), before, "nothing written");
+
+    // A user keeping their own address is not told it is taken.
+    let own = app
+        .post_form(
+            "/users/2/edit",
+            &[
+                ("csrf", &csrf),
+                ("name", ""),
+                ("email", "ada@example.com"),
+                ("address", "Here"),
+            ],
+        )
+        .await;
+    assert_eq!(own.status().code, 422);
+    let page = own.into_string().await.unwrap();
+    assert!(!page.contains("email already in use"), "{page}");
 }

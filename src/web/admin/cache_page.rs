@@ -113,10 +113,18 @@ impl Target {
             (Some(path), None, false) => Self::Path(check_path(path)?),
             (None, Some(tag), false) => Self::Tag(check_tag(tag)?),
             (None, None, true) => Self::All,
+            (None, None, false) => {
+                return Err(FieldErrors::from([(
+                    "target",
+                    "Nothing to purge: type a path (such as /users/1) or a tag (such as \
+                     users), or purge everything."
+                        .to_owned(),
+                )]))
+            }
             _ => {
                 return Err(FieldErrors::from([(
                     "target",
-                    "Give exactly one of path, tag or all.".to_owned(),
+                    "Purge one thing at a time: a path, a tag or everything.".to_owned(),
                 )]))
             }
         };
@@ -317,7 +325,8 @@ mod tests {
             Ok(Target::Tag("users".into()))
         );
         assert_eq!(Target::parse(None, None, true, false), Ok(Target::All));
-        assert!(Target::parse(None, None, false, false).is_err());
+        let empty = Target::parse(None, None, false, false).unwrap_err();
+        assert!(empty["target"].starts_with("Nothing to purge"), "{empty:?}");
         assert!(Target::parse(Some("/"), Some("users"), false, false).is_err());
         assert!(Target::parse(None, Some("users"), true, false).is_err());
         assert!(Target::parse(None, None, true, true)

@@ -2,6 +2,7 @@
 //! built on them from the same `build()` production uses.
 
 pub mod admin;
+pub mod browser;
 pub mod process;
 pub mod proxy;
 pub mod routes;
