@@ -14,5 +14,6 @@ mod health;
 mod invalidation;
 mod migrations;
 mod pages;
+mod probe;
 mod resilience;
 mod writes;
