@@ -49,11 +49,13 @@ async fn ready(db: &State<Db>, cache: &State<Cache>, log: &State<FailureLog>) ->
     let database = database_health(db).await;
     let database_up = database.error.is_none();
     if let Some(error) = &database.error {
-        log.warn(&format!("readiness: MySQL is down: {error}"));
+        log.database
+            .warn(&format!("readiness: MySQL is down: {error}"));
     }
     let cache = cache.health().await;
     if let Some(error) = &cache.error {
-        log.warn(&format!("readiness: the cache store is degraded: {error}"));
+        log.cache
+            .warn(&format!("readiness: the cache store is degraded: {error}"));
     }
     let status = if database_up {
         Status::Ok
@@ -91,15 +93,21 @@ pub async fn database_health(db: &Db) -> DatabaseHealth {
     }
 }
 
-/// Warnings of failed probes, at most one per [`FailureLog::INTERVAL`]: a
-/// balancer probing every second (or a stranger probing in a loop) while `MySQL`
-/// is down must not flood the log.
+/// Warnings of failed probes, at most one per [`Throttle::INTERVAL`] for each of
+/// `MySQL` and the cache: a balancer probing every second (or a stranger probing
+/// in a loop) while one is down must not flood the log.
 #[derive(Default)]
 pub struct FailureLog {
+    database: Throttle,
+    cache: Throttle,
+}
+
+#[derive(Default)]
+struct Throttle {
     last: Mutex<Option<Instant>>,
 }
 
-impl FailureLog {
+impl Throttle {
     const INTERVAL: Duration = Duration::from_secs(10);
 
     fn warn(&self, message: &str) {
