@@ -28,6 +28,12 @@ pub enum AppError {
     /// The request itself is wrong; the message says how to fix it.
     #[error("{0}")]
     BadRequest(String),
+    /// A body in a format the route does not take (the API takes JSON only).
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// A body over the configured limit (`limits.json`).
+    #[error("{0}")]
+    PayloadTooLarge(String),
     /// No or wrong credentials (the API's bearer token); the message says which.
     #[error("{0}")]
     Unauthorized(String),
@@ -53,6 +59,8 @@ impl AppError {
         match self {
             Self::NotFound(_) => Status::NotFound,
             Self::BadRequest(_) => Status::BadRequest,
+            Self::UnsupportedMediaType(_) => Status::UnsupportedMediaType,
+            Self::PayloadTooLarge(_) => Status::PayloadTooLarge,
             Self::Unauthorized(_) => Status::Unauthorized,
             Self::Forbidden(_) => Status::Forbidden,
             Self::Invalid(_) => Status::UnprocessableEntity,
@@ -66,6 +74,8 @@ impl AppError {
         match self {
             Self::NotFound(m)
             | Self::BadRequest(m)
+            | Self::UnsupportedMediaType(m)
+            | Self::PayloadTooLarge(m)
             | Self::Unauthorized(m)
             | Self::Forbidden(m) => m.clone(),
             Self::Invalid(fields) => {
@@ -185,6 +195,8 @@ impl<'r> Responder<'r, 'static> for AppError {
             ),
             Self::NotFound(_)
             | Self::BadRequest(_)
+            | Self::UnsupportedMediaType(_)
+            | Self::PayloadTooLarge(_)
             | Self::Unauthorized(_)
             | Self::Forbidden(_)
             | Self::Invalid(_) => {}

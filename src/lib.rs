@@ -29,10 +29,15 @@ pub fn rocket() -> Rocket<Build> {
 pub fn build(figment: Figment) -> Rocket<Build> {
     let (figment, secret_key) = config::prepare_secret_key(figment);
     rocket::custom(figment)
+        // First, so a refused request reaches neither the cache nor a route.
+        .attach(web::host_guard::HostGuard)
         .attach(web::auth::AuthFairing::new(secret_key))
         .attach(Template::fairing())
         .attach(db::DbFairing)
         .attach(PageCache::new(web::cache_policies()).private_cookie(web::auth::SESSION_COOKIE))
+        // After the cache, whose `on_response` writes the hits.
+        .attach(web::security_headers::SecurityHeaders)
+        .manage(web::health::FailureLog::default())
         .mount("/", web::routes())
         .register("/", web::catchers())
 }

@@ -4,12 +4,13 @@
 use rocket::http::{Header, Status};
 use rocket::request::Request;
 use rocket::response::{self, status::Created, Responder};
-use rocket::serde::json::{self, Json};
+use rocket::serde::json::Json;
 use rocket::serde::{Deserialize, Serialize};
 use rocket::{delete, get, post, put, routes, Route, State};
 
 use super::auth::{ApiAdmin, AuthError};
 use super::invalidate::Purge;
+use super::json_body::{BodyError, JsonBody};
 use super::pagination::{canonical_page, canonical_per_page, BadPageQuery, PageRequest};
 use super::users::{load_page, load_user, UserPage};
 use super::validation::UserInput;
@@ -93,17 +94,15 @@ impl From<UserBody> for UserInput {
     }
 }
 
-/// The body, or a 400 that says what is wrong with it.
-fn body(parsed: Result<Json<UserBody>, json::Error<'_>>) -> Result<UserInput, AppError> {
+/// The body, or the error that says what is wrong with it (415, 413 or 400).
+fn body(parsed: Result<JsonBody<UserBody>, BodyError>) -> Result<UserInput, AppError> {
     match parsed {
-        Ok(Json(body)) => Ok(body.into()),
-        Err(json::Error::Io(e)) => Err(AppError::BadRequest(format!(
-            "The body could not be read: {e}."
-        ))),
-        Err(json::Error::Parse(_, e)) => Err(AppError::BadRequest(format!(
+        Ok(JsonBody(body)) => Ok(body.into()),
+        Err(BodyError::Malformed(e)) => Err(AppError::BadRequest(format!(
             "The body must be a JSON object with string fields name, email, phone and \
              address: {e}."
         ))),
+        Err(other) => Err(other.into()),
     }
 }
 
@@ -138,7 +137,7 @@ async fn create(
     db: &State<Db>,
     cache: &State<Cache>,
     admin: Result<ApiAdmin, AuthError>,
-    user: Result<Json<UserBody>, json::Error<'_>>,
+    user: Result<JsonBody<UserBody>, BodyError>,
 ) -> Result<WriteReply<Created<Json<User>>>, AppError> {
     admin?;
     let input = body(user)?;
@@ -153,7 +152,7 @@ async fn replace(
     cache: &State<Cache>,
     admin: Result<ApiAdmin, AuthError>,
     id: &str,
-    user: Result<Json<UserBody>, json::Error<'_>>,
+    user: Result<JsonBody<UserBody>, BodyError>,
 ) -> Result<WriteReply<Json<User>>, AppError> {
     admin?;
     let id = parse_user_id(id)?;

@@ -3,12 +3,14 @@
 //! `ready` fails (503) only when `MySQL` is unreachable: with the cache down pages are
 //! still served from `MySQL`, so pulling the instance would only make things worse.
 
-use std::time::Duration;
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use diesel_async::RunQueryDsl;
 use rocket::http::Status;
 use rocket::serde::json::{json, Value};
 use rocket::{get, routes, Responder, Route, State};
+use serde::Serialize;
 
 use crate::db::Db;
 use rocket_page_cache::Cache;
@@ -39,14 +41,22 @@ fn live() -> Probe {
     Probe::new(json!({ "status": "up" }))
 }
 
+/// What `/health/ready` tells anyone: up or down. The reason stays out of the
+/// answer (driver messages name hosts, ports and users); it is logged, and shown
+/// on the admin cache page.
 #[get("/health/ready")]
-async fn ready(db: &State<Db>, cache: &State<Cache>) -> (Status, Probe) {
-    let database = match check_database(db).await {
-        Ok(()) => json!({ "status": "up" }),
-        Err(e) => json!({ "status": "down", "error": e }),
-    };
-    let database_up = database["status"] == "up";
+async fn ready(db: &State<Db>, cache: &State<Cache>, log: &State<FailureLog>) -> (Status, Probe) {
+    let database = database_health(db).await;
+    let database_up = database.error.is_none();
+    if let Some(error) = &database.error {
+        log.database
+            .warn(&format!("readiness: MySQL is down: {error}"));
+    }
     let cache = cache.health().await;
+    if let Some(error) = &cache.error {
+        log.cache
+            .warn(&format!("readiness: the cache store is degraded: {error}"));
+    }
     let status = if database_up {
         Status::Ok
     } else {
@@ -54,10 +64,59 @@ async fn ready(db: &State<Db>, cache: &State<Cache>) -> (Status, Probe) {
     };
     let body = json!({
         "status": if database_up { "ready" } else { "unavailable" },
-        "database": database,
-        "cache": cache,
+        "database": { "status": database.status },
+        "cache": { "status": cache.status },
     });
     (status, Probe::new(body))
+}
+
+/// Whether `MySQL` answers, and why not: for the admin page and the log only.
+#[derive(Debug, Clone, Serialize)]
+pub struct DatabaseHealth {
+    /// `up` or `down`.
+    pub status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// Runs `SELECT 1` on a pooled connection, within 3 s.
+pub async fn database_health(db: &Db) -> DatabaseHealth {
+    match check_database(db).await {
+        Ok(()) => DatabaseHealth {
+            status: "up",
+            error: None,
+        },
+        Err(error) => DatabaseHealth {
+            status: "down",
+            error: Some(error),
+        },
+    }
+}
+
+/// Warnings of failed probes, at most one per [`Throttle::INTERVAL`] for each of
+/// `MySQL` and the cache: a balancer probing every second (or a stranger probing
+/// in a loop) while one is down must not flood the log.
+#[derive(Default)]
+pub struct FailureLog {
+    database: Throttle,
+    cache: Throttle,
+}
+
+#[derive(Default)]
+struct Throttle {
+    last: Mutex<Option<Instant>>,
+}
+
+impl Throttle {
+    const INTERVAL: Duration = Duration::from_secs(10);
+
+    fn warn(&self, message: &str) {
+        let mut last = self.last.lock().unwrap_or_else(PoisonError::into_inner);
+        if last.is_none_or(|at| at.elapsed() >= Self::INTERVAL) {
+            *last = Some(Instant::now());
+            rocket::warn!("{message}");
+        }
+    }
 }
 
 async fn check_database(db: &Db) -> Result<(), String> {

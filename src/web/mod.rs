@@ -7,8 +7,11 @@ mod assets;
 pub mod auth;
 mod catchers;
 pub mod health;
+pub mod host_guard;
 pub mod invalidate;
+pub mod json_body;
 pub mod pagination;
+pub mod security_headers;
 mod user_forms;
 pub mod users;
 pub mod validation;
@@ -30,6 +33,7 @@ pub fn routes() -> Vec<Route> {
     routes.extend(api::routes());
     routes.extend(health::routes());
     routes.extend(assets::routes());
+    routes.extend(host_guard::routes());
     routes
 }
 

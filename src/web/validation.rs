@@ -5,9 +5,15 @@
 //! Lengths are counted in characters, as MySQL counts them for `VARCHAR(n)` in
 //! utf8mb4, not in bytes. Uniqueness of the email is the database's to enforce (a
 //! unique index), since only it can without a race.
+//!
+//! Text fields refuse what a reader cannot see (see [`invisible_char`]): a name
+//! made of zero-width characters looks empty, and a bidi override makes a name
+//! display as something else than what it is.
 
 use std::collections::BTreeMap;
 
+use icu_properties::props::{DefaultIgnorableCodePoint, GeneralCategory};
+use icu_properties::{CodePointMapData, CodePointSetData};
 use serde::{Deserialize, Serialize};
 
 use crate::db::users::NewUser;
@@ -81,7 +87,56 @@ fn check_text(label: &str, value: &str, max: usize) -> Result<(), String> {
             "{label} must not contain control characters such as line breaks or tabs."
         ));
     }
+    if let Some(c) = invisible_char(value) {
+        return Err(format!(
+            "{label} must not contain invisible or formatting characters such as zero-width \
+             spaces or text-direction overrides (it holds U+{:04X}).",
+            u32::from(c)
+        ));
+    }
     Ok(())
+}
+
+/// The first character a reader would not see or that changes how the text
+/// around it is displayed, if any. Refused: format characters (Cf: zero-width
+/// spaces, bidi embeddings, overrides and isolates, the BOM, soft hyphens),
+/// controls (Cc), private-use (Co) and unassigned (Cn) code points, line and
+/// paragraph separators, and the other default-ignorable code points (Hangul
+/// fillers, the combining grapheme joiner) that render as nothing.
+///
+/// Kept, because real names need them: the zero-width joiner and non-joiner
+/// between two visible characters (Persian and Indic spellings, emoji
+/// sequences), and a variation selector right after a visible character.
+pub fn invisible_char(value: &str) -> Option<char> {
+    let chars: Vec<char> = value.chars().collect();
+    let visible = |i: Option<usize>| i.and_then(|i| chars.get(i)).is_some_and(|&c| !hidden(c));
+    chars.iter().enumerate().find_map(|(i, &c)| {
+        if !hidden(c) {
+            return None;
+        }
+        let before = visible(i.checked_sub(1));
+        let allowed = match c {
+            '\u{200C}' | '\u{200D}' => before && visible(Some(i + 1)),
+            '\u{FE00}'..='\u{FE0F}' | '\u{E0100}'..='\u{E01EF}' => before,
+            _ => false,
+        };
+        (!allowed).then_some(c)
+    })
+}
+
+/// Whether `c` shows nothing by itself (see [`invisible_char`]).
+fn hidden(c: char) -> bool {
+    let category = CodePointMapData::<GeneralCategory>::new().get(c);
+    matches!(
+        category,
+        GeneralCategory::Format
+            | GeneralCategory::Control
+            | GeneralCategory::PrivateUse
+            | GeneralCategory::Surrogate
+            | GeneralCategory::Unassigned
+            | GeneralCategory::LineSeparator
+            | GeneralCategory::ParagraphSeparator
+    ) || CodePointSetData::new::<DefaultIgnorableCodePoint>().contains(c)
 }
 
 /// Optional; at most 15 characters, digits among spaces and `+ - ( )`.
@@ -192,6 +247,57 @@ mod tests {
         assert!(errors_of(&user)["name"].contains("at most 50"));
         user.name = "Ada\tLovelace".into();
         assert!(errors_of(&user)["name"].contains("control"));
+    }
+
+    #[test]
+    fn ordinary_names_from_many_scripts_are_accepted() {
+        let mut user = good();
+        for ok in [
+            "José Álvarez-Núñez",
+            "Zoë O'Brien",
+            "Đặng Thị Ngọc Hân",
+            "李小龍",
+            "山田 太郎",
+            "Ἀριστοτέλης",
+            "Владимир",
+            "محمد\u{200C}رضا",
+            "क्\u{200D}ष",
+            "Ada \u{2764}\u{FE0F}",
+            "Jean\u{2011}Luc",
+        ] {
+            user.name = ok.into();
+            assert!(validate(&user).is_ok(), "{ok:?}: {:?}", validate(&user));
+        }
+    }
+
+    #[test]
+    fn names_with_invisible_or_direction_changing_characters_are_refused() {
+        let mut user = good();
+        let bidi = ('\u{202A}'..='\u{202E}').chain('\u{2066}'..='\u{2069}');
+        let zero_width = [
+            "\u{200B}",
+            "\u{200B}\u{200C}\u{200D}\u{2060}\u{FEFF}",
+            "\u{200D}Ada",
+            "Ada\u{200C}",
+            "A\u{00AD}da",
+            "\u{3164}",
+            "\u{115F}\u{1160}",
+            "A\u{034F}da",
+            "\u{FE0F}",
+            "Ada\u{E000}",
+            "Ada\u{0378}",
+            "Ada\u{2028}Lovelace",
+        ];
+        for bad in bidi
+            .map(|c| format!("Ada{c}ecalevol"))
+            .chain(zero_width.map(String::from))
+        {
+            user.name = bad.clone();
+            let message = &errors_of(&user)["name"];
+            assert!(message.contains("invisible"), "{bad:?}: {message}");
+        }
+        user.address = "12 Analytical\u{202E}woR".into();
+        assert!(errors_of(&user)["address"].contains("U+202E"));
     }
 
     #[test]

@@ -3,8 +3,23 @@
 
 use std::time::Duration;
 
+use crate::support::admin::API_TOKEN;
 use crate::support::process::{server_command, Process, TempConfig};
 use crate::support::{closed_port, AppBuilder, TestDb, TestNamespace};
+
+/// The admin's view of the cache on a running server (the public probe says only
+/// up or down): store, namespace and database.
+async fn admin_cache_status(port: u16) -> serde_json::Value {
+    reqwest::Client::new()
+        .get(format!("http://127.0.0.1:{port}/api/admin/cache"))
+        .bearer_auth(API_TOKEN)
+        .send()
+        .await
+        .expect("GET /api/admin/cache")
+        .json()
+        .await
+        .expect("JSON")
+}
 
 #[rocket::async_test]
 async fn environment_overrides_reach_the_app_on_top_of_rocket_toml() {
@@ -23,6 +38,7 @@ async fn environment_overrides_reach_the_app_on_top_of_rocket_toml() {
             "ROCKET_CACHE",
             format!("{{namespace=\"{}\"}}", namespace.name),
         ),
+        ("ROCKET_ADMIN", format!("{{api_token=\"{API_TOKEN}\"}}")),
     ]));
     let ready = server
         .wait_answer(
@@ -31,17 +47,17 @@ async fn environment_overrides_reach_the_app_on_top_of_rocket_toml() {
         )
         .await;
     assert_eq!(ready.status(), 200);
-    let body: serde_json::Value = ready.json().await.expect("JSON");
+    let body = admin_cache_status(port).await;
     assert_eq!(body["database"]["status"], "up", "{body}");
     assert_eq!(
-        body["cache"]["namespace"],
+        body["store"]["namespace"],
         namespace.name.as_str(),
         "{body}"
     );
     // `backend` and `url` are not in the override. Rocket.toml's values equal the
     // code's defaults, so this does not tell them apart: the next test does.
-    assert_eq!(body["cache"]["backend"], "redis", "{body}");
-    assert_eq!(body["cache"]["status"], "up", "{body}");
+    assert_eq!(body["store"]["backend"], "redis", "{body}");
+    assert_eq!(body["store"]["status"], "up", "{body}");
 
     assert!(db.exists(), "the app did not create {}", db.name);
     assert_eq!(db.query_one("SELECT COUNT(*) FROM `user`"), "1");
@@ -72,6 +88,7 @@ async fn a_partial_table_override_keeps_the_keys_it_does_not_name() {
         ("ROCKET_PORT", port.to_string()),
         ("ROCKET_DATABASES", "{main={pool_size=2}}".to_owned()),
         ("ROCKET_CACHE", "{namespace=\"from-env\"}".to_owned()),
+        ("ROCKET_ADMIN", format!("{{api_token=\"{API_TOKEN}\"}}")),
     ]));
     let ready = server
         .wait_answer(
@@ -80,12 +97,12 @@ async fn a_partial_table_override_keeps_the_keys_it_does_not_name() {
         )
         .await;
     assert_eq!(ready.status(), 200);
-    let body: serde_json::Value = ready.json().await.expect("JSON");
+    let body = admin_cache_status(port).await;
     // The database URL came from the file although the override named `main`.
     assert!(db.exists(), "the app did not use the file's database URL");
     assert_eq!(body["database"]["status"], "up", "{body}");
-    assert_eq!(body["cache"]["namespace"], "from-env", "{body}");
-    assert_eq!(body["cache"]["backend"], "memory", "{body}");
+    assert_eq!(body["store"]["namespace"], "from-env", "{body}");
+    assert_eq!(body["store"]["backend"], "memory", "{body}");
 }
 
 /// Asserts that this configuration is refused at ignite.

@@ -22,15 +22,14 @@ async fn readiness_reports_the_database_and_the_cache_up() {
     assert_eq!(reply.status, 200, "{}", reply.body);
     assert!(reply.is_json());
     assert_eq!(reply.header("cache-control"), Some("no-store"));
-    let body = reply.json();
-    assert_eq!(body["status"], "ready", "{body}");
-    assert_eq!(body["database"]["status"], "up", "{body}");
-    assert_eq!(body["cache"]["status"], "up", "{body}");
-    assert_eq!(body["cache"]["backend"], "redis", "{body}");
+    // Up or down only: what stands behind them is the admin's to see.
     assert_eq!(
-        body["cache"]["namespace"],
-        app.namespace.name.as_str(),
-        "{body}"
+        reply.json(),
+        serde_json::json!({
+            "status": "ready",
+            "database": { "status": "up" },
+            "cache": { "status": "up" },
+        })
     );
 }
 
@@ -42,8 +41,7 @@ async fn with_the_cache_backend_off_readiness_reports_it_disabled() {
         .await;
     let (status, body) = app.get_json("/health/ready").await;
     assert_eq!(status, 200);
-    assert_eq!(body["cache"]["status"], "disabled", "{body}");
-    assert_eq!(body["cache"]["backend"], "none", "{body}");
+    assert_eq!(body["cache"], serde_json::json!({ "status": "disabled" }));
 }
 
 #[rocket::async_test]
@@ -65,8 +63,8 @@ async fn with_redis_unreachable_the_app_starts_serves_pages_and_stays_ready() {
     let body = reply.json();
     assert_eq!(body["status"], "ready", "{body}");
     assert_eq!(body["database"]["status"], "up", "{body}");
-    assert_eq!(body["cache"]["status"], "degraded", "{body}");
-    assert!(body["cache"]["error"].is_string(), "{body}");
+    // The reason (Redis's "connection refused") is logged, not shown.
+    assert_eq!(body["cache"], serde_json::json!({ "status": "degraded" }));
 }
 
 #[rocket::async_test]

@@ -17,6 +17,7 @@ mod invalidation;
 mod logins;
 mod migrations;
 mod pages;
+mod probe;
 mod resilience;
 mod spelling;
 mod writes;

@@ -5,13 +5,16 @@
 use std::time::Duration;
 
 use rocket::form::{Form, FromForm};
-use rocket::serde::json::{self, Json};
+use rocket::serde::json::Json;
 use rocket::{get, post, routes, Route, State};
 use rocket_dyn_templates::Template;
 use serde::{Deserialize, Serialize};
 
+use crate::db::Db;
 use crate::error::AppError;
 use crate::web::auth::{AdminSession, ApiAdmin, AuthError};
+use crate::web::health::{database_health, DatabaseHealth};
+use crate::web::json_body::{BodyError, JsonBody};
 use crate::web::validation::FieldErrors;
 use crate::web::view::{flash_view, page_session, AdminReply, AdminView, Denied, FlashView, Shown};
 use rocket_page_cache::normalise_request_path;
@@ -42,6 +45,9 @@ struct CacheStatus {
     usage_error: Option<String>,
     /// Counters of this instance since it started; other instances count their own.
     stats: StatsSnapshot,
+    /// Whether `MySQL` answers, with the driver's reason when not (the public
+    /// readiness probe says only up or down).
+    database: DatabaseHealth,
 }
 
 #[derive(Serialize)]
@@ -52,7 +58,7 @@ struct UsageView {
     limit: u64,
 }
 
-async fn status(cache: &Cache, limit: u64) -> CacheStatus {
+async fn status(cache: &Cache, db: &Db, limit: u64) -> CacheStatus {
     let config = cache.config();
     let (usage, usage_error) = match tokio::time::timeout(USAGE_BUDGET, cache.usage(limit)).await {
         Ok(Ok(Usage {
@@ -85,6 +91,7 @@ async fn status(cache: &Cache, limit: u64) -> CacheStatus {
         usage,
         usage_error,
         stats: cache.stats_snapshot(),
+        database: database_health(db).await,
     }
 }
 
@@ -192,6 +199,7 @@ struct PageView {
 #[get("/admin/cache")]
 async fn page(
     cache: &State<Cache>,
+    db: &State<Db>,
     session: Result<AdminSession, AuthError>,
     flash: Option<rocket::request::FlashMessage<'_>>,
 ) -> Result<AdminReply, Denied> {
@@ -200,7 +208,7 @@ async fn page(
         title: "Cache",
         admin: AdminView::from(&session),
         flash: flash.map(flash_view),
-        cache: status(cache, USAGE_LIMIT).await,
+        cache: status(cache, db, USAGE_LIMIT).await,
         usage_limit: USAGE_LIMIT,
     };
     Ok(AdminReply::page(Template::render("admin/cache", &view)))
@@ -256,13 +264,14 @@ async fn purge_form(
 #[get("/api/admin/cache?<limit>")]
 async fn status_json(
     cache: &State<Cache>,
+    db: &State<Db>,
     admin: Result<ApiAdmin, AuthError>,
     limit: Option<u64>,
 ) -> Result<Shown<Json<serde_json::Value>>, AppError> {
     admin?;
     let limit = limit.unwrap_or(USAGE_LIMIT).clamp(1, USAGE_LIMIT_MAX);
     Ok(Shown {
-        inner: Json(serde_json::json!(status(cache, limit).await)),
+        inner: Json(serde_json::json!(status(cache, db, limit).await)),
         private: true,
     })
 }
@@ -282,13 +291,14 @@ struct PurgeBody {
 async fn purge_json(
     cache: &State<Cache>,
     admin: Result<ApiAdmin, AuthError>,
-    body: Result<Json<PurgeBody>, json::Error<'_>>,
+    body: Result<JsonBody<PurgeBody>, BodyError>,
 ) -> Result<Shown<Json<serde_json::Value>>, AppError> {
     admin?;
-    let Json(body) = body.map_err(|e| {
-        AppError::BadRequest(format!(
+    let JsonBody(body) = body.map_err(|e| match e {
+        BodyError::Malformed(e) => AppError::BadRequest(format!(
             "The body must be a JSON object such as {{\"tag\": \"users\", \"soft\": false}}: {e}"
-        ))
+        )),
+        other => other.into(),
     })?;
     let target = Target::parse(
         body.path.as_deref(),

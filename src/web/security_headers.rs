@@ -1,0 +1,58 @@
+//! Security headers on every answer, including pages the cache serves.
+//!
+//! A cache hit is written by the page cache's `on_response`, and stored entries
+//! keep only content headers, so these headers must be set after it: attach
+//! [`SecurityHeaders`] after the page cache. It sets them on every response
+//! (HTML, JSON, errors, hits); none of them changes `Cache-Control` or `Vary`.
+
+use rocket::fairing::{Fairing, Info, Kind};
+use rocket::http::Header;
+use rocket::{Request, Response};
+
+/// The pages use no inline script and no inline style: only same-origin scripts
+/// (`/static/nav.js`), styles and images, forms posting to this site, no framing.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
+     style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; \
+     base-uri 'none'";
+pub const REFERRER_POLICY: &str = "strict-origin-when-cross-origin";
+/// Sent only over TLS: Rocket's own, or a proxy's that ended it and says so with
+/// `X-Forwarded-Proto: https`. Browsers ignore it over plain HTTP, so a client
+/// that sends that header itself gains nothing.
+pub const STRICT_TRANSPORT_SECURITY: &str = "max-age=31536000; includeSubDomains";
+
+/// Adds the security headers; see the module doc for where to attach it.
+pub struct SecurityHeaders;
+
+#[rocket::async_trait]
+impl Fairing for SecurityHeaders {
+    fn info(&self) -> Info {
+        Info {
+            name: "Security headers",
+            kind: Kind::Response,
+        }
+    }
+
+    async fn on_response<'r>(&self, request: &'r Request<'_>, response: &mut Response<'r>) {
+        response.set_header(Header::new(
+            "Content-Security-Policy",
+            CONTENT_SECURITY_POLICY,
+        ));
+        response.set_header(Header::new("Referrer-Policy", REFERRER_POLICY));
+        response.set_header(Header::new("X-Content-Type-Options", "nosniff"));
+        if came_over_tls(request) {
+            response.set_header(Header::new(
+                "Strict-Transport-Security",
+                STRICT_TRANSPORT_SECURITY,
+            ));
+        }
+    }
+}
+
+/// Whether the client reached us over TLS, directly or through a proxy.
+fn came_over_tls(request: &Request<'_>) -> bool {
+    request.rocket().config().tls_enabled()
+        || request
+            .headers()
+            .get_one("X-Forwarded-Proto")
+            .is_some_and(|proto| proto.trim().eq_ignore_ascii_case("https"))
+}
