@@ -4,14 +4,13 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use moka::sync::Cache;
 use moka::Expiry;
 
-use super::{Store, StoreError, TagStamp, Usage};
-use crate::entry::{FRESH_UNTIL_OFFSET, FRESH_UNTIL_WIDTH, MAGIC};
+use super::{StalePatch, Store, StoreError, TagStamp, Usage};
 
 #[derive(Clone)]
 struct Stored {
@@ -85,21 +84,6 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// The value with its fresh-until stamp set to now (soft purge).
-fn stamped_stale(value: &Bytes) -> Bytes {
-    let end = FRESH_UNTIL_OFFSET + FRESH_UNTIL_WIDTH;
-    if value.len() < end {
-        return value.clone();
-    }
-    let now_ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis());
-    let mut patched = BytesMut::from(value.as_ref());
-    let stamp = format!("{now_ms:0FRESH_UNTIL_WIDTH$}");
-    patched[FRESH_UNTIL_OFFSET..end].copy_from_slice(stamp.as_bytes());
-    patched.freeze()
-}
-
 #[rocket::async_trait]
 impl Store for MemoryStore {
     fn name(&self) -> &'static str {
@@ -152,13 +136,17 @@ impl Store for MemoryStore {
             .collect())
     }
 
-    async fn purge_tags(&self, tags: &[String], soft: bool) -> Result<u64, StoreError> {
+    async fn purge_tags(
+        &self,
+        tags: &[String],
+        stale: Option<&StalePatch>,
+    ) -> Result<u64, StoreError> {
         let mut touched = 0;
         let mut index = lock(&self.tags);
         for tag in tags {
             let entry = index.entry(tag.clone()).or_default();
             entry.generation += 1;
-            let keys: Vec<String> = if soft {
+            let keys: Vec<String> = if stale.is_some() {
                 entry.keys.iter().cloned().collect()
             } else {
                 entry.keys.drain().collect()
@@ -168,10 +156,10 @@ impl Store for MemoryStore {
                     continue;
                 };
                 touched += 1;
-                // Only entries have a stamp to rewrite; memo values go outright.
-                if soft && stored.value.starts_with(MAGIC) {
+                // Only values the patch is for are kept; memo values go outright.
+                if let Some(patch) = stale.filter(|p| p.applies_to(&stored.value)) {
                     let patched = Stored {
-                        value: stamped_stale(&stored.value),
+                        value: patch.apply(&stored.value),
                         expires_at: stored.expires_at,
                     };
                     self.entries.insert(key, patched);
