@@ -233,3 +233,46 @@ impl Store for MemoryStore {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn patch() -> StalePatch {
+        StalePatch {
+            prefix: b"E",
+            offset: 1,
+            width: 3,
+            stamp: b"999".to_vec(),
+        }
+    }
+
+    fn stamps(store: &MemoryStore, tag: &str) -> Vec<TagStamp> {
+        let generation = lock(&store.tags).get(tag).map_or(0, |t| t.generation);
+        vec![TagStamp {
+            tag: tag.to_owned(),
+            generation,
+        }]
+    }
+
+    #[rocket::async_test]
+    async fn a_soft_purge_patches_what_the_patch_is_for_and_removes_the_rest() {
+        let store = MemoryStore::new(1 << 20);
+        let ttl = Duration::from_mins(1);
+        let tagged = stamps(&store, "t");
+        for (key, value) in [("entry", "E000rest"), ("memo", "{\"v\":1}")] {
+            let stored = store
+                .set_tagged(key, Bytes::from(value), ttl, &tagged)
+                .await
+                .unwrap();
+            assert!(stored);
+        }
+
+        let touched = store.purge_tags(&["t".to_owned()], Some(&patch())).await;
+
+        assert_eq!(touched.unwrap(), 2);
+        let entry = store.get("entry").await.unwrap();
+        assert_eq!(entry.as_deref(), Some(&b"E999rest"[..]));
+        assert_eq!(store.get("memo").await.unwrap(), None);
+    }
+}
