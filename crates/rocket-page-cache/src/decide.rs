@@ -6,11 +6,12 @@ use rocket::http::Method;
 use rocket::Request;
 
 use super::entry::{Entry, Freshness, Kind};
-use super::flight::{self, FlightLeader, LeaderPlan, Lease, Outcome, Role};
+use super::flight::{self, FlightLeader, Outcome, Role};
 use super::handle::{path_tag, Cache};
 use super::key::{bounded_tag, normalised_path, page_key, RequestParts};
+use super::lease::{self, LeaderPlan, Lease};
 use super::policy::{Misspelling, Resolved};
-use super::stats::{now_ms, Stats};
+use super::stats::Stats;
 use super::store::TagStamp;
 
 /// How a stored response is being served.
@@ -120,7 +121,7 @@ pub async fn decide(cache: &Cache, request: &Request<'_>) -> Option<Verdict> {
     let Ok(found) = cache.lookup(&key).await else {
         return Some(render_locally(cache, key, policy).await);
     };
-    let now = now_ms();
+    let now = cache.now_ms();
     // The hot path: a fresh page not due for early refresh is served as it is.
     let found = match found {
         Some(entry) if is_plain_hit(cache, &entry, now) => {
@@ -233,7 +234,7 @@ async fn refresh(
         return Verdict::Serve { entry, served };
     };
     let lease = Lease::claim(&key);
-    if lease.try_take(cache).await != Ok(true) {
+    if !matches!(lease.try_take(cache).await, Ok(true)) {
         leader.finish(Outcome::Failed);
         return Verdict::Serve { entry, served };
     }
@@ -289,7 +290,7 @@ async fn miss(
             render.fallback = fallback;
             Verdict::Render(Box::new(render))
         }
-        Role::Leader(leader) => match flight::lead(cache, &key).await {
+        Role::Leader(leader) => match lease::lead(cache, &key).await {
             LeaderPlan::Serve(entry) => {
                 leader.finish(Outcome::Stored(entry.clone()));
                 Stats::bump(&cache.stats().collapsed);

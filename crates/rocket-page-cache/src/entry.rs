@@ -19,16 +19,18 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 
+use super::store::StalePatch;
+
 /// The first bytes of every entry; values without them (memo values) are not entries.
-pub const MAGIC: &[u8; 3] = b"RCE";
+const MAGIC: &[u8; 3] = b"RCE";
 /// Bump when the layout changes; old entries then read as misses.
-pub const FORMAT_VERSION: u8 = 1;
+const FORMAT_VERSION: u8 = 1;
 
 /// Byte offset of the fresh-until stamp (Unix milliseconds as fixed-width ASCII
 /// digits), so that a soft purge can rewrite it in place inside Redis.
-pub const FRESH_UNTIL_OFFSET: usize = 4;
+const FRESH_UNTIL_OFFSET: usize = 4;
 /// Width of the fresh-until stamp.
-pub const FRESH_UNTIL_WIDTH: usize = 13;
+const FRESH_UNTIL_WIDTH: usize = 13;
 
 const FIXED_HEADER: usize = 44;
 
@@ -159,8 +161,7 @@ impl Entry {
         );
         out.put_slice(MAGIC);
         out.put_u8(FORMAT_VERSION);
-        let stamp = format!("{:0width$}", self.fresh_until_ms, width = FRESH_UNTIL_WIDTH);
-        out.put_slice(&stamp.as_bytes()[stamp.len() - FRESH_UNTIL_WIDTH..]);
+        out.put_slice(&fresh_until_stamp(self.fresh_until_ms));
         out.put_u8(match self.kind {
             Kind::Page => 0,
             Kind::HitForMiss => 1,
@@ -231,6 +232,28 @@ impl Entry {
             body,
         })
     }
+}
+
+/// The patch a soft purge applies to stored values: entries get their
+/// fresh-until stamp set to `now_ms` (so they turn stale at once and are served
+/// within grace); values that are not entries are left to the store to remove.
+pub fn stale_patch(now_ms: u64) -> StalePatch {
+    StalePatch {
+        prefix: MAGIC,
+        offset: FRESH_UNTIL_OFFSET,
+        width: FRESH_UNTIL_WIDTH,
+        stamp: fresh_until_stamp(now_ms).to_vec(),
+    }
+}
+
+/// The fresh-until stamp as stored: Unix milliseconds as zero-padded ASCII
+/// digits of a fixed width (the last digits, should a time ever outgrow it). The
+/// one place in Rust that writes it; the Redis purge script writes the same form.
+fn fresh_until_stamp(ms: u64) -> [u8; FRESH_UNTIL_WIDTH] {
+    let digits = format!("{ms:0FRESH_UNTIL_WIDTH$}");
+    let mut stamp = [0; FRESH_UNTIL_WIDTH];
+    stamp.copy_from_slice(&digits.as_bytes()[digits.len() - FRESH_UNTIL_WIDTH..]);
+    stamp
 }
 
 fn put_short(out: &mut BytesMut, bytes: &[u8]) {
@@ -336,6 +359,27 @@ mod tests {
         let raw = sample().encode();
         let stamp = &raw[FRESH_UNTIL_OFFSET..FRESH_UNTIL_OFFSET + FRESH_UNTIL_WIDTH];
         assert_eq!(stamp, b"1700000300000");
+    }
+
+    #[test]
+    fn a_soft_purge_patch_makes_an_entry_stale_at_that_moment_and_nothing_else() {
+        let entry = sample();
+        let purged_at = entry.fresh_until_ms - 120_000;
+        let patch = stale_patch(purged_at);
+        let raw = entry.encode();
+        assert!(patch.applies_to(&raw));
+        let patched = Entry::decode(patch.apply(&raw)).unwrap();
+        assert_eq!(patched.fresh_until_ms, purged_at);
+        assert_eq!(patched.freshness(purged_at), Freshness::Stale);
+        assert_eq!(
+            Entry {
+                fresh_until_ms: entry.fresh_until_ms,
+                ..patched
+            },
+            entry,
+            "only the stamp changed"
+        );
+        assert!(!patch.applies_to(br#"{"memo":"value"}"#));
     }
 
     #[test]

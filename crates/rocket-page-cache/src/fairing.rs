@@ -17,13 +17,14 @@ use rocket::route::{Handler, Outcome as RouteOutcome};
 use rocket::{Build, Data, Request, Response, Rocket, Route};
 use sha2::{Digest, Sha256};
 
+use super::clock::Clock;
 use super::config::CacheConfig;
 use super::decide::{decide, Render, Served, Verdict};
 use super::entry::{Entry, Freshness, Kind as EntryKind};
 use super::flight::Outcome;
 use super::handle::Cache;
 use super::policy::{storable_ttl, Refusal, ResponseDirectives, ResponseFacts, RoutePolicy};
-use super::stats::{now_ms, Stats};
+use super::stats::Stats;
 
 /// Where hits are rerouted. Requested directly, it is a 404.
 const HIT_ROUTE: &str = "/__rocket-cache/hit";
@@ -52,6 +53,7 @@ const KEPT_HEADERS: &[&str] = &[
 pub struct PageCache {
     routes: Vec<RoutePolicy>,
     private_cookies: Vec<String>,
+    clock: Clock,
 }
 
 impl PageCache {
@@ -59,7 +61,18 @@ impl PageCache {
         Self {
             routes,
             private_cookies: Vec::new(),
+            clock: Clock::system(),
         }
+    }
+
+    /// Reads the time from `clock` instead of the system's, for every freshness,
+    /// grace and age decision. Meant for tests: with a
+    /// [`ManualClock`](crate::ManualClock) they move through a page's lifetime
+    /// without sleeping. Store-side expiry (Redis TTLs) still follows real time.
+    #[must_use]
+    pub fn with_clock(mut self, clock: impl Into<Clock>) -> Self {
+        self.clock = clock.into();
+        self
     }
 
     /// A request carrying this cookie is private: it bypasses the shared cache,
@@ -142,7 +155,9 @@ impl Fairing for PageCache {
                 .extend(self.private_cookies.iter().cloned());
             config
         });
-        let cache = match config.and_then(|c| Cache::new(c, self.routes.clone())) {
+        let built =
+            config.and_then(|c| Cache::with_clock(c, self.routes.clone(), self.clock.clone()));
+        let cache = match built {
             Ok(cache) => cache,
             Err(e) => {
                 rocket::error!("configuration: {e}");
@@ -191,7 +206,7 @@ impl Fairing for PageCache {
                     Served::Stale => &cache.stats().stale,
                 };
                 Stats::bump(counter);
-                serve_entry(request, response, &entry, served, None);
+                serve_entry(cache, request, response, &entry, served, None);
             }
             Verdict::Render(render) => finish_render(cache, request, response, *render).await,
         }
@@ -212,13 +227,14 @@ fn mark_bypass(response: &mut Response<'_>, reason: &'static str) {
 
 /// Writes a stored response, with what happened, into `response`.
 fn serve_entry(
+    cache: &Cache,
     request: &Request<'_>,
     response: &mut Response<'_>,
     entry: &Entry,
     served: Served,
     forward_status: Option<u16>,
 ) {
-    let now = now_ms();
+    let now = cache.now_ms();
     let ttl = entry.ttl_secs(now);
     response.set_status(Status::new(entry.status));
     for (name, value) in &entry.headers {
@@ -301,7 +317,7 @@ async fn finish_render<'r>(
     Stats::bump(&cache.stats().misses);
     let status = response.status().code;
     let outcome = if status >= 500 {
-        fail_render(request, response, &mut render)
+        fail_render(cache, request, response, &mut render)
     } else {
         store_render(cache, request, response, &mut render).await
     };
@@ -315,14 +331,26 @@ async fn finish_render<'r>(
 
 /// The route failed: a stored copy within its stale-if-error window answers
 /// instead; without one the error goes out, with `Retry-After`.
-fn fail_render(request: &Request<'_>, response: &mut Response<'_>, render: &mut Render) -> Outcome {
+fn fail_render(
+    cache: &Cache,
+    request: &Request<'_>,
+    response: &mut Response<'_>,
+    render: &mut Render,
+) -> Outcome {
     let status = response.status().code;
     let usable = render
         .fallback
         .take()
-        .filter(|e| e.kind == EntryKind::Page && e.freshness(now_ms()) != Freshness::Dead);
+        .filter(|e| e.kind == EntryKind::Page && e.freshness(cache.now_ms()) != Freshness::Dead);
     if let Some(entry) = usable {
-        serve_entry(request, response, &entry, Served::Stale, Some(status));
+        serve_entry(
+            cache,
+            request,
+            response,
+            &entry,
+            Served::Stale,
+            Some(status),
+        );
         return Outcome::Failed;
     }
     if !response.headers().contains("Retry-After") {
@@ -408,21 +436,29 @@ async fn store_render<'r>(
         return Outcome::Uncacheable;
     }
     let render_ms = u32::try_from(render.started.elapsed().as_millis()).unwrap_or(u32::MAX);
-    let entry = build_entry(response, &render.policy, ttl, render_ms, body);
+    let entry = build_entry(
+        cache.now_ms(),
+        response,
+        &render.policy,
+        ttl,
+        render_ms,
+        body,
+    );
+    // `None`: the store could not be used (why was logged by the handle).
     let stored = match &render.stamps {
-        Some(stamps) => cache.store_entry(&render.key, &entry, stamps).await,
-        None => Err(()),
+        Some(stamps) => cache.store_entry(&render.key, &entry, stamps).await.ok(),
+        None => None,
     };
-    Stats::bump(if stored == Ok(true) {
+    Stats::bump(if stored == Some(true) {
         &cache.stats().stored
     } else {
         &cache.stats().not_stored
     });
     let mut status = format!("rocket-cache; fwd={}", render.forward);
     match stored {
-        Ok(true) => status.push_str("; stored"),
-        Ok(false) => status.push_str("; detail=purged-during-render"),
-        Err(()) => status.push_str("; detail=store-unavailable"),
+        Some(true) => status.push_str("; stored"),
+        Some(false) => status.push_str("; detail=purged-during-render"),
+        None => status.push_str("; detail=store-unavailable"),
     }
     if let Some(detail) = render.detail {
         let _ = write!(status, "; detail={detail}");
@@ -432,7 +468,7 @@ async fn store_render<'r>(
     response.set_header(Header::new("Cache-Status", status));
     let browser_ttl = u64::from(entry.browser_ttl_secs).min(ttl.as_secs());
     set_validators(request, response, &entry.etag, browser_ttl);
-    if stored == Ok(false) {
+    if stored == Some(false) {
         // A tag was purged while this rendered: it may show data older than the
         // purge, so requests of this process that waited for it (perhaps sent after
         // the write) must render for themselves rather than be handed it.
@@ -448,18 +484,18 @@ async fn remember_uncacheable(cache: &Cache, key: &str) {
     if ttl_ms == 0 || !cache.admit_negative() {
         return;
     }
-    let marker = Entry::hit_for_miss(now_ms(), ttl_ms);
+    let marker = Entry::hit_for_miss(cache.now_ms(), ttl_ms);
     let _ = cache.store_entry(key, &marker, &[]).await;
 }
 
 fn build_entry(
+    now: u64,
     response: &Response<'_>,
     policy: &super::policy::Resolved,
     ttl: Duration,
     render_ms: u32,
     body: bytes::Bytes,
 ) -> Entry {
-    let now = now_ms();
     let negative = response.status() != Status::Ok;
     let headers = response
         .headers()

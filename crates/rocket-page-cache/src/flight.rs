@@ -1,23 +1,18 @@
-//! Single flight: one render per key at a time, in this process and across the
-//! cluster.
+//! Single flight in this process: one render per key at a time.
 //!
-//! In a process, requests for the same key share one [`Flight`]: the first is the
-//! leader, the others wait on a watch channel for its outcome, so a burst costs one
-//! Redis conversation per instance. Across instances, the leader takes a lease in
-//! Redis (`SET NX PX` with a random token); a leader that finds the lease taken
-//! watches the entry with a short backoff until the holder stores it, the lease
-//! frees up, or `lock_timeout_ms` passes. Nothing waits forever: leases expire,
-//! and a leader that goes away without an outcome reports a failure on drop.
+//! Requests for the same key share one flight: the first is the leader, the
+//! others wait on a watch channel for its outcome, so a burst costs one Redis
+//! conversation per instance. A leader that goes away without an outcome reports
+//! a failure on drop, so nobody waits forever. This module knows nothing of the
+//! store or the handle; the cluster-wide lease is `lease`'s business.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::sync::watch;
 
-use super::entry::{Entry, Freshness, Kind};
-use super::handle::Cache;
-use super::stats::now_ms;
+use super::entry::Entry;
 
 /// How a render for a key ended, as told to the requests that waited for it.
 #[derive(Debug)]
@@ -109,95 +104,6 @@ pub async fn wait_for(
         // The leader vanished without a word, or time ran out.
         Ok(Err(_)) | Err(_) => None,
     }
-}
-
-/// The cluster's lease on rendering one page: its key in the store and this
-/// request's random token. Taken before the render, released after the store.
-#[derive(Debug, Clone)]
-pub struct Lease {
-    key: String,
-    token: String,
-}
-
-impl Lease {
-    /// A claim on the lease of `page_key`, not yet taken.
-    pub fn claim(page_key: &str) -> Self {
-        Self {
-            key: lease_key(page_key),
-            token: format!("{:032x}", rand::random::<u128>()),
-        }
-    }
-
-    /// Takes it for `cache.lease_ms` if nobody holds it; `Ok(false)` if someone does.
-    pub async fn try_take(&self, cache: &Cache) -> Result<bool, ()> {
-        let ttl = Duration::from_millis(cache.config().lease_ms);
-        cache.try_lease(&self.key, &self.token, ttl).await
-    }
-
-    /// Frees it, if this token still holds it.
-    pub async fn release(&self, cache: &Cache) {
-        cache.release_lease(&self.key, &self.token).await;
-    }
-}
-
-/// What a leader should do after talking to the cluster.
-pub enum LeaderPlan {
-    /// Another instance stored the page meanwhile: serve it.
-    Serve(Entry),
-    /// Render; with a lease when we hold the cluster's.
-    Render(Option<Lease>),
-    /// The route answers uncacheable here lately: render, no lease.
-    RenderUncacheable,
-}
-
-/// The lease key of a page key.
-fn lease_key(key: &str) -> String {
-    format!("{key}|lease")
-}
-
-/// Takes the cluster's lease for `key`, or waits for whoever holds it.
-///
-/// Store failures end the wait at once: with the store down nobody can be
-/// coordinated, so the leader renders for its own process.
-pub async fn lead(cache: &Cache, key: &str) -> LeaderPlan {
-    let deadline = Instant::now() + Duration::from_millis(cache.config().lock_timeout_ms);
-    let lease = Lease::claim(key);
-    let mut backoff = Duration::from_millis(5);
-    loop {
-        match lease.try_take(cache).await {
-            Ok(true) => {
-                // The holder before us may have stored the page just before it let go.
-                return match cache.lookup(key).await {
-                    Ok(Some(entry)) if is_fresh_page(&entry) => {
-                        lease.release(cache).await;
-                        LeaderPlan::Serve(entry)
-                    }
-                    _ => LeaderPlan::Render(Some(lease)),
-                };
-            }
-            Ok(false) => {}
-            Err(()) => return LeaderPlan::Render(None),
-        }
-        if Instant::now() + backoff > deadline {
-            return LeaderPlan::Render(None);
-        }
-        tokio::time::sleep(backoff).await;
-        backoff = (backoff * 2).min(Duration::from_millis(50));
-        match cache.lookup(key).await {
-            Ok(Some(entry)) if is_fresh_page(&entry) => return LeaderPlan::Serve(entry),
-            Ok(Some(entry)) if is_fresh_marker(&entry) => return LeaderPlan::RenderUncacheable,
-            Ok(_) => {}
-            Err(()) => return LeaderPlan::Render(None),
-        }
-    }
-}
-
-pub fn is_fresh_page(entry: &Entry) -> bool {
-    entry.kind == Kind::Page && entry.freshness(now_ms()) == Freshness::Fresh
-}
-
-pub fn is_fresh_marker(entry: &Entry) -> bool {
-    entry.kind == Kind::HitForMiss && entry.freshness(now_ms()) == Freshness::Fresh
 }
 
 #[cfg(test)]

@@ -1,8 +1,10 @@
 //! [`Cache`]: the clonable handle on the engine, managed by Rocket.
 //!
 //! Every store call goes through here, inside the time budget and the circuit
-//! breaker; failures are counted, logged at a bounded rate and turned into "no
-//! cache" for the caller, never into an error page.
+//! breaker; failures are counted, logged at a bounded rate and handed to the
+//! caller as [`CacheUnavailable`], which it turns into "no cache", never into an
+//! error page. The handle also holds the [`Clock`] that every freshness decision
+//! reads.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,8 +13,9 @@ use bytes::Bytes;
 use serde::Serialize;
 
 use super::budget::WindowBudget;
+use super::clock::Clock;
 use super::config::{BackendKind, CacheConfig};
-use super::entry::Entry;
+use super::entry::{stale_patch, Entry};
 use super::flight::Flights;
 use super::key::{bounded_tag, key_base, normalise_request_path};
 use super::policy::{Policies, RoutePolicy};
@@ -42,6 +45,28 @@ struct Inner {
     breaker: Breaker,
     /// Bounds 404 pages and hit-for-miss markers (keys anyone can invent).
     negative_budget: WindowBudget,
+    clock: Clock,
+}
+
+/// Why the store could not be used for an operation. The request goes on
+/// without the cache; the failure was already counted and logged.
+#[derive(Debug, thiserror::Error)]
+pub enum CacheUnavailable {
+    /// The store did not answer within `op_timeout_ms`.
+    #[error("the cache store did not answer within {0:?}")]
+    Timeout(Duration),
+    /// The store answered with an error (connection refused, protocol, pool).
+    #[error("the cache store failed: {0}")]
+    Store(StoreError),
+}
+
+impl From<StoreError> for CacheUnavailable {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Timeout(budget) => Self::Timeout(budget),
+            other => Self::Store(other),
+        }
+    }
 }
 
 /// What `/health/ready` says of the cache.
@@ -64,6 +89,17 @@ pub fn path_tag(path: &str) -> String {
 impl Cache {
     /// Builds the store named by `config.backend`; nothing is dialled yet.
     pub fn new(config: CacheConfig, routes: Vec<RoutePolicy>) -> Result<Self, String> {
+        Self::with_clock(config, routes, Clock::system())
+    }
+
+    /// As [`Cache::new`], reading the time from `clock`: meant for tests, which
+    /// pass a [`ManualClock`](crate::ManualClock) to move through lifetimes
+    /// without sleeping.
+    pub fn with_clock(
+        config: CacheConfig,
+        routes: Vec<RoutePolicy>,
+        clock: Clock,
+    ) -> Result<Self, String> {
         config.validate()?;
         let namespace_prefix = format!("{}:", config.namespace);
         let store: Arc<dyn Store> = match config.backend {
@@ -89,12 +125,19 @@ impl Cache {
                 flights: Arc::new(Flights::default()),
                 stats: Stats::default(),
                 breaker: Breaker::new(),
+                clock,
             }),
         })
     }
 
     pub fn config(&self) -> &CacheConfig {
         &self.inner.config
+    }
+
+    /// Now, in Unix milliseconds, by the handle's clock: the time every
+    /// freshness, grace and age decision is made at.
+    pub(crate) fn now_ms(&self) -> u64 {
+        self.inner.clock.now_ms()
     }
 
     pub(crate) fn policies(&self) -> &Policies {
@@ -131,7 +174,7 @@ impl Cache {
 
     /// Whether one more 404 page or hit-for-miss marker may be stored now.
     pub(crate) fn admit_negative(&self) -> bool {
-        self.inner.negative_budget.admit(super::stats::now_ms())
+        self.inner.negative_budget.admit(self.now_ms())
     }
 
     /// Whether the store may be tried now (the breaker is closed or probing).
@@ -144,7 +187,7 @@ impl Cache {
         &self,
         what: &'static str,
         op: impl std::future::Future<Output = Result<T, StoreError>>,
-    ) -> Result<T, StoreError> {
+    ) -> Result<T, CacheUnavailable> {
         let result = within(self.inner.config.op_timeout(), op).await;
         match &result {
             Ok(_) => self.inner.breaker.success(),
@@ -156,16 +199,13 @@ impl Cache {
                     .warn(|| format!("{what} failed, serving without the cache: {e}"));
             }
         }
-        result
+        result.map_err(CacheUnavailable::from)
     }
 
     /// The entry under `key`; an entry that does not decode counts as absent (it
     /// will be overwritten). `Err` means the store could not be asked.
-    pub(crate) async fn lookup(&self, key: &str) -> Result<Option<Entry>, ()> {
-        let raw = self
-            .guarded("lookup", self.inner.store.get(key))
-            .await
-            .map_err(drop)?;
+    pub(crate) async fn lookup(&self, key: &str) -> Result<Option<Entry>, CacheUnavailable> {
+        let raw = self.guarded("lookup", self.inner.store.get(key)).await?;
         Ok(raw.and_then(|raw| match Entry::decode(raw) {
             Ok(entry) => Some(entry),
             Err(e) => {
@@ -182,10 +222,9 @@ impl Cache {
         key: &str,
         token: &str,
         ttl: Duration,
-    ) -> Result<bool, ()> {
+    ) -> Result<bool, CacheUnavailable> {
         self.guarded("lease", self.inner.store.try_lease(key, token, ttl))
             .await
-            .map_err(drop)
     }
 
     pub(crate) async fn release_lease(&self, key: &str, token: &str) {
@@ -196,11 +235,13 @@ impl Cache {
 
     /// Current generations of `tags`, read before a render so that a purge during
     /// the render keeps its result out of the store.
-    pub(crate) async fn stamp_tags(&self, tags: Vec<String>) -> Result<Vec<TagStamp>, ()> {
+    pub(crate) async fn stamp_tags(
+        &self,
+        tags: Vec<String>,
+    ) -> Result<Vec<TagStamp>, CacheUnavailable> {
         let generations = self
             .guarded("tag read", self.inner.store.tag_generations(&tags))
-            .await
-            .map_err(drop)?;
+            .await?;
         Ok(tags
             .into_iter()
             .zip(generations)
@@ -215,8 +256,8 @@ impl Cache {
         key: &str,
         entry: &Entry,
         stamps: &[TagStamp],
-    ) -> Result<bool, ()> {
-        let retention = Duration::from_millis(entry.retention_ms(super::stats::now_ms()));
+    ) -> Result<bool, CacheUnavailable> {
+        let retention = Duration::from_millis(entry.retention_ms(self.now_ms()));
         self.put("store", key, entry.encode(), retention, stamps)
             .await
     }
@@ -230,17 +271,16 @@ impl Cache {
         value: Bytes,
         ttl: Duration,
         stamps: &[TagStamp],
-    ) -> Result<bool, ()> {
+    ) -> Result<bool, CacheUnavailable> {
         let store = &self.inner.store;
-        let stored = if stamps.is_empty() {
+        if stamps.is_empty() {
             self.guarded(what, store.set(key, value, ttl))
                 .await
                 .map(|()| true)
         } else {
             self.guarded(what, store.set_tagged(key, value, ttl, stamps))
                 .await
-        };
-        stored.map_err(drop)
+        }
     }
 
     /// The value under `key` if cached, else `compute`'s result, cached for `ttl`
@@ -289,7 +329,8 @@ impl Cache {
     pub async fn purge_tags(&self, tags: &[String], soft: bool) -> Result<u64, StoreError> {
         let budget = self.inner.config.op_timeout() * 20;
         let tags: Vec<String> = tags.iter().cloned().map(bounded_tag).collect();
-        within(budget, self.inner.store.purge_tags(&tags, soft)).await
+        let patch = soft.then(|| stale_patch(self.now_ms()));
+        within(budget, self.inner.store.purge_tags(&tags, patch.as_ref())).await
     }
 
     /// Purges every page of a path (all hosts and queries). `path` is as a client

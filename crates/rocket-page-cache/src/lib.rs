@@ -12,26 +12,37 @@
 //! - `decide`: what a request gets (bypass, hit, stale, render).
 //! - `key`, `policy`: how a request becomes a key; what is storable.
 //! - `entry`: the stored envelope (its layout is private).
-//! - `flight`: one render per key in this process, and the cluster-wide lease.
-//! - `store`: Redis, memory and none backends, behind one trait.
+//! - `flight`: one render per key in this process (knows no store).
+//! - `lease`: the cluster-wide lease and what a flight's leader does with it,
+//!   above the handle.
+//! - `handle`: the [`Cache`] handle, every store call within its budget.
+//! - `clock`: the time every freshness decision reads ([`Clock`]; a
+//!   [`ManualClock`] for tests).
+//! - `store`: Redis, memory and none backends, behind one trait; values are
+//!   opaque bytes to them.
 
 #![forbid(unsafe_code)]
 
 mod budget;
+mod clock;
 mod config;
 mod decide;
 mod entry;
 mod fairing;
 mod flight;
+#[cfg(test)]
+mod freshness_tests;
 mod handle;
 mod key;
+mod lease;
 mod policy;
 mod stats;
 mod store;
 
+pub use clock::{Clock, ManualClock};
 pub use config::{redact_url, BackendKind, CacheConfig, RuleConfig};
 pub use fairing::PageCache;
-pub use handle::{path_tag, Cache, CacheHealth};
+pub use handle::{path_tag, Cache, CacheHealth, CacheUnavailable};
 pub use key::normalise_request_path;
 pub use policy::{Canonical, RoutePolicy};
 pub use stats::StatsSnapshot;

@@ -1,18 +1,14 @@
 //! Counters, rate-limited warnings and the circuit breaker of the cache.
+//!
+//! The limiter and the breaker measure intervals in this process only, so they
+//! read the monotonic clock (`Instant`): a wall clock that steps back would stall
+//! them, and no entry's freshness depends on them.
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Mutex;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
-
-/// Milliseconds since the Unix epoch: the clock entries are stamped with, shared
-/// by every instance (their clocks are assumed to agree to within a second).
-pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
 
 /// What happened to requests, since start. Shown on the admin page.
 #[derive(Default)]
@@ -64,27 +60,28 @@ impl Stats {
 /// so that a dead Redis under load does not flood the log.
 pub struct WarnLimiter {
     interval: Duration,
-    state: Mutex<(u64, u64)>,
+    /// When the last warning went out (none yet: `None`), and how many were
+    /// suppressed since.
+    state: Mutex<(Option<Instant>, u64)>,
 }
 
 impl WarnLimiter {
     pub fn new(interval: Duration) -> Self {
         Self {
             interval,
-            state: Mutex::new((0, 0)),
+            state: Mutex::new((None, 0)),
         }
     }
 
     pub fn warn(&self, message: impl FnOnce() -> String) {
-        let now = now_ms();
+        let now = Instant::now();
         let mut state = self
             .state
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let (last, suppressed) = *state;
-        let interval = u64::try_from(self.interval.as_millis()).unwrap_or(u64::MAX);
-        if last == 0 || now.saturating_sub(last) >= interval {
-            *state = (now, 0);
+        if last.is_none_or(|last| now.duration_since(last) >= self.interval) {
+            *state = (Some(now), 0);
             drop(state);
             if suppressed > 0 {
                 rocket::warn!(
@@ -104,7 +101,9 @@ impl WarnLimiter {
 /// costs requests one time budget now and then instead of one each.
 pub struct Breaker {
     failures: AtomicU32,
+    /// Milliseconds after `origin` until which it stays open; 0 when closed.
     open_until_ms: AtomicU64,
+    origin: Instant,
 }
 
 /// Consecutive failures that open the breaker.
@@ -117,7 +116,13 @@ impl Breaker {
         Self {
             failures: AtomicU32::new(0),
             open_until_ms: AtomicU64::new(0),
+            origin: Instant::now(),
         }
+    }
+
+    /// Milliseconds since `origin`, from 1 so that 0 can mean "closed".
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.origin.elapsed().as_millis()).unwrap_or(u64::MAX - OPEN_FOR_MS) + 1
     }
 
     /// Whether the store may be tried now.
@@ -126,7 +131,7 @@ impl Breaker {
         if until == 0 {
             return true;
         }
-        let now = now_ms();
+        let now = self.now_ms();
         // Once the open window ends, let exactly one caller probe and push the
         // window on for the others until it reports back.
         now >= until
@@ -150,7 +155,7 @@ impl Breaker {
         let failures = self.failures.fetch_add(1, Ordering::Relaxed) + 1;
         if failures >= TRIP_AFTER {
             self.open_until_ms
-                .store(now_ms() + OPEN_FOR_MS, Ordering::Relaxed);
+                .store(self.now_ms() + OPEN_FOR_MS, Ordering::Relaxed);
         }
     }
 }

@@ -4,14 +4,13 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use moka::sync::Cache;
 use moka::Expiry;
 
-use super::{Store, StoreError, TagStamp, Usage};
-use crate::entry::{FRESH_UNTIL_OFFSET, FRESH_UNTIL_WIDTH, MAGIC};
+use super::{StalePatch, Store, StoreError, TagStamp, Usage};
 
 #[derive(Clone)]
 struct Stored {
@@ -85,21 +84,6 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// The value with its fresh-until stamp set to now (soft purge).
-fn stamped_stale(value: &Bytes) -> Bytes {
-    let end = FRESH_UNTIL_OFFSET + FRESH_UNTIL_WIDTH;
-    if value.len() < end {
-        return value.clone();
-    }
-    let now_ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis());
-    let mut patched = BytesMut::from(value.as_ref());
-    let stamp = format!("{now_ms:0FRESH_UNTIL_WIDTH$}");
-    patched[FRESH_UNTIL_OFFSET..end].copy_from_slice(stamp.as_bytes());
-    patched.freeze()
-}
-
 #[rocket::async_trait]
 impl Store for MemoryStore {
     fn name(&self) -> &'static str {
@@ -152,13 +136,17 @@ impl Store for MemoryStore {
             .collect())
     }
 
-    async fn purge_tags(&self, tags: &[String], soft: bool) -> Result<u64, StoreError> {
+    async fn purge_tags(
+        &self,
+        tags: &[String],
+        stale: Option<&StalePatch>,
+    ) -> Result<u64, StoreError> {
         let mut touched = 0;
         let mut index = lock(&self.tags);
         for tag in tags {
             let entry = index.entry(tag.clone()).or_default();
             entry.generation += 1;
-            let keys: Vec<String> = if soft {
+            let keys: Vec<String> = if stale.is_some() {
                 entry.keys.iter().cloned().collect()
             } else {
                 entry.keys.drain().collect()
@@ -168,10 +156,10 @@ impl Store for MemoryStore {
                     continue;
                 };
                 touched += 1;
-                // Only entries have a stamp to rewrite; memo values go outright.
-                if soft && stored.value.starts_with(MAGIC) {
+                // Only values the patch is for are kept; memo values go outright.
+                if let Some(patch) = stale.filter(|p| p.applies_to(&stored.value)) {
                     let patched = Stored {
-                        value: stamped_stale(&stored.value),
+                        value: patch.apply(&stored.value),
                         expires_at: stored.expires_at,
                     };
                     self.entries.insert(key, patched);
@@ -243,5 +231,48 @@ impl Store for MemoryStore {
 
     async fn ping(&self) -> Result<(), StoreError> {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn patch() -> StalePatch {
+        StalePatch {
+            prefix: b"E",
+            offset: 1,
+            width: 3,
+            stamp: b"999".to_vec(),
+        }
+    }
+
+    fn stamps(store: &MemoryStore, tag: &str) -> Vec<TagStamp> {
+        let generation = lock(&store.tags).get(tag).map_or(0, |t| t.generation);
+        vec![TagStamp {
+            tag: tag.to_owned(),
+            generation,
+        }]
+    }
+
+    #[rocket::async_test]
+    async fn a_soft_purge_patches_what_the_patch_is_for_and_removes_the_rest() {
+        let store = MemoryStore::new(1 << 20);
+        let ttl = Duration::from_mins(1);
+        let tagged = stamps(&store, "t");
+        for (key, value) in [("entry", "E000rest"), ("memo", "{\"v\":1}")] {
+            let stored = store
+                .set_tagged(key, Bytes::from(value), ttl, &tagged)
+                .await
+                .unwrap();
+            assert!(stored);
+        }
+
+        let touched = store.purge_tags(&["t".to_owned()], Some(&patch())).await;
+
+        assert_eq!(touched.unwrap(), 2);
+        let entry = store.get("entry").await.unwrap();
+        assert_eq!(entry.as_deref(), Some(&b"E999rest"[..]));
+        assert_eq!(store.get("memo").await.unwrap(), None);
     }
 }

@@ -25,6 +25,41 @@ pub enum StoreError {
     Protocol(String),
 }
 
+/// How a soft purge marks a value stale in place, without the store knowing
+/// what the bytes mean (`entry` builds it): a value that starts with `prefix`
+/// gets the `width` bytes at `offset` overwritten with the current time in Unix
+/// milliseconds, as zero-padded decimal digits; any other value is removed.
+///
+/// `stamp` is that time already written out, for stores that patch in this
+/// process; a store that patches elsewhere (Redis, in a script) writes its own
+/// clock's time with the same width, so that every instance agrees.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StalePatch {
+    pub prefix: &'static [u8],
+    pub offset: usize,
+    pub width: usize,
+    pub stamp: Vec<u8>,
+}
+
+impl StalePatch {
+    /// Whether `value` is one this patch rewrites (the others are removed).
+    pub fn applies_to(&self, value: &[u8]) -> bool {
+        value.starts_with(self.prefix)
+    }
+
+    /// `value` with `stamp` written at `offset`; a value too short to hold it is
+    /// returned as it is.
+    pub fn apply(&self, value: &Bytes) -> Bytes {
+        let end = self.offset + self.width;
+        if value.len() < end || self.stamp.len() != self.width {
+            return value.clone();
+        }
+        let mut patched = value.to_vec();
+        patched[self.offset..end].copy_from_slice(&self.stamp);
+        Bytes::from(patched)
+    }
+}
+
 /// A tag of a stored entry, with the generation the tag had when the render began.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TagStamp {
@@ -68,9 +103,14 @@ pub trait Store: Send + Sync + 'static {
     async fn tag_generations(&self, tags: &[String]) -> Result<Vec<u64>, StoreError>;
 
     /// Removes every entry filed under these tags and bumps their generations, in
-    /// one atomic step; returns how many entries went. With `soft`, entries are
-    /// kept but marked stale (served within grace while one request refreshes them).
-    async fn purge_tags(&self, tags: &[String], soft: bool) -> Result<u64, StoreError>;
+    /// one atomic step; returns how many entries went. With a `stale` patch (a
+    /// soft purge), values it applies to are kept but patched (marked stale, so
+    /// served within grace while one request refreshes them) and the rest removed.
+    async fn purge_tags(
+        &self,
+        tags: &[String],
+        stale: Option<&StalePatch>,
+    ) -> Result<u64, StoreError>;
 
     /// Deletes these keys; returns how many existed.
     async fn delete(&self, keys: &[String]) -> Result<u64, StoreError>;

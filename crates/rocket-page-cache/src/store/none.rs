@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use super::{Store, StoreError, TagStamp, Usage};
+use super::{StalePatch, Store, StoreError, TagStamp, Usage};
 
 /// The `none` backend. Leases are always granted: with no shared state there is
 /// nothing to coordinate.
@@ -33,7 +33,7 @@ impl Store for NoStore {
     async fn tag_generations(&self, tags: &[String]) -> Result<Vec<u64>, StoreError> {
         Ok(vec![0; tags.len()])
     }
-    async fn purge_tags(&self, _: &[String], _: bool) -> Result<u64, StoreError> {
+    async fn purge_tags(&self, _: &[String], _: Option<&StalePatch>) -> Result<u64, StoreError> {
         Ok(0)
     }
     async fn delete(&self, _: &[String]) -> Result<u64, StoreError> {

@@ -11,8 +11,7 @@ use bytes::Bytes;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, Script};
 
-use super::{Store, StoreError, TagStamp, Usage};
-use crate::entry::{FRESH_UNTIL_OFFSET, FRESH_UNTIL_WIDTH, MAGIC};
+use super::{StalePatch, Store, StoreError, TagStamp, Usage};
 
 /// How long a tag's generation counter outlives its last purge. Renders and
 /// leases last seconds, so a day is ample; a counter that lapses reads as 0, which
@@ -44,19 +43,24 @@ return 1
 ";
 
 /// Purges tags atomically: bumps each generation, then unlinks every member (hard)
-/// or rewrites its fresh-until stamp to now (soft: stale, served within grace).
-/// A soft purge unlinks members that are not entries (memo values have no stamp to
-/// rewrite, and writing one into them would corrupt them).
-/// KEYS: (generation, set) per tag. ARGV: soft flag, stamp offset, stamp width,
-/// entry magic, generation lifetime in ms.
+/// or applies the stale patch to it (soft): members that start with the patch's
+/// prefix get Redis's current time, in ms as zero-padded digits of the patch's
+/// width, written at its offset; the others are unlinked (a value the patch is not
+/// for would be corrupted by it). Redis's clock is used so that every instance's
+/// soft purges agree.
+/// KEYS: (generation, set) per tag. ARGV: soft flag, patch offset, patch width,
+/// patch prefix, generation lifetime in ms.
 const PURGE_TAGS: &str = r"
 local soft = ARGV[1] == '1'
 local offset = tonumber(ARGV[2])
 local width = tonumber(ARGV[3])
 local magic = ARGV[4]
-local clock = redis.call('TIME')
-local now_ms = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
-local stamp = string.format('%0' .. width .. 'd', now_ms)
+local stamp
+if soft then
+  local clock = redis.call('TIME')
+  local now_ms = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+  stamp = string.format('%0' .. width .. 'd', now_ms)
+end
 local touched = 0
 for i = 1, #KEYS, 2 do
   redis.call('INCR', KEYS[i])
@@ -216,7 +220,11 @@ impl Store for RedisStore {
         Ok(values.into_iter().map(Option::unwrap_or_default).collect())
     }
 
-    async fn purge_tags(&self, tags: &[String], soft: bool) -> Result<u64, StoreError> {
+    async fn purge_tags(
+        &self,
+        tags: &[String],
+        stale: Option<&StalePatch>,
+    ) -> Result<u64, StoreError> {
         if tags.is_empty() {
             return Ok(0);
         }
@@ -225,11 +233,15 @@ impl Store for RedisStore {
         for tag in tags {
             call.key(self.generation_key(tag)).key(self.set_key(tag));
         }
-        call.arg(if soft { "1" } else { "0" })
-            .arg(FRESH_UNTIL_OFFSET)
-            .arg(FRESH_UNTIL_WIDTH)
-            .arg(&MAGIC[..])
-            .arg(GENERATION_LIFETIME_MS);
+        match stale {
+            Some(patch) => call
+                .arg("1")
+                .arg(patch.offset)
+                .arg(patch.width)
+                .arg(patch.prefix),
+            None => call.arg("0").arg(0).arg(0).arg(""),
+        };
+        call.arg(GENERATION_LIFETIME_MS);
         Ok(call.invoke_async(&mut conn).await?)
     }
 
