@@ -2,12 +2,15 @@
 //! instances sharing Redis (the lease); a lease whose holder hangs frees the key
 //! when it runs out, not before.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::future::join_all;
 use serde_json::json;
 
 use crate::support::app::{Reply, TestApp};
+use crate::support::own_redis::OwnRedis;
+use crate::support::Namespace;
 
 /// Requests per burst.
 const BURST: usize = 8;
@@ -54,6 +57,19 @@ async fn a_burst_on_a_cold_key_renders_once() {
         collapsed >= 1,
         "some requests waited for the render: {replies:?}"
     );
+}
+
+/// With no store to hold a lease, only the in-process flight keeps a burst to
+/// one render: this isolates it (with Redis up, the lease would hide its absence).
+#[tokio::test]
+async fn with_redis_gone_a_burst_still_renders_once_per_instance() {
+    let mut redis = OwnRedis::start().await;
+    let namespace = Namespace::throwaway(&redis.url);
+    let app = TestApp::start_on(&redis.url, &namespace, &Arc::default(), json!({})).await;
+    redis.kill();
+    let replies = burst(&[&app], "/gated/down").await;
+    assert_one_page(&replies);
+    assert_eq!(app.backend.renders("/gated/down"), 1);
 }
 
 #[tokio::test]
