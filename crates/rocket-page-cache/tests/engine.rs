@@ -1,0 +1,18 @@
+//! The engine's own integration tests: a minimal Rocket app per test, the shared
+//! Redis (or a `redis-server` of the test's own), nothing else.
+
+mod support;
+
+#[path = "../examples/hello.rs"]
+mod hello;
+
+mod entry;
+mod example;
+mod fail_open;
+mod flight;
+mod keys;
+mod memo;
+mod policy;
+mod private;
+mod purge;
+mod stale;

@@ -1,0 +1,46 @@
+//! Private requests (a session cookie, `Authorization`) neither read nor fill
+//! the shared cache: the route runs and nothing lands in Redis.
+
+use serde_json::json;
+
+use crate::support::app::{TestApp, SESSION_COOKIE};
+
+/// Requests `/plain/private` twice with `headers`: both must bypass, render,
+/// and leave the namespace empty; then a plain request is a miss, not their page.
+async fn assert_private(app: &TestApp, headers: &[(&str, &str)]) {
+    for _ in 0..2 {
+        let reply = app.get_with("/plain/private", headers).await;
+        assert_eq!(
+            (reply.status, reply.x_cache()),
+            (200, "BYPASS"),
+            "{reply:?}"
+        );
+    }
+    assert_eq!(
+        app.backend.renders("/plain/private"),
+        2,
+        "the route ran each time"
+    );
+    assert_eq!(app.namespace.keys(), Vec::<String>::new(), "nothing stored");
+    assert_eq!(app.get("/plain/private").await.x_cache(), "MISS");
+    assert_eq!(app.backend.renders("/plain/private"), 3);
+}
+
+#[tokio::test]
+async fn a_request_with_the_builders_private_cookie_bypasses_and_stores_nothing() {
+    let app = TestApp::spawn(json!({})).await;
+    let cookie = format!("{SESSION_COOKIE}=abc");
+    assert_private(&app, &[("Cookie", &cookie)]).await;
+}
+
+#[tokio::test]
+async fn a_request_with_a_configured_private_cookie_bypasses_and_stores_nothing() {
+    let app = TestApp::spawn(json!({ "private_cookies": ["remember"] })).await;
+    assert_private(&app, &[("Cookie", "remember=1")]).await;
+}
+
+#[tokio::test]
+async fn a_request_with_authorization_bypasses_and_stores_nothing() {
+    let app = TestApp::spawn(json!({})).await;
+    assert_private(&app, &[("Authorization", "Bearer secret")]).await;
+}

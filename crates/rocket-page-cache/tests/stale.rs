@@ -1,0 +1,72 @@
+//! Past its lifetime a page is served stale within grace while one request
+//! refreshes it, and within stale_if_error when the route fails.
+//!
+//! Lifetimes are whole seconds and the engine's clock cannot be set from
+//! outside, so these tests wait one real lifetime (the only wall-clock waits of
+//! the suite): nothing else could tell them the page went stale.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::support::app::{Reply, TestApp};
+
+/// Past the one-second lifetime of the pages below.
+const PAST_LIFETIME: Duration = Duration::from_millis(1_100);
+
+/// A request that must not wait for a render.
+async fn prompt(app: &TestApp, path: &str) -> Reply {
+    tokio::time::timeout(Duration::from_secs(5), app.get(path))
+        .await
+        .expect("answered without waiting for the refresh")
+}
+
+#[tokio::test]
+async fn a_stale_page_is_served_within_grace_while_one_request_refreshes_it() {
+    let rules = json!({ "rules": [{ "path": "/gated/<id>", "ttl": 1, "grace": 60 }] });
+    let app = TestApp::spawn(rules).await;
+    let gate = &app.backend.gate;
+    gate.release(1);
+    assert_eq!(app.get("/gated/stale").await.x_cache(), "MISS");
+    gate.entered().await;
+    tokio::time::sleep(PAST_LIFETIME).await;
+
+    let refresh = app.get("/gated/stale");
+    let others = async {
+        gate.entered().await; // the refresh is rendering, held at the gate
+        let first = prompt(&app, "/gated/stale").await;
+        let second = prompt(&app, "/gated/stale").await;
+        gate.release(1);
+        (first, second)
+    };
+    let (refreshed, (first, second)) = tokio::join!(refresh, others);
+    for stale in [&first, &second] {
+        assert_eq!(stale.x_cache(), "STALE", "{stale:?}");
+        assert_eq!(stale.body, "/gated/stale render 1");
+    }
+    assert_eq!(refreshed.body, "/gated/stale render 2");
+    assert_eq!(app.backend.renders("/gated/stale"), 2, "one refresh");
+
+    let fresh = app.get("/gated/stale").await;
+    assert_eq!(
+        (fresh.x_cache(), fresh.body.as_str()),
+        ("HIT", "/gated/stale render 2")
+    );
+}
+
+#[tokio::test]
+async fn a_stale_page_answers_when_the_route_fails() {
+    let rules = json!({ "rules": [{
+        "path": "/flaky", "ttl": 1, "grace": 0, "stale_if_error": 600
+    }] });
+    let app = TestApp::spawn(rules).await;
+    assert_eq!(app.get("/flaky").await.x_cache(), "MISS");
+    tokio::time::sleep(PAST_LIFETIME).await;
+
+    app.backend.set_failing(true);
+    let reply = app.get("/flaky").await;
+    assert_eq!((reply.status, reply.x_cache()), (200, "STALE"), "{reply:?}");
+    assert_eq!(reply.body, "/flaky render 1");
+    assert!(reply.cache_status().contains("fwd-status=500"), "{reply:?}");
+    assert_eq!(app.backend.renders("/flaky"), 2, "the route was tried");
+}

@@ -1,0 +1,178 @@
+//! A minimal Rocket app with `PageCache` attached, configured by a figment the
+//! way any app configures it, and the replies tests read.
+
+use std::sync::Arc;
+
+use rocket::http::uri::Host;
+use rocket::http::{Cookie, Header};
+use rocket::local::asynchronous::{Client, LocalResponse};
+use rocket_page_cache::{Cache, PageCache};
+use serde_json::{json, Value};
+
+use super::routes::{self, Backend};
+use super::{Namespace, REDIS_URL};
+
+/// The cookie the test app declares private through the builder.
+pub const SESSION_COOKIE: &str = "sid";
+
+/// A cache operation budget roomy enough for a loaded machine; tests of the
+/// budget itself set theirs.
+const ROOMY_OP_TIMEOUT_MS: u64 = 1000;
+
+/// One instance of the test app. The client goes first, so the app is gone
+/// before its namespace is emptied.
+pub struct TestApp {
+    pub client: Client,
+    pub backend: Arc<Backend>,
+    pub namespace: Arc<Namespace>,
+}
+
+/// The `[cache]` table of a test: its namespace, the Redis at `url`, then `extra`
+/// (an object whose keys replace the defaults).
+pub fn cache_table(namespace: &Namespace, url: &str, extra: &Value) -> Value {
+    let mut table = json!({
+        "url": url,
+        "namespace": namespace.name,
+        "generation": "test",
+        "op_timeout_ms": ROOMY_OP_TIMEOUT_MS,
+    });
+    if let (Some(table), Some(extra)) = (table.as_object_mut(), extra.as_object()) {
+        table.extend(extra.iter().map(|(k, v)| (k.clone(), v.clone())));
+    }
+    table
+}
+
+/// `rocket::Config::figment()` with quiet logs and `[cache]` set to `cache`.
+pub fn figment(cache: Value) -> figment::Figment {
+    let log_level = if std::env::var_os("TEST_LOG").is_some() {
+        "normal"
+    } else {
+        "off"
+    };
+    rocket::Config::figment()
+        .merge(("log_level", log_level))
+        .merge(("cache", cache))
+}
+
+impl TestApp {
+    /// An instance on the shared test Redis, with a namespace and routes of its own.
+    pub async fn spawn(extra: Value) -> Self {
+        Self::start(&Namespace::new(), &Arc::default(), extra).await
+    }
+
+    /// Another instance on the same Redis namespace and routes (counters shared).
+    pub async fn peer(&self, extra: Value) -> Self {
+        Self::start(&self.namespace, &self.backend, extra).await
+    }
+
+    /// An instance on the shared test Redis.
+    pub async fn start(namespace: &Arc<Namespace>, backend: &Arc<Backend>, extra: Value) -> Self {
+        Self::start_on(REDIS_URL, namespace, backend, extra).await
+    }
+
+    /// An instance on the Redis at `url`.
+    pub async fn start_on(
+        url: &str,
+        namespace: &Arc<Namespace>,
+        backend: &Arc<Backend>,
+        extra: Value,
+    ) -> Self {
+        let rocket = rocket::custom(figment(cache_table(namespace, url, &extra)))
+            .attach(PageCache::new(routes::policies()).private_cookie(SESSION_COOKIE))
+            .manage(Arc::clone(backend))
+            .mount("/", routes::all());
+        let client = Client::untracked(rocket)
+            .await
+            .expect("the test app starts");
+        Self {
+            client,
+            backend: Arc::clone(backend),
+            namespace: Arc::clone(namespace),
+        }
+    }
+
+    /// The engine's handle, as the app would reach it.
+    pub fn cache(&self) -> &Cache {
+        self.client
+            .rocket()
+            .state::<Cache>()
+            .expect("cache managed")
+    }
+
+    /// GET from `localhost:8000`, as a browser sends it.
+    pub async fn get(&self, uri: &str) -> Reply {
+        self.get_with(uri, &[]).await
+    }
+
+    /// GET with extra headers (see [`get`]).
+    pub async fn get_with(&self, uri: &str, headers: &[(&str, &str)]) -> Reply {
+        get(&self.client, uri, headers).await
+    }
+}
+
+/// GET from `localhost:8000` with extra headers, as a browser sends it; a `Host`
+/// among them replaces `localhost:8000`, a `Cookie` goes to the client's jar.
+pub async fn get(client: &Client, uri: &str, headers: &[(&str, &str)]) -> Reply {
+    let mut request = client.get(uri.to_owned());
+    let host = headers
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case("host"))
+        .map_or("localhost:8000", |(_, value)| *value);
+    // The local client does not derive the host from the header: set both.
+    if let Ok(parsed) = Host::parse_owned(host.to_owned()) {
+        request.inner_mut().set_host(parsed);
+    }
+    request.add_header(Header::new("Host", host.to_owned()));
+    for (name, value) in headers {
+        if name.eq_ignore_ascii_case("cookie") {
+            if let Some((name, value)) = value.split_once('=') {
+                request = request.cookie(Cookie::new(name.to_owned(), value.to_owned()));
+            }
+        } else if !name.eq_ignore_ascii_case("host") {
+            request.add_header(Header::new((*name).to_owned(), (*value).to_owned()));
+        }
+    }
+    Reply::read(request.dispatch().await).await
+}
+
+/// A response read whole, so that concurrent requests can be compared.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: u16,
+    headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Reply {
+    async fn read(response: LocalResponse<'_>) -> Self {
+        let status = response.status().code;
+        let headers = response
+            .headers()
+            .iter()
+            .map(|h| (h.name().to_string(), h.value().to_owned()))
+            .collect();
+        let body = response.into_string().await.unwrap_or_default();
+        Self {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// `X-Cache`: HIT, MISS, STALE or BYPASS; empty when absent.
+    pub fn x_cache(&self) -> &str {
+        self.header("X-Cache").unwrap_or_default()
+    }
+
+    /// `Cache-Status`; empty when absent.
+    pub fn cache_status(&self) -> &str {
+        self.header("Cache-Status").unwrap_or_default()
+    }
+}

@@ -1,0 +1,87 @@
+//! A `redis-server` of a test's own on a free port, for what the shared one must
+//! never do: go away, or freeze mid-connection.
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use super::eventually;
+
+/// A running `redis-server`, killed when dropped.
+pub struct OwnRedis {
+    child: Child,
+    pub url: String,
+}
+
+impl OwnRedis {
+    /// Starts one with no persistence and waits until it answers `PING`.
+    pub async fn start() -> Self {
+        let port = free_port();
+        let child = Command::new("redis-server")
+            .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start redis-server (is it installed?)");
+        let url = format!("redis://127.0.0.1:{port}/");
+        let redis = Self { child, url };
+        let client = redis::Client::open(redis.url.as_str()).expect("redis URL");
+        eventually(
+            "own redis-server answers PING",
+            Duration::from_secs(10),
+            || {
+                let client = client.clone();
+                async move {
+                    let mut conn = client.get_multiplexed_async_connection().await.ok()?;
+                    redis::cmd("PING")
+                        .query_async::<String>(&mut conn)
+                        .await
+                        .ok()
+                }
+            },
+        )
+        .await;
+        redis
+    }
+
+    /// Freezes it (SIGSTOP): connections stay open, nothing is answered.
+    pub fn freeze(&self) {
+        self.signal("-STOP");
+    }
+
+    /// Thaws a frozen server (SIGCONT).
+    pub fn thaw(&self) {
+        self.signal("-CONT");
+    }
+
+    /// Stops it for good: connections are refused from now on.
+    pub fn kill(&mut self) {
+        self.thaw();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args([signal, &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill {signal} failed");
+    }
+}
+
+impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            self.kill();
+        }
+    }
+}
+
+/// A port nothing listens on right now.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("bind a free port")
+        .port()
+}
