@@ -73,13 +73,14 @@ async fn after_logout_the_old_cookie_and_csrf_token_work_on_no_instance() {
         ("phone", ""),
         ("address", "Elsewhere"),
     ];
+    // 401: the "your login has ended" page, with a link to log in again.
     assert_eq!(
         post_with_cookie(&b, "/users/new", &cookie, &fields).await,
-        403
+        401
     );
     assert_eq!(
         post_with_cookie(&a, "/users/new", &cookie, &fields).await,
-        403
+        401
     );
     assert_eq!(a.user_count(), users, "no row written with the old token");
 }
