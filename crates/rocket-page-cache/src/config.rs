@@ -45,7 +45,8 @@ pub struct CacheConfig {
     /// Prefix of every key this app writes; two apps on one Redis must differ here.
     pub namespace: String,
     /// Part of every key; change it at deploy to start from a clean cache without
-    /// touching anything else in Redis. Empty means the crate version.
+    /// touching anything else in Redis. Empty means the deploy id the app gave
+    /// [`PageCache::generation`](crate::PageCache::generation), else the engine's version.
     pub generation: String,
     /// Shared lifetime of a page when neither the route nor a rule says otherwise
     /// (Flask-Caching's `CACHE_DEFAULT_TIMEOUT`).
