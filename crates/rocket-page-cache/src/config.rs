@@ -23,11 +23,15 @@ pub enum BackendKind {
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct RuleConfig {
+    /// The route pattern the rule applies to.
     pub path: String,
     /// Shared lifetime in seconds; 0 turns caching off for the path.
     pub ttl: Option<u64>,
+    /// `max-age` sent to browsers, in seconds.
     pub browser_ttl: Option<u64>,
+    /// Seconds past its lifetime a page is still served while one request refreshes it.
     pub grace: Option<u64>,
+    /// Seconds past its lifetime a page answers for a failed render.
     pub stale_if_error: Option<u64>,
     /// Query parameters that are part of the key (others are ignored).
     pub query: Option<Vec<String>>,
@@ -39,6 +43,7 @@ pub struct RuleConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CacheConfig {
+    /// Where pages are kept: one Redis shared by every instance, this process, or nowhere.
     pub backend: BackendKind,
     /// Redis URL (`redis://[:password@]host:port/db`).
     pub url: String,
@@ -175,6 +180,7 @@ impl CacheConfig {
         Ok(())
     }
 
+    /// The budget of one store operation (`op_timeout_ms`).
     pub fn op_timeout(&self) -> Duration {
         Duration::from_millis(self.op_timeout_ms)
     }

@@ -50,7 +50,7 @@ mod store;
 pub use clock::{Clock, ManualClock};
 pub use config::{redact_url, BackendKind, CacheConfig, RuleConfig};
 pub use fairing::PageCache;
-pub use handle::{path_tag, Cache, CacheHealth, CacheUnavailable};
+pub use handle::{Cache, CacheHealth, CacheUnavailable};
 pub use key::normalise_request_path;
 pub use policy::{Canonical, RoutePolicy};
 pub use stats::StatsSnapshot;
