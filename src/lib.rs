@@ -34,7 +34,12 @@ pub fn build(figment: Figment) -> Rocket<Build> {
         .attach(web::auth::AuthFairing::new(secret_key))
         .attach(Template::fairing())
         .attach(db::DbFairing)
-        .attach(PageCache::new(web::cache_policies()).private_cookie(web::auth::SESSION_COOKIE))
+        .attach(
+            PageCache::new(web::cache_policies())
+                .private_cookie(web::auth::SESSION_COOKIE)
+                // A deploy of the app (new templates) starts on fresh keys.
+                .generation(env!("CARGO_PKG_VERSION")),
+        )
         // After the cache, whose `on_response` writes the hits.
         .attach(web::security_headers::SecurityHeaders)
         .manage(web::health::FailureLog::default())

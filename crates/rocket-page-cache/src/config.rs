@@ -23,11 +23,15 @@ pub enum BackendKind {
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct RuleConfig {
+    /// The route pattern the rule applies to.
     pub path: String,
     /// Shared lifetime in seconds; 0 turns caching off for the path.
     pub ttl: Option<u64>,
+    /// `max-age` sent to browsers, in seconds.
     pub browser_ttl: Option<u64>,
+    /// Seconds past its lifetime a page is still served while one request refreshes it.
     pub grace: Option<u64>,
+    /// Seconds past its lifetime a page answers for a failed render.
     pub stale_if_error: Option<u64>,
     /// Query parameters that are part of the key (others are ignored).
     pub query: Option<Vec<String>>,
@@ -39,13 +43,15 @@ pub struct RuleConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CacheConfig {
+    /// Where pages are kept: one Redis shared by every instance, this process, or nowhere.
     pub backend: BackendKind,
     /// Redis URL (`redis://[:password@]host:port/db`).
     pub url: String,
     /// Prefix of every key this app writes; two apps on one Redis must differ here.
     pub namespace: String,
     /// Part of every key; change it at deploy to start from a clean cache without
-    /// touching anything else in Redis. Empty means the crate version.
+    /// touching anything else in Redis. Empty means the deploy id the app gave
+    /// [`PageCache::generation`](crate::PageCache::generation), else the engine's version.
     pub generation: String,
     /// Shared lifetime of a page when neither the route nor a rule says otherwise
     /// (Flask-Caching's `CACHE_DEFAULT_TIMEOUT`).
@@ -174,6 +180,7 @@ impl CacheConfig {
         Ok(())
     }
 
+    /// The budget of one store operation (`op_timeout_ms`).
     pub fn op_timeout(&self) -> Duration {
         Duration::from_millis(self.op_timeout_ms)
     }

@@ -5,75 +5,25 @@ use std::time::Duration;
 use rocket::http::Method;
 use rocket::Request;
 
+use super::cache_status::{Bypass, Served};
 use super::entry::{Entry, Freshness, Kind};
-use super::flight::{self, FlightLeader, Outcome, Role};
+use super::flight::{self, Outcome, Role};
 use super::handle::{path_tag, Cache};
 use super::key::{bounded_tag, normalised_path, page_key, RequestParts};
 use super::lease::{self, LeaderPlan, Lease};
 use super::policy::{Misspelling, Resolved};
+use super::render::Render;
 use super::stats::Stats;
-use super::store::TagStamp;
-
-/// How a stored response is being served.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Served {
-    /// Fresh from the store.
-    Hit,
-    /// Fresh, handed over by the render this request waited for.
-    Collapsed,
-    /// Past its lifetime, within grace (another request refreshes it) or served
-    /// because rendering failed.
-    Stale,
-}
 
 /// The fairing's verdict on one request, kept in request-local state from
 /// `on_request` to `on_response`.
 pub enum Verdict {
     /// Cacheable route, but this request must not use the shared cache.
-    Bypass(&'static str),
+    Bypass(Bypass),
     /// Answer from a stored response; the route does not run.
     Serve { entry: Entry, served: Served },
     /// Let the route render, then store what it answered.
     Render(Box<Render>),
-}
-
-/// A render in progress and what it owes to others when it ends.
-pub struct Render {
-    pub key: String,
-    pub policy: Resolved,
-    /// Tag generations taken before the render; `None` when the store cannot be
-    /// used (the render is then not stored).
-    pub stamps: Option<Vec<TagStamp>>,
-    pub lease: Option<Lease>,
-    pub leader: Option<FlightLeader>,
-    /// A stored copy to serve if the render fails (stale-if-error).
-    pub fallback: Option<Entry>,
-    /// `Cache-Status` `fwd=` value.
-    pub forward: &'static str,
-    pub detail: Option<&'static str>,
-    /// When the route was handed the request, to record the render time.
-    pub started: std::time::Instant,
-}
-
-impl Render {
-    fn new(key: String, policy: Resolved, forward: &'static str) -> Self {
-        Self {
-            key,
-            policy,
-            stamps: None,
-            lease: None,
-            leader: None,
-            fallback: None,
-            forward,
-            detail: None,
-            started: std::time::Instant::now(),
-        }
-    }
-
-    /// Whether the store was unusable for this request (shown as `BYPASS`).
-    pub fn uncached(&self) -> bool {
-        self.stamps.is_none()
-    }
 }
 
 /// Decides for a GET or HEAD to a cacheable path; `None` when the cache has
@@ -94,8 +44,8 @@ pub async fn decide(cache: &Cache, request: &Request<'_>) -> Option<Verdict> {
         .unwrap_or_default();
     if let Err(misspelling) = policy.check_spelling(&query) {
         return Some(Verdict::Bypass(match misspelling {
-            Misspelling::NonCanonical => "non-canonical",
-            Misspelling::Repeated => "repeated-parameter",
+            Misspelling::NonCanonical => Bypass::NonCanonical,
+            Misspelling::Repeated => Bypass::RepeatedParameter,
         }));
     }
     let host = request
@@ -144,10 +94,8 @@ pub async fn decide(cache: &Cache, request: &Request<'_>) -> Option<Verdict> {
             Freshness::Dead => miss(cache, key, policy, tags, None).await,
         },
         Some(marker) if marker.freshness(now) == Freshness::Fresh => {
-            let mut render = Render::new(key, policy, "uri-miss");
-            render.detail = Some("hit-for-miss");
-            render.stamps = cache.stamp_tags(tags).await.ok();
-            Verdict::Render(Box::new(render))
+            let stamps = cache.stamp_tags(tags).await.ok();
+            Verdict::Render(Box::new(Render::after_hit_for_miss(key, policy, stamps)))
         }
         _ => miss(cache, key, policy, tags, None).await,
     };
@@ -155,23 +103,23 @@ pub async fn decide(cache: &Cache, request: &Request<'_>) -> Option<Verdict> {
 }
 
 /// Why this request must not use the shared cache, if it must not.
-fn bypass_reason(cache: &Cache, request: &Request<'_>, policy: &Resolved) -> Option<&'static str> {
+fn bypass_reason(cache: &Cache, request: &Request<'_>, policy: &Resolved) -> Option<Bypass> {
     let config = cache.config();
     if !cache.enabled() {
-        return Some("disabled");
+        return Some(Bypass::Disabled);
     }
     if policy.ttl.is_zero() {
-        return Some("off");
+        return Some(Bypass::Off);
     }
     if request.headers().contains("Authorization") {
-        return Some("authorization");
+        return Some(Bypass::Authorization);
     }
     if config
         .private_cookies
         .iter()
         .any(|name| request.cookies().get(name).is_some())
     {
-        return Some("private-cookie");
+        return Some(Bypass::PrivateCookie);
     }
     let host_allowed = request.host().is_some_and(|host| {
         let domain = host.domain().as_str();
@@ -181,7 +129,7 @@ fn bypass_reason(cache: &Cache, request: &Request<'_>, policy: &Resolved) -> Opt
             .any(|allowed| allowed.eq_ignore_ascii_case(domain))
     });
     if !host_allowed {
-        return Some("host");
+        return Some(Bypass::Host);
     }
     None
 }
@@ -200,13 +148,9 @@ async fn render_locally(cache: &Cache, key: String, policy: Resolved) -> Verdict
                     };
                 }
             }
-            Verdict::Render(Box::new(Render::new(key, policy, "bypass")))
+            Verdict::Render(Box::new(Render::local(key, policy, None)))
         }
-        Role::Leader(leader) => {
-            let mut render = Render::new(key, policy, "bypass");
-            render.leader = Some(leader);
-            Verdict::Render(Box::new(render))
-        }
+        Role::Leader(leader) => Verdict::Render(Box::new(Render::local(key, policy, Some(leader)))),
     }
 }
 
@@ -244,15 +188,9 @@ async fn refresh(
         return Verdict::Serve { entry, served };
     };
     let early = served == Served::Hit;
-    let mut render = Render::new(key, policy, if early { "uri-miss" } else { "stale" });
-    if early {
-        render.detail = Some("early-refresh");
-    }
-    render.stamps = Some(stamps);
-    render.lease = Some(lease);
-    render.leader = Some(leader);
-    render.fallback = Some(entry);
-    Verdict::Render(Box::new(render))
+    Verdict::Render(Box::new(Render::refresh(
+        key, policy, stamps, lease, leader, entry, early,
+    )))
 }
 
 /// Nothing servable: render once for the process and once for the cluster;
@@ -285,10 +223,10 @@ async fn miss(
                 }
                 Some(Outcome::Uncacheable) | None => {}
             }
-            let mut render = Render::new(key, policy, "uri-miss");
-            render.stamps = cache.stamp_tags(tags).await.ok();
-            render.fallback = fallback;
-            Verdict::Render(Box::new(render))
+            let stamps = cache.stamp_tags(tags).await.ok();
+            Verdict::Render(Box::new(Render::miss(
+                key, policy, stamps, None, None, fallback,
+            )))
         }
         Role::Leader(leader) => match lease::lead(cache, &key).await {
             LeaderPlan::Serve(entry) => {
@@ -301,18 +239,19 @@ async fn miss(
             }
             LeaderPlan::RenderUncacheable => {
                 leader.finish(Outcome::Uncacheable);
-                let mut render = Render::new(key, policy, "uri-miss");
-                render.detail = Some("hit-for-miss");
-                render.stamps = cache.stamp_tags(tags).await.ok();
-                Verdict::Render(Box::new(render))
+                let stamps = cache.stamp_tags(tags).await.ok();
+                Verdict::Render(Box::new(Render::after_hit_for_miss(key, policy, stamps)))
             }
             LeaderPlan::Render(lease) => {
-                let mut render = Render::new(key, policy, "uri-miss");
-                render.stamps = cache.stamp_tags(tags).await.ok();
-                render.lease = lease;
-                render.leader = Some(leader);
-                render.fallback = fallback;
-                Verdict::Render(Box::new(render))
+                let stamps = cache.stamp_tags(tags).await.ok();
+                Verdict::Render(Box::new(Render::miss(
+                    key,
+                    policy,
+                    stamps,
+                    lease,
+                    Some(leader),
+                    fallback,
+                )))
             }
         },
     }

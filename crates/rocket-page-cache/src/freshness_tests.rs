@@ -11,7 +11,9 @@ use rocket::http::Status;
 use rocket::local::asynchronous::{Client, LocalRequest};
 use rocket::State;
 
-use crate::decide::{decide, Served, Verdict};
+use crate::cache_status::{Forward, Served};
+use crate::decide::{decide, Verdict};
+use crate::flight::Outcome;
 use crate::{Cache, ManualClock, PageCache, RoutePolicy};
 
 const TTL_MS: u64 = 10_000;
@@ -116,10 +118,8 @@ impl Harness {
     /// Ends a verdict the way the fairing would after a failed render: frees its
     /// lease and tells its waiters.
     async fn abandon(&self, verdict: Verdict) {
-        if let Verdict::Render(mut render) = verdict {
-            if let Some(lease) = render.lease.take() {
-                lease.release(self.cache()).await;
-            }
+        if let Verdict::Render(render) = verdict {
+            render.finish(self.cache(), Outcome::Failed).await;
         }
     }
 
@@ -153,7 +153,7 @@ fn describe(verdict: &Verdict) -> &'static str {
             served: Served::Stale,
             ..
         } => "stale",
-        Verdict::Render(render) if render.fallback.is_some() => "render, stale copy on error",
+        Verdict::Render(render) if render.has_fallback() => "render, stale copy on error",
         Verdict::Render(_) => "render",
     }
 }
@@ -190,8 +190,12 @@ async fn within_grace_a_stale_entry_is_served_while_one_request_refreshes_it() {
     let Verdict::Render(render) = &refresher else {
         unreachable!()
     };
-    assert_eq!(render.forward, "stale", "the refresh of a stale entry");
-    assert!(render.lease.is_some(), "it holds the cluster's lease");
+    assert_eq!(
+        render.forward(),
+        Forward::Stale,
+        "the refresh of a stale entry"
+    );
+    assert!(render.has_lease(), "it holds the cluster's lease");
     assert_eq!(
         describe(&harness.verdict().await),
         "stale",

@@ -25,7 +25,10 @@ use super::store::none::NoStore;
 use super::store::redis::RedisStore;
 use super::store::{Store, StoreError, TagStamp, Usage};
 
-/// The cache as the app and the fairing see it. Cloning is cheap.
+/// The cache as the app and the fairing see it, managed by the fairing
+/// (`&State<Cache>`). Cloning is cheap: every clone shares one store, one set of
+/// flights and one set of counters, and every method takes `&self`, so any
+/// number of tasks may call it at once.
 #[derive(Clone)]
 pub struct Cache {
     inner: Arc<Inner>,
@@ -74,28 +77,25 @@ impl From<StoreError> for CacheUnavailable {
 pub struct CacheHealth {
     /// `up`, `degraded` (unreachable: pages are served uncached) or `disabled`.
     pub status: &'static str,
+    /// The store's name: `redis`, `memory` or `none`.
     pub backend: &'static str,
+    /// `cache.namespace`.
     pub namespace: String,
+    /// Why the store did not answer, when it did not.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
 
 /// The tag every page of a path is filed under, so that a path can be purged
 /// whatever its host, query or hashed key.
-pub fn path_tag(path: &str) -> String {
+pub(crate) fn path_tag(path: &str) -> String {
     bounded_tag(format!("path:{path}"))
 }
 
 impl Cache {
-    /// Builds the store named by `config.backend`; nothing is dialled yet.
-    pub fn new(config: CacheConfig, routes: Vec<RoutePolicy>) -> Result<Self, String> {
-        Self::with_clock(config, routes, Clock::system())
-    }
-
-    /// As [`Cache::new`], reading the time from `clock`: meant for tests, which
-    /// pass a [`ManualClock`](crate::ManualClock) to move through lifetimes
-    /// without sleeping.
-    pub fn with_clock(
+    /// Builds the store named by `config.backend`, reading the time from `clock`;
+    /// nothing is dialled yet.
+    pub(crate) fn with_clock(
         config: CacheConfig,
         routes: Vec<RoutePolicy>,
         clock: Clock,
@@ -130,6 +130,7 @@ impl Cache {
         })
     }
 
+    /// The configuration it was built with (figment and builder merged).
     pub fn config(&self) -> &CacheConfig {
         &self.inner.config
     }
@@ -152,14 +153,10 @@ impl Cache {
         &self.inner.stats
     }
 
-    /// Counters since start.
+    /// Counters since start, each read on its own: under load the figures of one
+    /// snapshot may be a few requests apart.
     pub fn stats_snapshot(&self) -> StatsSnapshot {
         self.inner.stats.snapshot()
-    }
-
-    /// `namespace:`, the start of every key this app owns.
-    pub fn namespace_prefix(&self) -> &str {
-        &self.inner.namespace_prefix
     }
 
     /// `namespace:v1:generation:`, the start of this deploy's page keys.
@@ -168,7 +165,7 @@ impl Cache {
     }
 
     /// Whether a store exists at all (`backend = "none"` has none).
-    pub fn enabled(&self) -> bool {
+    pub(crate) fn enabled(&self) -> bool {
         self.inner.config.backend != BackendKind::None
     }
 
@@ -325,7 +322,9 @@ impl Cache {
     }
 
     /// Removes (or, `soft`, marks stale) every page and memo filed under `tags`, on
-    /// every instance at once; returns how many entries it touched.
+    /// every instance at once; returns how many entries it touched. Atomic in the
+    /// store: a render that read its data before the purge is refused when it
+    /// comes to store, so concurrent renders cannot bring old pages back.
     pub async fn purge_tags(&self, tags: &[String], soft: bool) -> Result<u64, StoreError> {
         let budget = self.inner.config.op_timeout() * 20;
         let tags: Vec<String> = tags.iter().cloned().map(bounded_tag).collect();
@@ -343,12 +342,15 @@ impl Cache {
         }
     }
 
-    /// Deletes one key.
+    /// Deletes one key (a full key, as `key_base()` starts it); returns 1 if it
+    /// existed. A render in flight for that key may store it again.
     pub async fn delete_key(&self, key: &str) -> Result<u64, StoreError> {
         self.inner.store.delete(&[key.to_owned()]).await
     }
 
-    /// Deletes everything under this app's namespace (SCAN + UNLINK).
+    /// Deletes everything under this app's namespace (SCAN + UNLINK), returning
+    /// how many keys went. Not atomic: what is stored while it walks may stay;
+    /// tag generations are kept, so no render from before it can store after it.
     pub async fn clear_all(&self) -> Result<u64, StoreError> {
         self.inner
             .store
@@ -356,7 +358,8 @@ impl Cache {
             .await
     }
 
-    /// Keys and bytes under the namespace, visiting at most `limit` keys.
+    /// Keys and bytes under the namespace, visiting at most `limit` keys; an
+    /// estimate while others write.
     pub async fn usage(&self, limit: u64) -> Result<Usage, StoreError> {
         self.inner
             .store
@@ -367,7 +370,7 @@ impl Cache {
     /// Opens the store's connection before the first request (so that the first
     /// lookup is not spent dialling), waiting up to a second. A store that is
     /// down is only reported: pages are served without it until it is back.
-    pub async fn warm_up(&self) {
+    pub(crate) async fn warm_up(&self) {
         if !self.enabled() {
             return;
         }
@@ -379,7 +382,7 @@ impl Cache {
         }
     }
 
-    /// Whether the store answers, for health checks.
+    /// Whether the store answers, for health checks, within `op_timeout_ms`.
     pub async fn health(&self) -> CacheHealth {
         let config = &self.inner.config;
         let (status, error) = if config.backend == BackendKind::None {

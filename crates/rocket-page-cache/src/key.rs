@@ -6,8 +6,6 @@
 //! name (repeats keep their order: `?a=1&a=2` and `?a=2&a=1` differ, as they may
 //! for the route). A key longer than [`MAX_PLAIN_KEY`] is replaced by its SHA-256.
 
-use std::fmt::Write;
-
 use sha2::{Digest, Sha256};
 
 /// Format segment of every key; bump when the key scheme changes.
@@ -73,11 +71,7 @@ pub fn bounded_tag(tag: String) -> String {
 }
 
 fn hex_sha256(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(64);
-    for byte in Sha256::digest(bytes) {
-        let _ = write!(out, "{byte:02x}");
-    }
-    out
+    hex::encode(Sha256::digest(bytes))
 }
 
 /// `/a/b` from decoded segments, each re-encoded.
@@ -121,7 +115,8 @@ fn encode_into(out: &mut String, text: &str) {
         if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
             out.push(char::from(byte));
         } else {
-            let _ = write!(out, "%{byte:02X}");
+            out.push('%');
+            out.push_str(&hex::encode_upper([byte]));
         }
     }
 }

@@ -25,7 +25,7 @@ impl Lease {
     pub fn claim(page_key: &str) -> Self {
         Self {
             key: lease_key(page_key),
-            token: format!("{:032x}", rand::random::<u128>()),
+            token: hex::encode(rand::random::<[u8; 16]>()),
         }
     }
 

@@ -8,8 +8,12 @@
 //! the engine through the managed [`Cache`] handle (memo, purge, usage, health).
 //!
 //! Inside:
-//! - `fairing`: lookup before routing, store after rendering.
+//! - `fairing`: lookup before routing, hand the verdict to what answers.
 //! - `decide`: what a request gets (bypass, hit, stale, render).
+//! - `render`: a render in progress, one constructor per case, and what it owes.
+//! - `after_render`: after the route, store what may be stored, step by step.
+//! - `respond`: write a stored page, a bypass, the validators into a response.
+//! - `cache_status`: the typed reasons and the one `X-Cache`/`Cache-Status` writer.
 //! - `key`, `policy`: how a request becomes a key; what is storable.
 //! - `entry`: the stored envelope (its layout is private).
 //! - `flight`: one render per key in this process (knows no store).
@@ -23,7 +27,9 @@
 
 #![forbid(unsafe_code)]
 
+mod after_render;
 mod budget;
+mod cache_status;
 mod clock;
 mod config;
 mod decide;
@@ -36,13 +42,15 @@ mod handle;
 mod key;
 mod lease;
 mod policy;
+mod render;
+mod respond;
 mod stats;
 mod store;
 
 pub use clock::{Clock, ManualClock};
 pub use config::{redact_url, BackendKind, CacheConfig, RuleConfig};
 pub use fairing::PageCache;
-pub use handle::{path_tag, Cache, CacheHealth, CacheUnavailable};
+pub use handle::{Cache, CacheHealth, CacheUnavailable};
 pub use key::normalise_request_path;
 pub use policy::{Canonical, RoutePolicy};
 pub use stats::StatsSnapshot;

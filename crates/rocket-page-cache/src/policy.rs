@@ -92,6 +92,8 @@ pub struct RoutePolicy {
 }
 
 impl RoutePolicy {
+    /// The policy of the routes `pattern` matches (`<name>` is one segment, `*`
+    /// or `<rest..>` any rest), with the config's defaults until set.
     pub fn new(pattern: &str) -> Self {
         Self {
             pattern: PathPattern::parse(pattern),

@@ -1,9 +1,15 @@
 //! How a request becomes a key: only declared query parameters, in one order;
 //! only allowed hosts; one page per declared `Vary` value.
 
+use std::sync::Arc;
+
+use rocket::local::asynchronous::Client;
+use rocket_page_cache::PageCache;
 use serde_json::json;
 
-use crate::support::app::TestApp;
+use crate::support::app::{cache_table, figment, get, TestApp};
+use crate::support::routes::{self, Backend};
+use crate::support::{Namespace, REDIS_URL};
 
 #[tokio::test]
 async fn query_parameters_the_route_did_not_declare_are_left_out_of_the_key() {
@@ -61,4 +67,43 @@ async fn each_value_of_a_declared_vary_header_gets_its_own_page() {
     assert_eq!(french_again.x_cache(), "HIT");
     assert!(french_again.body.ends_with("in fr"), "{french_again:?}");
     assert_eq!(app.backend.renders("/vary"), 2);
+}
+
+/// An instance whose builder names the app's deploy id, with `generation` as
+/// the config key (empty: not set).
+async fn with_deploy_id(namespace: &Namespace, config_generation: &str) -> Client {
+    let table = cache_table(
+        namespace,
+        REDIS_URL,
+        &json!({ "generation": config_generation }),
+    );
+    let rocket = rocket::custom(figment(table))
+        .attach(PageCache::new(routes::policies()).generation("app-7"))
+        .manage(Arc::new(Backend::default()))
+        .mount("/", routes::all());
+    Client::untracked(rocket)
+        .await
+        .expect("the test app starts")
+}
+
+#[tokio::test]
+async fn the_apps_deploy_id_names_the_keys_unless_the_config_names_one() {
+    let namespace = Namespace::new();
+    let app = with_deploy_id(&namespace, "").await;
+    assert_eq!(get(&app, "/q", &[]).await.x_cache(), "MISS");
+    let keys = namespace.keys();
+    assert!(
+        keys.iter().any(|k| k.contains(":v1:app-7:")),
+        "the builder's deploy id is in the key: {keys:?}"
+    );
+
+    let configured = Namespace::new();
+    let app = with_deploy_id(&configured, "from-config").await;
+    assert_eq!(get(&app, "/q", &[]).await.x_cache(), "MISS");
+    let keys = configured.keys();
+    assert!(
+        keys.iter().any(|k| k.contains(":v1:from-config:"))
+            && !keys.iter().any(|k| k.contains("app-7")),
+        "cache.generation wins over the builder: {keys:?}"
+    );
 }

@@ -15,12 +15,16 @@ use bytes::Bytes;
 /// A failed cache operation. Never shown to a user: the request goes on uncached.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// Redis answered with an error or the connection broke.
     #[error("redis: {0}")]
     Redis(#[from] ::redis::RedisError),
+    /// No connection could be had from the pool.
     #[error("redis pool: {0}")]
     Pool(String),
+    /// No answer within the operation's budget.
     #[error("timed out after {0:?}")]
     Timeout(Duration),
+    /// An answer of the wrong shape.
     #[error("unexpected reply: {0}")]
     Protocol(String),
 }
@@ -70,7 +74,9 @@ pub struct TagStamp {
 /// What a namespace holds, counted by a bounded scan.
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct Usage {
+    /// Keys seen.
     pub keys: u64,
+    /// Their memory, as the store reports it.
     pub bytes: u64,
     /// False when the scan stopped at its bound before the end.
     pub complete: bool,
