@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::support::{redis_conn, AppBuilder, TestApp};
+use crate::support::{eventually, redis_conn, AppBuilder, TestApp};
 
 /// Keys and bytes (`MEMORY USAGE`) under the app's namespace.
 fn namespace_usage(app: &TestApp) -> (usize, u64) {
@@ -120,18 +120,11 @@ async fn stored_404s_and_their_tags_are_gone_not_found_ttl_later() {
         );
     }
     assert!(!app.namespace.keys().is_empty(), "the 404s were stored");
-    let deadline = Instant::now() + Duration::from_secs(not_found_ttl + 3);
-    loop {
-        let keys = app.namespace.keys();
-        if keys.is_empty() {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "still there {not_found_ttl} s later: {keys:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let within = Duration::from_secs(not_found_ttl + 3);
+    eventually(within, "the stored 404s and their tags expire", || async {
+        app.namespace.keys().is_empty().then_some(())
+    })
+    .await;
 }
 
 #[rocket::async_test]

@@ -6,35 +6,22 @@ use std::time::{Duration, Instant};
 use rocket::http::Method;
 use serde_json::json;
 
+use crate::support::admin::API_TOKEN;
 use crate::support::proxy::{garbage_listener, silent_listener, FaultProxy, Mode};
-use crate::support::{closed_port, header, redis_conn, AppBuilder, TestApp};
-
-/// GET returning (status, X-Cache, body).
-async fn fetch(app: &TestApp, uri: &str) -> (u16, String, String) {
-    let response = app.get(uri).await;
-    let status = response.status().code;
-    let x_cache = header(&response, "X-Cache");
-    (
-        status,
-        x_cache,
-        response.into_string().await.unwrap_or_default(),
-    )
-}
+use crate::support::{closed_port, eventually, header, redis_conn, AppBuilder, Reply, TestApp};
 
 async fn test_app() -> TestApp {
     AppBuilder::new().with_test_routes().start().await
 }
 
-/// Polls `uri` until its `X-Cache` differs from `label`, within `limit`.
-async fn until_not(app: &TestApp, uri: &str, label: &str, limit: Duration) -> (String, String) {
-    let deadline = Instant::now() + limit;
-    loop {
-        let (_, x_cache, body) = fetch(app, uri).await;
-        if x_cache != label || Instant::now() > deadline {
-            return (x_cache, body);
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+/// The first answer of `uri` whose `X-Cache` is not `label`, within `limit`.
+async fn until_not(app: &TestApp, uri: &str, label: &str, limit: Duration) -> Reply {
+    let what = format!("{uri} stops answering {label}");
+    eventually(limit, &what, || async {
+        let reply = app.fetch(uri).await;
+        (reply.x_cache() != label).then_some(reply)
+    })
+    .await
 }
 
 #[rocket::async_test]
@@ -43,12 +30,14 @@ async fn a_cached_page_is_served_fifty_times_without_touching_mysql() {
         .with_rule(json!({ "path": "/", "ttl": 1 }))
         .start()
         .await;
-    let (status, x_cache, first) = fetch(&app, "/").await;
-    assert_eq!((status, x_cache.as_str()), (200, "MISS"));
+    let reply = app.fetch("/").await;
+    let (status, x_cache, first) = (reply.status, reply.x_cache(), reply.body.as_str());
+    assert_eq!((status, x_cache), (200, "MISS"));
     let queries = app.queries();
     for _ in 0..50 {
-        let (status, x_cache, body) = fetch(&app, "/").await;
-        assert_eq!((status, x_cache.as_str()), (200, "HIT"));
+        let reply = app.fetch("/").await;
+        let (status, x_cache, body) = (reply.status, reply.x_cache(), reply.body.as_str());
+        assert_eq!((status, x_cache), (200, "HIT"));
         assert_eq!(body, first, "byte-identical body");
     }
     assert_eq!(
@@ -57,7 +46,8 @@ async fn a_cached_page_is_served_fifty_times_without_touching_mysql() {
         "no statement reached MySQL on a hit"
     );
 
-    let (x_cache, body) = until_not(&app, "/", "HIT", Duration::from_secs(5)).await;
+    let reply = until_not(&app, "/", "HIT", Duration::from_secs(5)).await;
+    let (x_cache, body) = (reply.x_cache(), reply.body.as_str());
     assert_eq!(x_cache, "MISS", "rendered again after the 1 s lifetime");
     assert_eq!(body, first);
     assert!(app.queries() > queries);
@@ -67,20 +57,23 @@ async fn a_cached_page_is_served_fifty_times_without_touching_mysql() {
 async fn a_page_rendered_by_one_instance_is_a_hit_on_another() {
     let a = TestApp::spawn().await;
     let b = a.peer().start().await;
-    assert_eq!(fetch(&a, "/users/1").await.1, "MISS");
+    assert_eq!(a.fetch("/users/1").await.x_cache(), "MISS");
     let before = b.queries();
-    let (status, x_cache, body) = fetch(&b, "/users/1").await;
-    assert_eq!((status, x_cache.as_str()), (200, "HIT"));
+    let reply = b.fetch("/users/1").await;
+    let (status, x_cache, body) = (reply.status, reply.x_cache(), reply.body.as_str());
+    assert_eq!((status, x_cache), (200, "HIT"));
     assert!(body.contains("Soumitra"));
     assert_eq!(b.queries(), before);
-    let (_, x_cache, _) = fetch(&b, "/api/users/1").await;
+    let reply = b.fetch("/api/users/1").await;
+    let (_, x_cache, _) = (reply.status, reply.x_cache(), reply.body.as_str());
     assert_eq!(x_cache, "MISS", "the JSON item has its own entry");
-    assert_eq!(fetch(&a, "/api/users/1").await.1, "HIT");
+    assert_eq!(a.fetch("/api/users/1").await.x_cache(), "HIT");
 }
 
 #[rocket::async_test]
 async fn hit_headers_say_what_happened() {
     let app = TestApp::spawn().await;
+    let stored = Instant::now();
     let miss = app.get("/").await;
     assert_eq!(
         header(&miss, "Cache-Status"),
@@ -95,7 +88,10 @@ async fn hit_headers_say_what_happened() {
     let hit = app.get("/").await;
     assert_eq!(header(&hit, "X-Cache"), "HIT");
     assert!(header(&hit, "Cache-Status").starts_with("rocket-cache; hit; ttl="));
-    assert_eq!(header(&hit, "Age"), "0");
+    // Whole seconds since it was stored: no more than have passed since the miss
+    // began, however slow the machine.
+    let age: u64 = header(&hit, "Age").parse().expect("Age in whole seconds");
+    assert!(age <= stored.elapsed().as_secs(), "Age {age}");
     assert_eq!(header(&hit, "ETag"), etag);
     assert_eq!(header(&hit, "Content-Type"), "text/html; charset=utf-8");
 }
@@ -141,7 +137,8 @@ async fn a_head_miss_stores_the_page_for_later_gets() {
     let head = app.request(Method::Head, "/", &[]).await;
     assert_eq!(header(&head, "X-Cache"), "MISS");
     drop(head);
-    let (_, x_cache, body) = fetch(&app, "/").await;
+    let reply = app.fetch("/").await;
+    let (_, x_cache, body) = (reply.status, reply.x_cache(), reply.body.as_str());
     assert_eq!(x_cache, "HIT");
     assert!(body.contains("Soumitra"));
 }
@@ -149,11 +146,11 @@ async fn a_head_miss_stores_the_page_for_later_gets() {
 #[rocket::async_test]
 async fn unknown_query_parameters_share_the_entry() {
     let app = TestApp::spawn().await;
-    assert_eq!(fetch(&app, "/?page=1").await.1, "MISS");
-    assert_eq!(fetch(&app, "/?utm_source=x&page=1").await.1, "HIT");
-    assert_eq!(fetch(&app, "/?page=1&random=9").await.1, "HIT");
+    assert_eq!(app.fetch("/?page=1").await.x_cache(), "MISS");
+    assert_eq!(app.fetch("/?utm_source=x&page=1").await.x_cache(), "HIT");
+    assert_eq!(app.fetch("/?page=1&random=9").await.x_cache(), "HIT");
     assert_eq!(
-        fetch(&app, "/?page=1&per_page=5").await.1,
+        app.fetch("/?page=1&per_page=5").await.x_cache(),
         "MISS",
         "declared parameters count"
     );
@@ -162,7 +159,8 @@ async fn unknown_query_parameters_share_the_entry() {
 #[rocket::async_test]
 async fn requests_with_authorization_bypass_the_cache() {
     let app = TestApp::spawn().await;
-    fetch(&app, "/").await;
+    // On a cold page: the private answer comes from MySQL and is never stored.
+    let before = app.queries();
     let response = app.get_with("/", &[("Authorization", "Bearer x")]).await;
     assert_eq!(header(&response, "X-Cache"), "BYPASS");
     assert_eq!(
@@ -170,12 +168,84 @@ async fn requests_with_authorization_bypass_the_cache() {
         "rocket-cache; fwd=bypass; detail=authorization"
     );
     assert_eq!(header(&response, "Cache-Control"), "private");
+    drop(response);
+    assert!(app.queries() > before, "the private answer reached MySQL");
+    // The user count behind the page is memoised on its own; no page is stored.
+    let keys = app.namespace.keys();
+    assert!(
+        keys.iter()
+            .all(|k| k.contains(":memo:") || k.contains(":tag:")),
+        "nothing stored: {keys:?}"
+    );
+    // On a stored page: still rendered from MySQL, not served from the cache.
+    assert_eq!(app.fetch("/").await.x_cache(), "MISS");
+    let before = app.queries();
+    let reply = Reply::read(app.get_with("/", &[("Authorization", "Bearer x")]).await).await;
+    assert_eq!(reply.x_cache(), "BYPASS");
+    assert!(app.queries() > before, "the private answer reached MySQL");
+}
+
+#[rocket::async_test]
+async fn a_redis_that_hangs_mid_connection_costs_a_hit_a_lease_a_write_and_a_purge_the_50_ms_budget(
+) {
+    let proxy = FaultProxy::start("127.0.0.1:6379").await;
+    let app = AppBuilder::new()
+        .with_admin()
+        .with("cache.url", format!("redis://127.0.0.1:{}/", proxy.port()))
+        .with("cache.op_timeout_ms", 50)
+        .start()
+        .await;
+    // The production default, which the test harness otherwise loosens.
+    assert_eq!(app.cache().config().op_timeout_ms, 50);
+    assert_eq!(app.fetch("/users/1").await.x_cache(), "MISS");
+    assert_eq!(app.fetch("/users/1").await.x_cache(), "HIT");
+    // Redis answered until now; from here its open connections hang, and so do new ones.
+    proxy.switch(Mode::Freeze).await;
+    // A few budgets plus a render, and far under the 2 s lock timeout a request
+    // waiting on Redis would fall back to.
+    let bound = Duration::from_millis(50 + 500);
+    let timed = |started: Instant, what: &str| {
+        let took = started.elapsed();
+        assert!(took < bound, "{what} took {took:?}");
+    };
+
+    let started = Instant::now();
+    let hit = app.fetch("/users/1").await;
+    timed(started, "a hit");
+    assert_eq!(hit.status, 200);
+    assert!(hit.body.contains("Soumitra"), "{}", hit.body);
+
+    let started = Instant::now();
+    let cold = app.fetch("/users/2").await;
+    timed(started, "a lease for a cold key");
+    assert_eq!(cold.status, 404);
+
+    let started = Instant::now();
+    let write = Reply::read(
+        app.api(
+            Method::Put,
+            "/api/users/1",
+            Some(API_TOKEN),
+            Some(&json!({ "name": "Frozen", "email": "soumitra@roytuts.com", "phone": "555 0001", "address": "1 Test Street" })),
+        )
+        .await,
+    )
+    .await;
+    timed(started, "a write and its purge");
+    assert_eq!(write.status, 200, "{}", write.body);
+    assert_eq!(write.header("x-cache-purge"), Some("pending"));
+
+    let started = Instant::now();
+    let purge = app.cache().purge_path("/users/1", false).await;
+    timed(started, "a purge");
+    assert!(purge.is_err(), "a hung store cannot have purged: {purge:?}");
+    proxy.switch(Mode::Pass).await;
 }
 
 #[rocket::async_test]
 async fn requests_with_a_session_cookie_bypass_the_cache() {
     let app = TestApp::spawn().await;
-    fetch(&app, "/").await;
+    app.fetch("/").await;
     let response = app.get_with("/", &[("Cookie", "rc_session=abc")]).await;
     assert_eq!(header(&response, "X-Cache"), "BYPASS");
     let other_cookie = app.get_with("/", &[("Cookie", "theme=dark")]).await;
@@ -213,7 +283,7 @@ async fn post_is_never_cached() {
         assert!(response.headers().get_one("X-Cache").is_none());
     }
     assert_eq!(app.test_renders(), 2);
-    assert_eq!(fetch(&app, "/test/plain").await.1, "MISS");
+    assert_eq!(app.fetch("/test/plain").await.x_cache(), "MISS");
 }
 
 /// Two GETs of a test route: both render, the first says why it was not stored.
@@ -272,9 +342,10 @@ async fn a_server_error_is_not_stored() {
 #[rocket::async_test]
 async fn a_handler_can_set_its_own_shared_lifetime() {
     let app = test_app().await;
-    assert_eq!(fetch(&app, "/test/short").await.1, "MISS");
-    assert_eq!(fetch(&app, "/test/short").await.1, "HIT");
-    let (x_cache, _) = until_not(&app, "/test/short", "HIT", Duration::from_secs(5)).await;
+    assert_eq!(app.fetch("/test/short").await.x_cache(), "MISS");
+    assert_eq!(app.fetch("/test/short").await.x_cache(), "HIT");
+    let reply = until_not(&app, "/test/short", "HIT", Duration::from_secs(5)).await;
+    let (x_cache, _) = (reply.x_cache(), reply.body.as_str());
     assert_ne!(x_cache, "HIT", "s-maxage=1 expired");
 }
 
@@ -291,11 +362,13 @@ async fn binary_bodies_come_back_byte_for_byte() {
 #[rocket::async_test]
 async fn a_missing_user_is_cached_as_a_404_for_a_short_time() {
     let app = TestApp::spawn().await;
-    let (status, x_cache, _) = fetch(&app, "/users/999").await;
-    assert_eq!((status, x_cache.as_str()), (404, "MISS"));
+    let reply = app.fetch("/users/999").await;
+    let (status, x_cache, _) = (reply.status, reply.x_cache(), reply.body.as_str());
+    assert_eq!((status, x_cache), (404, "MISS"));
     let queries = app.queries();
-    let (status, x_cache, body) = fetch(&app, "/users/999").await;
-    assert_eq!((status, x_cache.as_str()), (404, "HIT"));
+    let reply = app.fetch("/users/999").await;
+    let (status, x_cache, body) = (reply.status, reply.x_cache(), reply.body.as_str());
+    assert_eq!((status, x_cache), (404, "HIT"));
     assert!(body.contains("There is no user 999"));
     assert_eq!(app.queries(), queries);
     let response = app.get("/users/999").await;
@@ -316,8 +389,9 @@ async fn bad_requests_are_not_stored() {
     let app = TestApp::spawn().await;
     let mut queries = Vec::new();
     for _ in 0..3 {
-        let (status, x_cache, _) = fetch(&app, "/?page=abc").await;
-        assert_eq!((status, x_cache.as_str()), (400, "BYPASS"));
+        let reply = app.fetch("/?page=abc").await;
+        let (status, x_cache, _) = (reply.status, reply.x_cache(), reply.body.as_str());
+        assert_eq!((status, x_cache), (400, "BYPASS"));
         queries.push(app.queries());
     }
     // The first counts the users (memoised) to say which pages there are; the
@@ -329,7 +403,7 @@ async fn bad_requests_are_not_stored() {
 #[rocket::async_test]
 async fn a_corrupt_entry_is_a_miss_and_is_overwritten() {
     let app = TestApp::spawn().await;
-    fetch(&app, "/").await;
+    app.fetch("/").await;
     let key = format!("{}localhost:/", app.cache().key_base());
     let mut conn = redis_conn().unwrap();
     for garbage in [
@@ -342,11 +416,12 @@ async fn a_corrupt_entry_is_a_miss_and_is_overwritten() {
             .arg(garbage)
             .query(&mut conn)
             .unwrap();
-        let (status, x_cache, body) = fetch(&app, "/").await;
-        assert_eq!((status, x_cache.as_str()), (200, "MISS"));
+        let reply = app.fetch("/").await;
+        let (status, x_cache, body) = (reply.status, reply.x_cache(), reply.body.as_str());
+        assert_eq!((status, x_cache), (200, "MISS"));
         assert!(body.contains("Soumitra"));
         assert_eq!(
-            fetch(&app, "/").await.1,
+            app.fetch("/").await.x_cache(),
             "HIT",
             "overwritten by a good entry"
         );
@@ -367,7 +442,11 @@ async fn a_rule_with_ttl_zero_turns_caching_off_for_a_path() {
             "rocket-cache; fwd=bypass; detail=off"
         );
     }
-    assert_eq!(fetch(&app, "/").await.1, "MISS", "other paths still cached");
+    assert_eq!(
+        app.fetch("/").await.x_cache(),
+        "MISS",
+        "other paths still cached"
+    );
 }
 
 #[rocket::async_test]
@@ -397,8 +476,9 @@ async fn assert_served_around_a_broken_redis(redis_url: String, uri: &str) {
         .await;
     for _ in 0..5 {
         let started = Instant::now();
-        let (status, x_cache, body) = fetch(&app, uri).await;
-        assert_eq!((status, x_cache.as_str()), (200, "BYPASS"));
+        let reply = app.fetch(uri).await;
+        let (status, x_cache, body) = (reply.status, reply.x_cache(), reply.body.as_str());
+        assert_eq!((status, x_cache), (200, "BYPASS"));
         assert!(body.contains("Soumitra"));
         let took = started.elapsed();
         assert!(took < Duration::from_millis(750), "{took:?}");
@@ -429,13 +509,15 @@ async fn caching_resumes_by_itself_when_redis_comes_back() {
         .with("cache.url", format!("redis://127.0.0.1:{}/", proxy.port()))
         .start()
         .await;
-    assert_eq!(fetch(&app, "/").await.1, "MISS");
-    assert_eq!(fetch(&app, "/").await.1, "HIT");
+    assert_eq!(app.fetch("/").await.x_cache(), "MISS");
+    assert_eq!(app.fetch("/").await.x_cache(), "HIT");
     proxy.switch(Mode::Cut).await;
-    let (status, x_cache, _) = fetch(&app, "/").await;
-    assert_eq!((status, x_cache.as_str()), (200, "BYPASS"));
+    let reply = app.fetch("/").await;
+    let (status, x_cache, _) = (reply.status, reply.x_cache(), reply.body.as_str());
+    assert_eq!((status, x_cache), (200, "BYPASS"));
     proxy.set(Mode::Pass);
-    let (x_cache, _) = until_not(&app, "/", "BYPASS", Duration::from_secs(10)).await;
+    let reply = until_not(&app, "/", "BYPASS", Duration::from_secs(10)).await;
+    let (x_cache, _) = (reply.x_cache(), reply.body.as_str());
     assert_eq!(
         x_cache, "HIT",
         "the entry stored before the cut is served again"
@@ -448,9 +530,9 @@ async fn the_memory_backend_caches_in_process() {
         .with("cache.backend", "memory")
         .start()
         .await;
-    assert_eq!(fetch(&app, "/").await.1, "MISS");
+    assert_eq!(app.fetch("/").await.x_cache(), "MISS");
     let queries = app.queries();
-    assert_eq!(fetch(&app, "/").await.1, "HIT");
+    assert_eq!(app.fetch("/").await.x_cache(), "HIT");
     assert_eq!(app.queries(), queries);
     assert!(app.namespace.keys().is_empty(), "nothing written to Redis");
 }
@@ -511,11 +593,11 @@ async fn the_memo_computes_once_and_recomputes_after_a_tag_purge() {
 async fn the_users_count_is_memoised_across_pages() {
     let app = TestApp::spawn().await;
     app.insert_users(30);
-    fetch(&app, "/?page=1").await;
+    app.fetch("/?page=1").await;
     let before = app.queries();
-    fetch(&app, "/?page=2").await;
+    app.fetch("/?page=2").await;
     let second_page = app.queries() - before;
-    fetch(&app, "/api/users?page=2").await;
+    app.fetch("/api/users?page=2").await;
     let api_page = app.queries() - before - second_page;
     // A render costs the pool's liveness check and the page query: the count
     // comes from the memo.
@@ -527,13 +609,13 @@ async fn the_users_count_is_memoised_across_pages() {
 async fn clearing_by_path_and_namespace_leaves_other_namespaces_alone() {
     let app = TestApp::spawn().await;
     let other = TestApp::spawn().await;
-    fetch(&app, "/").await;
-    fetch(&app, "/?page=1").await;
-    fetch(&app, "/users/1").await;
-    fetch(&other, "/").await;
+    app.fetch("/").await;
+    app.fetch("/?page=1").await;
+    app.fetch("/users/1").await;
+    other.fetch("/").await;
     let removed = app.cache().purge_path("/", false).await.unwrap();
     assert_eq!(removed, 2, "both variants of /");
-    assert_eq!(fetch(&app, "/users/1").await.1, "HIT");
+    assert_eq!(app.fetch("/users/1").await.x_cache(), "HIT");
     assert!(app.cache().clear_all().await.unwrap() > 0);
     let left = app.namespace.keys();
     assert!(
@@ -541,7 +623,7 @@ async fn clearing_by_path_and_namespace_leaves_other_namespaces_alone() {
         "only tag generations are kept (the purge above made one): {left:?}"
     );
     assert_eq!(
-        fetch(&other, "/").await.1,
+        other.fetch("/").await.x_cache(),
         "HIT",
         "another namespace untouched"
     );

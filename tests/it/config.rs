@@ -105,9 +105,11 @@ async fn a_partial_table_override_keeps_the_keys_it_does_not_name() {
     assert_eq!(body["store"]["backend"], "memory", "{body}");
 }
 
-/// Asserts that this configuration is refused at ignite.
+/// Asserts that this configuration is refused at ignite, and that the server
+/// binary given it as a `ROCKET_*` override exits with a line naming the key.
 async fn assert_refused(key: &str, value: impl serde::Serialize) {
-    let result = AppBuilder::new().with(key, value).try_start().await;
+    let value = serde_json::to_value(value).expect("a JSON value");
+    let result = AppBuilder::new().with(key, value.clone()).try_start().await;
     let Err(error) = result else {
         panic!("the app launched with a bad `{key}`")
     };
@@ -115,6 +117,50 @@ async fn assert_refused(key: &str, value: impl serde::Serialize) {
         matches!(error.kind(), rocket::error::ErrorKind::FailedFairings(_)),
         "{key}: {error}"
     );
+
+    // A database and namespace of its own, in case ignite gets past them.
+    let db = TestDb::new();
+    let namespace = TestNamespace::new();
+    let mut tables = serde_json::json!({
+        "databases": { "main": { "url": db.url() } },
+        "cache": { "namespace": namespace.name },
+    });
+    let (section, path) = key.split_once('.').expect("a key under a table");
+    let mut table = &mut tables[section];
+    for part in path.split('.') {
+        table = &mut table[part];
+    }
+    *table = value;
+    let mut env: Vec<(&str, String)> = vec![("ROCKET_PORT", closed_port().to_string())];
+    env.push(("ROCKET_DATABASES", inline_toml(&tables["databases"])));
+    env.push(("ROCKET_CACHE", inline_toml(&tables["cache"])));
+    let mut server = Process::spawn(server_command(&env));
+    let status = server.wait_exit(Duration::from_secs(30)).await;
+    let output = server.output();
+    assert!(!status.success(), "{key}: {status}; output:\n{output}");
+    // Figment names a key from a `ROCKET_*` table in capitals (`BACKEND.CACHE`).
+    let name = key.rsplit('.').next().unwrap_or(key).to_ascii_lowercase();
+    assert!(
+        output
+            .lines()
+            .map(str::to_ascii_lowercase)
+            .any(|line| line.contains("configuration") && line.contains(&name)),
+        "{key}: no configuration line names `{name}`:\n{output}"
+    );
+}
+
+/// A JSON object as a TOML inline table, the form a `ROCKET_*` table override takes.
+fn inline_toml(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::Object(map) => {
+            let fields: Vec<String> = map
+                .iter()
+                .map(|(k, v)| format!("{k}={}", inline_toml(v)))
+                .collect();
+            format!("{{{}}}", fields.join(","))
+        }
+        other => other.to_string(),
+    }
 }
 
 #[rocket::async_test]

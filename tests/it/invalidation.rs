@@ -2,21 +2,14 @@
 //! commit, for every instance at once; other pages stay cached; a render that read
 //! the old row before the commit is never stored after the purge.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rocket::http::Method;
 use serde_json::{json, Value};
 
 use crate::support::admin::API_TOKEN;
 use crate::support::proxy::{FaultProxy, Mode};
-use crate::support::{header, AppBuilder, TestApp};
-
-/// GET returning (X-Cache, body).
-async fn fetch(app: &TestApp, uri: &str) -> (String, String) {
-    let response = app.get(uri).await;
-    let x_cache = header(&response, "X-Cache");
-    (x_cache, response.into_string().await.unwrap_or_default())
-}
+use crate::support::{eventually, header, AppBuilder, TestApp};
 
 /// A full record for `PUT /api/users/<id>` with a new name and `email` (the
 /// user's own, or one nobody has).
@@ -49,8 +42,8 @@ const PAGES: [&str; 8] = [
 /// Warms every page on `app` and checks it is now a hit there.
 async fn warm(app: &TestApp) {
     for uri in PAGES {
-        fetch(app, uri).await;
-        assert_eq!(fetch(app, uri).await.0, "HIT", "{uri}");
+        app.fetch(uri).await;
+        assert_eq!(app.fetch(uri).await.x_cache(), "HIT", "{uri}");
     }
 }
 
@@ -76,13 +69,15 @@ async fn a_form_edit_on_one_instance_shows_at_once_on_the_other_and_nothing_else
     drop(response);
 
     for uri in ["/", "/api/users", "/users/3", "/api/users/3"] {
-        let (x_cache, body) = fetch(&b, uri).await;
+        let reply = b.fetch(uri).await;
+        let (x_cache, body) = (reply.x_cache(), reply.body.as_str());
         assert_eq!(x_cache, "MISS", "{uri} was purged");
         assert!(body.contains("Renamed Three"), "{uri}: {body}");
     }
     let queries = b.queries();
     for uri in ["/users/2", "/api/users/2", "/users/1", "/api/users/1"] {
-        let (x_cache, body) = fetch(&b, uri).await;
+        let reply = b.fetch(uri).await;
+        let (x_cache, body) = (reply.x_cache(), reply.body.as_str());
         assert_eq!(x_cache, "HIT", "{uri} stays cached");
         assert!(!body.contains("Renamed"), "{uri}");
     }
@@ -106,10 +101,10 @@ async fn an_api_edit_on_one_instance_shows_at_once_on_the_other_in_json_and_html
     let (_, list) = b.get_json("/api/users").await;
     assert_eq!(list["items"][1]["name"], "Two, renamed");
     assert_eq!(list["total"], 4);
-    assert!(fetch(&b, "/users/2").await.1.contains("Two, renamed"));
-    assert!(fetch(&b, "/").await.1.contains("Two, renamed"));
-    assert_eq!(fetch(&b, "/users/3").await.0, "HIT");
-    assert_eq!(fetch(&b, "/api/users/1").await.0, "HIT");
+    assert!(b.fetch("/users/2").await.body.contains("Two, renamed"));
+    assert!(b.fetch("/").await.body.contains("Two, renamed"));
+    assert_eq!(b.fetch("/users/3").await.x_cache(), "HIT");
+    assert_eq!(b.fetch("/api/users/1").await.x_cache(), "HIT");
 }
 
 #[rocket::async_test]
@@ -117,7 +112,11 @@ async fn a_new_user_shows_in_the_lists_and_replaces_its_cached_404() {
     let (a, b) = pair().await;
     warm(&b).await;
     assert_eq!(b.get("/users/5").await.status().code, 404);
-    assert_eq!(fetch(&b, "/users/5").await.0, "HIT", "the 404 is cached");
+    assert_eq!(
+        b.fetch("/users/5").await.x_cache(),
+        "HIT",
+        "the 404 is cached"
+    );
     assert_eq!(b.get("/api/users/5").await.status().code, 404);
 
     let (status, created) = a
@@ -135,8 +134,8 @@ async fn a_new_user_shows_in_the_lists_and_replaces_its_cached_404() {
     assert_eq!(b.get_json("/api/users/5").await.1["name"], "Fifth");
     let (_, list) = b.get_json("/api/users").await;
     assert_eq!(list["total"], 5, "the count memo was purged too");
-    assert!(fetch(&b, "/").await.1.contains("5 users in all"));
-    assert_eq!(fetch(&b, "/users/2").await.0, "HIT");
+    assert!(b.fetch("/").await.body.contains("5 users in all"));
+    assert_eq!(b.fetch("/users/2").await.x_cache(), "HIT");
 }
 
 #[rocket::async_test]
@@ -154,8 +153,8 @@ async fn a_deleted_user_is_gone_from_every_instance_at_once() {
         assert_eq!(app.get("/api/users/2").await.status().code, 404);
         let (_, list) = app.get_json("/api/users").await;
         assert_eq!(list["total"], 3);
-        assert!(!fetch(app, "/").await.1.contains("User 0"));
-        assert_eq!(fetch(app, "/users/3").await.0, "HIT");
+        assert!(!app.fetch("/").await.body.contains("User 0"));
+        assert_eq!(app.fetch("/users/3").await.x_cache(), "HIT");
     }
 }
 
@@ -205,8 +204,9 @@ async fn a_render_paused_between_its_read_and_its_store_is_not_stored_after_a_wr
     );
     assert_eq!(waiter_body, "Written", "the waiter rendered the new row");
     assert_eq!(waiter_cache, "MISS");
-    let (x_cache, body) = fetch(&a, "/test/user/1").await;
-    assert_eq!((x_cache.as_str(), body.as_str()), ("HIT", "Written"));
+    let reply = a.fetch("/test/user/1").await;
+    let (x_cache, body) = (reply.x_cache(), reply.body.as_str());
+    assert_eq!((x_cache, body), ("HIT", "Written"));
 }
 
 #[rocket::async_test]
@@ -237,9 +237,10 @@ async fn a_render_that_read_the_old_row_says_it_was_purged_during_render() {
         "rocket-cache; fwd=uri-miss; detail=purged-during-render"
     );
     assert_eq!(paused.into_string().await.as_deref(), Some("Soumitra"));
-    let (x_cache, body) = fetch(&a, "/test/user/1").await;
-    assert_eq!((x_cache.as_str(), body.as_str()), ("MISS", "Written"));
-    assert_eq!(fetch(&a, "/test/user/1").await.0, "HIT");
+    let reply = a.fetch("/test/user/1").await;
+    let (x_cache, body) = (reply.x_cache(), reply.body.as_str());
+    assert_eq!((x_cache, body), ("MISS", "Written"));
+    assert_eq!(a.fetch("/test/user/1").await.x_cache(), "HIT");
 }
 
 #[rocket::async_test]
@@ -255,7 +256,7 @@ async fn with_soft_purge_on_write_pages_are_kept_stale_and_refreshed() {
         .with("cache.soft_purge_on_write", true)
         .start()
         .await;
-    assert_eq!(fetch(&b, "/users/1").await.0, "MISS");
+    assert_eq!(b.fetch("/users/1").await.x_cache(), "MISS");
     let (status, _) = a
         .api_json(
             Method::Put,
@@ -273,7 +274,7 @@ async fn with_soft_purge_on_write_pages_are_kept_stale_and_refreshed() {
         header(&response, "Cache-Status")
     );
     assert!(response.into_string().await.unwrap().contains("Softly"));
-    assert_eq!(fetch(&b, "/users/1").await.0, "HIT");
+    assert_eq!(b.fetch("/users/1").await.x_cache(), "HIT");
 }
 
 #[rocket::async_test]
@@ -311,8 +312,8 @@ async fn a_failed_purge_never_fails_the_committed_write_and_is_retried() {
         .start()
         .await;
     let b = a.peer().with_admin().start().await;
-    assert_eq!(fetch(&b, "/users/1").await.0, "MISS");
-    assert_eq!(fetch(&b, "/users/1").await.0, "HIT");
+    assert_eq!(b.fetch("/users/1").await.x_cache(), "MISS");
+    assert_eq!(b.fetch("/users/1").await.x_cache(), "HIT");
 
     proxy.switch(Mode::Cut).await;
     let response = a
@@ -329,16 +330,13 @@ async fn a_failed_purge_never_fails_the_committed_write_and_is_retried() {
     assert_eq!(a.user_column(1, "name"), "Committed");
 
     proxy.set(Mode::Pass);
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        let (_, body) = fetch(&b, "/users/1").await;
-        if body.contains("Committed") {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the background retry purged the page"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let what = "the background retry purged the page";
+    eventually(Duration::from_secs(15), what, || async {
+        b.fetch("/users/1")
+            .await
+            .body
+            .contains("Committed")
+            .then_some(())
+    })
+    .await;
 }

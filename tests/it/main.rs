@@ -1,8 +1,6 @@
 //! The integration tests: one binary, real `MariaDB` and Redis, a fresh database and
 //! Redis namespace per test.
 
-// Support helpers serve many test modules; a helper unused by the current set is not an error.
-#[allow(dead_code)]
 mod support;
 
 mod admin;

@@ -2,14 +2,14 @@
 //! security headers on every answer (hits too), duplicate `Host` headers refused,
 //! and API bodies that are not JSON, too large, or hold invisible characters.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rocket::http::{ContentType, Header, Method};
 use serde_json::{json, Value};
 
 use crate::support::admin::API_TOKEN;
 use crate::support::proxy::{FaultProxy, Mode};
-use crate::support::{AppBuilder, Reply, TestApp};
+use crate::support::{eventually, AppBuilder, Reply, TestApp};
 
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
                    form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
@@ -171,14 +171,11 @@ async fn app_behind_proxy() -> (TestApp, FaultProxy) {
 async fn readiness_says_only_down_when_mysql_is_gone_and_the_admin_sees_why() {
     let (app, proxy) = app_behind_proxy().await;
     proxy.switch(Mode::Cut).await;
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let reply = loop {
+    let reply = eventually(Duration::from_secs(10), "readiness says 503", || async {
         let reply = app.fetch("/health/ready").await;
-        if reply.status == 503 || Instant::now() > deadline {
-            break reply;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+        (reply.status == 503).then_some(reply)
+    })
+    .await;
     assert_eq!(reply.status, 503, "{}", reply.body);
     assert_eq!(reply.header("cache-control"), Some("no-store"));
     assert_eq!(

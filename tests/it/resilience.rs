@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use crate::support::process::{server_command, Process};
 use crate::support::proxy::{FaultProxy, Mode};
-use crate::support::{closed_port, random_name, AppBuilder, TestApp};
+use crate::support::{closed_port, eventually, random_name, AppBuilder, TestApp};
 
 /// An app whose `MySQL` traffic goes through a fault proxy.
 async fn app_behind_proxy(acquire_timeout_ms: u64) -> (TestApp, FaultProxy) {
@@ -32,18 +32,11 @@ async fn app_behind_proxy(acquire_timeout_ms: u64) -> (TestApp, FaultProxy) {
 
 /// Polls `uri` until it answers `status`; panics after `within`.
 async fn wait_for_status(app: &TestApp, uri: &str, status: u16, within: Duration) {
-    let deadline = Instant::now() + within;
-    loop {
-        let (got, body) = app.get_text(uri).await;
-        if got == status {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{uri} still answers {got} after {within:?}: {body}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let what = format!("{uri} answers {status}");
+    eventually(within, &what, || async {
+        (app.get_text(uri).await.0 == status).then_some(())
+    })
+    .await;
 }
 
 /// Asserts the HTML 503 page and the JSON 503, both with `Retry-After`.

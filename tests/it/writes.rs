@@ -5,6 +5,7 @@ use rocket::http::Method;
 use serde_json::{json, Value};
 
 use crate::support::admin::{field_value, API_TOKEN};
+use crate::support::proxy::{FaultProxy, Mode};
 use crate::support::{header, AppBuilder, TestApp};
 
 async fn admin_app() -> TestApp {
@@ -506,4 +507,55 @@ async fn a_failed_edit_reports_a_taken_email_with_the_other_mistakes_and_keeps_t
     assert_eq!(own.status().code, 422);
     let page = own.into_string().await.unwrap();
     assert!(!page.contains("email already in use"), "{page}");
+}
+
+#[rocket::async_test]
+async fn x_cache_purge_says_what_the_store_answered() {
+    let proxy = FaultProxy::start("127.0.0.1:6379").await;
+    let app = AppBuilder::new()
+        .with_admin()
+        .with("cache.url", format!("redis://127.0.0.1:{}/", proxy.port()))
+        .start()
+        .await;
+    assert_eq!(app.fetch("/users/1").await.x_cache(), "MISS");
+    assert_eq!(app.fetch("/users/1").await.x_cache(), "HIT");
+    let renamed = |name: &str| json!({ "name": name, "email": "soumitra@roytuts.com", "phone": "555 0001", "address": "1 Test Street" });
+
+    // "done" is what the store did: the stored page is gone, the next read renders.
+    let response = app
+        .api(
+            Method::Put,
+            "/api/users/1",
+            Some(API_TOKEN),
+            Some(&renamed("Purged")),
+        )
+        .await;
+    assert_eq!(response.status().code, 200);
+    assert_eq!(header(&response, "X-Cache-Purge"), "done");
+    drop(response);
+    let before = app.queries();
+    let reply = app.fetch("/users/1").await;
+    assert_eq!(
+        reply.x_cache(),
+        "MISS",
+        "a purge that said done removed the page"
+    );
+    assert!(reply.body.contains("Purged"), "{}", reply.body);
+    assert!(
+        app.queries() > before,
+        "the page was rendered from MySQL again"
+    );
+
+    // With the store gone, the same write cannot say done.
+    proxy.switch(Mode::Cut).await;
+    let response = app
+        .api(
+            Method::Put,
+            "/api/users/1",
+            Some(API_TOKEN),
+            Some(&renamed("Unpurged")),
+        )
+        .await;
+    assert_eq!(response.status().code, 200, "the write is not an error");
+    assert_eq!(header(&response, "X-Cache-Purge"), "pending");
 }

@@ -17,6 +17,9 @@ pub enum Mode {
     Pass,
     /// Close every connection and refuse new ones, like a dead server.
     Cut,
+    /// Like `Stall` for new connections, and established ones stop forwarding but
+    /// stay open: a server that hangs mid-conversation.
+    Freeze,
     /// Accept and hold connections but never forward a byte, like a hung server.
     Stall,
 }
@@ -115,7 +118,7 @@ async fn serve(mut client: TcpStream, target: String, mut mode: watch::Receiver<
             let _ = client.shutdown().await;
             return;
         }
-        Mode::Stall => {
+        Mode::Stall | Mode::Freeze => {
             // Hold the socket until the mode changes, then drop it.
             drop(busy);
             let _ = mode.changed().await;
@@ -134,6 +137,11 @@ async fn serve(mut client: TcpStream, target: String, mut mode: watch::Receiver<
                 if *mode.borrow() != Mode::Pass { return; }
             }
         } => {}
+    }
+    // Not one more byte goes through; a frozen link stays open until the mode changes.
+    drop(busy);
+    if *mode.borrow() == Mode::Freeze {
+        let _ = mode.changed().await;
     }
 }
 

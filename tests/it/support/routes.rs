@@ -138,6 +138,27 @@ impl Gate {
     }
 }
 
+/// The gate of `/test/cookie?gated`: a second [`Gate`], so that an uncacheable
+/// render can be held while another request of the same key goes on.
+#[derive(Default)]
+pub struct CookieGate(pub Gate);
+
+/// Like `/test/cookie`, pausing at the [`CookieGate`] when armed.
+#[get("/gated-cookie")]
+async fn gated_cookie(
+    renders: &State<Renders>,
+    gate: &State<CookieGate>,
+    jar: &CookieJar<'_>,
+) -> String {
+    let n = renders.bump();
+    jar.add(("visitor", "1"));
+    if gate.0.armed.swap(false, Ordering::SeqCst) {
+        gate.0.reached.notify_one();
+        gate.0.release.notified().await;
+    }
+    format!("render {n}")
+}
+
 /// A user's name read with the app's own query, pausing at the [`Gate`] when armed.
 #[get("/user/<id>")]
 async fn paused_user(
@@ -163,6 +184,7 @@ pub fn mount(rocket: Rocket<Build>) -> Rocket<Build> {
     rocket
         .manage(Renders::default())
         .manage(Gate::default())
+        .manage(CookieGate::default())
         .mount(
             "/test",
             routes![
@@ -177,7 +199,8 @@ pub fn mount(rocket: Rocket<Build>) -> Rocket<Build> {
                 big,
                 binary,
                 slow,
-                paused_user
+                paused_user,
+                gated_cookie
             ],
         )
 }

@@ -1,0 +1,66 @@
+//! A Redis key namespace per test, and plain connections to look inside it.
+
+use std::sync::Arc;
+
+use super::random_name;
+
+pub const REDIS_URL: &str = "redis://127.0.0.1:6379/";
+
+/// A Redis key namespace of its own, cleared (SCAN + UNLINK) when the last holder goes.
+pub struct TestNamespace {
+    pub name: String,
+}
+
+impl TestNamespace {
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self {
+            name: random_name("rc-test"),
+        })
+    }
+
+    /// Keys under this namespace (SCAN, never KEYS).
+    pub fn keys(&self) -> Vec<String> {
+        scan(&format!("{}:*", self.name))
+    }
+}
+
+impl Drop for TestNamespace {
+    fn drop(&mut self) {
+        let keys = self.keys();
+        if keys.is_empty() {
+            return;
+        }
+        if let Ok(mut conn) = redis_conn() {
+            let _: redis::RedisResult<u64> = redis::cmd("UNLINK").arg(&keys).query(&mut conn);
+        }
+    }
+}
+
+/// A synchronous connection to the shared test Redis.
+pub fn redis_conn() -> redis::RedisResult<redis::Connection> {
+    redis::Client::open(REDIS_URL)?.get_connection()
+}
+
+/// Every key matching `pattern`, by SCAN.
+pub fn scan(pattern: &str) -> Vec<String> {
+    let Ok(mut conn) = redis_conn() else {
+        return Vec::new();
+    };
+    let mut keys = Vec::new();
+    let mut cursor: u64 = 0;
+    loop {
+        let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg(pattern)
+            .arg("COUNT")
+            .arg(1000)
+            .query(&mut conn)
+            .expect("SCAN");
+        keys.extend(batch);
+        if next == 0 {
+            return keys;
+        }
+        cursor = next;
+    }
+}
