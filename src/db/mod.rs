@@ -2,6 +2,7 @@
 //!
 //! Knows nothing of the web layer or the cache.
 
+pub mod failure;
 mod migrate;
 mod pool;
 pub mod schema;

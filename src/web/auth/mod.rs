@@ -20,7 +20,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::config::{AdminConfig, SecretKeySource};
-use crate::error::AppError;
+use crate::web::error::AppError;
 
 use gate::VerifyGate;
 pub use password::{hash_password, verify_password};
