@@ -5,6 +5,7 @@
 //! write is refused with a message that says how to configure it, and pages are
 //! served as usual.
 
+pub mod config;
 mod gate;
 mod password;
 mod session;
@@ -19,8 +20,9 @@ use rocket::{Build, Rocket};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::config::{AdminConfig, SecretKeySource};
+use crate::config::SecretKeySource;
 use crate::web::error::AppError;
+use config::AdminConfig;
 
 use gate::VerifyGate;
 pub use password::{hash_password, verify_password};
