@@ -8,7 +8,6 @@
 
 pub mod config;
 pub mod db;
-pub mod error;
 pub mod web;
 
 use figment::Figment;

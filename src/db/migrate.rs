@@ -9,7 +9,7 @@ use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
 use diesel_async::{AsyncConnection, AsyncMysqlConnection, SimpleAsyncConnection};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
-use crate::config::DatabaseConfig;
+use crate::db::config::DatabaseConfig;
 use rocket_page_cache::redact_url;
 
 /// The SQL under `migrations/`, compiled into the binary.

@@ -2,6 +2,8 @@
 //!
 //! Knows nothing of the web layer or the cache.
 
+pub mod config;
+pub mod failure;
 mod migrate;
 mod pool;
 pub mod schema;
@@ -11,7 +13,7 @@ pub mod users;
 use rocket::fairing::{self, Fairing, Info, Kind};
 use rocket::{Build, Orbit, Rocket};
 
-use crate::config::DatabaseConfig;
+use config::DatabaseConfig;
 pub use migrate::{prepare_database, MIGRATIONS};
 pub use pool::{AcquireError, Db, DbConn, QueryCounter};
 

@@ -10,7 +10,7 @@ use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfi
 use diesel_async::{AsyncConnection, AsyncMysqlConnection};
 use futures_util::FutureExt;
 
-use crate::config::DatabaseConfig;
+use crate::db::config::DatabaseConfig;
 
 /// A pooled connection; dropping it gives it back.
 pub type DbConn = Object<AsyncMysqlConnection>;

@@ -5,20 +5,20 @@ use rocket::http::{Header, Status};
 use rocket::request::Request;
 use rocket::response::{self, status::Created, Responder};
 use rocket::serde::json::Json;
-use rocket::serde::{Deserialize, Serialize};
+use rocket::serde::Serialize;
 use rocket::{delete, get, post, put, routes, Route, State};
 
 use super::auth::{ApiAdmin, AuthError};
 use super::invalidate::Purge;
 use super::json_body::{BodyError, JsonBody};
 use super::pagination::{canonical_page, canonical_per_page, BadPageQuery, PageRequest};
-use super::users::{load_page, load_user, UserPage};
+use super::reads::{load_page, load_user, UserPage};
+use super::user_id::{canonical_user_id, NoSuchUser};
 use super::validation::UserInput;
 use super::writes::{self, Written};
-use super::{canonical_user_id, parse_user_id};
-use crate::db::users::User;
+use crate::db::users::{User, UserId};
 use crate::db::Db;
-use crate::error::AppError;
+use crate::web::error::AppError;
 use rocket_page_cache::{Cache, RoutePolicy};
 
 pub fn routes() -> Vec<Route> {
@@ -68,36 +68,14 @@ async fn list(
 }
 
 #[get("/api/users/<id>")]
-async fn show(db: &State<Db>, id: &str) -> Result<Json<User>, AppError> {
-    Ok(Json(load_user(db, id).await?))
-}
-
-/// A user as a client sends it. Every field is a string; a missing one counts as
-/// empty (the rules then say whether it may be), an unknown one is a 400.
-#[derive(Debug, Default, Deserialize)]
-#[serde(crate = "rocket::serde", deny_unknown_fields, default)]
-pub struct UserBody {
-    pub name: Option<String>,
-    pub email: Option<String>,
-    pub phone: Option<String>,
-    pub address: Option<String>,
-}
-
-impl From<UserBody> for UserInput {
-    fn from(body: UserBody) -> Self {
-        Self {
-            name: body.name.unwrap_or_default(),
-            email: body.email.unwrap_or_default(),
-            phone: body.phone.unwrap_or_default(),
-            address: body.address.unwrap_or_default(),
-        }
-    }
+async fn show(db: &State<Db>, id: Result<UserId, NoSuchUser>) -> Result<Json<User>, AppError> {
+    Ok(Json(load_user(db, id?).await?))
 }
 
 /// The body, or the error that says what is wrong with it (415, 413 or 400).
-fn body(parsed: Result<JsonBody<UserBody>, BodyError>) -> Result<UserInput, AppError> {
+fn body(parsed: Result<JsonBody<UserInput>, BodyError>) -> Result<UserInput, AppError> {
     match parsed {
-        Ok(JsonBody(body)) => Ok(body.into()),
+        Ok(JsonBody(input)) => Ok(input),
         Err(BodyError::Malformed(e)) => Err(AppError::BadRequest(format!(
             "The body must be a JSON object with string fields name, email, phone and \
              address: {e}."
@@ -137,7 +115,7 @@ async fn create(
     db: &State<Db>,
     cache: &State<Cache>,
     admin: Result<ApiAdmin, AuthError>,
-    user: Result<JsonBody<UserBody>, BodyError>,
+    user: Result<JsonBody<UserInput>, BodyError>,
 ) -> Result<WriteReply<Created<Json<User>>>, AppError> {
     admin?;
     let input = body(user)?;
@@ -151,11 +129,11 @@ async fn replace(
     db: &State<Db>,
     cache: &State<Cache>,
     admin: Result<ApiAdmin, AuthError>,
-    id: &str,
-    user: Result<JsonBody<UserBody>, BodyError>,
+    id: Result<UserId, NoSuchUser>,
+    user: Result<JsonBody<UserInput>, BodyError>,
 ) -> Result<WriteReply<Json<User>>, AppError> {
     admin?;
-    let id = parse_user_id(id)?;
+    let id = id?;
     let input = body(user)?;
     let written = writes::update_user(db, cache, id, &input).await?;
     Ok(written.reply(Json))
@@ -167,10 +145,10 @@ async fn remove(
     db: &State<Db>,
     cache: &State<Cache>,
     admin: Result<ApiAdmin, AuthError>,
-    id: &str,
+    id: Result<UserId, NoSuchUser>,
 ) -> Result<WriteReply<Status>, AppError> {
     admin?;
-    let id = parse_user_id(id)?;
+    let id = id?;
     let written = writes::delete_user(db, cache, id).await?;
     Ok(written.reply(|()| Status::NoContent))
 }

@@ -5,7 +5,7 @@ use rocket::request::Request;
 use rocket::response::{self, Responder};
 use rocket::{catch, catchers, Catcher};
 
-use crate::error::error_response;
+use crate::web::error::error_response;
 
 pub fn catchers() -> Vec<Catcher> {
     catchers![not_found, unprocessable, internal, unavailable, any]

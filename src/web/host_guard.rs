@@ -15,7 +15,7 @@ use rocket::http::Method;
 use rocket::request::{self, FromRequest};
 use rocket::{get, routes, Data, Request, Route};
 
-use crate::error::AppError;
+use crate::web::error::AppError;
 
 /// Where refused requests are sent. Requested directly, it is a 404.
 pub const REFUSED_ROUTE: &str = "/__rocket-cache/bad-host";

@@ -8,7 +8,7 @@ use rocket::http::Status;
 use rocket::request::Request;
 use rocket::serde::DeserializeOwned;
 
-use crate::error::AppError;
+use crate::web::error::AppError;
 
 /// A body of type `T`, read from a request declared `application/json` (or a
 /// `+json` type). Take it as `Result<JsonBody<T>, BodyError>` and turn the error

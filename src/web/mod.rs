@@ -6,13 +6,17 @@ pub mod api;
 mod assets;
 pub mod auth;
 mod catchers;
+mod csrf_form;
+pub mod error;
 pub mod health;
 pub mod host_guard;
 pub mod invalidate;
 pub mod json_body;
 pub mod pagination;
+pub mod reads;
 pub mod security_headers;
 mod user_forms;
+mod user_id;
 pub mod users;
 pub mod validation;
 pub mod view;
@@ -21,9 +25,6 @@ pub mod writes;
 use rocket::Route;
 
 use rocket_page_cache::RoutePolicy;
-
-use crate::db::users::UserId;
-use crate::error::AppError;
 
 /// Every route of the app.
 pub fn routes() -> Vec<Route> {
@@ -44,20 +45,4 @@ pub fn cache_policies() -> Vec<RoutePolicy> {
     let mut policies = users::cache_policies();
     policies.extend(api::cache_policies());
     policies
-}
-
-/// A user id from a path segment; anything but a positive number written plainly
-/// (`11`, not `011` or `+11`) is a 404, as for an id that does not exist, so each
-/// user has one address.
-pub fn parse_user_id(raw: &str) -> Result<UserId, AppError> {
-    raw.parse::<u32>()
-        .ok()
-        .filter(|id| *id > 0 && id.to_string() == raw)
-        .map(UserId)
-        .ok_or_else(|| AppError::NotFound(format!("There is no user {raw:?}.")))
-}
-
-/// The id as user routes write it (the cache policies' spelling).
-pub fn canonical_user_id(raw: &str) -> Option<String> {
-    parse_user_id(raw).ok().map(|id| id.to_string())
 }

@@ -8,7 +8,7 @@
 use rocket::request::{FromRequest, Outcome, Request};
 use serde::Serialize;
 
-use crate::error::AppError;
+use crate::web::error::AppError;
 
 /// Rows per page when the request does not say.
 pub const DEFAULT_PER_PAGE: u32 = 20;

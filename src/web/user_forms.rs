@@ -12,42 +12,20 @@ use rocket_dyn_templates::{context, Template};
 use serde::Serialize;
 
 use super::auth::{AdminSession, AuthError};
+use super::csrf_form::CsrfForm;
 use super::invalidate::Purge;
-use super::parse_user_id;
-use super::users::load_user;
+use super::reads::load_user;
+use super::user_id::{segment, NoSuchUser};
 use super::validation::{FieldErrors, UserInput};
 use super::view::{page_session, AdminReply, AdminView, Denied};
 use super::writes::{self, WriteError};
-use crate::db::users::User;
+use crate::db::users::{User, UserId};
 use crate::db::Db;
-use crate::error::AppError;
+use crate::web::error::AppError;
 use rocket_page_cache::Cache;
 
 pub fn routes() -> Vec<Route> {
     routes![new_form, create, edit_form, update, delete_form, delete]
-}
-
-/// A submitted user form. Missing fields read as empty, so that the rules (not a
-/// parse error) say what is wrong.
-#[derive(Debug, FromForm)]
-struct UserFields {
-    name: Option<String>,
-    email: Option<String>,
-    phone: Option<String>,
-    address: Option<String>,
-    csrf: Option<String>,
-}
-
-impl UserFields {
-    fn input(&self) -> UserInput {
-        let field = |value: &Option<String>| value.clone().unwrap_or_default();
-        UserInput {
-            name: field(&self.name),
-            email: field(&self.email),
-            phone: field(&self.phone),
-            address: field(&self.address),
-        }
-    }
 }
 
 /// A form carrying only its CSRF token (delete).
@@ -162,7 +140,7 @@ fn new_form(session: Result<AdminSession, AuthError>) -> Result<AdminReply, Deni
             action: "/users/new".to_owned(),
             submit: "Create user",
             cancel: "/".to_owned(),
-            values: &UserInput::default(),
+            values: &<UserInput as Default>::default(),
             errors: &FieldErrors::new(),
             admin: AdminView::from(&session),
         },
@@ -174,10 +152,13 @@ async fn create(
     db: &State<Db>,
     cache: &State<Cache>,
     session: Result<AdminSession, AuthError>,
-    form: Form<UserFields>,
+    form: Form<CsrfForm<UserInput>>,
 ) -> Result<AdminReply, Denied> {
-    let input = form.input();
-    let session = match form_session(session, form.csrf.as_deref(), "/users/new") {
+    let CsrfForm {
+        csrf,
+        fields: input,
+    } = form.into_inner();
+    let session = match form_session(session, csrf.as_deref(), "/users/new") {
         Ok(session) => session,
         Err(refused) => return refused.reply(Some(&input)),
     };
@@ -228,10 +209,10 @@ fn edit_view<'a>(
 async fn edit_form(
     db: &State<Db>,
     session: Result<AdminSession, AuthError>,
-    id: &str,
+    id: Result<UserId, NoSuchUser>,
 ) -> Result<AdminReply, Denied> {
-    let session = page_session(session, &format!("/users/{id}/edit"))?;
-    let user = load_user(db, id).await?;
+    let session = page_session(session, &format!("/users/{}/edit", segment(&id)))?;
+    let user = load_user(db, id.map_err(AppError::from)?).await?;
     let values = input_of(&user);
     let no_errors = FieldErrors::new();
     let view = edit_view(
@@ -249,15 +230,19 @@ async fn update(
     db: &State<Db>,
     cache: &State<Cache>,
     session: Result<AdminSession, AuthError>,
-    id: &str,
-    form: Form<UserFields>,
+    id: Result<UserId, NoSuchUser>,
+    form: Form<CsrfForm<UserInput>>,
 ) -> Result<AdminReply, Denied> {
-    let input = form.input();
-    let session = match form_session(session, form.csrf.as_deref(), &format!("/users/{id}/edit")) {
+    let CsrfForm {
+        csrf,
+        fields: input,
+    } = form.into_inner();
+    let edit = format!("/users/{}/edit", segment(&id));
+    let session = match form_session(session, csrf.as_deref(), &edit) {
         Ok(session) => session,
         Err(refused) => return refused.reply(Some(&input)),
     };
-    let id = parse_user_id(id)?;
+    let id = id.map_err(AppError::from)?;
     match writes::update_user(db, cache, id, &input).await {
         Ok(written) => {
             let user = written.value;
@@ -269,7 +254,7 @@ async fn update(
         }
         Err(WriteError::Invalid(errors)) => {
             // The heading keeps the stored name, not what was typed.
-            let stored = load_user(db, &id.to_string()).await?;
+            let stored = load_user(db, id).await?;
             let view = edit_view(&id.to_string(), &stored.name, &input, &errors, &session);
             Ok(form_page(Status::UnprocessableEntity, &view))
         }
@@ -281,10 +266,10 @@ async fn update(
 async fn delete_form(
     db: &State<Db>,
     session: Result<AdminSession, AuthError>,
-    id: &str,
+    id: Result<UserId, NoSuchUser>,
 ) -> Result<AdminReply, Denied> {
-    let session = page_session(session, &format!("/users/{id}/delete"))?;
-    let user = load_user(db, id).await?;
+    let session = page_session(session, &format!("/users/{}/delete", segment(&id)))?;
+    let user = load_user(db, id.map_err(AppError::from)?).await?;
     Ok(AdminReply::page(Template::render(
         "users/delete",
         context! {
@@ -300,17 +285,14 @@ async fn delete(
     db: &State<Db>,
     cache: &State<Cache>,
     session: Result<AdminSession, AuthError>,
-    id: &str,
+    id: Result<UserId, NoSuchUser>,
     form: Form<TokenOnly>,
 ) -> Result<AdminReply, Denied> {
-    if let Err(refused) = form_session(
-        session,
-        form.csrf.as_deref(),
-        &format!("/users/{id}/delete"),
-    ) {
+    let delete = format!("/users/{}/delete", segment(&id));
+    if let Err(refused) = form_session(session, form.csrf.as_deref(), &delete) {
         return refused.reply(None);
     }
-    let id = parse_user_id(id)?;
+    let id = id.map_err(AppError::from)?;
     let written = writes::delete_user(db, cache, id)
         .await
         .map_err(AppError::from)?;

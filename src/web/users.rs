@@ -1,20 +1,18 @@
 //! The HTML pages of the users directory.
 
-use std::time::Duration;
-
 use rocket::serde::Serialize;
 use rocket::{get, routes, Route, State};
 use rocket_dyn_templates::{context, Template};
 
 use super::pagination::{
-    canonical_page, canonical_per_page, no_such_page, page_count, BadPageQuery, PageInfo,
-    PageRequest,
+    canonical_page, canonical_per_page, no_such_page, page_count, BadPageQuery, PageRequest,
 };
+use super::reads::{load_page, load_user, users_total, UserPage};
+use super::user_id::{canonical_user_id, NoSuchUser};
 use super::view::{AdminView, FlashView, Shown, Viewer};
-use super::{canonical_user_id, parse_user_id};
-use crate::db::users::{self, User};
+use crate::db::users::{User, UserId};
 use crate::db::Db;
-use crate::error::AppError;
+use crate::web::error::AppError;
 use rocket_page_cache::{Cache, RoutePolicy};
 
 pub fn routes() -> Vec<Route> {
@@ -36,44 +34,6 @@ pub fn cache_policies() -> Vec<RoutePolicy> {
             .tags(&["user:<id>"])
             .param("id", canonical_user_id),
     ]
-}
-
-/// How long the users count is memoised; purged with the `users` tag on writes.
-const COUNT_TTL: Duration = Duration::from_mins(5);
-
-/// One page of users with its total: what the list page and the list API show.
-pub struct UserPage {
-    pub info: PageInfo,
-    pub items: Vec<User>,
-}
-
-/// Reads one page of users: the total first, so that a page past the end is a 400.
-pub async fn load_page(db: &Db, cache: &Cache, request: PageRequest) -> Result<UserPage, AppError> {
-    let total = users_total(db, cache).await?;
-    let info = request.locate(total)?;
-    let mut conn = db.conn().await?;
-    let items = users::page(&mut conn, request.offset(), request.per_page).await?;
-    Ok(UserPage { info, items })
-}
-
-/// How many users there are, memoised under the `users` tag (purged on writes).
-async fn users_total(db: &Db, cache: &Cache) -> Result<u64, AppError> {
-    cache
-        .get_or_compute("users:count", COUNT_TTL, &["users"], async {
-            let mut conn = db.conn().await?;
-            Ok::<_, AppError>(users::count(&mut conn).await?)
-        })
-        .await
-}
-
-/// Reads one user; a malformed or unknown id is a 404.
-pub async fn load_user(db: &Db, raw_id: &str) -> Result<User, AppError> {
-    let id = parse_user_id(raw_id)?;
-    let mut conn = db.conn().await?;
-    users::find(&mut conn, id).await.map_err(|e| match e {
-        diesel::result::Error::NotFound => AppError::NotFound(format!("There is no user {id}.")),
-        other => other.into(),
-    })
 }
 
 #[derive(Serialize)]
@@ -144,8 +104,12 @@ async fn bad_page(db: &Db, cache: &Cache, bad: BadPageQuery) -> AppError {
 }
 
 #[get("/users/<id>")]
-async fn show(db: &State<Db>, viewer: Viewer, id: &str) -> Result<Shown<Template>, AppError> {
-    let user = load_user(db, id).await?;
+async fn show(
+    db: &State<Db>,
+    viewer: Viewer,
+    id: Result<UserId, NoSuchUser>,
+) -> Result<Shown<Template>, AppError> {
+    let user = load_user(db, id?).await?;
     let page = Template::render(
         "users/show",
         context! {

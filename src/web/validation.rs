@@ -14,7 +14,8 @@ use std::collections::BTreeMap;
 
 use icu_properties::props::{DefaultIgnorableCodePoint, GeneralCategory};
 use icu_properties::{CodePointMapData, CodePointSetData};
-use serde::{Deserialize, Serialize};
+use rocket::form::FromForm;
+use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::db::users::NewUser;
 
@@ -31,13 +32,30 @@ const LOCAL_PART_MAX: usize = 64;
 /// The message for an email the unique index refused.
 pub const EMAIL_TAKEN: &str = "email already in use";
 
-/// What a client sent, as sent: forms show it again unchanged when it is wrong.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// What a client sent, as sent, through an HTML form or as a JSON body: forms show
+/// it again unchanged when it is wrong. A missing field (or a JSON `null`) counts
+/// as empty, so that the rules, not a parse error, say what is wrong; an unknown
+/// JSON field is refused.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, FromForm)]
+#[serde(default, deny_unknown_fields)]
 pub struct UserInput {
+    #[serde(deserialize_with = "null_as_empty")]
+    #[field(default = String::new())]
     pub name: String,
+    #[serde(deserialize_with = "null_as_empty")]
+    #[field(default = String::new())]
     pub email: String,
+    #[serde(deserialize_with = "null_as_empty")]
+    #[field(default = String::new())]
     pub phone: String,
+    #[serde(deserialize_with = "null_as_empty")]
+    #[field(default = String::new())]
     pub address: String,
+}
+
+/// A string field that may be sent as `null`.
+fn null_as_empty<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    Ok(Option::<String>::deserialize(deserializer)?.unwrap_or_default())
 }
 
 /// The row to write, or why not. Surrounding spaces are trimmed from every field

@@ -8,7 +8,7 @@ use rocket_dyn_templates::Template;
 use serde::Serialize;
 
 use super::auth::{AdminSession, AuthError};
-use crate::error::AppError;
+use crate::web::error::AppError;
 
 /// What templates need of a logged-in admin: the name, and the CSRF token that
 /// every form (the logout button in the header too) must send back.

@@ -8,7 +8,7 @@ use super::invalidate::{self, user_tags, Purge};
 use super::validation::{validate, FieldErrors, UserInput, EMAIL_TAKEN};
 use crate::db::users::{self, User, UserId};
 use crate::db::Db;
-use crate::error::AppError;
+use crate::web::error::AppError;
 use rocket_page_cache::Cache;
 
 /// Why a write did not happen. Nothing was written in any case.

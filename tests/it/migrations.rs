@@ -2,7 +2,7 @@
 //! table adopted without losing a row, migrations applied once; the unique index
 //! on `user.email`, and an adopted table whose emails are not unique.
 
-use rocket_cache::config::DatabaseConfig;
+use rocket_cache::db::config::DatabaseConfig;
 
 use crate::support::{AppBuilder, TestDb, TestNamespace};
 

@@ -559,3 +559,23 @@ async fn x_cache_purge_says_what_the_store_answered() {
     assert_eq!(response.status().code, 200, "the write is not an error");
     assert_eq!(header(&response, "X-Cache-Purge"), "pending");
 }
+
+/// A constraint that no rule of the app checks is a bug, not an outage: 500 (no
+/// `Retry-After`), and nothing is written.
+#[rocket::async_test]
+async fn a_constraint_no_rule_catches_is_a_500_not_a_503() {
+    let app = admin_app().await;
+    app.db
+        .execute("ALTER TABLE `user` ADD CONSTRAINT no_bugs CHECK (name <> 'Bug')");
+    let before = app.table_snapshot();
+    let mut bug = ada();
+    bug["name"] = json!("Bug");
+    let response = app
+        .api(Method::Post, "/api/users", Some(API_TOKEN), Some(&bug))
+        .await;
+    assert_eq!(response.status().code, 500);
+    assert!(response.headers().get_one("Retry-After").is_none());
+    let body: Value = serde_json::from_str(&response.into_string().await.unwrap()).unwrap();
+    assert_eq!(body["error"]["status"], 500, "{body}");
+    assert_eq!(app.table_snapshot(), before);
+}

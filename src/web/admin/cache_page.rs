@@ -11,8 +11,8 @@ use rocket_dyn_templates::Template;
 use serde::{Deserialize, Serialize};
 
 use crate::db::Db;
-use crate::error::AppError;
 use crate::web::auth::{AdminSession, ApiAdmin, AuthError};
+use crate::web::error::AppError;
 use crate::web::health::{database_health, DatabaseHealth};
 use crate::web::json_body::{BodyError, JsonBody};
 use crate::web::validation::FieldErrors;

@@ -5,6 +5,7 @@
 //! write is refused with a message that says how to configure it, and pages are
 //! served as usual.
 
+pub mod config;
 mod gate;
 mod password;
 mod session;
@@ -19,8 +20,9 @@ use rocket::{Build, Rocket};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::config::{AdminConfig, SecretKeySource};
-use crate::error::AppError;
+use crate::config::SecretKeySource;
+use crate::web::error::AppError;
+use config::AdminConfig;
 
 use gate::VerifyGate;
 pub use password::{hash_password, verify_password};
@@ -66,7 +68,7 @@ impl Auth {
         let login = config.login().map(|(username, hash)| Login {
             username: username.to_owned(),
             password_hash: hash.to_owned(),
-            fingerprint: hex(&Sha256::digest(hash.as_bytes())[..8]),
+            fingerprint: hex::encode(&Sha256::digest(hash.as_bytes())[..8]),
         });
         Self {
             login,
@@ -177,17 +179,7 @@ fn digest(text: &str) -> [u8; 32] {
 pub fn random_token() -> String {
     let mut bytes = [0_u8; 32];
     rand::RngCore::fill_bytes(&mut rand::rng(), &mut bytes);
-    hex(&bytes)
-}
-
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut out, b| {
-            let _ = write!(out, "{b:02x}");
-            out
-        })
+    hex::encode(bytes)
 }
 
 /// Reads and checks `[admin]` at ignite, enforces the secret-key rule, and manages

@@ -35,15 +35,7 @@ pub fn hash_of(password: &str) -> String {
 /// shared by every instance so that sessions work on all of them.
 pub fn secret_key() -> &'static str {
     static KEY: OnceLock<String> = OnceLock::new();
-    KEY.get_or_init(|| {
-        rand::random::<[u8; 32]>()
-            .iter()
-            .fold(String::with_capacity(64), |mut hex, b| {
-                use std::fmt::Write;
-                let _ = write!(hex, "{b:02x}");
-                hex
-            })
-    })
+    KEY.get_or_init(|| hex::encode(rand::random::<[u8; 32]>()))
 }
 
 impl AppBuilder {

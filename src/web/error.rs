@@ -3,7 +3,8 @@
 //! Handlers return `Result<_, AppError>`. Each variant carries what the user may
 //! read; the underlying cause, when there is one, is logged and never shown.
 //! Under `/api` the answer is JSON, elsewhere an HTML page. Diesel's `NotFound`
-//! becomes 404; a lost connection or pool timeout becomes 503 with `Retry-After`.
+//! becomes 404; a lost connection or pool timeout becomes 503 with `Retry-After`;
+//! any other database error is a bug (500).
 //! Invalid input is a 422 that names each wrong field (`error.fields` in JSON);
 //! HTML forms show themselves again instead, with the same messages.
 
@@ -14,7 +15,7 @@ use rocket::request::Request;
 use rocket::response::{self, Responder, Response};
 use rocket_dyn_templates::{context, Template};
 
-use crate::db::AcquireError;
+use crate::db::{failure, AcquireError};
 use crate::web::validation::FieldErrors;
 
 /// Seconds a client is asked to wait after a 503.
@@ -98,15 +99,12 @@ impl AppError {
 }
 
 impl From<diesel::result::Error> for AppError {
+    /// Only a connection that failed is a 503 (the request may succeed later); any
+    /// other query error (a constraint no rule caught, a wrong query) is a bug: 500.
     fn from(error: diesel::result::Error) -> Self {
-        use diesel::result::Error as E;
         match error {
-            E::NotFound => Self::NotFound("No such record.".to_owned()),
-            // Server-side failures of a running query (connection lost, server gone,
-            // lock wait) surface as database errors: the request may succeed later.
-            E::DatabaseError(..) | E::BrokenTransactionManager => {
-                Self::Unavailable(error.to_string())
-            }
+            diesel::result::Error::NotFound => Self::NotFound("No such record.".to_owned()),
+            other if failure::is_unavailable(&other) => Self::Unavailable(other.to_string()),
             other => Self::Internal(other.to_string()),
         }
     }
