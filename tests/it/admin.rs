@@ -448,6 +448,47 @@ async fn a_soft_purge_serves_the_old_page_while_one_request_refreshes_it() {
     assert_eq!(fresh.into_string().await.as_deref(), Some("Renamed"));
 }
 
+/// `hash-password` run with `args` and `stdin`: (exit code, stdout, stderr).
+fn run_hash_password(args: &[&str], stdin: &[u8]) -> (Option<i32>, String, String) {
+    use std::io::Write;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_hash-password"))
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("hash-password runs");
+    // A tool that does not read stdin may have exited already: a broken pipe is fine.
+    let _ = child.stdin.take().unwrap().write_all(stdin);
+    let output = child.wait_with_output().unwrap();
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn hash_password_help_explains_itself_without_reading_stdin() {
+    for flag in ["--help", "-h"] {
+        let (code, stdout, stderr) = run_hash_password(&[flag], b"short\n");
+        assert_eq!(code, Some(0), "{flag}: {stderr}");
+        assert!(
+            stdout.starts_with("Usage: hash-password"),
+            "{flag}: {stdout}"
+        );
+        assert!(stdout.contains("admin.password_hash"), "{stdout}");
+        assert!(!stderr.contains("at least 8"), "{flag}: {stderr}");
+    }
+    let (code, stdout, stderr) = run_hash_password(&["--pasword"], b"long enough secret\n");
+    assert_eq!(code, Some(2), "{stdout}");
+    assert!(stdout.is_empty(), "no hash for a mistyped flag: {stdout}");
+    assert!(
+        stderr.contains("unexpected argument `--pasword`"),
+        "{stderr}"
+    );
+}
+
 #[rocket::async_test]
 async fn hash_password_prints_a_hash_that_verifies() {
     use std::io::Write;
