@@ -48,6 +48,38 @@ async fn release_with_a_login_but_no_secret_key_refuses_to_start() {
 }
 
 #[rocket::async_test]
+async fn a_secret_key_of_the_wrong_length_stops_the_launch_with_a_line_naming_it() {
+    use crate::support::process::{server_command, Process};
+    use crate::support::TestDb;
+    // 48 random bytes in base64: 64 characters, which Rocket reads as neither.
+    let key = "q3Zk1c9yJm0bX2v8R7tLwP4nE6sA5dGfH1jK0lZxC3vB9nM2qW8eR7tY6uI5oP4a";
+    assert_eq!(key.len(), 64);
+    let db = TestDb::new();
+    let mut server = Process::spawn(server_command(&[
+        ("ROCKET_PROFILE", "release".to_owned()),
+        ("ROCKET_LOG_LEVEL", "critical".to_owned()),
+        ("ROCKET_SECRET_KEY", key.to_owned()),
+        (
+            "ROCKET_DATABASES",
+            format!("{{main={{url=\"{}\"}}}}", db.url()),
+        ),
+    ]));
+    let status = server.wait_exit(std::time::Duration::from_mins(1)).await;
+    let output = server.output();
+    assert!(!status.success(), "{output}");
+    assert!(
+        output.contains("invalid `secret_key` (ROCKET_SECRET_KEY)")
+            && output.contains("has 64 characters")
+            && output.contains("44 or 88 base64 characters or 64 hex characters"),
+        "{output}"
+    );
+    assert!(
+        !output.contains(key),
+        "the key itself is never logged: {output}"
+    );
+}
+
+#[rocket::async_test]
 async fn a_wrong_admin_setting_stops_the_launch() {
     let settings = [
         ("admin.password_hash", json!("plain-text-password")),

@@ -213,6 +213,10 @@ impl Fairing for AuthFairing {
     }
 
     async fn on_ignite(&self, rocket: Rocket<Build>) -> fairing::Result {
+        if let Some(reason) = self.secret.invalid_reason() {
+            rocket::error!("configuration: {reason}");
+            return Err(rocket);
+        }
         let figment = rocket.figment();
         let config = match AdminConfig::from_figment(figment) {
             Ok(config) => config,
