@@ -37,6 +37,8 @@ pub fn build(figment: Figment) -> Rocket<Build> {
         .attach(PageCache::new(web::cache_policies()).private_cookie(web::auth::SESSION_COOKIE))
         // After the cache, whose `on_response` writes the hits.
         .attach(web::security_headers::SecurityHeaders)
+        // After the cache too: a stored page must not keep the id of its render.
+        .attach(web::request_id::RequestIds)
         .manage(web::health::FailureLog::default())
         .mount("/", web::routes())
         .register("/", web::catchers())

@@ -11,6 +11,7 @@ pub mod host_guard;
 pub mod invalidate;
 pub mod json_body;
 pub mod pagination;
+pub mod request_id;
 pub mod security_headers;
 mod user_forms;
 pub mod users;

@@ -18,6 +18,7 @@ mod logins;
 mod migrations;
 mod pages;
 mod probe;
+mod request_ids;
 mod resilience;
 mod spelling;
 mod writes;
