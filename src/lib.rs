@@ -9,6 +9,7 @@
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod startup_checks;
 pub mod web;
 
 use figment::Figment;
@@ -29,6 +30,8 @@ pub fn rocket() -> Rocket<Build> {
 pub fn build(figment: Figment) -> Rocket<Build> {
     let (figment, secret_key) = config::prepare_secret_key(figment);
     rocket::custom(figment)
+        // Before anything with side effects (migrations) at ignite.
+        .attach(startup_checks::StartupChecks)
         // First, so a refused request reaches neither the cache nor a route.
         .attach(web::host_guard::HostGuard)
         .attach(web::auth::AuthFairing::new(secret_key))

@@ -77,6 +77,7 @@ async fn a_secret_key_of_the_wrong_length_stops_the_launch_with_a_line_naming_it
         !output.contains(key),
         "the key itself is never logged: {output}"
     );
+    assert!(!db.exists(), "refused before migrating: {output}");
 }
 
 #[rocket::async_test]
