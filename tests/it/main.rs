@@ -15,6 +15,7 @@ mod config;
 mod health;
 mod invalidation;
 mod logins;
+mod logs;
 mod migrations;
 mod pages;
 mod probe;
