@@ -38,6 +38,30 @@ pub enum SecretKeySource {
     /// An admin login is configured but no key: sessions cannot be shared by the
     /// instances behind a load balancer, so release refuses to start.
     Missing,
+    /// Set, but not a key Rocket takes (`chars` long when it is a string): the launch
+    /// stops with a line naming `secret_key` and the lengths that work.
+    Invalid { chars: Option<usize> },
+}
+
+/// What `secret_key` takes, for the line that refuses a wrong one.
+pub const SECRET_KEY_FORMS: &str = "32 or 64 random bytes, written as 44 or 88 base64 \
+     characters or 64 hex characters; make one with `openssl rand -base64 64 | tr -d '\\n'`";
+
+impl SecretKeySource {
+    /// The launch-stopping reason for an [`Invalid`](Self::Invalid) key; it never
+    /// shows the key itself.
+    pub fn invalid_reason(self) -> Option<String> {
+        let Self::Invalid { chars } = self else {
+            return None;
+        };
+        let given = chars.map_or_else(
+            || "is not a string".to_owned(),
+            |n| format!("has {n} characters and is not a key"),
+        );
+        Some(format!(
+            "invalid `secret_key` (ROCKET_SECRET_KEY): it {given}; it must be {SECRET_KEY_FORMS}"
+        ))
+    }
 }
 
 /// Gives `figment` a random `secret_key` when none is configured and no admin login
@@ -45,6 +69,15 @@ pub enum SecretKeySource {
 /// out of the box. With a login configured the key is left alone: a key made up
 /// per instance would log users out whenever the load balancer switched instances.
 pub fn prepare_secret_key(figment: Figment) -> (Figment, SecretKeySource) {
+    if let Some(invalid) = unusable_secret_key(&figment) {
+        // Rocket itself would stop with "failed to extract configuration", naming
+        // nothing: a stand-in lets it build, and the auth fairing stops the launch
+        // with a line that says what is wrong.
+        return (
+            figment.merge((rocket::Config::SECRET_KEY, vec![0_u8; 64])),
+            invalid,
+        );
+    }
     if secret_key_configured(&figment) {
         return (figment, SecretKeySource::Configured);
     }
@@ -57,6 +90,19 @@ pub fn prepare_secret_key(figment: Figment) -> (Figment, SecretKeySource) {
         figment.merge((rocket::Config::SECRET_KEY, key)),
         SecretKeySource::Generated,
     )
+}
+
+/// `Some` when `secret_key` is set to something Rocket cannot read as a key.
+fn unusable_secret_key(figment: &Figment) -> Option<SecretKeySource> {
+    let value = figment.find_value(rocket::Config::SECRET_KEY).ok()?;
+    if figment
+        .extract_inner::<rocket::config::SecretKey>(rocket::Config::SECRET_KEY)
+        .is_ok()
+    {
+        return None;
+    }
+    let chars = value.as_str().map(|s| s.chars().count());
+    Some(SecretKeySource::Invalid { chars })
 }
 
 /// Whether the figment holds a real key: Rocket's defaults hold an all-zero one,
@@ -128,5 +174,27 @@ mod tests {
             prepare_secret_key(figment(&with_key)).1,
             SecretKeySource::Configured
         );
+    }
+
+    #[test]
+    fn a_key_rocket_cannot_read_is_reported_by_length_never_shown() {
+        use serde_json::json;
+        let key = "k".repeat(64);
+        let (prepared, source) = prepare_secret_key(figment(&[("secret_key", json!(key))]));
+        assert_eq!(source, SecretKeySource::Invalid { chars: Some(64) });
+        let reason = source.invalid_reason().unwrap();
+        assert!(
+            reason.contains("`secret_key`") && reason.contains("44 or 88"),
+            "{reason}"
+        );
+        assert!(!reason.contains(&key));
+        assert!(
+            prepared.extract::<rocket::Config>().is_ok(),
+            "Rocket builds, so the fairing can say what is wrong"
+        );
+        let (_, source) = prepare_secret_key(figment(&[("secret_key", json!(7))]));
+        assert_eq!(source, SecretKeySource::Invalid { chars: None });
+        let good = figment(&[("secret_key", json!("ab".repeat(32)))]);
+        assert_eq!(prepare_secret_key(good).1, SecretKeySource::Configured);
     }
 }

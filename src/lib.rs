@@ -8,6 +8,7 @@
 
 pub mod config;
 pub mod db;
+pub mod startup_checks;
 pub mod web;
 
 use figment::Figment;
@@ -28,6 +29,8 @@ pub fn rocket() -> Rocket<Build> {
 pub fn build(figment: Figment) -> Rocket<Build> {
     let (figment, secret_key) = config::prepare_secret_key(figment);
     rocket::custom(figment)
+        // Before anything with side effects (migrations) at ignite.
+        .attach(startup_checks::StartupChecks)
         // First, so a refused request reaches neither the cache nor a route.
         .attach(web::host_guard::HostGuard)
         .attach(web::auth::AuthFairing::new(secret_key))
@@ -41,6 +44,8 @@ pub fn build(figment: Figment) -> Rocket<Build> {
         )
         // After the cache, whose `on_response` writes the hits.
         .attach(web::security_headers::SecurityHeaders)
+        // After the cache too: a stored page must not keep the id of its render.
+        .attach(web::request_id::RequestIds)
         .manage(web::health::FailureLog::default())
         .mount("/", web::routes())
         .register("/", web::catchers())

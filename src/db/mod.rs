@@ -32,6 +32,13 @@ impl Fairing for DbFairing {
     }
 
     async fn on_ignite(&self, rocket: Rocket<Build>) -> fairing::Result {
+        // A start-up check failed: the launch stops, so change nothing (no migrations).
+        if rocket
+            .state::<crate::startup_checks::LaunchRefused>()
+            .is_some()
+        {
+            return Err(rocket);
+        }
         let config = match DatabaseConfig::from_figment(rocket.figment()) {
             Ok(config) => config,
             Err(e) => {

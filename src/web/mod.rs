@@ -14,6 +14,7 @@ pub mod invalidate;
 pub mod json_body;
 pub mod pagination;
 pub mod reads;
+pub mod request_id;
 pub mod security_headers;
 mod user_forms;
 mod user_id;

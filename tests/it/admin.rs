@@ -48,6 +48,39 @@ async fn release_with_a_login_but_no_secret_key_refuses_to_start() {
 }
 
 #[rocket::async_test]
+async fn a_secret_key_of_the_wrong_length_stops_the_launch_with_a_line_naming_it() {
+    use crate::support::process::{server_command, Process};
+    use crate::support::TestDb;
+    // 48 random bytes in base64: 64 characters, which Rocket reads as neither.
+    let key = "q3Zk1c9yJm0bX2v8R7tLwP4nE6sA5dGfH1jK0lZxC3vB9nM2qW8eR7tY6uI5oP4a";
+    assert_eq!(key.len(), 64);
+    let db = TestDb::new();
+    let mut server = Process::spawn(server_command(&[
+        ("ROCKET_PROFILE", "release".to_owned()),
+        ("ROCKET_LOG_LEVEL", "critical".to_owned()),
+        ("ROCKET_SECRET_KEY", key.to_owned()),
+        (
+            "ROCKET_DATABASES",
+            format!("{{main={{url=\"{}\"}}}}", db.url()),
+        ),
+    ]));
+    let status = server.wait_exit(std::time::Duration::from_mins(1)).await;
+    let output = server.output();
+    assert!(!status.success(), "{output}");
+    assert!(
+        output.contains("invalid `secret_key` (ROCKET_SECRET_KEY)")
+            && output.contains("has 64 characters")
+            && output.contains("44 or 88 base64 characters or 64 hex characters"),
+        "{output}"
+    );
+    assert!(
+        !output.contains(key),
+        "the key itself is never logged: {output}"
+    );
+    assert!(!db.exists(), "refused before migrating: {output}");
+}
+
+#[rocket::async_test]
 async fn a_wrong_admin_setting_stops_the_launch() {
     let settings = [
         ("admin.password_hash", json!("plain-text-password")),
@@ -446,6 +479,47 @@ async fn a_soft_purge_serves_the_old_page_while_one_request_refreshes_it() {
     let fresh = app.get("/test/user/1").await;
     assert_eq!(header(&fresh, "X-Cache"), "HIT");
     assert_eq!(fresh.into_string().await.as_deref(), Some("Renamed"));
+}
+
+/// `hash-password` run with `args` and `stdin`: (exit code, stdout, stderr).
+fn run_hash_password(args: &[&str], stdin: &[u8]) -> (Option<i32>, String, String) {
+    use std::io::Write;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_hash-password"))
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("hash-password runs");
+    // A tool that does not read stdin may have exited already: a broken pipe is fine.
+    let _ = child.stdin.take().unwrap().write_all(stdin);
+    let output = child.wait_with_output().unwrap();
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn hash_password_help_explains_itself_without_reading_stdin() {
+    for flag in ["--help", "-h"] {
+        let (code, stdout, stderr) = run_hash_password(&[flag], b"short\n");
+        assert_eq!(code, Some(0), "{flag}: {stderr}");
+        assert!(
+            stdout.starts_with("Usage: hash-password"),
+            "{flag}: {stdout}"
+        );
+        assert!(stdout.contains("admin.password_hash"), "{stdout}");
+        assert!(!stderr.contains("at least 8"), "{flag}: {stderr}");
+    }
+    let (code, stdout, stderr) = run_hash_password(&["--pasword"], b"long enough secret\n");
+    assert_eq!(code, Some(2), "{stdout}");
+    assert!(stdout.is_empty(), "no hash for a mistyped flag: {stdout}");
+    assert!(
+        stderr.contains("unexpected argument `--pasword`"),
+        "{stderr}"
+    );
 }
 
 #[rocket::async_test]

@@ -208,3 +208,25 @@ async fn an_unknown_cache_backend_or_a_non_redis_url_aborts_the_launch() {
 async fn a_misspelt_cache_key_aborts_the_launch() {
     assert_refused("cache.default_tll", 60).await;
 }
+
+#[rocket::async_test]
+async fn started_outside_the_repository_it_names_the_template_dir_before_migrating() {
+    let db = TestDb::new();
+    let elsewhere = std::env::temp_dir().join(crate::support::random_name("rc-cwd"));
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    let mut command = server_command(&[(
+        "ROCKET_DATABASES",
+        format!("{{main={{url=\"{}\"}}}}", db.url()),
+    )]);
+    command.current_dir(&elsewhere);
+    let mut server = Process::spawn(command);
+    let status = server.wait_exit(Duration::from_mins(1)).await;
+    let output = server.output();
+    let _ = std::fs::remove_dir(&elsewhere);
+    assert!(!status.success(), "{output}");
+    assert!(
+        output.contains("`template_dir` is") && output.contains("ROCKET_TEMPLATE_DIR="),
+        "{output}"
+    );
+    assert!(!db.exists(), "nothing was created or migrated: {output}");
+}

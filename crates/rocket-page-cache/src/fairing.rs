@@ -176,7 +176,10 @@ impl Fairing for PageCache {
         );
         cache.warm_up().await;
         let hit = Route::new(Method::Get, HIT_ROUTE, HitRoute);
-        Ok(rocket.manage(cache).mount("/", vec![hit]))
+        // HEAD hits get a route of their own: Rocket would find none, log "No
+        // matching routes for HEAD" on every hit, and only then fall back to GET.
+        let head_hit = Route::new(Method::Head, HIT_ROUTE, HitRoute);
+        Ok(rocket.manage(cache).mount("/", vec![hit, head_hit]))
     }
 
     async fn on_request(&self, request: &mut Request<'_>, _: &mut Data<'_>) {

@@ -205,6 +205,11 @@ impl Fairing for AuthFairing {
     }
 
     async fn on_ignite(&self, rocket: Rocket<Build>) -> fairing::Result {
+        if let Some(reason) = self.secret.invalid_reason() {
+            rocket::error!("configuration: {reason}");
+            // Nothing lasting after this: the database fairing skips its migrations.
+            return Err(rocket.manage(crate::startup_checks::LaunchRefused));
+        }
         let figment = rocket.figment();
         let config = match AdminConfig::from_figment(figment) {
             Ok(config) => config,

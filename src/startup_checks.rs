@@ -1,0 +1,58 @@
+//! Checks that must pass before the app changes anything (the database
+//! migrations), so that a launch that is going to fail fails before side effects.
+//!
+//! Rocket runs every ignite fairing even after one failed, so a failure here also
+//! manages [`LaunchRefused`], which the database fairing reads to skip migrating.
+
+use std::path::PathBuf;
+
+use figment::value::magic::RelativePathBuf;
+use rocket::fairing::{self, Fairing, Info, Kind};
+use rocket::{Build, Rocket};
+
+/// Managed when a start-up check failed: later ignite fairings do nothing lasting.
+pub struct LaunchRefused;
+
+/// Rocket's and rocket_dyn_templates' default `template_dir`.
+const DEFAULT_TEMPLATE_DIR: &str = "templates";
+
+/// Attach it first; see the module doc.
+pub struct StartupChecks;
+
+#[rocket::async_trait]
+impl Fairing for StartupChecks {
+    fn info(&self) -> Info {
+        Info {
+            name: "Start-up checks",
+            kind: Kind::Ignite,
+        }
+    }
+
+    async fn on_ignite(&self, rocket: Rocket<Build>) -> fairing::Result {
+        if let Err(reason) = check_template_dir(rocket.figment()) {
+            rocket::error!("configuration: {reason}");
+            return Err(rocket.manage(LaunchRefused));
+        }
+        Ok(rocket)
+    }
+}
+
+/// The templates directory as the template fairing will resolve it (relative to
+/// Rocket.toml when set there, else to the working directory) must exist.
+fn check_template_dir(figment: &figment::Figment) -> Result<(), String> {
+    let dir: PathBuf = match figment.extract_inner::<RelativePathBuf>("template_dir") {
+        Ok(path) => path.relative(),
+        Err(e) if e.missing() => DEFAULT_TEMPLATE_DIR.into(),
+        Err(e) => return Err(format!("invalid `template_dir`: {e}")),
+    };
+    if dir.is_dir() {
+        return Ok(());
+    }
+    let shown = std::path::absolute(&dir).unwrap_or(dir);
+    Err(format!(
+        "`template_dir` is {} and that is not a directory: start the app from the \
+         directory that holds Rocket.toml and templates/, or point at the templates \
+         with ROCKET_TEMPLATE_DIR=/path/to/templates",
+        shown.display()
+    ))
+}
