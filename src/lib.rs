@@ -36,6 +36,7 @@ pub fn build(figment: Figment) -> Rocket<Build> {
         .attach(web::auth::AuthFairing::new(secret_key))
         .attach(Template::fairing())
         .attach(db::DbFairing)
+        .attach(web::metrics::MetricsAccess::fairing())
         .attach(
             PageCache::new(web::cache_policies())
                 .private_cookie(web::auth::SESSION_COOKIE)

@@ -12,6 +12,7 @@ pub mod health;
 pub mod host_guard;
 pub mod invalidate;
 pub mod json_body;
+pub mod metrics;
 pub mod pagination;
 pub mod reads;
 pub mod request_id;
@@ -34,6 +35,7 @@ pub fn routes() -> Vec<Route> {
     routes.extend(admin::routes());
     routes.extend(api::routes());
     routes.extend(health::routes());
+    routes.extend(metrics::routes());
     routes.extend(assets::routes());
     routes.extend(host_guard::routes());
     routes

@@ -14,6 +14,7 @@ mod health;
 mod invalidation;
 mod logins;
 mod logs;
+mod metrics;
 mod migrations;
 mod pages;
 mod probe;

@@ -1,0 +1,135 @@
+//! `GET /metrics`: exact counters, the optional bearer token, and a format that
+//! Prometheus's own checker accepts.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use crate::support::{AppBuilder, Reply, TestApp};
+
+const TOKEN: &str = "scrape-token-0123456789";
+
+/// The value of the sample `series` (name plus labels) in an exposition.
+fn sample(text: &str, series: &str) -> u64 {
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+        .unwrap_or_else(|| panic!("no sample {series} in:\n{text}"))
+        .parse()
+        .expect("a counter is an integer")
+}
+
+async fn scrape(app: &TestApp) -> String {
+    let reply = app.fetch("/metrics").await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    reply.body
+}
+
+#[rocket::async_test]
+async fn ten_hits_add_exactly_ten_to_the_hit_counter_and_reach_mysql_never() {
+    let app = TestApp::spawn().await;
+    assert_eq!(app.fetch("/users/1").await.x_cache(), "MISS");
+    let before = scrape(&app).await;
+    let queries = app.queries();
+
+    for _ in 0..10 {
+        assert_eq!(app.fetch("/users/1").await.x_cache(), "HIT");
+    }
+
+    let after = scrape(&app).await;
+    let hits = r#"page_cache_requests_total{outcome="hit"}"#;
+    assert_eq!(sample(&after, hits) - sample(&before, hits), 10);
+    let misses = r#"page_cache_requests_total{outcome="miss"}"#;
+    assert_eq!(sample(&after, misses), sample(&before, misses));
+    assert_eq!(
+        sample(&after, "page_cache_renders_total"),
+        sample(&before, "page_cache_renders_total")
+    );
+    assert_eq!(app.queries(), queries, "a hit reached MySQL");
+}
+
+#[rocket::async_test]
+async fn metrics_are_never_stored_and_say_no_store() {
+    let app = TestApp::spawn().await;
+    let first = app.fetch("/metrics").await;
+    assert_eq!(first.header("cache-control"), Some("no-store"));
+    assert!(first
+        .header("content-type")
+        .is_some_and(|t| t.starts_with("text/plain")));
+    app.fetch("/users/1").await;
+    // A stored copy would still show the counters of the first scrape.
+    let second = scrape(&app).await;
+    assert_ne!(first.body, second);
+    assert_ne!(app.fetch("/metrics").await.x_cache(), "HIT");
+}
+
+#[rocket::async_test]
+async fn a_configured_token_is_required_to_scrape() {
+    let app = AppBuilder::new().with("metrics.token", TOKEN).start().await;
+
+    let without = app.fetch("/metrics").await;
+    assert_eq!(without.status, 401);
+    assert!(without.body.contains("metrics.token"), "{}", without.body);
+    assert!(!without.body.contains("page_cache_"));
+    assert_eq!(
+        without.header("www-authenticate"),
+        Some("Bearer realm=\"metrics\"")
+    );
+
+    let wrong = Reply::read(
+        app.get_with("/metrics", &[("Authorization", "Bearer not-the-token")])
+            .await,
+    )
+    .await;
+    assert_eq!(wrong.status, 401);
+
+    let bearer = format!("Bearer {TOKEN}");
+    let with = Reply::read(
+        app.get_with("/metrics", &[("Authorization", &bearer)])
+            .await,
+    )
+    .await;
+    assert_eq!(with.status, 200, "{}", with.body);
+    assert!(with.body.contains("page_cache_requests_total"));
+}
+
+#[rocket::async_test]
+async fn without_a_token_configured_metrics_are_open() {
+    let app = AppBuilder::new().with("metrics.token", "").start().await;
+    assert!(scrape(&app)
+        .await
+        .contains("# TYPE page_cache_stored_total counter"));
+}
+
+#[rocket::async_test]
+async fn promtool_accepts_the_exposition() {
+    let app = TestApp::spawn().await;
+    app.fetch("/users/1").await;
+    app.fetch("/users/1").await;
+    let text = scrape(&app).await;
+
+    let child = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn();
+    let Ok(mut child) = child else {
+        eprintln!(
+            "\n!!! SKIPPED promtool_accepts_the_exposition: `promtool` is not installed \
+             (apt-get install prometheus; .ci/run does it) !!!\n"
+        );
+        return;
+    };
+    child
+        .stdin
+        .take()
+        .expect("piped stdin")
+        .write_all(text.as_bytes())
+        .expect("promtool reads the exposition");
+    let output = child.wait_with_output().expect("promtool finishes");
+    assert!(
+        output.status.success(),
+        "promtool refused the exposition:\n{}{}\n---\n{text}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
