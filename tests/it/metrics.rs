@@ -133,3 +133,20 @@ async fn promtool_accepts_the_exposition() {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+#[rocket::async_test]
+async fn a_misspelt_metrics_key_stops_the_launch() {
+    let started = AppBuilder::new()
+        .with("metrics.tokn", TOKEN)
+        .try_start()
+        .await;
+    let Err(error) = started else {
+        panic!("an unknown `metrics` key was ignored");
+    };
+    // Looking at the kind marks the error handled (Rocket panics on an unread one).
+    assert!(
+        matches!(error.kind(), rocket::error::ErrorKind::FailedFairings(f)
+            if f.iter().any(|fairing| fairing.name == "Metrics access")),
+        "{error}"
+    );
+}
