@@ -30,6 +30,7 @@ pub use session::{
     check_login_token, end_session, issue_login_token, start_session, AdminSession, SESSION_COOKIE,
 };
 use throttle::LoginThrottle;
+pub(crate) use token::bearer_token;
 pub use token::ApiAdmin;
 
 /// The admin settings as requests need them; managed by [`AuthFairing`].

@@ -40,7 +40,7 @@ impl<'r> FromRequest<'r> for ApiAdmin {
 }
 
 /// The token of a `Bearer` credential (the scheme is case-insensitive).
-fn bearer_token(header: &str) -> Option<&str> {
+pub(crate) fn bearer_token(header: &str) -> Option<&str> {
     let (scheme, token) = header.trim().split_once(' ')?;
     let token = token.trim();
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
