@@ -173,18 +173,7 @@ async fn the_session_cookie_and_the_server_side_session_end_together() {
         .with("admin.session_ttl_secs", 1800)
         .start()
         .await;
-    let (_, page) = app.get_text("/admin/login").await;
-    let csrf = field_value(&page, "csrf").unwrap();
-    let response = app
-        .post_form(
-            "/admin/login",
-            &[
-                ("username", ADMIN_USER),
-                ("password", ADMIN_PASSWORD),
-                ("csrf", &csrf),
-            ],
-        )
-        .await;
+    let response = app.try_login(ADMIN_USER, ADMIN_PASSWORD).await;
     assert_eq!(response.status().code, 303);
     let set_cookie = response
         .headers()
@@ -216,19 +205,8 @@ async fn the_session_cookie_and_the_server_side_session_end_together() {
 async fn a_next_that_is_not_a_uri_falls_back_to_the_home_page() {
     let app = AppBuilder::new().with_admin().start().await;
     for next in ["/a b", "/<x>", "/é"] {
-        let (status, page) = app.get_text("/admin/login").await;
-        assert_eq!(status, 200);
-        let csrf = field_value(&page, "csrf").unwrap();
         let response = app
-            .post_form(
-                "/admin/login",
-                &[
-                    ("username", ADMIN_USER),
-                    ("password", ADMIN_PASSWORD),
-                    ("csrf", &csrf),
-                    ("next", next),
-                ],
-            )
+            .try_login_with(ADMIN_USER, ADMIN_PASSWORD, &[("next", next)])
             .await;
         assert_eq!(response.status().code, 303, "{next}");
         assert_eq!(header(&response, "Location"), "/", "{next}");

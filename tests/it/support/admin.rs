@@ -73,18 +73,26 @@ impl TestApp {
 
     /// Fills in and sends the login form.
     pub async fn try_login(&self, username: &str, password: &str) -> LocalResponse<'_> {
+        self.try_login_with(username, password, &[]).await
+    }
+
+    /// As [`try_login`](Self::try_login), with more form fields (such as `next`).
+    pub async fn try_login_with(
+        &self,
+        username: &str,
+        password: &str,
+        extra: &[(&str, &str)],
+    ) -> LocalResponse<'_> {
         let (status, page) = self.get_text("/admin/login").await;
         assert_eq!(status, 200, "{page}");
         let csrf = field_value(&page, "csrf").expect("the login form has a CSRF token");
-        self.post_form(
-            "/admin/login",
-            &[
-                ("username", username),
-                ("password", password),
-                ("csrf", &csrf),
-            ],
-        )
-        .await
+        let mut fields = vec![
+            ("username", username),
+            ("password", password),
+            ("csrf", csrf.as_str()),
+        ];
+        fields.extend_from_slice(extra);
+        self.post_form("/admin/login", &fields).await
     }
 
     /// The session's CSRF token, read from a page as the browser would.
