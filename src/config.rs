@@ -130,11 +130,12 @@ fn login_requested(figment: &Figment) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    /// Rocket's own defaults (which hold an all-zero `secret_key`) plus `pairs`.
-    fn figment(pairs: &[(&str, serde_json::Value)]) -> Figment {
+    /// Rocket's own defaults (which hold an all-zero `secret_key`) plus `pairs`;
+    /// the config tests of every wing start from it.
+    pub(crate) fn figment(pairs: &[(&str, serde_json::Value)]) -> Figment {
         pairs.iter().fold(
             Figment::from(rocket::Config::debug_default()),
             |figment, (key, value)| figment.merge((*key, value.clone())),

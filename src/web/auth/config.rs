@@ -161,14 +161,7 @@ fn check_password_hash(hash: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Rocket's own defaults (which hold an all-zero `secret_key`) plus `pairs`.
-    fn figment(pairs: &[(&str, serde_json::Value)]) -> Figment {
-        pairs.iter().fold(
-            Figment::from(rocket::Config::debug_default()),
-            |figment, (key, value)| figment.merge((*key, value.clone())),
-        )
-    }
+    use crate::config::tests::figment;
 
     const HASH: &str = "$argon2id$v=19$m=8,t=1,p=1$c29tZXNhbHQ$RdescudvJCsgt3ub+b+dWRWJTmaaJObG";
 
