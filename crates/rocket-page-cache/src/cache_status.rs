@@ -52,6 +52,8 @@ impl Bypass {
 pub enum Served {
     /// Fresh from the store.
     Hit,
+    /// Fresh from this instance's near cache (`detail=near`).
+    NearHit,
     /// Fresh, handed over by the render this request waited for.
     Collapsed,
     /// Past its lifetime, within grace (another request refreshes it) or served
@@ -171,6 +173,9 @@ impl fmt::Display for CacheStatus {
                 if served == Served::Collapsed {
                     f.write_str("; collapsed")?;
                 }
+                if served == Served::NearHit {
+                    f.write_str("; detail=near")?;
+                }
                 if let (Served::Stale, Some(code)) = (served, failed) {
                     write!(f, "; fwd-status={code}; detail=stale-if-error")?;
                 }
@@ -234,6 +239,11 @@ mod tests {
             served(Served::Hit, None).to_string(),
             "rocket-cache; hit; ttl=7"
         );
+        assert_eq!(
+            served(Served::NearHit, None).to_string(),
+            "rocket-cache; hit; ttl=7; detail=near"
+        );
+        assert_eq!(served(Served::NearHit, None).label(), "HIT");
         assert_eq!(
             served(Served::Collapsed, None).to_string(),
             "rocket-cache; hit; ttl=7; collapsed"

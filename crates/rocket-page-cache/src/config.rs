@@ -72,6 +72,16 @@ pub struct CacheConfig {
     pub max_body_bytes: usize,
     /// Bound of the `memory` backend.
     pub memory_max_bytes: u64,
+    /// Bound of each instance's near cache (an in-process copy of hot pages in
+    /// front of Redis, kept coherent by Redis's invalidations); 0 turns it off.
+    /// Only with the `redis` backend.
+    pub near_max_bytes: u64,
+    /// Longest a page stays in the near cache, whatever its freshness: a
+    /// backstop should an invalidation ever be lost without the link noticing.
+    pub near_max_ttl_ms: u64,
+    /// How often the near cache's invalidation link is proven with a PING; a
+    /// link that does not answer within this flushes the near cache.
+    pub near_heartbeat_ms: u64,
     /// Hosts whose pages may be cached (any port); others are served uncached.
     pub allowed_hosts: Vec<String>,
     /// Cookies whose presence makes a request private (bypasses the shared cache).
@@ -114,6 +124,9 @@ impl Default for CacheConfig {
             op_timeout_ms: 50,
             max_body_bytes: 1024 * 1024,
             memory_max_bytes: 64 * 1024 * 1024,
+            near_max_bytes: 64 * 1024 * 1024,
+            near_max_ttl_ms: 10_000,
+            near_heartbeat_ms: 500,
             allowed_hosts: vec!["localhost".to_owned(), "127.0.0.1".to_owned()],
             private_cookies: Vec::new(),
             rules: Vec::new(),
@@ -166,6 +179,9 @@ impl CacheConfig {
         if self.op_timeout_ms == 0 {
             return Err("cache.op_timeout_ms: must be more than 0".to_owned());
         }
+        if self.near_max_bytes > 0 && self.near_heartbeat_ms < 10 {
+            return Err("cache.near_heartbeat_ms: at least 10".to_owned());
+        }
         if self.lease_ms == 0 {
             return Err("cache.lease_ms: must be more than 0".to_owned());
         }
@@ -183,6 +199,11 @@ impl CacheConfig {
     /// The budget of one store operation (`op_timeout_ms`).
     pub fn op_timeout(&self) -> Duration {
         Duration::from_millis(self.op_timeout_ms)
+    }
+
+    /// Whether each instance keeps a near cache in front of the store.
+    pub fn near_enabled(&self) -> bool {
+        self.backend == BackendKind::Redis && self.near_max_bytes > 0
     }
 
     /// The key segment that a deploy changes to start clean.

@@ -65,6 +65,15 @@ pub async fn decide(cache: &Cache, request: &Request<'_>) -> Option<Verdict> {
     };
     let key = page_key(cache.key_base(), &parts, &policy.query);
 
+    // The hottest path: a fresh page kept near, not due for early refresh.
+    if let Some(entry) = cache.near_lookup(&key) {
+        if is_plain_hit(cache, &entry, cache.now_ms()) {
+            return Some(Verdict::Serve {
+                entry: Entry::clone(&entry),
+                served: Served::NearHit,
+            });
+        }
+    }
     if !cache.store_allowed() {
         return Some(render_locally(cache, key, policy).await);
     }

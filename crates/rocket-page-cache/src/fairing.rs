@@ -145,7 +145,7 @@ impl Fairing for PageCache {
     fn info(&self) -> Info {
         Info {
             name: "Page cache",
-            kind: Kind::Ignite | Kind::Request | Kind::Response,
+            kind: Kind::Ignite | Kind::Request | Kind::Response | Kind::Shutdown,
         }
     }
 
@@ -175,11 +175,18 @@ impl Fairing for PageCache {
             cache.config().default_ttl
         );
         cache.warm_up().await;
+        cache.start_near_link();
         let hit = Route::new(Method::Get, HIT_ROUTE, HitRoute);
         // HEAD hits get a route of their own: Rocket would find none, log "No
         // matching routes for HEAD" on every hit, and only then fall back to GET.
         let head_hit = Route::new(Method::Head, HIT_ROUTE, HitRoute);
         Ok(rocket.manage(cache).mount("/", vec![hit, head_hit]))
+    }
+
+    async fn on_shutdown(&self, rocket: &Rocket<rocket::Orbit>) {
+        if let Some(cache) = rocket.state::<Cache>() {
+            cache.stop_near_link();
+        }
     }
 
     async fn on_request(&self, request: &mut Request<'_>, _: &mut Data<'_>) {
@@ -210,6 +217,7 @@ impl Fairing for PageCache {
             Verdict::Serve { entry, served } => {
                 let counter = match served {
                     Served::Hit | Served::Collapsed => &cache.stats().hits,
+                    Served::NearHit => &cache.stats().near_hits,
                     Served::Stale => &cache.stats().stale,
                 };
                 Stats::bump(counter);

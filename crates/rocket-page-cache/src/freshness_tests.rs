@@ -146,6 +146,10 @@ fn describe(verdict: &Verdict) -> &'static str {
             ..
         } => "hit",
         Verdict::Serve {
+            served: Served::NearHit,
+            ..
+        } => "near hit",
+        Verdict::Serve {
             served: Served::Collapsed,
             ..
         } => "collapsed",

@@ -18,6 +18,8 @@ use super::config::{BackendKind, CacheConfig};
 use super::entry::{stale_patch, Entry};
 use super::flight::Flights;
 use super::key::{bounded_tag, key_base, normalise_request_path};
+use super::near::link::{self, LinkSettings};
+use super::near::NearCache;
 use super::policy::{Policies, RoutePolicy};
 use super::stats::{Breaker, Stats, StatsSnapshot, WarnLimiter};
 use super::store::memory::MemoryStore;
@@ -49,6 +51,10 @@ struct Inner {
     /// Bounds 404 pages and hit-for-miss markers (keys anyone can invent).
     negative_budget: WindowBudget,
     clock: Clock,
+    /// This instance's L1 in front of the store, when configured.
+    near: Option<Arc<NearCache>>,
+    /// The task that keeps `near` coherent, once started.
+    near_link: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 /// Why the store could not be used for an operation. The request goes on
@@ -110,8 +116,16 @@ impl Cache {
             BackendKind::Memory => Arc::new(MemoryStore::new(config.memory_max_bytes)),
             BackendKind::None => Arc::new(NoStore),
         };
+        let near = config.near_enabled().then(|| {
+            Arc::new(NearCache::new(
+                config.near_max_bytes,
+                Duration::from_millis(config.near_max_ttl_ms),
+            ))
+        });
         Ok(Self {
             inner: Arc::new(Inner {
+                near,
+                near_link: std::sync::Mutex::new(None),
                 policies: Policies::new(routes, &config),
                 key_base: key_base(&config.namespace, config.generation()),
                 warnings: WarnLimiter::new(Duration::from_secs(config.warn_interval_secs)),
@@ -156,7 +170,66 @@ impl Cache {
     /// Counters since start, each read on its own: under load the figures of one
     /// snapshot may be a few requests apart.
     pub fn stats_snapshot(&self) -> StatsSnapshot {
-        self.inner.stats.snapshot()
+        StatsSnapshot {
+            near_bytes: self.inner.near.as_ref().map_or(0, |n| n.weighted_bytes()),
+            ..self.inner.stats.snapshot()
+        }
+    }
+
+    /// Starts the link that keeps the near cache coherent (when there is one);
+    /// until it has tracking on, the near cache serves nothing.
+    pub(crate) fn start_near_link(&self) {
+        let Some(near) = &self.inner.near else {
+            return;
+        };
+        let settings = LinkSettings {
+            url: self.inner.config.url.clone(),
+            prefix: self.inner.key_base.clone(),
+            heartbeat: Duration::from_millis(self.inner.config.near_heartbeat_ms),
+        };
+        let task = link::spawn(Arc::clone(near), settings);
+        let mut slot = self
+            .inner
+            .near_link
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(old) = slot.replace(task) {
+            old.abort();
+        }
+    }
+
+    /// Stops the link; the near cache is flushed and serves nothing after.
+    pub(crate) fn stop_near_link(&self) {
+        let task = self
+            .inner
+            .near_link
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        if let Some(task) = task {
+            task.abort();
+        }
+        if let Some(near) = &self.inner.near {
+            near.link_lost();
+        }
+    }
+
+    /// The fresh page this instance keeps near under `key`, if any.
+    pub(crate) fn near_lookup(&self, key: &str) -> Option<Arc<Entry>> {
+        self.inner.near.as_ref()?.get(key)
+    }
+
+    /// Whether the near cache is on and trusted now (for tests and health).
+    pub fn near_serving(&self) -> bool {
+        self.inner.near.as_ref().is_some_and(|n| n.is_serving())
+    }
+
+    /// After a purge or delete made here: nothing kept near may outlive it, even
+    /// before Redis's invalidations arrive (a writer reads its own writes).
+    fn flush_near(&self) {
+        if let Some(near) = &self.inner.near {
+            near.flush();
+        }
     }
 
     /// `namespace:v1:generation:`, the start of this deploy's page keys.
@@ -201,9 +274,12 @@ impl Cache {
 
     /// The entry under `key`; an entry that does not decode counts as absent (it
     /// will be overwritten). `Err` means the store could not be asked.
+    /// A fresh page found is also kept near, unless its key was invalidated
+    /// while the lookup was in flight.
     pub(crate) async fn lookup(&self, key: &str) -> Result<Option<Entry>, CacheUnavailable> {
+        let ticket = self.inner.near.as_ref().and_then(|near| near.ticket(key));
         let raw = self.guarded("lookup", self.inner.store.get(key)).await?;
-        Ok(raw.and_then(|raw| match Entry::decode(raw) {
+        let entry = raw.and_then(|raw| match Entry::decode(raw) {
             Ok(entry) => Some(entry),
             Err(e) => {
                 self.inner
@@ -211,7 +287,11 @@ impl Cache {
                     .warn(|| format!("entry {key} unreadable ({e}); treated as a miss"));
                 None
             }
-        }))
+        });
+        if let (Some(near), Some(ticket), Some(entry)) = (&self.inner.near, ticket, &entry) {
+            near.keep(ticket, key, entry, self.now_ms());
+        }
+        Ok(entry)
     }
 
     pub(crate) async fn try_lease(
@@ -329,7 +409,9 @@ impl Cache {
         let budget = self.inner.config.op_timeout() * 20;
         let tags: Vec<String> = tags.iter().cloned().map(bounded_tag).collect();
         let patch = soft.then(|| stale_patch(self.now_ms()));
-        within(budget, self.inner.store.purge_tags(&tags, patch.as_ref())).await
+        let purged = within(budget, self.inner.store.purge_tags(&tags, patch.as_ref())).await;
+        self.flush_near();
+        purged
     }
 
     /// Purges every page of a path (all hosts and queries). `path` is as a client
@@ -345,17 +427,22 @@ impl Cache {
     /// Deletes one key (a full key, as `key_base()` starts it); returns 1 if it
     /// existed. A render in flight for that key may store it again.
     pub async fn delete_key(&self, key: &str) -> Result<u64, StoreError> {
-        self.inner.store.delete(&[key.to_owned()]).await
+        let deleted = self.inner.store.delete(&[key.to_owned()]).await;
+        self.flush_near();
+        deleted
     }
 
     /// Deletes everything under this app's namespace (SCAN + UNLINK), returning
     /// how many keys went. Not atomic: what is stored while it walks may stay;
     /// tag generations are kept, so no render from before it can store after it.
     pub async fn clear_all(&self) -> Result<u64, StoreError> {
-        self.inner
+        let cleared = self
+            .inner
             .store
             .clear_prefix(&self.inner.namespace_prefix)
-            .await
+            .await;
+        self.flush_near();
+        cleared
     }
 
     /// Keys and bytes under the namespace, visiting at most `limit` keys; an

@@ -20,6 +20,8 @@
 //! - `lease`: the cluster-wide lease and what a flight's leader does with it,
 //!   above the handle.
 //! - `handle`: the [`Cache`] handle, every store call within its budget.
+//! - `near`: the per-instance L1 in front of Redis and the invalidation link
+//!   that keeps it coherent.
 //! - `clock`: the time every freshness decision reads ([`Clock`]; a
 //!   [`ManualClock`] for tests).
 //! - `store`: Redis, memory and none backends, behind one trait; values are
@@ -41,6 +43,7 @@ mod freshness_tests;
 mod handle;
 mod key;
 mod lease;
+mod near;
 mod policy;
 mod render;
 mod respond;

@@ -14,6 +14,7 @@ use serde::Serialize;
 #[derive(Default)]
 pub struct Stats {
     pub hits: AtomicU64,
+    pub near_hits: AtomicU64,
     pub stale: AtomicU64,
     pub misses: AtomicU64,
     pub bypasses: AtomicU64,
@@ -26,7 +27,10 @@ pub struct Stats {
 /// A copy of [`Stats`] at one moment.
 #[derive(Debug, Clone, Copy, Serialize, Default, PartialEq, Eq)]
 pub struct StatsSnapshot {
+    /// Fresh pages served from the store (Redis), including collapsed waits.
     pub hits: u64,
+    /// Fresh pages served from this instance's near cache (not in `hits`).
+    pub near_hits: u64,
     pub stale: u64,
     pub misses: u64,
     pub bypasses: u64,
@@ -34,6 +38,8 @@ pub struct StatsSnapshot {
     pub not_stored: u64,
     pub collapsed: u64,
     pub errors: u64,
+    /// Bytes the near cache holds now (0 when it is off).
+    pub near_bytes: u64,
 }
 
 impl Stats {
@@ -45,6 +51,7 @@ impl Stats {
         let read = |c: &AtomicU64| c.load(Ordering::Relaxed);
         StatsSnapshot {
             hits: read(&self.hits),
+            near_hits: read(&self.near_hits),
             stale: read(&self.stale),
             misses: read(&self.misses),
             bypasses: read(&self.bypasses),
@@ -52,6 +59,7 @@ impl Stats {
             not_stored: read(&self.not_stored),
             collapsed: read(&self.collapsed),
             errors: read(&self.errors),
+            near_bytes: 0,
         }
     }
 }

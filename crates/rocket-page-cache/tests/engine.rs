@@ -12,6 +12,7 @@ mod fail_open;
 mod flight;
 mod keys;
 mod memo;
+mod near;
 mod policy;
 mod private;
 mod purge;

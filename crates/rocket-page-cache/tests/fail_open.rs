@@ -16,8 +16,10 @@ const OP_TIMEOUT_MS: u64 = 50;
 /// Slack over the budget for rendering and scheduling on a loaded machine.
 const SLACK: Duration = Duration::from_millis(750);
 
+/// An instance on `redis` without a near cache: these tests are about the store
+/// path (`near.rs` has the near cache's own link-loss tests).
 async fn start_on(redis: &OwnRedis) -> TestApp {
-    let config = json!({ "op_timeout_ms": OP_TIMEOUT_MS });
+    let config = json!({ "op_timeout_ms": OP_TIMEOUT_MS, "near_max_bytes": 0 });
     let backend = std::sync::Arc::new(Backend::default());
     TestApp::start_on(
         &redis.url,

@@ -1,0 +1,287 @@
+//! The invalidation link: one dedicated RESP3 connection per instance on which
+//! Redis reports every change to a key under the deploy's key base
+//! (`CLIENT TRACKING ON BCAST PREFIX <key base>`), whoever made it: a store, a
+//! purge script, an expiry, an eviction, or someone with `redis-cli`.
+//!
+//! Why tracking and not a channel of our own: Redis itself sees every change,
+//! including expiry and changes by other tools, so nothing has to remember to
+//! publish; and invalidations travel on the same connection as the heartbeat, so
+//! a PING answered proves every invalidation sent before it has been applied.
+//! Why not the `redis` crate's own client-side cache (`cache-aio`): it caches
+//! per command on the connection that reads, which here is the shared hot
+//! connection, and it cannot tell us when a fetch raced an invalidation.
+//!
+//! The link is trusted only while it proves itself: a disconnect, an error or a
+//! heartbeat not answered within its interval flushes the near cache and turns
+//! it off until a new connection has tracking on again.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use redis::aio::{AsyncPushSender, SendError};
+use redis::{AsyncConnectionConfig, IntoConnectionInfo, ProtocolVersion, PushInfo, PushKind};
+use tokio::sync::Notify;
+
+use super::NearCache;
+
+/// Longest pause between two attempts to bring a lost link back.
+const MAX_BACKOFF: Duration = Duration::from_secs(2);
+/// First pause after a lost link.
+const FIRST_BACKOFF: Duration = Duration::from_millis(50);
+
+/// Where and how the link connects.
+#[derive(Debug, Clone)]
+pub struct LinkSettings {
+    /// The store's URL (`redis://` or `rediss://`); the link speaks RESP3 on it.
+    pub url: String,
+    /// Changes to keys starting with this are reported.
+    pub prefix: String,
+    /// How often the link is proven with a PING, and how long the answer may take.
+    pub heartbeat: Duration,
+}
+
+/// Runs the link for as long as the returned task lives; abort it to stop.
+pub fn spawn(near: Arc<NearCache>, settings: LinkSettings) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(run(near, settings))
+}
+
+async fn run(near: Arc<NearCache>, settings: LinkSettings) {
+    let client = match resp3_client(&settings.url) {
+        Ok(client) => client,
+        Err(e) => {
+            rocket::warn!("page cache: near cache off, its link cannot be built: {e}");
+            return;
+        }
+    };
+    let mut backoff = FIRST_BACKOFF;
+    let mut warned = false;
+    loop {
+        match session(&near, &client, &settings).await {
+            Ok(()) => {
+                backoff = FIRST_BACKOFF;
+                warned = false;
+            }
+            Err(e) => {
+                if !warned {
+                    rocket::warn!("page cache: near cache link down ({e}); near cache flushed and off until it is back");
+                    warned = true;
+                }
+            }
+        }
+        near.link_lost();
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
+/// One connection's life: tracking on, then heartbeats until something fails.
+/// Returns `Ok` when a link that had been up was lost (so the retry starts
+/// quickly), `Err` when it could not be brought up.
+async fn session(
+    near: &Arc<NearCache>,
+    client: &redis::Client,
+    settings: &LinkSettings,
+) -> Result<(), String> {
+    let lost = Arc::new(Notify::new());
+    let sink = InvalidationSink {
+        near: Arc::clone(near),
+        lost: Arc::clone(&lost),
+    };
+    let config = AsyncConnectionConfig::new()
+        .set_push_sender(sink)
+        .set_connection_timeout(Some(settings.heartbeat.max(Duration::from_millis(200))))
+        .set_response_timeout(Some(settings.heartbeat));
+    let mut connection = client
+        .get_multiplexed_async_connection_with_config(&config)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut tracking = redis::cmd("CLIENT");
+    tracking
+        .arg("TRACKING")
+        .arg("ON")
+        .arg("BCAST")
+        .arg("PREFIX")
+        .arg(&settings.prefix);
+    tokio::time::timeout(
+        settings.heartbeat,
+        tracking.query_async::<()>(&mut connection),
+    )
+    .await
+    .map_err(|_| "no answer to CLIENT TRACKING".to_owned())?
+    .map_err(|e| e.to_string())?;
+    near.link_restored();
+    let mut ticker = tokio::time::interval(settings.heartbeat);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = lost.notified() => return Ok(()),
+            _ = ticker.tick() => {
+                let ping = redis::cmd("PING");
+                let answer = ping.query_async::<String>(&mut connection);
+                match tokio::time::timeout(settings.heartbeat, answer).await {
+                    Ok(Ok(_)) => {}
+                    Ok(Err(e)) => {
+                        near.link_lost();
+                        rocket::warn!("page cache: near cache link failed ({e}); flushed");
+                        return Ok(());
+                    }
+                    Err(_) => {
+                        near.link_lost();
+                        rocket::warn!("page cache: near cache link missed a heartbeat; flushed");
+                        return Ok(());
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A client for `url` that speaks RESP3, whatever the URL says.
+fn resp3_client(url: &str) -> redis::RedisResult<redis::Client> {
+    let info = url.into_connection_info()?;
+    let settings = info
+        .redis_settings()
+        .clone()
+        .set_protocol(ProtocolVersion::RESP3);
+    redis::Client::open(info.set_redis_settings(settings))
+}
+
+/// Applies what Redis pushes as it is read off the connection: invalidations
+/// drop keys at once (no queue to bound or to fall behind), a disconnect turns
+/// the near cache off before anything else can be served from it.
+struct InvalidationSink {
+    near: Arc<NearCache>,
+    lost: Arc<Notify>,
+}
+
+impl AsyncPushSender for InvalidationSink {
+    fn send(&self, info: PushInfo) -> Result<(), SendError> {
+        match info.kind {
+            PushKind::Invalidate => apply_invalidation(&self.near, &info.data),
+            PushKind::Disconnection => {
+                self.near.link_lost();
+                self.lost.notify_one();
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+/// `invalidate` carries the changed keys, or nothing when the whole database
+/// was flushed.
+fn apply_invalidation(near: &NearCache, data: &[redis::Value]) {
+    match data.first() {
+        Some(redis::Value::Array(keys)) => {
+            for key in keys {
+                match key {
+                    redis::Value::BulkString(bytes) => match std::str::from_utf8(bytes) {
+                        Ok(key) => near.invalidate(key),
+                        Err(_) => near.flush(),
+                    },
+                    redis::Value::SimpleString(key) => near.invalidate(key),
+                    _ => near.flush(),
+                }
+            }
+        }
+        _ => near.flush(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::entry::{Entry, Kind};
+    use bytes::Bytes;
+
+    const REDIS_URL: &str = "redis://127.0.0.1:6379/";
+
+    fn page(body: &'static str) -> Entry {
+        let now = crate::clock::Clock::system().now_ms();
+        Entry {
+            kind: Kind::Page,
+            status: 200,
+            stored_at_ms: now,
+            fresh_until_ms: now + 60_000,
+            grace_secs: 0,
+            stale_if_error_secs: 0,
+            browser_ttl_secs: 0,
+            render_ms: 1,
+            etag: String::new(),
+            headers: Vec::new(),
+            body: Bytes::from_static(body.as_bytes()),
+        }
+    }
+
+    /// The classic race, made to happen: a fetch reads the old value, the key
+    /// changes in Redis and its invalidation is applied, and only then does the
+    /// fetch try to keep what it read. It must be refused.
+    #[tokio::test]
+    async fn a_value_read_before_an_invalidation_that_arrived_in_flight_is_refused() {
+        let prefix = format!("rpc-test-{:016x}:", rand::random::<u64>());
+        let (raced, sentinel) = (format!("{prefix}raced"), format!("{prefix}sentinel"));
+        let near = Arc::new(NearCache::new(1 << 20, Duration::from_mins(1)));
+        let link = spawn(
+            Arc::clone(&near),
+            LinkSettings {
+                url: REDIS_URL.to_owned(),
+                prefix: prefix.clone(),
+                heartbeat: Duration::from_millis(500),
+            },
+        );
+        let client = redis::Client::open(REDIS_URL).unwrap();
+        let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while !near.is_serving() {
+            assert!(tokio::time::Instant::now() < deadline, "link up");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let now = crate::clock::Clock::system().now_ms();
+
+        // The fetch begins and reads the old value...
+        let ticket = near.ticket(&raced).unwrap();
+        let _: () = redis::cmd("SET")
+            .arg(&raced)
+            .arg("old")
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        // ...the key changes, and its invalidation arrives: the sentinel, changed
+        // after it, is dropped only once every earlier invalidation was applied.
+        near.keep(near.ticket(&sentinel).unwrap(), &sentinel, &page("s"), now);
+        let _: () = redis::cmd("SET")
+            .arg(&raced)
+            .arg("new")
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        let _: () = redis::cmd("SET")
+            .arg(&sentinel)
+            .arg("x")
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        while near.get(&sentinel).is_some() {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "invalidations arrive"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        // ...and only then does the fetch try to keep what it read.
+        near.keep(ticket, &raced, &page("old"), now);
+        assert!(near.get(&raced).is_none(), "an old value was kept");
+
+        // A fetch that began after the change is kept.
+        near.keep(near.ticket(&raced).unwrap(), &raced, &page("new"), now);
+        assert!(near.get(&raced).is_some());
+
+        link.abort();
+        let _: u64 = redis::cmd("UNLINK")
+            .arg(&raced)
+            .arg(&sentinel)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+    }
+}
