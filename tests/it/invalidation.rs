@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 
 use crate::support::admin::API_TOKEN;
 use crate::support::proxy::{FaultProxy, Mode};
-use crate::support::{eventually, header, AppBuilder, TestApp};
+use crate::support::{eventually, header, invalidations_arrive, AppBuilder, TestApp};
 
 /// A full record for `PUT /api/users/<id>` with a new name and `email` (the
 /// user's own, or one nobody has).
@@ -67,6 +67,7 @@ async fn a_form_edit_on_one_instance_shows_at_once_on_the_other_and_nothing_else
         .await;
     assert_eq!(response.status().code, 303);
     drop(response);
+    invalidations_arrive().await;
 
     for uri in ["/", "/api/users", "/users/3", "/api/users/3"] {
         let reply = b.fetch(uri).await;
@@ -96,6 +97,7 @@ async fn an_api_edit_on_one_instance_shows_at_once_on_the_other_in_json_and_html
         )
         .await;
     assert_eq!(status, 200);
+    invalidations_arrive().await;
     let (_, item) = b.get_json("/api/users/2").await;
     assert_eq!(item["name"], "Two, renamed");
     let (_, list) = b.get_json("/api/users").await;
@@ -128,6 +130,7 @@ async fn a_new_user_shows_in_the_lists_and_replaces_its_cached_404() {
         .await;
     assert_eq!(status, 201);
     assert_eq!(created["id"], 5);
+    invalidations_arrive().await;
     let (status, page) = b.get_text("/users/5").await;
     assert_eq!(status, 200, "{page}");
     assert!(page.contains("Fifth"));
@@ -148,6 +151,7 @@ async fn a_deleted_user_is_gone_from_every_instance_at_once() {
         .await;
     assert_eq!(response.status().code, 204);
     drop(response);
+    invalidations_arrive().await;
     for app in [&a, &b] {
         assert_eq!(app.get("/users/2").await.status().code, 404);
         assert_eq!(app.get("/api/users/2").await.status().code, 404);

@@ -16,6 +16,7 @@ mod logins;
 mod logs;
 mod metrics;
 mod migrations;
+mod near;
 mod pages;
 mod probe;
 mod request_ids;

@@ -17,6 +17,7 @@ pub fn render(stats: &StatsSnapshot) -> String {
         "Requests the page cache looked at, by what it did with them.",
         &[
             ("outcome=\"hit\"", stats.hits),
+            ("outcome=\"near_hit\"", stats.near_hits),
             ("outcome=\"stale\"", stats.stale),
             ("outcome=\"miss\"", stats.misses),
             ("outcome=\"bypass\"", stats.bypasses),

@@ -50,3 +50,13 @@ pub fn closed_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     listener.local_addr().expect("addr").port()
 }
+
+/// How late Redis's invalidation may reach another instance's near cache after
+/// a write answered (the near cache's bound, measured in `tests/it/near.rs`).
+pub const NEAR_STALENESS_BOUND: Duration = Duration::from_millis(50);
+
+/// Waits out [`NEAR_STALENESS_BOUND`] after a write on one instance, before
+/// another instance is asked for what it changed.
+pub async fn invalidations_arrive() {
+    tokio::time::sleep(NEAR_STALENESS_BOUND).await;
+}
