@@ -16,6 +16,7 @@
 //! - `cache_status`: the typed reasons and the one `X-Cache`/`Cache-Status` writer.
 //! - `key`, `policy`: how a request becomes a key; what is storable.
 //! - `entry`: the stored envelope (its layout is private).
+//! - `encoding`: which content coding a request gets, and each one's `ETag`.
 //! - `flight`: one render per key in this process (knows no store).
 //! - `lease`: the cluster-wide lease and what a flight's leader does with it,
 //!   above the handle.
@@ -33,6 +34,7 @@ mod cache_status;
 mod clock;
 mod config;
 mod decide;
+mod encoding;
 mod entry;
 mod fairing;
 mod flight;
