@@ -17,6 +17,7 @@
 //! - `key`, `policy`: how a request becomes a key; what is storable.
 //! - `entry`: the stored envelope (its layout is private).
 //! - `encoding`: which content coding a request gets, and each one's `ETag`.
+//! - `compress`: a page's br and gzip forms, made once when it is stored.
 //! - `flight`: one render per key in this process (knows no store).
 //! - `lease`: the cluster-wide lease and what a flight's leader does with it,
 //!   above the handle.
@@ -32,6 +33,7 @@ mod after_render;
 mod budget;
 mod cache_status;
 mod clock;
+mod compress;
 mod config;
 mod decide;
 mod encoding;
