@@ -13,6 +13,7 @@
 //! - `render`: a render in progress, one constructor per case, and what it owes.
 //! - `after_render`: after the route, store what may be stored, step by step.
 //! - `respond`: write a stored page, a bypass, the validators into a response.
+//! - `revalidate`: `If-None-Match` answered from an entry's head, its page unread.
 //! - `cache_status`: the typed reasons and the one `X-Cache`/`Cache-Status` writer.
 //! - `key`, `policy`: how a request becomes a key; what is storable.
 //! - `entry`: the stored envelope (its layout is private).
@@ -48,6 +49,7 @@ mod lease;
 mod policy;
 mod render;
 mod respond;
+mod revalidate;
 mod stats;
 mod store;
 
