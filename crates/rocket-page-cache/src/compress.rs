@@ -120,10 +120,15 @@ mod tests {
     use super::*;
 
     fn page() -> Vec<u8> {
-        (0..400)
-            .map(|i| format!("<tr><td>User {i}</td><td>user{i}@example.com</td></tr>\n"))
-            .collect::<String>()
-            .into_bytes()
+        let mut page = Vec::new();
+        for i in 0..400 {
+            writeln!(
+                page,
+                "<tr><td>User {i}</td><td>user{i}@example.com</td></tr>"
+            )
+            .unwrap();
+        }
+        page
     }
 
     #[test]

@@ -298,16 +298,14 @@ impl Entry {
     pub fn decode_prefix(prefix: Bytes) -> Result<Prefix, DecodeError> {
         let head = read_head(&prefix)?;
         let total = head.total_len();
-        if total == prefix.len() {
-            Ok(Prefix::Whole(head.with_bodies(&prefix)))
-        } else if total > prefix.len() {
-            Ok(Prefix::Head(Head {
+        match total.cmp(&prefix.len()) {
+            std::cmp::Ordering::Equal => Ok(Prefix::Whole(head.with_bodies(&prefix))),
+            std::cmp::Ordering::Greater => Ok(Prefix::Head(Head {
                 br: head.has(Coding::Br),
                 gzip: head.has(Coding::Gzip),
                 metadata: head.entry,
-            }))
-        } else {
-            Err(DecodeError::Malformed)
+            })),
+            std::cmp::Ordering::Less => Err(DecodeError::Malformed),
         }
     }
 }

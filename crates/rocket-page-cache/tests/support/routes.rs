@@ -3,6 +3,7 @@
 //! time: that is how a test proves a hit never reached the route.
 
 use std::collections::HashMap;
+use std::fmt::Write;
 use std::io::Cursor;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -169,9 +170,10 @@ async fn html_page(page: &mut Page, path: &str, n: usize, seen: &Seen, backend: 
         .push(Header::new("Content-Type", "text/html; charset=utf-8"));
     let rows = if path == "/html/small" { 8 } else { HTML_ROWS };
     let lang = seen.accept_language.as_deref().unwrap_or_default();
-    page.body = (0..rows)
-        .map(|row| format!("<p>{path} render {n} row {row} {lang}</p>\n"))
-        .collect();
+    page.body = String::new();
+    for row in 0..rows {
+        let _ = writeln!(page.body, "<p>{path} render {n} row {row} {lang}</p>");
+    }
     match path {
         "/html/gated" => backend.gate.pass().await,
         "/html/flaky" if backend.failing.load(Ordering::SeqCst) => {
