@@ -7,12 +7,12 @@
 //! CPU while holding their buffers).
 //!
 //! Levels, chosen for a page compressed once and served many times, on a render
-//! path that waits for it:
-//! - brotli quality 5: most of brotli's gain over gzip (a users page of 37 KB
-//!   goes to about a tenth) at a few times gzip's speed; qualities 9 to 11 win a
-//!   few percent more for ten to a hundred times the time.
-//! - gzip level 6: zlib's own default, the usual balance; higher levels gain
-//!   little on HTML.
+//! path that waits for it (figures: the users list of 100 rows, 36.9 KB, release
+//! build on the 2-core build machine):
+//! - brotli quality 5: 1.6 KB in about 1.5 ms; qualities 6 to 9 save under 0.3%
+//!   more for two to five times the time, 11 saves 11% for a hundred times it.
+//! - gzip level 6 (zlib's default): 2.6 KB in well under a millisecond; level 9
+//!   saves nothing more on HTML, level 1 is 13% larger.
 
 use std::io::Write;
 use std::sync::OnceLock;
