@@ -1,6 +1,7 @@
 //! The shared page cache: hits that never reach `MySQL`, what is and is not stored,
 //! HTTP validators, and failing open when Redis misbehaves.
 
+use std::io::Read;
 use std::time::{Duration, Instant};
 
 use rocket::http::Method;
@@ -114,6 +115,43 @@ async fn a_matching_if_none_match_gives_304_on_hits_and_misses() {
 
     let other = app.get_with("/", &[("If-None-Match", "\"nope\"")]).await;
     assert_eq!(other.status().code, 200);
+}
+
+#[rocket::async_test]
+async fn a_users_page_hit_served_as_br_decodes_to_the_html_identity_clients_get() {
+    let app = TestApp::spawn().await;
+    app.insert_users(99);
+    let page = "/?per_page=100";
+    let miss = app.fetch(page).await;
+    assert_eq!((miss.status, miss.x_cache()), (200, "MISS"));
+    let queries = app.queries();
+
+    let br = app
+        .get_with(page, &[("Accept-Encoding", "gzip, deflate, br, zstd")])
+        .await;
+    assert_eq!(header(&br, "X-Cache"), "HIT");
+    assert_eq!(header(&br, "Content-Encoding"), "br");
+    let vary = header(&br, "Vary").to_ascii_lowercase();
+    assert!(vary.contains("accept-encoding"), "Vary: {vary}");
+    let compressed = br.into_bytes().await.expect("a body");
+    let identity = app.fetch(page).await;
+    assert_eq!(identity.x_cache(), "HIT");
+    assert_eq!(identity.header("content-encoding"), None);
+
+    let mut html = String::new();
+    brotli::Decompressor::new(&compressed[..], 4096)
+        .read_to_string(&mut html)
+        .expect("valid br");
+    assert_eq!(html, identity.body, "br decodes to the identity page");
+    assert_eq!(html, miss.body);
+    assert!(html.contains("User 98"), "all 100 users");
+    assert!(
+        compressed.len() * 4 < html.len(),
+        "{} bytes of br for {} of HTML",
+        compressed.len(),
+        html.len()
+    );
+    assert_eq!(app.queries(), queries, "neither hit reached MySQL");
 }
 
 #[rocket::async_test]

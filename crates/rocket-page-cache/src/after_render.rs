@@ -2,7 +2,7 @@
 //! it answered when a shared cache may; then tell the waiters and free the lease.
 //!
 //! Storing is a row of steps with one job each: decide storability, buffer the
-//! body, build the entry, store it, count it, write the headers.
+//! body, precompress it, build the entry, store it, count it, write the headers.
 
 use std::io::Cursor;
 use std::time::Duration;
@@ -13,18 +13,21 @@ use rocket::{Request, Response};
 use sha2::{Digest, Sha256};
 
 use super::cache_status::{CacheStatus, Rendered, Served};
-use super::entry::{Entry, Freshness, Kind};
+use super::compress::{precompress, worth_compressing};
+use super::entry::{Compressed, Entry, Freshness, Kind};
 use super::flight::Outcome;
 use super::handle::Cache;
 use super::policy::{storable_ttl, Refusal, Resolved, ResponseDirectives, ResponseFacts};
 use super::render::Render;
-use super::respond::{serve_entry, set_validators};
+use super::respond::{serve_entry, set_validators, write_body};
 use super::stats::Stats;
 
 /// Response headers worth keeping in an entry; the rest (dates, cookies, framing,
 /// security headers that Rocket adds anyway) is not stored.
 const KEPT_HEADERS: &[&str] = &[
     "content-type",
+    // A body the route encoded itself must be served with its coding.
+    "content-encoding",
     "content-language",
     "content-disposition",
     "content-location",
@@ -111,13 +114,20 @@ async fn store_render<'r>(
         status_of(render, Rendered::Refused(Refusal::TooLarge)).write_to(response);
         return Outcome::Uncacheable;
     }
-    let entry = build_entry(cache.now_ms(), response, render, ttl, body);
+    let compressed = if should_precompress(cache, response, &body) {
+        precompress(body.clone()).await
+    } else {
+        Compressed::default()
+    };
+    let entry = build_entry(cache.now_ms(), response, render, ttl, body, compressed);
     let rendered = store(cache, render, &entry).await;
     count(cache, rendered);
-    response.set_sized_body(entry.body.len(), Cursor::new(entry.body.clone()));
+    // Served like the hits that follow: same coding, same tag for the same
+    // request, so a browser's first revalidation already matches.
+    let etag = write_body(request, response, &entry);
     status_of(render, rendered).write_to(response);
     let browser_ttl = u64::from(entry.browser_ttl_secs).min(ttl.as_secs());
-    set_validators(request, response, &entry.etag, browser_ttl);
+    set_validators(request, response, &etag, browser_ttl);
     if rendered == Rendered::PurgedDuringRender {
         // A tag was purged while this rendered: it may show data older than the
         // purge, so requests of this process that waited for it (perhaps sent after
@@ -155,14 +165,27 @@ async fn buffer_body(response: &mut Response<'_>) -> Option<Bytes> {
     response.body_mut().to_bytes().await.ok().map(Bytes::from)
 }
 
+/// Whether to store the body in br and gzip too: `cache.precompress` is on and
+/// the body is text of some size that the route did not encode.
+fn should_precompress(cache: &Cache, response: &Response<'_>, body: &Bytes) -> bool {
+    let headers = response.headers();
+    cache.config().precompress
+        && worth_compressing(
+            headers.get_one("Content-Type"),
+            headers.get_one("Content-Encoding"),
+            body.len(),
+        )
+}
+
 /// The entry for this answer: its status, the headers worth keeping, its
-/// lifetimes from the policy, its validator.
+/// lifetimes from the policy, its validator, its body in each stored coding.
 fn build_entry(
     now: u64,
     response: &Response<'_>,
     render: &Render,
     ttl: Duration,
     body: Bytes,
+    compressed: Compressed,
 ) -> Entry {
     let policy = render.policy();
     let negative = response.status() != Status::Ok;
@@ -190,6 +213,7 @@ fn build_entry(
         etag: etag_of(&body),
         headers,
         body,
+        compressed,
     }
 }
 

@@ -108,6 +108,9 @@ pub struct CacheConfig {
     /// the pages so the next request renders the new data; `true` (soft) marks them
     /// stale, so they are served within grace while one request refreshes them.
     pub soft_purge_on_write: bool,
+    /// Store each text page also in br and gzip, compressed once when stored, and
+    /// serve hits in the coding the request accepts (`Vary: Accept-Encoding`).
+    pub precompress: bool,
 }
 
 impl Default for CacheConfig {
@@ -138,6 +141,7 @@ impl Default for CacheConfig {
             early_refresh_beta: 0.0,
             warn_interval_secs: 10,
             soft_purge_on_write: false,
+            precompress: true,
         }
     }
 }

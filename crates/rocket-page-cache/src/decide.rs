@@ -6,13 +6,14 @@ use rocket::http::Method;
 use rocket::Request;
 
 use super::cache_status::{Bypass, Served};
-use super::entry::{Entry, Freshness, Kind};
+use super::entry::{Entry, Freshness, Head, Kind};
 use super::flight::{self, Outcome, Role};
 use super::handle::{path_tag, Cache};
 use super::key::{bounded_tag, normalised_path, page_key, RequestParts};
 use super::lease::{self, LeaderPlan, Lease};
 use super::policy::{Misspelling, Resolved};
 use super::render::Render;
+use super::revalidate::{self, Revalidation};
 use super::stats::Stats;
 
 /// The fairing's verdict on one request, kept in request-local state from
@@ -22,8 +23,18 @@ pub enum Verdict {
     Bypass(Bypass),
     /// Answer from a stored response; the route does not run.
     Serve { entry: Entry, served: Served },
+    /// Answer 304 from a fresh entry's head; neither the route nor the page's
+    /// body is touched.
+    NotModified(Box<Head>),
     /// Let the route render, then store what it answered.
     Render(Box<Render>),
+}
+
+impl Verdict {
+    /// Whether the answer comes from the store (the route does not run).
+    pub fn answers_from_store(&self) -> bool {
+        matches!(self, Self::Serve { .. } | Self::NotModified(_))
+    }
 }
 
 /// Decides for a GET or HEAD to a cacheable path; `None` when the cache has
@@ -77,8 +88,15 @@ pub async fn decide(cache: &Cache, request: &Request<'_>) -> Option<Verdict> {
     if !cache.store_allowed() {
         return Some(render_locally(cache, key, policy).await);
     }
-    let Ok(found) = cache.lookup(&key).await else {
-        return Some(render_locally(cache, key, policy).await);
+    let looked_up = if request.headers().contains("If-None-Match") {
+        revalidate::lookup(cache, request, &key).await
+    } else {
+        cache.lookup(&key).await.map(Revalidation::Found)
+    };
+    let found = match looked_up {
+        Ok(Revalidation::Found(found)) => found,
+        Ok(Revalidation::NotModified(head)) => return Some(Verdict::NotModified(head)),
+        Err(_) => return Some(render_locally(cache, key, policy).await),
     };
     let now = cache.now_ms();
     // The hot path: a fresh page not due for early refresh is served as it is.

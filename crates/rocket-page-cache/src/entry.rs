@@ -11,20 +11,27 @@
 //! 38  render time, ms (u32), for early refresh
 //! 42  status (u16)
 //! 44  ETag (u16 length + bytes), headers (u16 count, each u16 + name, u16 + value),
-//!     body (u32 length + bytes)
+//!     bodies table (u8 count, each: coding id u8 + length u32; identity first)
+//!     -- the head ends here --
+//!     the bodies, in table order
 //! ```
+//!
+//! Everything a revalidation needs (timing, status, ETag, headers, which codings
+//! are stored) comes before the bodies, so that a conditional request can be
+//! answered from a prefix of the value ([`Entry::decode_prefix`]).
 //!
 //! Anything that does not parse (another version, a truncated value, garbage) is
 //! reported as [`DecodeError`] and treated by the engine as a miss.
 
 use bytes::{BufMut, Bytes, BytesMut};
 
+use super::encoding::Coding;
 use super::store::StalePatch;
 
 /// The first bytes of every entry; values without them (memo values) are not entries.
 const MAGIC: &[u8; 3] = b"RCE";
 /// Bump when the layout changes; old entries then read as misses.
-const FORMAT_VERSION: u8 = 1;
+const FORMAT_VERSION: u8 = 2;
 
 /// Byte offset of the fresh-until stamp (Unix milliseconds as fixed-width ASCII
 /// digits), so that a soft purge can rewrite it in place inside Redis.
@@ -33,6 +40,16 @@ const FRESH_UNTIL_OFFSET: usize = 4;
 const FRESH_UNTIL_WIDTH: usize = 13;
 
 const FIXED_HEADER: usize = 44;
+
+/// How many first bytes of a value a revalidation reads: the head of an entry
+/// with ordinary headers (an ETag, a content type, a `Vary`, a `Link` or two)
+/// takes a few hundred. An entry whose head is longer is read whole instead.
+pub const HEAD_READ_BYTES: usize = 1024;
+
+/// Ids of the codings in the bodies table.
+const IDENTITY_ID: u8 = 0;
+const BR_ID: u8 = 1;
+const GZIP_ID: u8 = 2;
 
 /// What an entry holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,8 +75,72 @@ pub struct Entry {
     pub render_ms: u32,
     pub etag: String,
     pub headers: Vec<(String, String)>,
-    /// Shares the buffer the store returned: serving a hit copies no body bytes.
+    /// The body as the route rendered it. Shares the buffer the store returned:
+    /// serving a hit copies no body bytes.
     pub body: Bytes,
+    /// The body in the compressed codings it was stored in, if any.
+    pub compressed: Compressed,
+}
+
+/// A page's body in compressed codings, made once when it was stored; a coding
+/// is absent when it was not worth it (small, binary, or no smaller).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Compressed {
+    pub br: Option<Bytes>,
+    pub gzip: Option<Bytes>,
+}
+
+impl Compressed {
+    /// The body in `coding`, if stored; never identity (that is the entry's body).
+    pub fn get(&self, coding: Coding) -> Option<&Bytes> {
+        match coding {
+            Coding::Br => self.br.as_ref(),
+            Coding::Gzip => self.gzip.as_ref(),
+            Coding::Identity => None,
+        }
+    }
+
+    /// The stored codings with their bodies, in table order.
+    fn iter(&self) -> impl Iterator<Item = (Coding, &Bytes)> {
+        Coding::COMPRESSED
+            .into_iter()
+            .filter_map(|coding| self.get(coding).map(|body| (coding, body)))
+    }
+}
+
+/// What [`Entry::decode_prefix`] made of the first bytes of a value.
+#[derive(Debug)]
+pub enum Prefix {
+    /// The prefix was the whole value.
+    Whole(Entry),
+    /// Only the head was read: enough to revalidate, not to serve a body.
+    Head(Head),
+}
+
+/// An entry's head, its bodies unread: what answers a revalidation (304)
+/// without moving the page through the store's connection.
+#[derive(Debug)]
+pub struct Head {
+    /// The entry with empty bodies: never serve it as a page.
+    metadata: Entry,
+    br: bool,
+    gzip: bool,
+}
+
+impl Head {
+    /// Everything but the bodies (which are empty here).
+    pub fn metadata(&self) -> &Entry {
+        &self.metadata
+    }
+
+    /// Whether the entry holds its body in `coding` (identity: always).
+    pub fn has(&self, coding: Coding) -> bool {
+        match coding {
+            Coding::Identity => true,
+            Coding::Br => self.br,
+            Coding::Gzip => self.gzip,
+        }
+    }
 }
 
 /// Why bytes were not an entry.
@@ -100,6 +181,15 @@ impl Entry {
             etag: String::new(),
             headers: Vec::new(),
             body: Bytes::new(),
+            compressed: Compressed::default(),
+        }
+    }
+
+    /// The body in `coding`, if the entry holds it (identity: always).
+    pub fn body_in(&self, coding: Coding) -> Option<&Bytes> {
+        match coding {
+            Coding::Identity => Some(&self.body),
+            other => self.compressed.get(other),
         }
     }
 
@@ -156,8 +246,12 @@ impl Entry {
             .iter()
             .map(|(n, v)| 4 + n.len() + v.len())
             .sum();
+        let bodies: Vec<(Coding, &Bytes)> = std::iter::once((Coding::Identity, &self.body))
+            .chain(self.compressed.iter())
+            .collect();
+        let bodies_len: usize = bodies.iter().map(|(_, body)| 5 + body.len()).sum();
         let mut out = BytesMut::with_capacity(
-            FIXED_HEADER + 2 + self.etag.len() + 2 + headers_len + 4 + self.body.len(),
+            FIXED_HEADER + 2 + self.etag.len() + 2 + headers_len + 1 + bodies_len,
         );
         out.put_slice(MAGIC);
         out.put_u8(FORMAT_VERSION);
@@ -178,47 +272,116 @@ impl Entry {
             put_short(&mut out, name.as_bytes());
             put_short(&mut out, value.as_bytes());
         }
-        out.put_u32(u32::try_from(self.body.len()).expect("body under the size limit"));
-        out.put_slice(&self.body);
+        out.put_u8(u8::try_from(bodies.len()).expect("at most three codings"));
+        for (coding, body) in &bodies {
+            out.put_u8(coding_id(*coding));
+            out.put_u32(u32::try_from(body.len()).expect("body under the size limit"));
+        }
+        for (_, body) in &bodies {
+            out.put_slice(body);
+        }
         out.freeze()
     }
 
+    /// The entry in `raw`, which must be a whole value.
     pub fn decode(raw: Bytes) -> Result<Self, DecodeError> {
-        if raw.len() < FIXED_HEADER || &raw[..3] != MAGIC {
-            return Err(DecodeError::Magic);
-        }
-        if raw[3] != FORMAT_VERSION {
-            return Err(DecodeError::Version(raw[3]));
-        }
-        let stamp = &raw[FRESH_UNTIL_OFFSET..FRESH_UNTIL_OFFSET + FRESH_UNTIL_WIDTH];
-        let fresh_until_ms = std::str::from_utf8(stamp)
-            .ok()
-            .and_then(|s| s.parse::<u64>().ok())
-            .ok_or(DecodeError::Malformed)?;
-        let mut reader = Reader { raw: &raw, at: 17 };
-        let kind = match reader.u8()? {
-            0 => Kind::Page,
-            1 => Kind::HitForMiss,
-            _ => return Err(DecodeError::Malformed),
-        };
-        let stored_at_ms = reader.u64()?;
-        let grace_secs = reader.u32()?;
-        let stale_if_error_secs = reader.u32()?;
-        let browser_ttl_secs = reader.u32()?;
-        let render_ms = reader.u32()?;
-        let status = reader.u16()?;
-        let etag = reader.short_str()?;
-        let count = reader.u16()?;
-        let mut headers = Vec::with_capacity(usize::from(count));
-        for _ in 0..count {
-            headers.push((reader.short_str()?, reader.short_str()?));
-        }
-        let body_len = reader.u32()? as usize;
-        if reader.at + body_len != raw.len() {
+        let head = read_head(&raw)?;
+        if head.total_len() != raw.len() {
             return Err(DecodeError::Malformed);
         }
-        let body = raw.slice(reader.at..);
-        Ok(Self {
+        Ok(head.with_bodies(&raw))
+    }
+
+    /// What the first bytes of a value hold: the whole entry when they are all of
+    /// it, else its head, when they reach past it. A prefix that ends inside the
+    /// head is an error like any truncated value.
+    pub fn decode_prefix(prefix: Bytes) -> Result<Prefix, DecodeError> {
+        let head = read_head(&prefix)?;
+        let total = head.total_len();
+        match total.cmp(&prefix.len()) {
+            std::cmp::Ordering::Equal => Ok(Prefix::Whole(head.with_bodies(&prefix))),
+            std::cmp::Ordering::Greater => Ok(Prefix::Head(Head {
+                br: head.has(Coding::Br),
+                gzip: head.has(Coding::Gzip),
+                metadata: head.entry,
+            })),
+            std::cmp::Ordering::Less => Err(DecodeError::Malformed),
+        }
+    }
+}
+
+/// An envelope's head as read: the entry without bodies, and where its bodies lie.
+struct ReadHead {
+    entry: Entry,
+    /// The stored codings and their lengths, in table order (identity first).
+    table: Vec<(Coding, usize)>,
+    /// Where the bodies start.
+    end: usize,
+}
+
+impl ReadHead {
+    fn has(&self, coding: Coding) -> bool {
+        self.table.iter().any(|&(c, _)| c == coding)
+    }
+
+    /// The length of the whole value the head announces.
+    fn total_len(&self) -> usize {
+        self.table
+            .iter()
+            .fold(self.end, |total, &(_, len)| total.saturating_add(len))
+    }
+
+    /// The entry with its bodies sliced out of `raw` (no copy); `raw` must be
+    /// [`Self::total_len`] long.
+    fn with_bodies(mut self, raw: &Bytes) -> Entry {
+        let mut at = self.end;
+        for (coding, len) in self.table {
+            let body = raw.slice(at..at + len);
+            at += len;
+            match coding {
+                Coding::Identity => self.entry.body = body,
+                Coding::Br => self.entry.compressed.br = Some(body),
+                Coding::Gzip => self.entry.compressed.gzip = Some(body),
+            }
+        }
+        self.entry
+    }
+}
+
+/// Reads the head of an envelope, bounds-checked all the way.
+fn read_head(raw: &[u8]) -> Result<ReadHead, DecodeError> {
+    if raw.len() < FIXED_HEADER || &raw[..3] != MAGIC {
+        return Err(DecodeError::Magic);
+    }
+    if raw[3] != FORMAT_VERSION {
+        return Err(DecodeError::Version(raw[3]));
+    }
+    let stamp = &raw[FRESH_UNTIL_OFFSET..FRESH_UNTIL_OFFSET + FRESH_UNTIL_WIDTH];
+    let fresh_until_ms = std::str::from_utf8(stamp)
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+        .ok_or(DecodeError::Malformed)?;
+    let mut reader = Reader { raw, at: 17 };
+    let kind = match reader.u8()? {
+        0 => Kind::Page,
+        1 => Kind::HitForMiss,
+        _ => return Err(DecodeError::Malformed),
+    };
+    let stored_at_ms = reader.u64()?;
+    let grace_secs = reader.u32()?;
+    let stale_if_error_secs = reader.u32()?;
+    let browser_ttl_secs = reader.u32()?;
+    let render_ms = reader.u32()?;
+    let status = reader.u16()?;
+    let etag = reader.short_str()?;
+    let count = reader.u16()?;
+    let mut headers = Vec::with_capacity(usize::from(count));
+    for _ in 0..count {
+        headers.push((reader.short_str()?, reader.short_str()?));
+    }
+    let table = read_table(&mut reader)?;
+    Ok(ReadHead {
+        entry: Entry {
             kind,
             status,
             stored_at_ms,
@@ -229,8 +392,42 @@ impl Entry {
             render_ms,
             etag,
             headers,
-            body,
-        })
+            body: Bytes::new(),
+            compressed: Compressed::default(),
+        },
+        table,
+        end: reader.at,
+    })
+}
+
+/// The bodies table: identity first, then each compressed coding at most once.
+fn read_table(reader: &mut Reader<'_>) -> Result<Vec<(Coding, usize)>, DecodeError> {
+    let count = reader.u8()?;
+    if count == 0 || usize::from(count) > 1 + Coding::COMPRESSED.len() {
+        return Err(DecodeError::Malformed);
+    }
+    let mut table: Vec<(Coding, usize)> = Vec::with_capacity(usize::from(count));
+    for i in 0..count {
+        let coding = match reader.u8()? {
+            IDENTITY_ID if i == 0 => Coding::Identity,
+            BR_ID if i > 0 => Coding::Br,
+            GZIP_ID if i > 0 => Coding::Gzip,
+            _ => return Err(DecodeError::Malformed),
+        };
+        if table.iter().any(|&(seen, _)| seen == coding) {
+            return Err(DecodeError::Malformed);
+        }
+        let len = usize::try_from(reader.u32()?).map_err(|_| DecodeError::Malformed)?;
+        table.push((coding, len));
+    }
+    Ok(table)
+}
+
+fn coding_id(coding: Coding) -> u8 {
+    match coding {
+        Coding::Identity => IDENTITY_ID,
+        Coding::Br => BR_ID,
+        Coding::Gzip => GZIP_ID,
     }
 }
 
@@ -323,21 +520,106 @@ mod tests {
             etag: "\"abc\"".into(),
             headers: vec![("Content-Type".into(), "text/html; charset=utf-8".into())],
             body: Bytes::from_static(b"<p>\x00binary\xff</p>"),
+            compressed: Compressed {
+                br: Some(Bytes::from_static(b"\x8b\x05br")),
+                gzip: Some(Bytes::from_static(b"\x1f\x8bgzip")),
+            },
+        }
+    }
+
+    fn only_gzip() -> Entry {
+        Entry {
+            compressed: Compressed {
+                br: None,
+                gzip: Some(Bytes::from_static(b"\x1f\x8bgzip")),
+            },
+            ..sample()
         }
     }
 
     #[test]
-    fn round_trips_binary_bodies() {
+    fn round_trips_binary_bodies_in_every_coding() {
+        for entry in [sample(), only_gzip(), Entry::hit_for_miss(5, 10)] {
+            assert_eq!(Entry::decode(entry.encode()).unwrap(), entry);
+        }
         let entry = sample();
-        assert_eq!(Entry::decode(entry.encode()).unwrap(), entry);
+        assert_eq!(entry.body_in(Coding::Identity), Some(&entry.body));
+        assert_eq!(entry.body_in(Coding::Br), entry.compressed.br.as_ref());
+        assert_eq!(only_gzip().body_in(Coding::Br), None);
     }
 
     #[test]
     fn every_truncation_is_an_error_not_a_panic() {
-        let raw = sample().encode();
-        for len in 0..raw.len() {
-            assert!(Entry::decode(raw.slice(..len)).is_err(), "len {len}");
+        for entry in [sample(), only_gzip()] {
+            let raw = entry.encode();
+            for len in 0..raw.len() {
+                assert!(Entry::decode(raw.slice(..len)).is_err(), "len {len}");
+            }
+            let mut longer = raw.to_vec();
+            longer.push(0);
+            assert!(Entry::decode(longer.into()).is_err(), "one byte too many");
         }
+    }
+
+    #[test]
+    fn a_prefix_past_the_head_is_the_head_and_the_whole_value_is_the_entry() {
+        let entry = sample();
+        let raw = entry.encode();
+        let bodies = entry.body.len() + 4 + 6;
+        let head_end = raw.len() - bodies;
+        for len in head_end..raw.len() {
+            let Ok(Prefix::Head(head)) = Entry::decode_prefix(raw.slice(..len)) else {
+                panic!("a prefix of {len} bytes holds the head");
+            };
+            let meta = head.metadata();
+            assert_eq!((meta.etag.as_str(), meta.status), ("\"abc\"", 200));
+            assert_eq!(meta.headers, entry.headers);
+            assert_eq!(meta.fresh_until_ms, entry.fresh_until_ms);
+            assert!(meta.body.is_empty() && meta.compressed == Compressed::default());
+            assert!(head.has(Coding::Identity) && head.has(Coding::Br) && head.has(Coding::Gzip));
+        }
+        for len in 0..head_end {
+            assert!(Entry::decode_prefix(raw.slice(..len)).is_err(), "len {len}");
+        }
+        let Ok(Prefix::Whole(whole)) = Entry::decode_prefix(raw.clone()) else {
+            panic!("the whole value is the entry");
+        };
+        assert_eq!(whole, entry);
+        let raw = only_gzip().encode();
+        let Ok(Prefix::Head(head)) = Entry::decode_prefix(raw.slice(..raw.len() - 1)) else {
+            panic!("head");
+        };
+        assert!(head.has(Coding::Gzip) && !head.has(Coding::Br));
+    }
+
+    #[test]
+    fn a_bodies_table_out_of_order_or_repeated_is_refused() {
+        let raw = sample().encode().to_vec();
+        // The table's first coding id sits right after the headers.
+        let table = raw.len() - (sample().body.len() + 4 + 6) - 16;
+        assert_eq!(raw[table], 3, "three bodies");
+        for (at, id) in [
+            (table + 1, BR_ID),
+            (table + 6, IDENTITY_ID),
+            (table + 11, BR_ID),
+        ] {
+            let mut bad = raw.clone();
+            bad[at] = id;
+            assert_eq!(
+                Entry::decode(bad.into()),
+                Err(DecodeError::Malformed),
+                "{at}"
+            );
+        }
+        let mut none = raw.clone();
+        none[table] = 0;
+        assert_eq!(Entry::decode(none.into()), Err(DecodeError::Malformed));
+        // Two bodies, neither identity: the page itself would be missing.
+        let mut raw = only_gzip().encode().to_vec();
+        let table = raw.len() - (sample().body.len() + 6) - 11;
+        assert_eq!(raw[table], 2, "two bodies");
+        raw[table + 1] = BR_ID;
+        assert_eq!(Entry::decode(raw.into()), Err(DecodeError::Malformed));
     }
 
     #[test]
@@ -345,8 +627,14 @@ mod tests {
         let mut raw = sample().encode().to_vec();
         raw[3] = FORMAT_VERSION + 1;
         assert_eq!(
-            Entry::decode(raw.into()),
+            Entry::decode(raw.clone().into()),
             Err(DecodeError::Version(FORMAT_VERSION + 1))
+        );
+        raw[3] = 1;
+        assert_eq!(
+            Entry::decode_prefix(raw.into()).err(),
+            Some(DecodeError::Version(1)),
+            "the format before the bodies table"
         );
         assert_eq!(
             Entry::decode(Bytes::from_static(b"garbage")),

@@ -20,7 +20,7 @@ use super::config::CacheConfig;
 use super::decide::{decide, Verdict};
 use super::handle::Cache;
 use super::policy::RoutePolicy;
-use super::respond::{mark_bypass, serve_entry};
+use super::respond::{mark_bypass, serve_entry, serve_not_modified};
 use super::stats::Stats;
 
 /// Where hits are rerouted. Requested directly, it is a 404.
@@ -106,13 +106,11 @@ impl Slot {
             .take()
     }
     fn is_serve(&self) -> bool {
-        matches!(
-            *self
-                .0
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner),
-            Some(Verdict::Serve { .. })
-        )
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .as_ref()
+            .is_some_and(Verdict::answers_from_store)
     }
 }
 
@@ -196,7 +194,7 @@ impl Fairing for PageCache {
         let Some(verdict) = decide(&cache, request).await else {
             return;
         };
-        if matches!(verdict, Verdict::Serve { .. }) {
+        if verdict.answers_from_store() {
             request.set_uri(Origin::parse(HIT_ROUTE).expect("valid internal path"));
         }
         Slot::of(request).put(verdict);
@@ -222,6 +220,10 @@ impl Fairing for PageCache {
                 };
                 Stats::bump(counter);
                 serve_entry(cache, request, response, &entry, served, None);
+            }
+            Verdict::NotModified(head) => {
+                Stats::bump(&cache.stats().hits);
+                serve_not_modified(cache, request, response, &head);
             }
             Verdict::Render(render) => finish_render(cache, request, response, *render).await,
         }

@@ -159,6 +159,7 @@ fn describe(verdict: &Verdict) -> &'static str {
         } => "stale",
         Verdict::Render(render) if render.has_fallback() => "render, stale copy on error",
         Verdict::Render(_) => "render",
+        Verdict::NotModified(_) => "not modified",
     }
 }
 

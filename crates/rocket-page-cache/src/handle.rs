@@ -294,6 +294,18 @@ impl Cache {
         Ok(entry)
     }
 
+    /// The first `max_len` bytes of the value under `key` (all of it when
+    /// shorter), for a revalidation that needs only an entry's head. `Err` means
+    /// the store could not be asked.
+    pub(crate) async fn lookup_prefix(
+        &self,
+        key: &str,
+        max_len: usize,
+    ) -> Result<Option<Bytes>, CacheUnavailable> {
+        self.guarded("lookup", self.inner.store.get_head(key, max_len))
+            .await
+    }
+
     pub(crate) async fn try_lease(
         &self,
         key: &str,

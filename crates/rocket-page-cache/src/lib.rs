@@ -13,9 +13,12 @@
 //! - `render`: a render in progress, one constructor per case, and what it owes.
 //! - `after_render`: after the route, store what may be stored, step by step.
 //! - `respond`: write a stored page, a bypass, the validators into a response.
+//! - `revalidate`: `If-None-Match` answered from an entry's head, its page unread.
 //! - `cache_status`: the typed reasons and the one `X-Cache`/`Cache-Status` writer.
 //! - `key`, `policy`: how a request becomes a key; what is storable.
 //! - `entry`: the stored envelope (its layout is private).
+//! - `encoding`: which content coding a request gets, and each one's `ETag`.
+//! - `compress`: a page's br and gzip forms, made once when it is stored.
 //! - `flight`: one render per key in this process (knows no store).
 //! - `lease`: the cluster-wide lease and what a flight's leader does with it,
 //!   above the handle.
@@ -33,8 +36,10 @@ mod after_render;
 mod budget;
 mod cache_status;
 mod clock;
+mod compress;
 mod config;
 mod decide;
+mod encoding;
 mod entry;
 mod fairing;
 mod flight;
@@ -47,6 +52,7 @@ mod near;
 mod policy;
 mod render;
 mod respond;
+mod revalidate;
 mod stats;
 mod store;
 

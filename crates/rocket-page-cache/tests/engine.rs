@@ -6,6 +6,7 @@ mod support;
 #[path = "../examples/hello.rs"]
 mod hello;
 
+mod compression;
 mod entry;
 mod example;
 mod fail_open;

@@ -91,6 +91,17 @@ pub trait Store: Send + Sync + 'static {
     /// The stored value, or `None` when absent or expired.
     async fn get(&self, key: &str) -> Result<Option<Bytes>, StoreError>;
 
+    /// The first `max_len` bytes of the stored value (all of it when shorter), or
+    /// `None` when absent or expired: what a revalidation reads instead of the
+    /// whole value. Stores that hold values in this process slice them; a remote
+    /// store should send only the prefix.
+    async fn get_head(&self, key: &str, max_len: usize) -> Result<Option<Bytes>, StoreError> {
+        Ok(self
+            .get(key)
+            .await?
+            .map(|value| value.slice(..value.len().min(max_len))))
+    }
+
     /// Stores `value` for `ttl`, replacing any value.
     async fn set(&self, key: &str, value: Bytes, ttl: Duration) -> Result<(), StoreError>;
 

@@ -179,6 +179,19 @@ impl Store for RedisStore {
         Ok(value.map(Bytes::from))
     }
 
+    /// GETRANGE: only the prefix crosses the connection (at least one byte is
+    /// asked for). A missing key reads as an empty string, which no stored value is.
+    async fn get_head(&self, key: &str, max_len: usize) -> Result<Option<Bytes>, StoreError> {
+        let mut conn = self.hot.clone();
+        let prefix: Vec<u8> = redis::cmd("GETRANGE")
+            .arg(key)
+            .arg(0)
+            .arg(max_len.saturating_sub(1))
+            .query_async(&mut conn)
+            .await?;
+        Ok((!prefix.is_empty()).then(|| Bytes::from(prefix)))
+    }
+
     async fn set(&self, key: &str, value: Bytes, ttl: Duration) -> Result<(), StoreError> {
         let mut conn = self.hot.clone();
         let () = redis::cmd("SET")

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use rocket::http::uri::Host;
-use rocket::http::{Cookie, Header};
+use rocket::http::{Cookie, Header, Method};
 use rocket::local::asynchronous::{Client, LocalResponse};
 use rocket_page_cache::{Cache, PageCache};
 use serde_json::{json, Value};
@@ -108,12 +108,22 @@ impl TestApp {
     pub async fn get_with(&self, uri: &str, headers: &[(&str, &str)]) -> Reply {
         get(&self.client, uri, headers).await
     }
+
+    /// HEAD with extra headers, as [`get`] sends a GET.
+    pub async fn head_with(&self, uri: &str, headers: &[(&str, &str)]) -> Reply {
+        request(&self.client, Method::Head, uri, headers).await
+    }
 }
 
 /// GET from `localhost:8000` with extra headers, as a browser sends it; a `Host`
 /// among them replaces `localhost:8000`, a `Cookie` goes to the client's jar.
 pub async fn get(client: &Client, uri: &str, headers: &[(&str, &str)]) -> Reply {
-    let mut request = client.get(uri.to_owned());
+    request(client, Method::Get, uri, headers).await
+}
+
+/// A request of any method, with headers as [`get`] sends them.
+async fn request(client: &Client, method: Method, uri: &str, headers: &[(&str, &str)]) -> Reply {
+    let mut request = client.req(method, uri.to_owned());
     let host = headers
         .iter()
         .find(|(name, _)| name.eq_ignore_ascii_case("host"))
@@ -140,7 +150,13 @@ pub async fn get(client: &Client, uri: &str, headers: &[(&str, &str)]) -> Reply 
 pub struct Reply {
     pub status: u16,
     headers: Vec<(String, String)>,
+    /// The body as text; empty when it is not UTF-8 (a compressed one).
     pub body: String,
+    /// The body's bytes as sent.
+    pub bytes: Vec<u8>,
+    /// The `Content-Length` the server sends: the body's size, kept when a HEAD
+    /// or a 304 strips the body itself.
+    pub length: Option<usize>,
 }
 
 impl Reply {
@@ -151,11 +167,14 @@ impl Reply {
             .iter()
             .map(|h| (h.name().to_string(), h.value().to_owned()))
             .collect();
-        let body = response.into_string().await.unwrap_or_default();
+        let length = response.body().preset_size();
+        let bytes = response.into_bytes().await.unwrap_or_default();
         Self {
             status,
             headers,
-            body,
+            body: String::from_utf8(bytes.clone()).unwrap_or_default(),
+            bytes,
+            length,
         }
     }
 

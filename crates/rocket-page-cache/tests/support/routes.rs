@@ -3,6 +3,7 @@
 //! time: that is how a test proves a hit never reached the route.
 
 use std::collections::HashMap;
+use std::fmt::Write;
 use std::io::Cursor;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -18,6 +19,9 @@ use tokio::sync::Semaphore;
 
 /// Bodies of `/big` pages; tests configure `max_body_bytes` below it.
 pub const BIG_BODY: usize = 4096;
+
+/// Rows of an `/html/..` page: some 8 KB of HTML, worth compressing.
+const HTML_ROWS: usize = 200;
 
 /// What the routes of every instance of one test share.
 #[derive(Default)]
@@ -108,6 +112,9 @@ pub fn policies() -> Vec<RoutePolicy> {
         RoutePolicy::new("/item/<id>").tags(&["item:<id>", "items"]),
         RoutePolicy::new("/gated/<id>").tags(&["item:<id>"]),
         RoutePolicy::new("/ruled").ttl(300),
+        RoutePolicy::new("/html/*"),
+        RoutePolicy::new("/html-vary").vary(&["Accept-Language"]),
+        RoutePolicy::new("/encoded"),
     ]
 }
 
@@ -154,6 +161,29 @@ impl<'r> Responder<'r, 'static> for Page {
     }
 }
 
+/// `/html/..`: an HTML page of [`HTML_ROWS`] rows (under `/html/small`, a few:
+/// some 300 bytes that would compress, yet under the engine's minimum).
+/// `/html/gated` waits at the gate, `/html/flaky` answers 500 while the backend
+/// is failing, `/html-vary` varies on `Accept-Language`.
+async fn html_page(page: &mut Page, path: &str, n: usize, seen: &Seen, backend: &Backend) {
+    page.headers
+        .push(Header::new("Content-Type", "text/html; charset=utf-8"));
+    let rows = if path == "/html/small" { 8 } else { HTML_ROWS };
+    let lang = seen.accept_language.as_deref().unwrap_or_default();
+    page.body = String::new();
+    for row in 0..rows {
+        let _ = writeln!(page.body, "<p>{path} render {n} row {row} {lang}</p>");
+    }
+    match path {
+        "/html/gated" => backend.gate.pass().await,
+        "/html/flaky" if backend.failing.load(Ordering::SeqCst) => {
+            page.status = Status::InternalServerError;
+        }
+        "/html-vary" => page.headers.push(Header::new("Vary", "Accept-Language")),
+        _ => {}
+    }
+}
+
 #[get("/<path..>")]
 async fn page(path: PathBuf, seen: Seen, backend: &State<std::sync::Arc<Backend>>) -> Page {
     let path = format!("/{}", path.display());
@@ -180,6 +210,14 @@ async fn page(path: PathBuf, seen: Seen, backend: &State<std::sync::Arc<Backend>
             page.body = format!("{path} render {n} in {lang}");
         }
         "vary-undeclared" => page.headers.push(header("Vary", "User-Agent")),
+        "html" | "html-vary" => {
+            html_page(&mut page, &path, n, &seen, backend).await;
+        }
+        "encoded" => {
+            page.headers.push(header("Content-Type", "text/html"));
+            page.headers.push(header("Content-Encoding", "gzip"));
+            page.body = "pretend this is gzip ".repeat(100);
+        }
         "flaky" if backend.failing.load(Ordering::SeqCst) => {
             page.status = Status::InternalServerError;
         }

@@ -1,0 +1,314 @@
+//! Precompressed pages: a stored page is served in the coding the request
+//! accepts, every coding decodes to the page as rendered, each coding has its
+//! own ETag, and a revalidation that matches is answered from the entry's head.
+
+use std::io::Read;
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::support::app::{Reply, TestApp};
+
+const PAGE: &str = "/html/page";
+
+/// `bytes` decoded from `coding` (`br`, `gzip`; anything else is as it is).
+fn decode(coding: Option<&str>, bytes: &[u8]) -> Vec<u8> {
+    let mut decoded = Vec::new();
+    match coding {
+        Some("br") => brotli::Decompressor::new(bytes, 4096)
+            .read_to_end(&mut decoded)
+            .expect("valid br"),
+        Some("gzip") => flate2::read::GzDecoder::new(bytes)
+            .read_to_end(&mut decoded)
+            .expect("valid gzip"),
+        _ => return bytes.to_vec(),
+    };
+    decoded
+}
+
+/// A stored page: its first (identity) answer, and the app.
+async fn stored(path: &str, extra: serde_json::Value) -> (TestApp, Reply) {
+    let app = TestApp::spawn(extra).await;
+    let miss = app.get(path).await;
+    assert_eq!((miss.status, miss.x_cache()), (200, "MISS"), "{miss:?}");
+    (app, miss)
+}
+
+fn accept(coding: &str) -> [(&str, &str); 1] {
+    [("Accept-Encoding", coding)]
+}
+
+fn vary_names(reply: &Reply) -> Vec<String> {
+    reply
+        .header("Vary")
+        .unwrap_or_default()
+        .split(',')
+        .map(|name| name.trim().to_ascii_lowercase())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_hit_asked_for_br_or_gzip_gets_it_and_it_decodes_to_the_identity_body() {
+    let (app, miss) = stored(PAGE, json!({})).await;
+    let identity = app.get(PAGE).await;
+    assert_eq!(identity.x_cache(), "HIT");
+    assert_eq!(identity.header("Content-Encoding"), None);
+    assert_eq!(identity.bytes, miss.bytes);
+
+    for (asked, coding) in [
+        ("br", "br"),
+        ("gzip", "gzip"),
+        ("gzip, deflate, br, zstd", "br"),
+        ("br;q=0.5, gzip", "gzip"),
+    ] {
+        let reply = app.get_with(PAGE, &accept(asked)).await;
+        assert_eq!(reply.x_cache(), "HIT", "{asked}: {reply:?}");
+        assert_eq!(reply.header("Content-Encoding"), Some(coding), "{asked}");
+        assert!(
+            reply.bytes.len() < identity.bytes.len() / 4,
+            "{asked}: compressed"
+        );
+        assert_eq!(reply.length, Some(reply.bytes.len()), "{asked}");
+        assert_eq!(
+            decode(Some(coding), &reply.bytes),
+            identity.bytes,
+            "{asked}"
+        );
+        assert_eq!(
+            reply.header("Content-Type"),
+            identity.header("Content-Type")
+        );
+    }
+    assert_eq!(app.backend.renders(PAGE), 1, "compressed hits never render");
+}
+
+#[tokio::test]
+async fn a_client_that_accepts_no_coding_we_hold_gets_identity() {
+    let (app, miss) = stored(PAGE, json!({})).await;
+    for asked in ["", "identity", "deflate, zstd", "br;q=0, gzip;q=0", "*;q=0"] {
+        let reply = app.get_with(PAGE, &accept(asked)).await;
+        assert_eq!(reply.x_cache(), "HIT", "{asked:?}");
+        assert_eq!(reply.header("Content-Encoding"), None, "{asked:?}");
+        assert_eq!(reply.bytes, miss.bytes, "{asked:?}");
+    }
+}
+
+#[tokio::test]
+async fn every_answer_of_a_compressed_page_varies_on_accept_encoding() {
+    let (app, miss) = stored(PAGE, json!({})).await;
+    assert_eq!(vary_names(&miss), ["accept-encoding"], "{miss:?}");
+    for asked in ["br", "gzip", "identity"] {
+        let reply = app.get_with(PAGE, &accept(asked)).await;
+        assert_eq!(vary_names(&reply), ["accept-encoding"], "{asked}");
+    }
+
+    let lang = [("Accept-Language", "fr"), ("Accept-Encoding", "br")];
+    let first = app.get_with("/html-vary", &lang).await;
+    let hit = app.get_with("/html-vary", &lang).await;
+    assert_eq!(hit.x_cache(), "HIT", "{hit:?}");
+    for reply in [&first, &hit] {
+        assert_eq!(reply.header("Content-Encoding"), Some("br"), "{reply:?}");
+        assert_eq!(
+            vary_names(reply),
+            ["accept-language", "accept-encoding"],
+            "one Vary, the route's and ours"
+        );
+    }
+    let identity = app.get_with("/html-vary", &lang[..1]).await;
+    assert_eq!(decode(Some("br"), &hit.bytes), identity.bytes);
+}
+
+#[tokio::test]
+async fn head_gets_the_content_length_of_the_coding_it_would_get() {
+    let (app, _) = stored(PAGE, json!({})).await;
+    for asked in ["br", "gzip", "identity"] {
+        let get = app.get_with(PAGE, &accept(asked)).await;
+        let head = app.head_with(PAGE, &accept(asked)).await;
+        assert_eq!((head.status, head.x_cache()), (200, "HIT"), "{asked}");
+        assert!(head.bytes.is_empty(), "{asked}: no body");
+        assert_eq!(head.length, Some(get.bytes.len()), "{asked}");
+        assert_eq!(
+            head.header("Content-Encoding"),
+            get.header("Content-Encoding")
+        );
+        assert_eq!(head.header("ETag"), get.header("ETag"), "{asked}");
+    }
+}
+
+#[tokio::test]
+async fn each_coding_has_its_own_etag_and_a_browser_sending_it_back_gets_304() {
+    let (app, miss) = stored(PAGE, json!({})).await;
+    let identity_tag = miss.header("ETag").expect("an ETag").to_owned();
+    let br = app.get_with(PAGE, &accept("br")).await;
+    let gzip = app.get_with(PAGE, &accept("gzip")).await;
+    let br_tag = br.header("ETag").expect("an ETag").to_owned();
+    let gzip_tag = gzip.header("ETag").expect("an ETag").to_owned();
+    assert_ne!(br_tag, identity_tag);
+    assert_ne!(gzip_tag, identity_tag);
+    assert_ne!(br_tag, gzip_tag);
+
+    let revalidate = |coding: &'static str, tag: String| {
+        let app = &app;
+        async move {
+            let headers = [("Accept-Encoding", coding), ("If-None-Match", &tag)];
+            app.get_with(PAGE, &headers).await
+        }
+    };
+    let not_modified = revalidate("gzip, deflate, br", br_tag.clone()).await;
+    assert_eq!(not_modified.status, 304, "{not_modified:?}");
+    assert_eq!(not_modified.x_cache(), "HIT");
+    assert_eq!(not_modified.header("ETag"), Some(br_tag.as_str()));
+    assert!(not_modified.bytes.is_empty());
+    assert_eq!(vary_names(&not_modified), ["accept-encoding"]);
+    let weak = revalidate("br", format!("W/{br_tag}")).await;
+    assert_eq!(weak.status, 304, "weak comparison");
+    assert_eq!(revalidate("gzip", gzip_tag.clone()).await.status, 304);
+    assert_eq!(revalidate("", identity_tag.clone()).await.status, 304);
+
+    // A tag of another coding is another representation: the whole page.
+    let other = revalidate("br", identity_tag).await;
+    assert_eq!(other.status, 200);
+    assert_eq!(other.header("Content-Encoding"), Some("br"));
+    assert_eq!(revalidate("gzip", br_tag).await.status, 200);
+    assert_eq!(app.backend.renders(PAGE), 1);
+}
+
+#[tokio::test]
+async fn a_matching_revalidation_is_answered_from_the_entry_head_alone() {
+    let (app, _) = stored(PAGE, json!({})).await;
+    let br_tag = app
+        .get_with(PAGE, &accept("br"))
+        .await
+        .header("ETag")
+        .unwrap()
+        .to_owned();
+    // Cut the stored value down to its first 600 bytes: its head (timing,
+    // headers, tags) is whole, its bodies are gone. Read whole, it is corrupt.
+    let key = app.namespace.page_key(PAGE).expect("stored");
+    let (): () = app.namespace.command(
+        redis::cmd("SET")
+            .arg(&key)
+            .arg(
+                app.namespace
+                    .command::<Vec<u8>>(redis::cmd("GETRANGE").arg(&key).arg(0).arg(599)),
+            )
+            .arg("KEEPTTL"),
+    );
+
+    let headers = [
+        ("Accept-Encoding", "br"),
+        ("If-None-Match", br_tag.as_str()),
+    ];
+    let reply = app.get_with(PAGE, &headers).await;
+    assert_eq!((reply.status, reply.x_cache()), (304, "HIT"), "{reply:?}");
+    assert_eq!(reply.header("ETag"), Some(br_tag.as_str()));
+    assert_eq!(app.backend.renders(PAGE), 1);
+
+    let headers = [("Accept-Encoding", "br"), ("If-None-Match", "\"another\"")];
+    let changed = app.get_with(PAGE, &headers).await;
+    assert_eq!(
+        (changed.status, changed.x_cache()),
+        (200, "MISS"),
+        "a tag that does not match reads the whole value, which is cut: {changed:?}"
+    );
+    assert_eq!(app.backend.renders(PAGE), 2);
+}
+
+#[tokio::test]
+async fn small_pages_and_pages_the_route_encoded_are_stored_as_they_came() {
+    let app = TestApp::spawn(json!({})).await;
+    let small = app.get("/html/small").await;
+    assert!(small.bytes.len() < 512, "{small:?}");
+    let hit = app.get_with("/html/small", &accept("br, gzip")).await;
+    assert_eq!(hit.x_cache(), "HIT");
+    assert_eq!(hit.header("Content-Encoding"), None);
+    assert_eq!(hit.header("Vary"), None, "one representation only");
+    assert_eq!(hit.bytes, small.bytes);
+
+    let encoded = app.get_with("/encoded", &accept("br")).await;
+    let hit = app.get_with("/encoded", &accept("br")).await;
+    assert_eq!(hit.x_cache(), "HIT", "{hit:?}");
+    for reply in [&encoded, &hit] {
+        assert_eq!(reply.header("Content-Encoding"), Some("gzip"), "{reply:?}");
+        assert!(reply.body.starts_with("pretend this is gzip"));
+    }
+    assert_eq!(hit.header("Vary"), None);
+}
+
+#[tokio::test]
+async fn with_precompress_off_pages_are_stored_and_served_as_rendered() {
+    let (app, miss) = stored(PAGE, json!({ "precompress": false })).await;
+    let hit = app.get_with(PAGE, &accept("br, gzip")).await;
+    assert_eq!(hit.x_cache(), "HIT");
+    assert_eq!(hit.header("Content-Encoding"), None);
+    assert_eq!(hit.header("Vary"), None);
+    assert_eq!(hit.bytes, miss.bytes);
+}
+
+#[tokio::test]
+async fn a_render_is_served_in_the_coding_its_hits_will_have() {
+    let app = TestApp::spawn(json!({})).await;
+    let miss = app.get_with(PAGE, &accept("br")).await;
+    assert_eq!(miss.x_cache(), "MISS");
+    assert_eq!(miss.header("Content-Encoding"), Some("br"));
+    let hit = app.get_with(PAGE, &accept("br")).await;
+    assert_eq!(
+        (hit.x_cache(), hit.header("ETag")),
+        ("HIT", miss.header("ETag"))
+    );
+    assert_eq!(hit.bytes, miss.bytes);
+}
+
+#[tokio::test]
+async fn requests_that_waited_for_a_render_get_their_own_coding() {
+    let app = TestApp::spawn(json!({})).await;
+    let gate = &app.backend.gate;
+    let leader = app.get("/html/gated");
+    let followers = async {
+        gate.entered().await;
+        let (accept_br, accept_gzip) = (accept("br"), accept("gzip"));
+        let br = app.get_with("/html/gated", &accept_br);
+        let gzip = app.get_with("/html/gated", &accept_gzip);
+        let release = async {
+            // Long enough for both to join the flight; the assertions below
+            // hold whatever the timing.
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            gate.release(3);
+        };
+        let (br, gzip, ()) = tokio::join!(br, gzip, release);
+        (br, gzip)
+    };
+    let (leader, (br, gzip)) = tokio::join!(leader, followers);
+    assert_eq!(app.backend.renders("/html/gated"), 1, "{br:?} {gzip:?}");
+    for (reply, coding) in [(&br, "br"), (&gzip, "gzip")] {
+        assert!(reply.cache_status().contains("collapsed"), "{reply:?}");
+        assert_eq!(reply.header("Content-Encoding"), Some(coding));
+        assert_eq!(decode(Some(coding), &reply.bytes), leader.bytes);
+    }
+}
+
+#[tokio::test]
+async fn a_stale_copy_standing_in_for_a_failed_render_is_served_compressed() {
+    let rules = json!({ "rules": [{
+        "path": "/html/flaky", "ttl": 1, "grace": 0, "stale_if_error": 600
+    }] });
+    let (app, miss) = stored("/html/flaky", rules).await;
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    app.backend.set_failing(true);
+    let reply = app.get_with("/html/flaky", &accept("gzip")).await;
+    assert_eq!((reply.status, reply.x_cache()), (200, "STALE"), "{reply:?}");
+    assert_eq!(reply.header("Content-Encoding"), Some("gzip"));
+    assert_eq!(decode(Some("gzip"), &reply.bytes), miss.bytes);
+}
+
+#[tokio::test]
+async fn the_memory_backend_serves_codings_and_revalidations_alike() {
+    let (app, miss) = stored(PAGE, json!({ "backend": "memory" })).await;
+    let br = app.get_with(PAGE, &accept("br")).await;
+    assert_eq!(br.x_cache(), "HIT", "{br:?}");
+    assert_eq!(decode(Some("br"), &br.bytes), miss.bytes);
+    let tag = br.header("ETag").expect("an ETag");
+    let headers = [("Accept-Encoding", "br"), ("If-None-Match", tag)];
+    let reply = app.get_with(PAGE, &headers).await;
+    assert_eq!((reply.status, reply.x_cache()), (304, "HIT"), "{reply:?}");
+}
