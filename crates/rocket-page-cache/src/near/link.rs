@@ -210,6 +210,7 @@ mod tests {
             etag: String::new(),
             headers: Vec::new(),
             body: Bytes::from_static(body.as_bytes()),
+            compressed: crate::entry::Compressed::default(),
         }
     }
 

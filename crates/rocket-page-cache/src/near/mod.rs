@@ -20,6 +20,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use moka::sync::Cache as Moka;
 use moka::Expiry;
 
@@ -196,21 +197,27 @@ impl NearCache {
     }
 }
 
-/// What an entry costs the bound: key, body, headers and a fixed overhead.
+/// What an entry costs the bound: key, bodies in every coding, headers and a
+/// fixed overhead.
 fn weight(key: &str, entry: &Entry) -> u32 {
     let headers: usize = entry
         .headers
         .iter()
         .map(|(name, value)| name.len() + value.len())
         .sum();
-    let bytes = key.len() + entry.etag.len() + headers + entry.body.len() + ENTRY_OVERHEAD;
+    let compressed = [&entry.compressed.br, &entry.compressed.gzip]
+        .into_iter()
+        .flatten()
+        .map(Bytes::len)
+        .sum::<usize>();
+    let bodies = entry.body.len() + compressed;
+    let bytes = key.len() + entry.etag.len() + headers + bodies + ENTRY_OVERHEAD;
     u32::try_from(bytes).unwrap_or(u32::MAX)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bytes::Bytes;
 
     const NOW: u64 = 1_700_000_000_000;
 
@@ -227,6 +234,7 @@ mod tests {
             etag: "\"e\"".into(),
             headers: Vec::new(),
             body: Bytes::from_static(body),
+            compressed: crate::entry::Compressed::default(),
         }
     }
 
