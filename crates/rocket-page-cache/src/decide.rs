@@ -1,5 +1,6 @@
 //! Before routing: what to do with a request, from its policy and the store.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use rocket::http::Method;
@@ -22,7 +23,7 @@ pub enum Verdict {
     /// Cacheable route, but this request must not use the shared cache.
     Bypass(Bypass),
     /// Answer from a stored response; the route does not run.
-    Serve { entry: Entry, served: Served },
+    Serve { entry: Arc<Entry>, served: Served },
     /// Answer 304 from a fresh entry's head; neither the route nor the page's
     /// body is touched.
     NotModified(Box<Head>),
@@ -80,7 +81,7 @@ pub async fn decide(cache: &Cache, request: &Request<'_>) -> Option<Verdict> {
     if let Some(entry) = cache.near_lookup(&key) {
         if is_plain_hit(cache, &entry, cache.now_ms()) {
             return Some(Verdict::Serve {
-                entry: Entry::clone(&entry),
+                entry,
                 served: Served::NearHit,
             });
         }
@@ -103,7 +104,7 @@ pub async fn decide(cache: &Cache, request: &Request<'_>) -> Option<Verdict> {
     let found = match found {
         Some(entry) if is_plain_hit(cache, &entry, now) => {
             return Some(Verdict::Serve {
-                entry,
+                entry: entry.into(),
                 served: Served::Hit,
             });
         }
@@ -170,7 +171,7 @@ async fn render_locally(cache: &Cache, key: String, policy: Resolved) -> Verdict
                 if let Outcome::Stored(entry) = outcome.as_ref() {
                     Stats::bump(&cache.stats().collapsed);
                     return Verdict::Serve {
-                        entry: entry.clone(),
+                        entry: Arc::new(entry.clone()),
                         served: Served::Collapsed,
                     };
                 }
@@ -202,17 +203,26 @@ async fn refresh(
     served: Served,
 ) -> Verdict {
     let Role::Leader(leader) = cache.flights().join(&key) else {
-        return Verdict::Serve { entry, served };
+        return Verdict::Serve {
+            entry: entry.into(),
+            served,
+        };
     };
     let lease = Lease::claim(&key);
     if !matches!(lease.try_take(cache).await, Ok(true)) {
         leader.finish(Outcome::Failed);
-        return Verdict::Serve { entry, served };
+        return Verdict::Serve {
+            entry: entry.into(),
+            served,
+        };
     }
     let Ok(stamps) = cache.stamp_tags(tags).await else {
         lease.release(cache).await;
         leader.finish(Outcome::Failed);
-        return Verdict::Serve { entry, served };
+        return Verdict::Serve {
+            entry: entry.into(),
+            served,
+        };
     };
     let early = served == Served::Hit;
     Verdict::Render(Box::new(Render::refresh(
@@ -236,14 +246,14 @@ async fn miss(
                 Some(Outcome::Stored(entry)) => {
                     Stats::bump(&cache.stats().collapsed);
                     return Verdict::Serve {
-                        entry: entry.clone(),
+                        entry: Arc::new(entry.clone()),
                         served: Served::Collapsed,
                     };
                 }
                 Some(Outcome::Failed) => {
                     if let Some(entry) = fallback {
                         return Verdict::Serve {
-                            entry,
+                            entry: entry.into(),
                             served: Served::Stale,
                         };
                     }
@@ -260,7 +270,7 @@ async fn miss(
                 leader.finish(Outcome::Stored(entry.clone()));
                 Stats::bump(&cache.stats().collapsed);
                 Verdict::Serve {
-                    entry,
+                    entry: entry.into(),
                     served: Served::Collapsed,
                 }
             }
