@@ -19,15 +19,19 @@ import re
 import sys
 
 COMPONENTS = [
+    ("cache: near cache lookup (moka)", r"4near9NearCache3get|moka"),
     ("cache: Entry::decode", r"5entry5Entry6decode|5entry6Reader"),
     ("cache: Redis client (GET over the multiplexed conn)", r"redis"),
     ("cache: Cache::lookup other (budget timer, breaker)", r"6handle5Cache6lookup"),
-    ("cache: serve_entry + set_validators (hit headers)", r"7fairing11serve_entry|7fairing14set_validators"),
+    (
+        "cache: serve_entry (hit headers, coding, validators)",
+        r"7respond11serve_entry|7respond14set_validators|7respond10write_body|8encoding",
+    ),
     ("cache: on_response other", r"PageCache\$u20\$as\$u20\$rocket..fairing..Fairing\$GT\$11on_response"),
     (
         "cache: on_request (policy, bypass, key)",
         r"PageCache\$u20\$as\$u20\$rocket..fairing..Fairing\$GT\$10on_request|3key8page_key"
-        r"|Policies7resolve|bypass_reason",
+        r"|Policies7resolve|bypass_reason|6decide",
     ),
     ("rocket: route handler (HitRoute / floor's index)", r"HitRoute|5floor5index|Handler\$GT\$6handle"),
     ("rocket: Shield fairing headers", r"Shield\$u20\$as"),

@@ -1,7 +1,8 @@
 -- wrk script for bench/run's verification pass (never the timed pass: a Lua
 -- `response` callback slows wrk down). Counts every response by status and
 -- X-Cache value and prints one line per kind: `xcache <status> <x-cache> <count>`,
--- `-` when the response has no X-Cache header.
+-- `-` when the response has no X-Cache header; a response with a Content-Encoding
+-- is labelled `<x-cache>+<coding>` (`HIT+br`).
 
 local threads = {}
 
@@ -15,6 +16,10 @@ end
 
 function response(status, headers, body)
   local label = headers["x-cache"] or headers["X-Cache"] or "-"
+  local coding = headers["content-encoding"] or headers["Content-Encoding"]
+  if coding then
+    label = label .. "+" .. coding
+  end
   local kind = status .. " " .. label
   counts[kind] = (counts[kind] or 0) + 1
 end
