@@ -19,6 +19,7 @@
 //! - `flight`: one render per key in this process (knows no store).
 //! - `lease`: the cluster-wide lease and what a flight's leader does with it,
 //!   above the handle.
+//! - `route_stats`: counters per route policy ([`Outcome`], render times).
 //! - `handle`: the [`Cache`] handle, every store call within its budget.
 //! - `clock`: the time every freshness decision reads ([`Clock`]; a
 //!   [`ManualClock`] for tests).
@@ -44,14 +45,16 @@ mod lease;
 mod policy;
 mod render;
 mod respond;
+mod route_stats;
 mod stats;
 mod store;
 
 pub use clock::{Clock, ManualClock};
 pub use config::{redact_url, BackendKind, CacheConfig, RuleConfig};
-pub use fairing::PageCache;
+pub use fairing::{request_outcome, PageCache, RequestOutcome};
 pub use handle::{Cache, CacheHealth, CacheUnavailable};
 pub use key::normalise_request_path;
 pub use policy::{Canonical, RoutePolicy};
+pub use route_stats::{HistogramSnapshot, Outcome, RouteStatsSnapshot, RENDER_BUCKETS};
 pub use stats::StatsSnapshot;
 pub use store::{StoreError, Usage};

@@ -15,4 +15,5 @@ mod memo;
 mod policy;
 mod private;
 mod purge;
+mod route_stats;
 mod stale;
