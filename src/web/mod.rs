@@ -13,6 +13,7 @@ pub mod host_guard;
 pub mod invalidate;
 pub mod json_body;
 pub mod metrics;
+pub mod observe;
 pub mod pagination;
 pub mod reads;
 pub mod request_id;

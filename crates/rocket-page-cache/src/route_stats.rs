@@ -22,10 +22,11 @@ pub enum Outcome {
     /// Answered from a fresh stored page (also when handed over by the render
     /// this request waited for).
     Hit,
-    /// Answered from a stored page past its lifetime (within grace, or standing
-    /// in for a failed render decided before routing).
+    /// Answered from a stored page past its lifetime, within grace, while
+    /// another request refreshes it.
     Stale,
-    /// The route rendered it.
+    /// The route rendered it (also when the render failed and a stored copy
+    /// answered instead: the route ran).
     Miss,
     /// The request must not use the shared cache (private, host, spelling, off).
     Bypass,
