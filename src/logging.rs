@@ -7,7 +7,8 @@
 //! - Rocket and the crates under it log through the `log` crate: a bridge hands
 //!   their records to `tracing`, minus Rocket's own per-request lines (`GET /x:`,
 //!   `Matched: ...`, `No matching routes for ...`): the app writes one line per
-//!   request itself (`crate::web::observe`), so a request is one line.
+//!   request itself (`crate::web::observe`), so a request is one line. At
+//!   `debug` they are all kept, for following Rocket's routing.
 //! - A process holds one subscriber: the first call wins, later ones (more app
 //!   instances in a test process) change nothing. Tests run with `log_level = off`
 //!   unless `TEST_LOG` is set, so they stay silent.
@@ -63,7 +64,8 @@ fn install(figment: &Figment) {
     let colors = figment.extract_inner::<bool>("cli_colors").unwrap_or(true)
         && std::io::stdout().is_terminal();
     let max = max_level(level);
-    // Rocket prints where it listens even at `critical`; keep that.
+    // Rocket prints where it listens even at `critical` (warnings it logs, shown
+    // as information); keep that.
     let launch = if max == LevelFilter::OFF {
         LevelFilter::OFF
     } else {
@@ -96,12 +98,14 @@ fn install(figment: &Figment) {
         debug: level == LogLevel::Debug,
     };
     if log::set_boxed_logger(Box::new(bridge)).is_ok() {
-        // A first cut only (the launch banner is info even at `critical`): the
-        // subscriber's filter has the last word.
-        log::set_max_level(match launch {
+        // The records Rocket's own logger would show: `log`'s macros drop the
+        // rest before they reach the bridge (at `critical`, only the launch
+        // banner's warnings pass, shown as information).
+        log::set_max_level(match max {
             LevelFilter::OFF => log::LevelFilter::Off,
-            _ if level == LogLevel::Debug => log::LevelFilter::Trace,
-            _ => log::LevelFilter::Info,
+            LevelFilter::WARN => log::LevelFilter::Warn,
+            LevelFilter::INFO => log::LevelFilter::Info,
+            _ => log::LevelFilter::Trace,
         });
     }
 }
@@ -130,7 +134,7 @@ impl RocketBridge {
             return false;
         }
         if record.target().starts_with("rocket::server") {
-            return is_server_failure(record);
+            return self.debug || is_server_failure(record);
         }
         true
     }

@@ -87,12 +87,12 @@ impl Fairing for Departure {
         }
         tracing::info!(
             target: REQUEST_TARGET,
-            method = arrived.method,
+            method = %arrived.method,
             path = %arrived.path,
             status,
-            cache = outcome.map_or("none", |o| o.outcome.as_str()),
+            cache = %outcome.map_or("none", |o| o.outcome.as_str()),
             ms = millis(took),
-            request_id = RequestId::of(request),
+            request_id = %RequestId::of(request),
         );
     }
 }
