@@ -48,8 +48,9 @@ pub fn build(figment: Figment) -> Rocket<Build> {
                 // A deploy of the app (new templates) starts on fresh keys.
                 .generation(env!("CARGO_PKG_VERSION")),
         )
-        // After the cache: it collects the cache's figures.
+        // After the cache: they read the cache's figures.
         .attach(web::metrics::Metrics::fairing())
+        .attach(web::cluster::ClusterFiguresFairing)
         // After the cache, whose `on_response` writes the hits.
         .attach(web::security_headers::SecurityHeaders)
         // After the cache too: a stored page must not keep the id of its render.

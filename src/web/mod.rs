@@ -6,6 +6,7 @@ pub mod api;
 mod assets;
 pub mod auth;
 mod catchers;
+pub mod cluster;
 mod csrf_form;
 pub mod error;
 pub mod health;

@@ -9,6 +9,7 @@ mod bounds;
 mod browser;
 mod caching;
 mod cluster;
+mod cluster_figures;
 mod config;
 mod health;
 mod invalidation;
