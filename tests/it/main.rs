@@ -11,6 +11,7 @@ mod caching;
 mod cluster;
 mod cluster_figures;
 mod config;
+mod deploy;
 mod health;
 mod invalidation;
 mod logins;
