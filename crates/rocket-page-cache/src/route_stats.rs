@@ -248,12 +248,18 @@ mod tests {
         stats.record_render(route, Duration::from_micros(500));
         stats.record_render(route, Duration::from_millis(1));
         stats.record_render(route, Duration::from_millis(30));
-        stats.record_render(route, Duration::from_secs(60));
+        stats.record_render(route, Duration::from_mins(1));
         let render = &stats.snapshot()[0].render_seconds;
         assert_eq!(render.count, 4);
         assert_eq!(render.cumulative[0], 2, "0.5 ms and 1 ms are <= 1 ms");
-        let at =
-            |bound: f64| render.cumulative[render.bounds.iter().position(|&b| b == bound).unwrap()];
+        let at = |bound: f64| {
+            let i = render
+                .bounds
+                .iter()
+                .position(|&b| (b - bound).abs() < 1e-12)
+                .unwrap();
+            render.cumulative[i]
+        };
         assert_eq!(at(0.025), 2);
         assert_eq!(at(0.05), 3);
         assert_eq!(at(10.0), 3, "a minute is only in +Inf");

@@ -208,17 +208,14 @@ async fn run(shared: Weak<Shared>, shutdown: rocket::Shutdown) {
         let Some(shared) = shared.upgrade() else {
             return;
         };
-        match shared.flush().await {
-            Ok(()) if failing => {
-                failing = false;
-                rocket::info!("cluster figures: flushing again");
-            }
-            Ok(()) => {}
-            Err(e) if !failing => {
-                failing = true;
+        let flushed = shared.flush().await;
+        match (&flushed, failing) {
+            (Ok(()), true) => rocket::info!("cluster figures: flushing again"),
+            (Err(e), false) => {
                 rocket::warn!("cluster figures: flush failed, retrying each second: {e}");
             }
-            Err(_) => {}
+            _ => {}
         }
+        failing = flushed.is_err();
     }
 }
