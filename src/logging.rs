@@ -133,22 +133,33 @@ impl RocketBridge {
         if !self.debug && (from("hyper") || from("rustls") || from("h2")) {
             return false;
         }
-        if record.target().starts_with("rocket::server") {
-            return self.debug || is_server_failure(record);
-        }
-        true
+        self.debug || !is_routine_request_record(record)
     }
 }
 
-/// Among Rocket's per-request records, the ones that say something went wrong
-/// (a handler panicked, a catcher failed), not the routine ones: the request
-/// line already shows method, path and status, a 404 included.
-fn is_server_failure(record: &log::Record<'_>) -> bool {
-    if record.level() > log::Level::Error {
-        return false;
+/// Whether a record is one of Rocket's routine per-request lines, which the
+/// app's request line replaces: the request (`GET /users/1 text/html:`) and the
+/// indented details under it (`Matched: ...`, `Outcome: ...`, `Response
+/// succeeded.`, `Responding with registered ... catcher.`, `No matching routes
+/// for ...`, `Remote left`). What says something went wrong (a handler panicked,
+/// a catcher failed) is kept, and so are Rocket's own unindented lines (launch,
+/// signals, shutdown).
+fn is_routine_request_record(record: &log::Record<'_>) -> bool {
+    match record.target() {
+        "rocket::server::_" => {
+            record.level() > log::Level::Error
+                || record.args().to_string().starts_with("No matching routes")
+        }
+        "rocket::server" if record.level() == log::Level::Info => {
+            let message = record.args().to_string();
+            message.ends_with(':')
+                && message
+                    .split_whitespace()
+                    .next()
+                    .is_some_and(|word| word.parse::<rocket::http::Method>().is_ok())
+        }
+        _ => false,
     }
-    let message = record.args().to_string();
-    !message.starts_with("No matching routes")
 }
 
 impl log::Log for RocketBridge {
@@ -219,35 +230,51 @@ mod tests {
 
     #[test]
     fn rockets_routine_request_lines_are_left_out_and_failures_kept() {
+        use log::Level::{Error, Info, Warn};
+        let (line, details) = ("rocket::server", "rocket::server::_");
+        assert!(!record_keeps(line, Info, "GET /users/1 text/html:"));
+        assert!(!record_keeps(line, Info, "HEAD /users/1:"));
         assert!(!record_keeps(
-            "rocket::server",
-            log::Level::Info,
-            "GET /users/1:"
+            details,
+            Info,
+            "Matched: (show) GET /users/<id>"
         ));
         assert!(!record_keeps(
-            "rocket::server::_",
-            log::Level::Info,
-            "Matched: (show) GET /"
-        ));
-        assert!(!record_keeps(
-            "rocket::server::_",
-            log::Level::Error,
+            details,
+            Error,
             "No matching routes for GET /nope."
         ));
         assert!(!record_keeps(
-            "rocket::server::_",
-            log::Level::Warn,
+            details,
+            Warn,
             "Responding with registered (not_found) 404 catcher."
         ));
+        assert!(!record_keeps(
+            details,
+            Warn,
+            "Remote left: connection reset."
+        ));
+        assert!(record_keeps(details, Error, "Handler show panicked."));
         assert!(record_keeps(
-            "rocket::server::_",
-            log::Level::Error,
-            "Handler show panicked."
+            details,
+            Error,
+            "Catcher failed. Attempting 500 error catcher."
         ));
         assert!(record_keeps(
-            "rocket_cache::db",
-            log::Level::Info,
-            "migrated"
+            line,
+            Warn,
+            "Received SIGTERM. Requesting shutdown."
         ));
+        assert!(record_keeps(
+            line,
+            Info,
+            "Graceful shutdown completed successfully."
+        ));
+        assert!(record_keeps(
+            line,
+            Info,
+            "Server failed prior to shutdown: oops:"
+        ));
+        assert!(record_keeps("rocket_cache::db", Info, "migrated"));
     }
 }
