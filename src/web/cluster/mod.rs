@@ -144,7 +144,8 @@ impl Shared {
             .map_err(|_| format!("Redis did not answer within {BUDGET:?}"))?
             .map_err(|e| e.to_string())?;
         // Only what reached Redis counts as added: a failed flush is retried
-        // with the next one's news.
+        // with the next one's news. (A flush that timed out after Redis had
+        // applied it is added again: rare, and it can only over-count.)
         *flushed = now;
         Ok(())
     }
