@@ -8,6 +8,7 @@
 
 pub mod config;
 pub mod db;
+pub mod logging;
 pub mod startup_checks;
 pub mod web;
 
@@ -27,11 +28,15 @@ pub fn rocket() -> Rocket<Build> {
 /// merged in first: Rocket's private cookies (the admin session) need one to
 /// launch in release, and without a login nothing reads them.
 pub fn build(figment: Figment) -> Rocket<Build> {
+    // Before Rocket installs its own logger (`rocket::custom` does).
+    logging::init(&figment);
     let (figment, secret_key) = config::prepare_secret_key(figment);
     rocket::custom(figment)
         // Before anything with side effects (migrations) at ignite.
         .attach(startup_checks::StartupChecks)
-        // First, so a refused request reaches neither the cache nor a route.
+        // The first request fairing: it notes the request as the client sent it.
+        .attach(web::observe::Arrival)
+        // Then this, so a refused request reaches neither the cache nor a route.
         .attach(web::host_guard::HostGuard)
         .attach(web::auth::AuthFairing::new(secret_key))
         .attach(Template::fairing())
@@ -43,10 +48,15 @@ pub fn build(figment: Figment) -> Rocket<Build> {
                 // A deploy of the app (new templates) starts on fresh keys.
                 .generation(env!("CARGO_PKG_VERSION")),
         )
+        // After the cache: they read the cache's figures.
+        .attach(web::metrics::Metrics::fairing())
+        .attach(web::cluster::ClusterFiguresFairing)
         // After the cache, whose `on_response` writes the hits.
         .attach(web::security_headers::SecurityHeaders)
         // After the cache too: a stored page must not keep the id of its render.
         .attach(web::request_id::RequestIds)
+        // The last response fairing: it logs and counts the final answer.
+        .attach(web::observe::Departure)
         .manage(web::health::FailureLog::default())
         .mount("/", web::routes())
         .register("/", web::catchers())

@@ -29,7 +29,9 @@ impl Fairing for StartupChecks {
     }
 
     async fn on_ignite(&self, rocket: Rocket<Build>) -> fairing::Result {
-        if let Err(reason) = check_template_dir(rocket.figment()) {
+        let checks = check_template_dir(rocket.figment())
+            .and_then(|()| crate::logging::log_format(rocket.figment()).map(drop));
+        if let Err(reason) = checks {
             rocket::error!("configuration: {reason}");
             return Err(rocket.manage(LaunchRefused));
         }

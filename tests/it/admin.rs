@@ -294,7 +294,7 @@ async fn the_cache_page_shows_what_is_stored_and_what_happened() {
     assert!(page.contains(&app.namespace.name), "{page}");
     assert!(page.contains("cache.generation"));
     assert!(
-        page.contains("<tr><th scope=\"row\">Hits</th><td>1</td></tr>"),
+        page.contains("<tr><th scope=\"row\">Hits from Redis</th><td>1</td></tr>"),
         "{page}"
     );
 

@@ -3,8 +3,11 @@
 //! login-edit-logout flow works, and the browser's own cache never shows a stale or
 //! someone else's copy. Screenshots go to `target/browser/screenshots/`.
 
+use rocket_cache::web::cluster::{window, Keys};
+
 use crate::support::admin::{ADMIN_PASSWORD, ADMIN_USER, API_TOKEN};
 use crate::support::browser::{Browser, ServedApp};
+use crate::support::redis::redis_conn;
 use crate::support::AppBuilder;
 
 const DESKTOP: (u32, u32) = (1280, 900);
@@ -237,4 +240,79 @@ async fn the_icon_browsers_ask_for_is_served() {
             .to_owned();
         assert!(kind.starts_with("image/svg+xml"), "{path}: {kind}");
     }
+}
+
+/// An hour of a busy fleet, written as the instances' flushes write it: traffic
+/// rising to a peak, and a purge 25 minutes ago that sent the hit ratio down
+/// while the pages were rendered again.
+fn seed_last_hour(app: &ServedApp) {
+    let keys = Keys::new(&app.namespace.name);
+    let now_minute = window::now_secs() / 60;
+    let mut conn = redis_conn().expect("Redis");
+    for ago in 0..60u64 {
+        let minute = now_minute - ago;
+        let requests = 400 + (60 - ago) * 12 + (ago % 7) * 25;
+        let misses = match ago {
+            25 => requests * 6 / 10,
+            24 => requests * 3 / 10,
+            23 => requests / 10,
+            _ => requests / 25 + ago % 3,
+        };
+        let bypasses = requests / 20;
+        let hits = requests - misses - bypasses;
+        let key = keys.minute(minute);
+        let _: () = redis::pipe()
+            .cmd("HINCRBY")
+            .arg(&key)
+            .arg("hit")
+            .arg(hits)
+            .ignore()
+            .cmd("HINCRBY")
+            .arg(&key)
+            .arg("miss")
+            .arg(misses)
+            .ignore()
+            .cmd("HINCRBY")
+            .arg(&key)
+            .arg("bypass")
+            .arg(bypasses)
+            .ignore()
+            .cmd("EXPIRE")
+            .arg(&key)
+            .arg(600)
+            .ignore()
+            .query(&mut conn)
+            .expect("seed a minute");
+    }
+}
+
+#[rocket::async_test]
+async fn the_admin_chart_draws_the_fleets_last_hour() {
+    let app = serve_seeded().await;
+    seed_last_hour(&app);
+    let Some(browser) = Browser::start(DESKTOP.0, DESKTOP.1).await else {
+        return;
+    };
+    log_in_from(&browser, &app, "/").await;
+    browser.goto(&app.url("/admin/cache")).await;
+    let count = |css: &str| format!("return document.querySelectorAll('{css}').length;");
+    assert_eq!(browser.eval(&count("svg.chart rect.chart-bar")).await, 60);
+    assert_eq!(browser.eval(&count("svg.chart circle.chart-dot")).await, 60);
+    assert_eq!(
+        browser.eval(&count("svg.chart polyline.chart-ratio")).await,
+        1
+    );
+    let width = browser
+        .eval("return document.querySelector('svg.chart').getBoundingClientRect().width;")
+        .await;
+    assert!(width.as_f64().is_some_and(|w| w > 300.0), "{width}");
+    let text = browser.text().await;
+    assert!(text.contains("per minute between"), "{text}");
+    let shot = browser
+        .element_screenshot("figure.chart", "admin-chart")
+        .await;
+    eprintln!("chart screenshot: {}", shot.display());
+    let problems = check_page(&browser, "admin-cache-chart-1280").await;
+    browser.close().await;
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
 }

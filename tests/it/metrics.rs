@@ -10,11 +10,19 @@ const TOKEN: &str = "scrape-token-0123456789";
 
 /// The value of the sample `series` (name plus labels) in an exposition.
 fn sample(text: &str, series: &str) -> u64 {
+    try_sample(text, series).unwrap_or_else(|| panic!("no sample {series} in:\n{text}"))
+}
+
+/// The value of `series`, or `None` when the exposition has no such sample.
+fn try_sample(text: &str, series: &str) -> Option<u64> {
     text.lines()
         .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
-        .unwrap_or_else(|| panic!("no sample {series} in:\n{text}"))
-        .parse()
-        .expect("a counter is an integer")
+        .map(|value| value.parse().expect("a counter is an integer"))
+}
+
+/// `page_cache_requests_total` of one outcome and route pattern.
+fn requests(outcome: &str, route: &str) -> String {
+    format!(r#"page_cache_requests_total{{outcome="{outcome}",route="{route}"}}"#)
 }
 
 async fn scrape(app: &TestApp) -> String {
@@ -37,17 +45,84 @@ async fn ten_hits_add_exactly_ten_to_the_hit_counter_and_reach_mysql_never() {
     let after = scrape(&app).await;
     // The first hit comes from Redis; later ones may come from the near cache
     // once its link is up: counted apart, ten in all.
-    let hits = r#"page_cache_requests_total{outcome="hit"}"#;
-    let near_hits = r#"page_cache_requests_total{outcome="near_hit"}"#;
-    let counted = |text: &str| sample(text, hits) + sample(text, near_hits);
+    let hits = requests("hit", "/users/<id>");
+    let near_hits = requests("near_hit", "/users/<id>");
+    let counted = |text: &str| sample(text, &hits) + sample(text, &near_hits);
     assert_eq!(counted(&after) - counted(&before), 10);
-    let misses = r#"page_cache_requests_total{outcome="miss"}"#;
-    assert_eq!(sample(&after, misses), sample(&before, misses));
+    let misses = requests("miss", "/users/<id>");
+    assert_eq!(sample(&after, &misses), sample(&before, &misses));
+    // The hits were not rendered: the render histogram did not move.
+    let renders = r#"page_cache_render_seconds_count{route="/users/<id>"}"#;
+    assert_eq!(sample(&after, renders), 1);
+    assert_eq!(sample(&before, renders), 1);
+    // The HTTP view of the same requests: under the route pattern, not the
+    // cache's internal route.
+    let answers = r#"http_requests_total{method="GET",route="/users/<id>",status="200"}"#;
+    assert_eq!(sample(&after, answers), 11);
+    assert!(!after.contains("__rocket-cache"), "{after}");
     assert_eq!(
         sample(&after, "page_cache_renders_total"),
         sample(&before, "page_cache_renders_total")
     );
     assert_eq!(app.queries(), queries, "a hit reached MySQL");
+}
+
+#[rocket::async_test]
+async fn routes_are_labelled_by_pattern_so_requests_cannot_add_series() {
+    let app = TestApp::spawn().await;
+    app.insert_users(3);
+    for id in 1..=4 {
+        app.fetch(&format!("/users/{id}")).await;
+    }
+    for n in 0..5 {
+        let reply = app.fetch(&format!("/no/such/page/{n}")).await;
+        assert_eq!(reply.status, 404);
+    }
+    let text = scrape(&app).await;
+    assert_eq!(sample(&text, &requests("miss", "/users/<id>")), 4);
+    assert_eq!(sample(&text, &requests("hit", "/")), 0);
+    for id in 1..=4 {
+        assert!(!text.contains(&format!("/users/{id}\"")), "{text}");
+    }
+    assert!(!text.contains("/no/such"), "{text}");
+    let unmatched = r#"http_requests_total{method="GET",route="unmatched",status="404"}"#;
+    assert_eq!(sample(&text, unmatched), 5);
+    assert_eq!(sample(&text, "page_cache_breaker_open"), 0);
+    assert!(text.contains("# TYPE page_cache_render_seconds histogram\n"));
+    assert!(text.contains("# TYPE http_request_duration_seconds histogram\n"));
+}
+
+#[rocket::async_test]
+async fn a_stale_answer_is_counted_as_stale_under_its_route() {
+    let app = AppBuilder::new().with_test_routes().start().await;
+    assert_eq!(app.fetch("/test/user/1").await.x_cache(), "MISS");
+    app.cache()
+        .purge_path("/test/user/1", true)
+        .await
+        .expect("soft purge");
+    // One request refreshes (held at the gate); meanwhile another gets the
+    // stored page, stale.
+    let gate = app.gate();
+    gate.arm();
+    let refresh = app.fetch("/test/user/1");
+    let meanwhile = async {
+        gate.reached().await;
+        let stale = app.fetch("/test/user/1").await;
+        gate.release();
+        stale
+    };
+    let (refresh, stale) = tokio::join!(refresh, meanwhile);
+    assert_eq!((refresh.x_cache(), stale.x_cache()), ("MISS", "STALE"));
+
+    let text = scrape(&app).await;
+    let route = "/test/user/<id>";
+    assert_eq!(sample(&text, &requests("stale", route)), 1);
+    assert_eq!(sample(&text, &requests("miss", route)), 2);
+    assert_eq!(sample(&text, &requests("hit", route)), 0);
+    let renders = format!(r#"page_cache_render_seconds_count{{route="{route}"}}"#);
+    assert_eq!(sample(&text, &renders), 2);
+    // Only declared patterns are listed, each with every outcome.
+    assert_eq!(try_sample(&text, &requests("hit", "/test/user/1")), None);
 }
 
 #[rocket::async_test]

@@ -5,7 +5,7 @@
 //! response into that route's empty answer. The verdict travels from
 //! `on_request` to `on_response` in request-local state.
 
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 
 use rocket::fairing::{self, Fairing, Info, Kind};
 use rocket::http::uri::Origin;
@@ -21,6 +21,7 @@ use super::decide::{decide, Verdict};
 use super::handle::Cache;
 use super::policy::RoutePolicy;
 use super::respond::{mark_bypass, serve_entry, serve_not_modified};
+use super::route_stats::{Outcome, RouteId};
 use super::stats::Stats;
 
 /// Where hits are rerouted. Requested directly, it is a 404.
@@ -114,6 +115,53 @@ impl Slot {
     }
 }
 
+/// What the cache decided for a request and under which route policy, set once
+/// by `on_request` (before the URI of a hit is rewritten).
+#[derive(Default)]
+struct Observed(OnceLock<(Outcome, RouteId)>);
+
+impl Observed {
+    fn of<'r>(request: &'r Request<'_>) -> &'r Observed {
+        request.local_cache(Observed::default)
+    }
+}
+
+/// What the page cache did with one request, for the app's logs and metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestOutcome<'r> {
+    pub outcome: Outcome,
+    /// The pattern of the route policy that applied (`/users/<id>`), never the
+    /// request's own path.
+    pub route: &'r str,
+}
+
+/// What the page cache did with `request`, once its `on_request` has run: `None`
+/// for requests it has no policy for (and before that). A hit is answered by
+/// the engine's internal route, so this, not Rocket's matched route, says which
+/// of the app's routes a hit stood for.
+pub fn request_outcome<'r>(request: &'r Request<'_>) -> Option<RequestOutcome<'r>> {
+    let &(outcome, route) = Observed::of(request).0.get()?;
+    let cache = request.rocket().state::<Cache>()?;
+    let route = cache.route_stats().label(route)?;
+    Some(RequestOutcome { outcome, route })
+}
+
+fn outcome_of(verdict: &Verdict) -> Outcome {
+    match verdict {
+        Verdict::Bypass(_) => Outcome::Bypass,
+        Verdict::Serve {
+            served: Served::Stale,
+            ..
+        } => Outcome::Stale,
+        Verdict::Serve {
+            served: Served::NearHit,
+            ..
+        } => Outcome::NearHit,
+        Verdict::Serve { .. } | Verdict::NotModified(_) => Outcome::Hit,
+        Verdict::Render(_) => Outcome::Miss,
+    }
+}
+
 /// The internal route hits are rerouted to: answers empty, `on_response` fills in.
 #[derive(Clone)]
 struct HitRoute;
@@ -194,6 +242,10 @@ impl Fairing for PageCache {
         let Some(verdict) = decide(&cache, request).await else {
             return;
         };
+        let segments: Vec<&str> = request.uri().path().segments().collect();
+        if let Some(route) = cache.policies().route_of(&segments) {
+            let _ = Observed::of(request).0.set((outcome_of(&verdict), route));
+        }
         if verdict.answers_from_store() {
             request.set_uri(Origin::parse(HIT_ROUTE).expect("valid internal path"));
         }
@@ -207,6 +259,12 @@ impl Fairing for PageCache {
         let Some(cache) = request.rocket().state::<Cache>() else {
             return;
         };
+        if let Some(&(outcome, route)) = Observed::of(request).0.get() {
+            cache.route_stats().count(route, outcome);
+            if let Verdict::Render(render) = &verdict {
+                cache.route_stats().record_render(route, render.elapsed());
+            }
+        }
         match verdict {
             Verdict::Bypass(reason) => {
                 Stats::bump(&cache.stats().bypasses);

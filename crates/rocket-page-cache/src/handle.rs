@@ -21,6 +21,7 @@ use super::key::{bounded_tag, key_base, normalise_request_path};
 use super::near::link::{self, LinkSettings};
 use super::near::NearCache;
 use super::policy::{Policies, RoutePolicy};
+use super::route_stats::{RouteStats, RouteStatsSnapshot};
 use super::stats::{Breaker, Stats, StatsSnapshot, WarnLimiter};
 use super::store::memory::MemoryStore;
 use super::store::none::NoStore;
@@ -46,6 +47,8 @@ struct Inner {
     key_base: String,
     flights: Arc<Flights>,
     stats: Stats,
+    /// Per route policy: outcomes and render times.
+    route_stats: RouteStats,
     warnings: WarnLimiter,
     breaker: Breaker,
     /// Bounds 404 pages and hit-for-miss markers (keys anyone can invent).
@@ -122,11 +125,13 @@ impl Cache {
                 Duration::from_millis(config.near_max_ttl_ms),
             ))
         });
+        let policies = Policies::new(routes, &config);
         Ok(Self {
             inner: Arc::new(Inner {
                 near,
                 near_link: std::sync::Mutex::new(None),
-                policies: Policies::new(routes, &config),
+                route_stats: RouteStats::new(policies.route_labels()),
+                policies,
                 key_base: key_base(&config.namespace, config.generation()),
                 warnings: WarnLimiter::new(Duration::from_secs(config.warn_interval_secs)),
                 negative_budget: WindowBudget::new(
@@ -230,6 +235,24 @@ impl Cache {
         if let Some(near) = &self.inner.near {
             near.flush();
         }
+    }
+
+    pub(crate) fn route_stats(&self) -> &RouteStats {
+        &self.inner.route_stats
+    }
+
+    /// Per route policy (labelled by its declared pattern, so the list is as long
+    /// as the policies, whatever is requested): requests by outcome and render
+    /// times since start. Figures are read one by one, like
+    /// [`stats_snapshot`](Self::stats_snapshot).
+    pub fn route_stats_snapshot(&self) -> Vec<RouteStatsSnapshot> {
+        self.inner.route_stats.snapshot()
+    }
+
+    /// Whether the circuit breaker is open: the store failed repeatedly and has
+    /// not answered since, so requests skip it (one probes now and then).
+    pub fn breaker_open(&self) -> bool {
+        self.inner.breaker.is_open()
     }
 
     /// `namespace:v1:generation:`, the start of this deploy's page keys.

@@ -22,6 +22,7 @@
 //! - `flight`: one render per key in this process (knows no store).
 //! - `lease`: the cluster-wide lease and what a flight's leader does with it,
 //!   above the handle.
+//! - `route_stats`: counters per route policy ([`Outcome`], render times).
 //! - `handle`: the [`Cache`] handle, every store call within its budget.
 //! - `near`: the per-instance L1 in front of Redis and the invalidation link
 //!   that keeps it coherent.
@@ -53,14 +54,16 @@ mod policy;
 mod render;
 mod respond;
 mod revalidate;
+mod route_stats;
 mod stats;
 mod store;
 
 pub use clock::{Clock, ManualClock};
 pub use config::{redact_url, BackendKind, CacheConfig, RuleConfig};
-pub use fairing::PageCache;
+pub use fairing::{request_outcome, PageCache, RequestOutcome};
 pub use handle::{Cache, CacheHealth, CacheUnavailable};
 pub use key::normalise_request_path;
 pub use policy::{Canonical, RoutePolicy};
+pub use route_stats::{HistogramSnapshot, Outcome, RouteStatsSnapshot, RENDER_BUCKETS};
 pub use stats::StatsSnapshot;
 pub use store::{StoreError, Usage};

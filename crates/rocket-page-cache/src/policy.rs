@@ -8,11 +8,14 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use super::config::{CacheConfig, RuleConfig};
+use super::route_stats::RouteId;
 
 /// A path pattern: `/users/<id>` (one segment per `<name>`), `/api/*` or
 /// `/api/<rest..>` (any rest, including none).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PathPattern {
+    /// As declared: the route's label in metrics.
+    text: String,
     segments: Vec<Segment>,
 }
 
@@ -38,7 +41,10 @@ impl PathPattern {
                 }
             })
             .collect();
-        Self { segments }
+        Self {
+            text: pattern.to_owned(),
+            segments,
+        }
     }
 
     /// The captured parameters when `path` (decoded segments) matches.
@@ -204,6 +210,8 @@ impl Resolved {
 pub struct Policies {
     routes: Vec<RoutePolicy>,
     rules: Vec<(PathPattern, RuleConfig)>,
+    /// Each distinct pattern of `routes` then `rules`, once: the route labels.
+    labels: Vec<String>,
     default_ttl: u64,
     browser_ttl: u64,
     grace: u64,
@@ -212,18 +220,46 @@ pub struct Policies {
 
 impl Policies {
     pub fn new(routes: Vec<RoutePolicy>, config: &CacheConfig) -> Self {
+        let rules: Vec<(PathPattern, RuleConfig)> = config
+            .rules
+            .iter()
+            .map(|rule| (PathPattern::parse(&rule.path), rule.clone()))
+            .collect();
+        let mut labels: Vec<String> = Vec::new();
+        let declared = routes.iter().map(|r| &r.pattern.text);
+        for text in declared.chain(rules.iter().map(|(p, _)| &p.text)) {
+            if !labels.contains(text) {
+                labels.push(text.clone());
+            }
+        }
         Self {
             routes,
-            rules: config
-                .rules
-                .iter()
-                .map(|rule| (PathPattern::parse(&rule.path), rule.clone()))
-                .collect(),
+            rules,
+            labels,
             default_ttl: config.default_ttl,
             browser_ttl: config.browser_ttl,
             grace: config.grace,
             stale_if_error: config.stale_if_error,
         }
+    }
+
+    /// The route patterns the cache counts by, each once: the routes' then the
+    /// rules' (a rule with a route's pattern shares its label).
+    pub fn route_labels(&self) -> &[String] {
+        &self.labels
+    }
+
+    /// The label of the policy [`resolve`](Self::resolve) would apply to `path`:
+    /// the matching route's pattern, else the matching rule's.
+    pub fn route_of(&self, path: &[&str]) -> Option<RouteId> {
+        let text = self
+            .routes
+            .iter()
+            .map(|r| &r.pattern)
+            .chain(self.rules.iter().map(|(pattern, _)| pattern))
+            .find(|pattern| pattern.matches(path).is_some())
+            .map(|pattern| &pattern.text)?;
+        self.labels.iter().position(|l| l == text).map(RouteId)
     }
 
     /// The policy for `path` (decoded segments), or `None` when nothing declares
@@ -517,6 +553,18 @@ mod tests {
     fn a_rule_alone_makes_a_path_cacheable() {
         let p = policies(vec![rule("/about", None)]);
         assert_eq!(p.resolve(&["about"]).unwrap().ttl, Duration::from_mins(5));
+    }
+
+    #[test]
+    fn requests_are_labelled_by_the_pattern_of_their_policy_never_their_path() {
+        let p = policies(vec![rule("/users/<id>", Some(5)), rule("/about", None)]);
+        assert_eq!(p.route_labels(), ["/", "/users/<id>", "/about"]);
+        let label = |path: &[&str]| p.route_of(path).map(|id| p.route_labels()[id.0].clone());
+        assert_eq!(label(&["users", "7"]).as_deref(), Some("/users/<id>"));
+        assert_eq!(label(&["users", "8"]).as_deref(), Some("/users/<id>"));
+        assert_eq!(label(&[]).as_deref(), Some("/"));
+        assert_eq!(label(&["about"]).as_deref(), Some("/about"));
+        assert_eq!(label(&["health"]), None);
     }
 
     fn facts(status: u16) -> ResponseFacts<'static> {

@@ -1,7 +1,7 @@
 //! A render in progress: what it was decided with, and what it owes to others
 //! when it ends (the waiters of its flight, the cluster's lease).
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::cache_status::{Detail, Forward};
 use super::entry::Entry;
@@ -155,6 +155,11 @@ impl Render {
     /// Milliseconds since the route was handed the request.
     pub fn elapsed_ms(&self) -> u32 {
         u32::try_from(self.started.elapsed().as_millis()).unwrap_or(u32::MAX)
+    }
+
+    /// Time since the route was handed the request.
+    pub fn elapsed(&self) -> Duration {
+        self.started.elapsed()
     }
 
     /// Pays what the render owes: tells the waiters of its flight `outcome`,

@@ -154,6 +154,12 @@ impl Breaker {
                 .is_ok()
     }
 
+    /// Whether it has tripped and no store call has succeeded since (open, or
+    /// letting one probe through).
+    pub fn is_open(&self) -> bool {
+        self.open_until_ms.load(Ordering::Relaxed) != 0
+    }
+
     pub fn success(&self) {
         self.failures.store(0, Ordering::Relaxed);
         self.open_until_ms.store(0, Ordering::Relaxed);
@@ -185,9 +191,12 @@ mod tests {
         breaker.failure();
         breaker.failure();
         assert!(breaker.allows());
+        assert!(!breaker.is_open());
         breaker.failure();
         assert!(!breaker.allows());
+        assert!(breaker.is_open());
         breaker.success();
         assert!(breaker.allows());
+        assert!(!breaker.is_open());
     }
 }

@@ -17,4 +17,5 @@ mod near;
 mod policy;
 mod private;
 mod purge;
+mod route_stats;
 mod stale;

@@ -11,7 +11,10 @@ use rocket_dyn_templates::Template;
 use serde::{Deserialize, Serialize};
 
 use crate::db::Db;
+use crate::web::admin::chart::{chart, percent, ChartView};
 use crate::web::auth::{AdminSession, ApiAdmin, AuthError};
+use crate::web::cluster::window::ratio;
+use crate::web::cluster::{ClusterFigures, ClusterWindow};
 use crate::web::error::AppError;
 use crate::web::health::{database_health, DatabaseHealth};
 use crate::web::json_body::{BodyError, JsonBody};
@@ -45,9 +48,40 @@ struct CacheStatus {
     usage_error: Option<String>,
     /// Counters of this instance since it started; other instances count their own.
     stats: StatsSnapshot,
+    /// This instance's requests and hit ratio since it started.
+    instance: InstanceFigures,
+    /// The whole fleet over the last hour, from the figures every instance adds
+    /// to Redis; `None` without a shared store or when Redis did not answer.
+    cluster: Option<ClusterWindow>,
+    cluster_error: Option<String>,
     /// Whether `MySQL` answers, with the driver's reason when not (the public
     /// readiness probe says only up or down).
     database: DatabaseHealth,
+}
+
+/// One instance's figures since it started, counted as the cluster's are.
+#[derive(Serialize)]
+struct InstanceFigures {
+    requests: u64,
+    /// Answered from the cache (Redis and near hits, and stale).
+    hits: u64,
+    /// Rendered by the app.
+    misses: u64,
+    /// `hits / (hits + misses)`: bypasses are left out (the cache was not
+    /// allowed to help); `None` before any cacheable request.
+    hit_ratio: Option<f64>,
+}
+
+impl InstanceFigures {
+    fn of(stats: &StatsSnapshot) -> Self {
+        let hits = stats.hits + stats.near_hits + stats.stale;
+        Self {
+            requests: hits + stats.misses + stats.bypasses,
+            hits,
+            misses: stats.misses,
+            hit_ratio: ratio(hits, stats.misses),
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -58,7 +92,7 @@ struct UsageView {
     limit: u64,
 }
 
-async fn status(cache: &Cache, db: &Db, limit: u64) -> CacheStatus {
+async fn status(cache: &Cache, db: &Db, cluster: &ClusterFigures, limit: u64) -> CacheStatus {
     let config = cache.config();
     let (usage, usage_error) = match tokio::time::timeout(USAGE_BUDGET, cache.usage(limit)).await {
         Ok(Ok(Usage {
@@ -83,6 +117,11 @@ async fn status(cache: &Cache, db: &Db, limit: u64) -> CacheStatus {
             )),
         ),
     };
+    let (cluster, cluster_error) = match cluster.last_hour().await {
+        Ok(window) => (Some(window), None),
+        Err(e) => (None, Some(e)),
+    };
+    let stats = cache.stats_snapshot();
     CacheStatus {
         store: cache.health().await,
         namespace: config.namespace.clone(),
@@ -90,7 +129,10 @@ async fn status(cache: &Cache, db: &Db, limit: u64) -> CacheStatus {
         key_prefix: cache.key_base().to_owned(),
         usage,
         usage_error,
-        stats: cache.stats_snapshot(),
+        instance: InstanceFigures::of(&stats),
+        stats,
+        cluster,
+        cluster_error,
         database: database_health(db).await,
     }
 }
@@ -194,21 +236,31 @@ struct PageView {
     flash: Option<FlashView>,
     cache: CacheStatus,
     usage_limit: u64,
+    /// Hit ratios as people read them (`93%`, `-` before any request).
+    instance_ratio: String,
+    cluster_ratio: String,
+    chart: Option<ChartView>,
 }
 
 #[get("/admin/cache")]
 async fn page(
     cache: &State<Cache>,
     db: &State<Db>,
+    cluster: &State<ClusterFigures>,
     session: Result<AdminSession, AuthError>,
     flash: Option<rocket::request::FlashMessage<'_>>,
 ) -> Result<AdminReply, Denied> {
     let session = page_session(session, "/admin/cache")?;
+    let cache = status(cache, db, cluster, USAGE_LIMIT).await;
+    let shown = |ratio: Option<f64>| ratio.map_or_else(|| "-".to_owned(), percent);
     let view = PageView {
         title: "Cache",
         admin: AdminView::from(&session),
         flash: flash.map(flash_view),
-        cache: status(cache, db, USAGE_LIMIT).await,
+        instance_ratio: shown(cache.instance.hit_ratio),
+        cluster_ratio: shown(cache.cluster.as_ref().and_then(|c| c.hit_ratio)),
+        chart: cache.cluster.as_ref().map(chart),
+        cache,
         usage_limit: USAGE_LIMIT,
     };
     Ok(AdminReply::page(Template::render("admin/cache", &view)))
@@ -265,13 +317,14 @@ async fn purge_form(
 async fn status_json(
     cache: &State<Cache>,
     db: &State<Db>,
+    cluster: &State<ClusterFigures>,
     admin: Result<ApiAdmin, AuthError>,
     limit: Option<u64>,
 ) -> Result<Shown<Json<serde_json::Value>>, AppError> {
     admin?;
     let limit = limit.unwrap_or(USAGE_LIMIT).clamp(1, USAGE_LIMIT_MAX);
     Ok(Shown {
-        inner: Json(serde_json::json!(status(cache, db, limit).await)),
+        inner: Json(serde_json::json!(status(cache, db, cluster, limit).await)),
         private: true,
     })
 }

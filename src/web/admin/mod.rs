@@ -2,6 +2,7 @@
 //! scripts under `/api/admin`).
 
 mod cache_page;
+mod chart;
 mod login;
 
 use rocket::Route;

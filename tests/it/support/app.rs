@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use figment::providers::{Format, Toml};
+use figment::providers::{Format, Serialized, Toml};
 use figment::Figment;
 use rocket::http::uri::Host;
 use rocket::http::{Cookie, Header, Method};
@@ -28,7 +28,9 @@ pub fn base_figment() -> Figment {
     Figment::from(rocket::Config::debug_default())
         .merge(Toml::file(concat!(env!("CARGO_MANIFEST_DIR"), "/Rocket.toml")).nested())
         .select("debug")
-        .merge(("log_level", log_level))
+        // Global, so that no profile a test selects (release: `critical`) turns
+        // logging on: the first app a test process builds sets up its logging.
+        .merge(Serialized::global("log_level", log_level))
         .merge((
             "template_dir",
             concat!(env!("CARGO_MANIFEST_DIR"), "/templates"),

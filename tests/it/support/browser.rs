@@ -254,6 +254,27 @@ impl Browser {
         std::fs::write(dir.join(format!("{name}.png")), png).expect("write screenshot");
     }
 
+    /// Saves a PNG of the element `css` alone as
+    /// `target/browser/screenshots/<name>.png`, and returns where.
+    pub async fn element_screenshot(&self, css: &str, name: &str) -> PathBuf {
+        // Only what is in the window is drawn: bring the element's top to it.
+        self.eval(&format!(
+            "document.querySelector('{css}').scrollIntoView({{block: 'start'}}); return 0;"
+        ))
+        .await;
+        let element = self
+            .client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css} on the page: {e}"));
+        let png = element.screenshot().await.expect("element screenshot");
+        let dir = artefacts_dir().join("screenshots");
+        std::fs::create_dir_all(&dir).expect("screenshot dir");
+        let path = dir.join(format!("{name}.png"));
+        std::fs::write(&path, png).expect("write screenshot");
+        path
+    }
+
     /// How much wider than the window the page is (0 when it fits).
     pub async fn horizontal_overflow(&self) -> i64 {
         self.eval("return document.documentElement.scrollWidth - window.innerWidth;")
@@ -411,7 +432,7 @@ pub struct ServedApp {
     shutdown: Shutdown,
     /// Kept last: the database is dropped after the server is told to stop.
     pub db: Arc<TestDb>,
-    _namespace: Arc<TestNamespace>,
+    pub namespace: Arc<TestNamespace>,
 }
 
 impl ServedApp {
@@ -453,7 +474,7 @@ impl AppBuilder {
             queries,
             shutdown,
             db: self.db,
-            _namespace: self.namespace,
+            namespace: self.namespace,
         }
     }
 }

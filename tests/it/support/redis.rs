@@ -18,15 +18,31 @@ impl TestNamespace {
         })
     }
 
-    /// Keys under this namespace (SCAN, never KEYS).
+    /// The cache's keys under this namespace (SCAN, never KEYS): pages, tags,
+    /// leases. The cluster figures' keys (`<namespace>:stats:*`, written by every
+    /// instance each second, see [`stats_keys`](Self::stats_keys)) are left out,
+    /// so that tests of what requests store are not disturbed by them.
     pub fn keys(&self) -> Vec<String> {
+        let stats = self.stats_prefix();
         scan(&format!("{}:*", self.name))
+            .into_iter()
+            .filter(|key| !key.starts_with(&stats))
+            .collect()
+    }
+
+    /// The cluster figures' keys under this namespace.
+    pub fn stats_keys(&self) -> Vec<String> {
+        scan(&format!("{}*", self.stats_prefix()))
+    }
+
+    fn stats_prefix(&self) -> String {
+        format!("{}:stats:", self.name)
     }
 }
 
 impl Drop for TestNamespace {
     fn drop(&mut self) {
-        let keys = self.keys();
+        let keys = scan(&format!("{}:*", self.name));
         if keys.is_empty() {
             return;
         }

@@ -1,0 +1,222 @@
+//! Cluster-wide cache figures: every instance adds what its cache did to Redis,
+//! so that any instance's admin page can show the whole fleet.
+//!
+//! - A background task (started at liftoff, stopped at shutdown, or when the app
+//!   is dropped) adds this instance's new counts about once a second, in one
+//!   atomic round trip ([`flush`]); no request ever waits on it.
+//! - Counts go to one hash per minute (`<namespace>:stats:m:<unix minute>`, a
+//!   field per outcome) that expires after the hour the chart shows; each flush
+//!   also marks the instance alive in `<namespace>:stats:instances` (a sorted set
+//!   scored by time, trimmed as it is written, expiring when no one writes).
+//! - [`window`] reads the last hour back: totals, hit ratio, live instances and
+//!   one point per minute, in one round trip.
+//!
+//! Every key expires, the buckets are a fixed number, and the instance set holds
+//! only instances seen in the last minute: nothing a request does adds a key.
+//! With the `memory` or `none` backend there is no shared store, so there are no
+//! cluster figures (the admin page says so).
+
+mod flush;
+pub mod window;
+
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use rocket::fairing::{self, Fairing, Info, Kind};
+use rocket::{Build, Orbit, Rocket};
+use rocket_page_cache::{BackendKind, Cache};
+
+pub use window::{ClusterWindow, Minute};
+
+/// How often each instance adds its counts.
+const FLUSH_EVERY: Duration = Duration::from_secs(1);
+/// The longest a flush or a read may take; the figures are not worth more.
+const BUDGET: Duration = Duration::from_secs(1);
+
+/// The figures of the fleet, always managed: without a shared store it only
+/// says why there are none.
+pub struct ClusterFigures(Result<Arc<Shared>, String>);
+
+/// What the flush task and the admin page share.
+struct Shared {
+    cache: Cache,
+    conn: ConnectionManager,
+    keys: Keys,
+    /// This process in the instance set: random, new at each start.
+    instance: String,
+    /// The totals already added to Redis, so each flush adds only the news.
+    flushed: tokio::sync::Mutex<flush::Totals>,
+}
+
+/// The names of the keys, all under `<namespace>:stats:`.
+#[derive(Debug, Clone)]
+pub struct Keys {
+    prefix: String,
+}
+
+impl Keys {
+    pub fn new(namespace: &str) -> Self {
+        Self {
+            prefix: format!("{namespace}:stats:"),
+        }
+    }
+
+    /// The hash of one minute (Unix seconds / 60).
+    pub fn minute(&self, minute: u64) -> String {
+        format!("{}m:{minute}", self.prefix)
+    }
+
+    /// The sorted set of live instances.
+    pub fn instances(&self) -> String {
+        format!("{}instances", self.prefix)
+    }
+}
+
+impl ClusterFigures {
+    /// This instance's connection to the shared store; `Err` for a `cache.url`
+    /// Redis does not take.
+    fn new(cache: &Cache) -> Result<Self, String> {
+        let config = cache.config();
+        if config.backend != BackendKind::Redis {
+            return Ok(Self::none(format!(
+                "the {:?} backend is not shared by the instances; cluster figures need \
+                 the redis backend",
+                config.backend
+            )));
+        }
+        let client = redis::Client::open(config.url.as_str()).map_err(|e| e.to_string())?;
+        let manager = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(BUDGET))
+            .set_response_timeout(Some(BUDGET))
+            .set_number_of_retries(1);
+        let conn =
+            ConnectionManager::new_lazy_with_config(client, manager).map_err(|e| e.to_string())?;
+        Ok(Self(Ok(Arc::new(Shared {
+            cache: cache.clone(),
+            conn,
+            keys: Keys::new(&config.namespace),
+            instance: format!("{:016x}", rand::random::<u64>()),
+            flushed: tokio::sync::Mutex::default(),
+        }))))
+    }
+
+    fn none(reason: String) -> Self {
+        Self(Err(reason))
+    }
+
+    /// The last hour of the whole fleet, read from Redis within the budget; `Err`
+    /// says why there is none.
+    pub async fn last_hour(&self) -> Result<ClusterWindow, String> {
+        let shared = self.0.as_ref().map_err(Clone::clone)?;
+        let mut conn = shared.conn.clone();
+        let read = window::read(&mut conn, &shared.keys, window::now_secs());
+        tokio::time::timeout(BUDGET, read)
+            .await
+            .map_err(|_| format!("the cache store did not answer within {BUDGET:?}"))?
+            .map_err(|e| format!("the cache store failed: {e}"))
+    }
+
+    /// Adds this instance's news now (the task does it every second).
+    pub async fn flush(&self) -> Result<(), String> {
+        match &self.0 {
+            Ok(shared) => shared.flush().await,
+            Err(_) => Ok(()),
+        }
+    }
+}
+
+impl Shared {
+    async fn flush(&self) -> Result<(), String> {
+        let mut flushed = self.flushed.lock().await;
+        let now = flush::Totals::of(&self.cache);
+        let news = now.since(&flushed);
+        let mut conn = self.conn.clone();
+        let write = flush::add(
+            &mut conn,
+            &self.keys,
+            &self.instance,
+            &news,
+            window::now_secs(),
+        );
+        tokio::time::timeout(BUDGET, write)
+            .await
+            .map_err(|_| format!("Redis did not answer within {BUDGET:?}"))?
+            .map_err(|e| e.to_string())?;
+        // Only what reached Redis counts as added: a failed flush is retried
+        // with the next one's news. (A flush that timed out after Redis had
+        // applied it is added again: rare, and it can only over-count.)
+        *flushed = now;
+        Ok(())
+    }
+}
+
+/// Starts and stops the flush task; attach it after the page cache.
+pub struct ClusterFiguresFairing;
+
+#[rocket::async_trait]
+impl Fairing for ClusterFiguresFairing {
+    fn info(&self) -> Info {
+        Info {
+            name: "Cluster figures",
+            kind: Kind::Ignite | Kind::Liftoff | Kind::Shutdown,
+        }
+    }
+
+    async fn on_ignite(&self, rocket: Rocket<Build>) -> fairing::Result {
+        let Some(cache) = rocket.state::<Cache>().cloned() else {
+            let none = ClusterFigures::none("the page cache is not attached".to_owned());
+            return Ok(rocket.manage(none));
+        };
+        match ClusterFigures::new(&cache) {
+            Ok(figures) => Ok(rocket.manage(figures)),
+            Err(e) => {
+                rocket::error!("cluster figures: cache.url: {e}");
+                Err(rocket)
+            }
+        }
+    }
+
+    async fn on_liftoff(&self, rocket: &Rocket<Orbit>) {
+        if let Some(ClusterFigures(Ok(shared))) = rocket.state::<ClusterFigures>() {
+            tokio::spawn(run(Arc::downgrade(shared), rocket.shutdown()));
+        }
+    }
+
+    async fn on_shutdown(&self, rocket: &Rocket<Orbit>) {
+        // The last second's news, so that a rolling deploy loses nothing.
+        if let Some(figures) = rocket.state::<ClusterFigures>() {
+            if let Err(e) = figures.flush().await {
+                rocket::warn!("cluster figures: the last flush failed: {e}");
+            }
+        }
+    }
+}
+
+/// Flushes every [`FLUSH_EVERY`] until shutdown, or until the app is gone (a
+/// dropped test client never signals shutdown). A failure is logged once until
+/// a flush succeeds again, and retried with the next flush.
+async fn run(shared: Weak<Shared>, shutdown: rocket::Shutdown) {
+    let mut shutdown = std::pin::pin!(shutdown);
+    let mut ticks = tokio::time::interval(FLUSH_EVERY);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut failing = false;
+    loop {
+        tokio::select! {
+            () = &mut shutdown => return,
+            _ = ticks.tick() => {}
+        }
+        let Some(shared) = shared.upgrade() else {
+            return;
+        };
+        let flushed = shared.flush().await;
+        match (&flushed, failing) {
+            (Ok(()), true) => rocket::info!("cluster figures: flushing again"),
+            (Err(e), false) => {
+                rocket::warn!("cluster figures: flush failed, retrying each second: {e}");
+            }
+            _ => {}
+        }
+        failing = flushed.is_err();
+    }
+}
