@@ -280,8 +280,11 @@ mod tests {
     }
 
     #[test]
-    fn only_hits_and_stale_answers_come_from_the_cache() {
+    fn only_hits_near_or_not_and_stale_answers_come_from_the_cache() {
         let from_cache: Vec<_> = Outcome::ALL.iter().filter(|o| o.from_cache()).collect();
-        assert_eq!(from_cache, [&Outcome::Hit, &Outcome::Stale]);
+        assert_eq!(
+            from_cache,
+            [&Outcome::Hit, &Outcome::NearHit, &Outcome::Stale]
+        );
     }
 }
