@@ -22,6 +22,7 @@ use super::near::link::{self, LinkSettings};
 use super::near::NearCache;
 use super::policy::{Policies, RoutePolicy};
 use super::stats::{Breaker, Stats, StatsSnapshot, WarnLimiter};
+use super::store::cluster::ClusterStore;
 use super::store::memory::MemoryStore;
 use super::store::none::NoStore;
 use super::store::redis::RedisStore;
@@ -83,7 +84,7 @@ impl From<StoreError> for CacheUnavailable {
 pub struct CacheHealth {
     /// `up`, `degraded` (unreachable: pages are served uncached) or `disabled`.
     pub status: &'static str,
-    /// The store's name: `redis`, `memory` or `none`.
+    /// The store's name: `redis`, `redis-cluster`, `memory` or `none`.
     pub backend: &'static str,
     /// `cache.namespace`.
     pub namespace: String,
@@ -109,6 +110,14 @@ impl Cache {
         config.validate()?;
         let namespace_prefix = format!("{}:", config.namespace);
         let store: Arc<dyn Store> = match config.backend {
+            BackendKind::Redis if config.is_cluster() => Arc::new(
+                ClusterStore::new(
+                    &config.cluster_nodes,
+                    config.op_timeout(),
+                    namespace_prefix.clone(),
+                )
+                .map_err(|e| format!("cache.cluster_nodes: {e}"))?,
+            ),
             BackendKind::Redis => Arc::new(
                 RedisStore::new(&config.url, config.op_timeout(), namespace_prefix.clone())
                     .map_err(|e| format!("cache.url: {e}"))?,
@@ -116,6 +125,12 @@ impl Cache {
             BackendKind::Memory => Arc::new(MemoryStore::new(config.memory_max_bytes)),
             BackendKind::None => Arc::new(NoStore),
         };
+        if config.is_cluster() && config.near_max_bytes > 0 {
+            rocket::info!(
+                "page cache: near cache off on a Redis Cluster (cache.near_max_bytes is ignored): \
+                 its invalidation link follows one server only"
+            );
+        }
         let near = config.near_enabled().then(|| {
             Arc::new(NearCache::new(
                 config.near_max_bytes,

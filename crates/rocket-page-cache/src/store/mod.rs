@@ -1,9 +1,13 @@
-//! Where entries live, behind one trait: [`redis`] (shared by every instance),
-//! [`memory`] (this process only) and [`none`].
+//! Where entries live, behind one trait: [`redis`] (one server shared by every
+//! instance), [`cluster`] (a Redis Cluster shared by every instance), [`memory`]
+//! (this process only) and [`none`]. The two Redis backends send their
+//! single-key commands through [`commands`].
 //!
 //! Stores deal in whole keys and opaque bytes; what the bytes mean is `entry`'s
 //! business, and time budgets are applied by the caller.
 
+pub mod cluster;
+mod commands;
 pub mod memory;
 pub mod none;
 pub mod redis;
@@ -85,7 +89,7 @@ pub struct Usage {
 /// One cache backend. Every method may be called concurrently from many requests.
 #[rocket::async_trait]
 pub trait Store: Send + Sync + 'static {
-    /// Short name for logs and health (`redis`, `memory`, `none`).
+    /// Short name for logs and health (`redis`, `redis-cluster`, `memory`, `none`).
     fn name(&self) -> &'static str;
 
     /// The stored value, or `None` when absent or expired.
