@@ -135,6 +135,18 @@ impl OwnCluster {
         masters
     }
 
+    /// SIGSTOPs the node on `port`: its connections stay open and nothing is
+    /// answered, as when a host drops off the network.
+    pub fn freeze(&self, port: u16) {
+        if let Some(node) = self.nodes.iter().find(|node| node.port == port) {
+            let status = Command::new("kill")
+                .args(["-STOP", &node.child.id().to_string()])
+                .status()
+                .expect("run kill");
+            assert!(status.success(), "kill -STOP failed");
+        }
+    }
+
     /// SIGKILLs the node on `port` (no goodbye to its peers or clients).
     pub fn kill(&mut self, port: u16) {
         if let Some(at) = self.nodes.iter().position(|node| node.port == port) {
