@@ -82,7 +82,7 @@ impl OwnCluster {
             .status()
             .expect("run redis-cli --cluster create");
         assert!(created.success(), "redis-cli --cluster create failed");
-        cluster.wait_until_ok(&cluster.ports());
+        cluster.wait_until_ok();
         // A replica that never synced holds no data of an age it may fail over
         // with: wait until each has its master's copy.
         for node in &cluster.nodes {
@@ -156,9 +156,9 @@ impl OwnCluster {
         }
     }
 
-    /// Waits until every node on `ports` says `cluster_state:ok`.
-    pub fn wait_until_ok(&self, ports: &[u16]) {
-        for &port in ports {
+    /// Waits until every running node says `cluster_state:ok`.
+    pub fn wait_until_ok(&self) {
+        for port in self.ports() {
             wait_for(&format!("node {port} says cluster_state:ok"), || {
                 cli(port, &["CLUSTER", "INFO"])
                     .is_some_and(|info| info.contains("cluster_state:ok"))
