@@ -78,7 +78,7 @@ pub struct CacheConfig {
     pub memory_max_bytes: u64,
     /// Bound of each instance's near cache (an in-process copy of hot pages in
     /// front of Redis, kept coherent by Redis's invalidations); 0 turns it off.
-    /// Only with the `redis` backend on one server (off with `cluster_nodes`).
+    /// Only with the `redis` backend (one server or a cluster).
     pub near_max_bytes: u64,
     /// Longest a page stays in the near cache, whatever its freshness: a
     /// backstop should an invalidation ever be lost without the link noticing.
@@ -243,11 +243,9 @@ impl CacheConfig {
         Duration::from_millis(self.op_timeout_ms)
     }
 
-    /// Whether each instance keeps a near cache in front of the store. Not in
-    /// front of a cluster yet: its invalidation link watches one server, and a
-    /// cluster's changes happen on every master.
+    /// Whether each instance keeps a near cache in front of the store.
     pub fn near_enabled(&self) -> bool {
-        self.backend == BackendKind::Redis && self.near_max_bytes > 0 && !self.is_cluster()
+        self.backend == BackendKind::Redis && self.near_max_bytes > 0
     }
 
     /// The key segment that a deploy changes to start clean.

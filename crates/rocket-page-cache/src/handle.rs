@@ -125,12 +125,6 @@ impl Cache {
             BackendKind::Memory => Arc::new(MemoryStore::new(config.memory_max_bytes)),
             BackendKind::None => Arc::new(NoStore),
         };
-        if config.is_cluster() && config.near_max_bytes > 0 {
-            rocket::info!(
-                "page cache: near cache off on a Redis Cluster (cache.near_max_bytes is ignored): \
-                 its invalidation link follows one server only"
-            );
-        }
         let near = config.near_enabled().then(|| {
             Arc::new(NearCache::new(
                 config.near_max_bytes,
@@ -199,6 +193,7 @@ impl Cache {
         };
         let settings = LinkSettings {
             url: self.inner.config.url.clone(),
+            cluster_nodes: self.inner.config.cluster_nodes.clone(),
             prefix: self.inner.key_base.clone(),
             heartbeat: Duration::from_millis(self.inner.config.near_heartbeat_ms),
         };

@@ -4,6 +4,7 @@
 //! master killed under load costs no request an error or more than a second.
 
 use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -120,30 +121,49 @@ struct Seen {
     reply: Reply,
 }
 
+/// A hit read from the store by this request: not from the near cache, and not
+/// shared by another request of this instance (whose hit may have been near).
+fn store_hit(reply: &Reply) -> bool {
+    let status = reply.cache_status();
+    reply.x_cache() == "HIT" && !status.contains("detail=near") && !status.contains("collapsed")
+}
+
 /// Requests in flight at once during the failover load.
 const WORKERS: usize = 8;
 
-/// A master stops answering (SIGSTOP, as a host gone from the network: requests
-/// to it hang, only budgets end them) and is SIGKILLed 1.5 s later, while
-/// requests keep coming: every request is answered 200 within a second
-/// (rendered while the cache cannot answer), and once a replica has been
-/// promoted the pages that lived on the dead master are hits again. Prints the
-/// figures (errors, worst latency, seconds until hits resume).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_master_killed_under_load_costs_no_request_an_error_and_sharing_resumes() {
-    let mut cluster = OwnCluster::start();
-    let namespace = Namespace::on_cluster(cluster.urls());
-    let app = TestApp::start(
-        &namespace,
-        &Arc::default(),
-        json!({ "op_timeout_ms": 100, "default_ttl": 300 }),
-    )
-    .await;
-    let paths = store_pages(&app, "fail").await;
-    let victim = cluster.master_ports()[0];
-    let victim_pages: BTreeSet<String> = keys_of(
+/// One worker of the failover load: requests `paths` in turn from `worker`
+/// until `stop`, recording each answer.
+async fn load_worker(
+    app: Arc<TestApp>,
+    paths: Arc<Vec<String>>,
+    stop: Arc<AtomicBool>,
+    worker: usize,
+) -> Vec<Seen> {
+    let mut seen = Vec::new();
+    let mut i = worker;
+    while !stop.load(Ordering::SeqCst) {
+        let path = &paths[i % paths.len()];
+        let at = Instant::now();
+        let reply = app.get(path).await;
+        seen.push(Seen {
+            at,
+            path: path.clone(),
+            took: at.elapsed(),
+            reply,
+        });
+        i += WORKERS;
+        // A request the cache cannot help completes without waiting on
+        // anything: let the conductor and the other workers run.
+        tokio::task::yield_now().await;
+    }
+    seen
+}
+
+/// The pages `victim` (a master's port) holds of `namespace`, by path.
+fn pages_on(victim: u16, namespace: &str) -> BTreeSet<String> {
+    keys_of(
         &Namespace::throwaway(&format!("redis://127.0.0.1:{victim}/")),
-        &namespace.name,
+        namespace,
     )
     .into_iter()
     .filter_map(|key| {
@@ -151,80 +171,129 @@ async fn a_master_killed_under_load_costs_no_request_an_error_and_sharing_resume
             .map(|(_, path)| path.to_owned())
     })
     .filter(|path| path.starts_with("/item/fail"))
-    .collect();
+    .collect()
+}
+
+/// What the failover load saw, from the moment the master stopped answering.
+struct Figures {
+    requests: usize,
+    errors: usize,
+    worst: Duration,
+    /// Requests after the kill that were not hits.
+    uncached: usize,
+    /// The first store hit on a page of the dead master, after the kill.
+    resumed: Option<Duration>,
+    near_hits: usize,
+}
+
+impl Figures {
+    fn of(seen: &[Seen], killed: Instant, victim_pages: &BTreeSet<String>) -> Self {
+        let after = || seen.iter().filter(move |s| s.at > killed);
+        Self {
+            requests: seen.len(),
+            errors: seen.iter().filter(|s| s.reply.status != 200).count(),
+            worst: seen.iter().map(|s| s.took).max().unwrap_or_default(),
+            uncached: after().filter(|s| s.reply.x_cache() != "HIT").count(),
+            resumed: after()
+                .filter(|s| victim_pages.contains(&s.path) && store_hit(&s.reply))
+                .map(|s| s.at.duration_since(killed))
+                .min(),
+            near_hits: after()
+                .filter(|s| s.reply.cache_status().contains("detail=near"))
+                .count(),
+        }
+    }
+}
+
+/// A master stops answering (SIGSTOP, as a host gone from the network: requests
+/// to it hang, only budgets end them) and is SIGKILLed 1.5 s later, while
+/// requests keep coming: every request is answered 200 within a second
+/// (rendered while the cache cannot answer), and once a replica has been
+/// promoted the pages that lived on the dead master are hits again, and the
+/// near cache (flushed when the master's link went silent) serves again on
+/// links to the new masters. Prints the figures (errors, worst latency, seconds
+/// until hits resume).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_master_killed_under_load_costs_no_request_an_error_and_sharing_resumes() {
+    let mut cluster = OwnCluster::start();
+    let namespace = Namespace::on_cluster(cluster.urls());
+    let app = Arc::new(
+        TestApp::start(
+            &namespace,
+            &Arc::default(),
+            json!({ "op_timeout_ms": 100, "default_ttl": 300 }),
+        )
+        .await,
+    );
+    let paths = Arc::new(store_pages(&app, "fail").await);
+    let victim = cluster.master_ports()[0];
+    let victim_pages = pages_on(victim, &namespace.name);
     assert!(!victim_pages.is_empty(), "the victim holds pages");
     // The replicas have the pages before their master goes.
-    let start = Instant::now();
     tokio::time::sleep(Duration::from_millis(200)).await;
 
-    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let killed_at = Arc::new(std::sync::Mutex::new(None::<Instant>));
+    let stop = Arc::new(AtomicBool::new(false));
+    // Each worker a task of its own, so that none starves the conductor.
     let load = (0..WORKERS).map(|worker| {
-        let (app, paths, stop) = (&app, &paths, Arc::clone(&stop));
-        async move {
-            let mut seen = Vec::new();
-            let mut i = worker;
-            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
-                let path = &paths[i % paths.len()];
-                let at = Instant::now();
-                let reply = app.get(path).await;
-                seen.push(Seen {
-                    at,
-                    path: path.clone(),
-                    took: at.elapsed(),
-                    reply,
-                });
-                i += WORKERS;
-                // A request the cache cannot help completes without waiting on
-                // anything: let the conductor and the other workers run.
-                tokio::task::yield_now().await;
-            }
-            seen
-        }
+        tokio::spawn(load_worker(
+            Arc::clone(&app),
+            Arc::clone(&paths),
+            Arc::clone(&stop),
+            worker,
+        ))
     });
     let conductor = async {
         tokio::time::sleep(Duration::from_millis(500)).await;
-        *killed_at.lock().expect("lock") = Some(Instant::now());
+        let killed = Instant::now();
         cluster.freeze(victim);
         // Longer than the node timeout and than any request may take.
         tokio::time::sleep(Duration::from_millis(1_500)).await;
         cluster.kill(victim);
-        // Sharing is back when a page of the dead master is a hit again.
+        // Sharing is back when a page of the dead master is a hit from the
+        // store again (near hits of it may go on until its link is found silent:
+        // nothing can change on a frozen master).
         eventually(
-            "a page of the killed master is a hit again",
+            "a page of the killed master is a store hit again",
             Duration::from_secs(30),
             || async {
                 let page = victim_pages.iter().next()?;
-                (app.get(page).await.x_cache() == "HIT").then_some(())
+                store_hit(&app.get(page).await).then_some(())
             },
         )
         .await;
+        // The near cache's links are rebuilt on the new masters.
+        eventually(
+            "the near cache serves again",
+            Duration::from_secs(30),
+            || async { app.cache().near_serving().then_some(()) },
+        )
+        .await;
+        let near_back = killed.elapsed();
         // A little more load after the recovery.
         tokio::time::sleep(Duration::from_millis(500)).await;
-        stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        stop.store(true, Ordering::SeqCst);
+        (killed, near_back)
     };
-    let (seen, ()) = tokio::join!(join_all(load), conductor);
-    let seen: Vec<Seen> = seen.into_iter().flatten().collect();
-    let killed = killed_at.lock().expect("lock").expect("killed");
-
-    let errors = seen.iter().filter(|s| s.reply.status != 200).count();
-    let worst = seen.iter().map(|s| s.took).max().unwrap_or_default();
-    let resumed = seen
-        .iter()
-        .filter(|s| s.at > killed && victim_pages.contains(&s.path) && s.reply.x_cache() == "HIT")
-        .map(|s| s.at.duration_since(killed))
-        .min();
-    let uncached = seen
-        .iter()
-        .filter(|s| s.at > killed && s.reply.x_cache() != "HIT")
-        .count();
+    let (seen, (killed, near_back)) = tokio::join!(join_all(load), conductor);
+    let seen: Vec<Seen> = seen
+        .into_iter()
+        .flat_map(|worker| worker.expect("a load worker panicked"))
+        .collect();
+    let f = Figures::of(&seen, killed, &victim_pages);
     eprintln!(
-        "failover: {} requests over {:.1}s, {errors} errors, worst latency {worst:?}, \
-         {uncached} not hits after the kill, hits on the dead master's pages again after {resumed:?}",
-        seen.len(),
-        start.elapsed().as_secs_f64(),
+        "failover: {} requests, {} errors, worst latency {:?}, {} not hits after the master \
+         stopped answering, store hits on its pages again after {:?}, near cache serving \
+         again after {near_back:?} ({} near hits after it stopped)",
+        f.requests, f.errors, f.worst, f.uncached, f.resumed, f.near_hits,
     );
-    assert_eq!(errors, 0, "every request answered 200");
-    assert!(worst < Duration::from_secs(1), "worst latency {worst:?}");
-    assert!(resumed.is_some(), "hits resumed on the dead master's pages");
+    assert_eq!(f.errors, 0, "every request answered 200");
+    assert!(
+        f.worst < Duration::from_secs(1),
+        "worst latency {:?}",
+        f.worst
+    );
+    assert!(
+        f.resumed.is_some(),
+        "hits resumed on the dead master's pages"
+    );
 }

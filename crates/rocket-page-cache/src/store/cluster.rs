@@ -392,7 +392,7 @@ fn tag_digest(tag: &str) -> String {
 
 /// The distinct masters named by a `CLUSTER SLOTS` reply: each range is
 /// `[start, end, [host, port, id, ...], replicas...]`.
-fn masters_of(reply: &Value) -> Result<Vec<(String, u16)>, StoreError> {
+pub(crate) fn masters_of(reply: &Value) -> Result<Vec<(String, u16)>, StoreError> {
     let bad = || StoreError::Protocol("CLUSTER SLOTS: unexpected shape".to_owned());
     let Value::Array(ranges) = reply else {
         return Err(bad());
