@@ -424,9 +424,10 @@ impl Cache {
     }
 
     /// Removes (or, `soft`, marks stale) every page and memo filed under `tags`, on
-    /// every instance at once; returns how many entries it touched. Atomic in the
-    /// store: a render that read its data before the purge is refused when it
-    /// comes to store, so concurrent renders cannot bring old pages back.
+    /// every instance at once; returns how many entries it touched. A render that
+    /// read its data before the purge is refused when it comes to store (or, on
+    /// a cluster, takes its page back right after storing it), so concurrent
+    /// renders cannot bring old pages back.
     pub async fn purge_tags(&self, tags: &[String], soft: bool) -> Result<u64, StoreError> {
         let budget = self.inner.config.op_timeout() * 20;
         let tags: Vec<String> = tags.iter().cloned().map(bounded_tag).collect();

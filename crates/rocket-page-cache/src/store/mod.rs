@@ -111,7 +111,8 @@ pub trait Store: Send + Sync + 'static {
 
     /// Stores `value` for `ttl` and files it under each tag, but only if no tag has
     /// been purged since the stamped generation; returns whether it was stored.
-    /// This is what keeps a render that read old rows from landing after a purge.
+    /// This is what keeps a render that read old rows from landing after a purge
+    /// (see `cluster` for how a store whose keys live apart keeps the promise).
     async fn set_tagged(
         &self,
         key: &str,
@@ -123,8 +124,10 @@ pub trait Store: Send + Sync + 'static {
     /// Current generations of these tags (0 for a tag never purged).
     async fn tag_generations(&self, tags: &[String]) -> Result<Vec<u64>, StoreError>;
 
-    /// Removes every entry filed under these tags and bumps their generations, in
-    /// one atomic step; returns how many entries went. With a `stale` patch (a
+    /// Removes every entry filed under these tags and bumps their generations;
+    /// returns how many entries went. One atomic step on one server; on a
+    /// cluster, bump first and remove after, which together with
+    /// [`Self::set_tagged`]'s order keeps renders from before the purge out. With a `stale` patch (a
     /// soft purge), values it applies to are kept but patched (marked stale, so
     /// served within grace while one request refreshes them) and the rest removed.
     async fn purge_tags(
