@@ -47,6 +47,10 @@ pub struct CacheConfig {
     pub backend: BackendKind,
     /// Redis URL (`redis://[:password@]host:port/db`).
     pub url: String,
+    /// Seed nodes of a Redis Cluster (`redis://[:password@]host:port/`, `rediss://`
+    /// for TLS). When non-empty the `redis` backend talks to the cluster through
+    /// these and `url` is not used; the client learns the other nodes itself.
+    pub cluster_nodes: Vec<String>,
     /// Prefix of every key this app writes; two apps on one Redis must differ here.
     pub namespace: String,
     /// Part of every key; change it at deploy to start from a clean cache without
@@ -74,7 +78,7 @@ pub struct CacheConfig {
     pub memory_max_bytes: u64,
     /// Bound of each instance's near cache (an in-process copy of hot pages in
     /// front of Redis, kept coherent by Redis's invalidations); 0 turns it off.
-    /// Only with the `redis` backend.
+    /// Only with the `redis` backend (one server or a cluster).
     pub near_max_bytes: u64,
     /// Longest a page stays in the near cache, whatever its freshness: a
     /// backstop should an invalidation ever be lost without the link noticing.
@@ -118,6 +122,7 @@ impl Default for CacheConfig {
         Self {
             backend: BackendKind::Redis,
             url: "redis://127.0.0.1:6379/".to_owned(),
+            cluster_nodes: Vec::new(),
             namespace: "rocket-cache".to_owned(),
             generation: String::new(),
             default_ttl: 300,
@@ -162,14 +167,17 @@ impl CacheConfig {
                 self.namespace
             ));
         }
+        // Braces are Redis Cluster's hash-tag marks: keep them out of the part of
+        // every key this setting spells, so that the engine alone chooses tags.
         if !self
             .generation
             .bytes()
-            .all(|b| b.is_ascii_graphic() && b != b':')
+            .all(|b| b.is_ascii_graphic() && !b":{}".contains(&b))
         {
-            return Err("cache.generation: printable characters without `:`".to_owned());
+            return Err("cache.generation: printable characters without `:`, `{`, `}`".to_owned());
         }
-        if self.backend == BackendKind::Redis {
+        self.validate_cluster_nodes()?;
+        if self.backend == BackendKind::Redis && !self.is_cluster() {
             match url::Url::parse(&self.url) {
                 Ok(url) if matches!(url.scheme(), "redis" | "rediss") => {}
                 _ => {
@@ -198,6 +206,36 @@ impl CacheConfig {
             }
         }
         Ok(())
+    }
+
+    /// Each of `cluster_nodes` must be a redis:// or rediss:// URL with a host, and
+    /// they only make sense for the `redis` backend.
+    fn validate_cluster_nodes(&self) -> Result<(), String> {
+        if self.cluster_nodes.is_empty() {
+            return Ok(());
+        }
+        if self.backend != BackendKind::Redis {
+            return Err("cache.cluster_nodes: only with backend = \"redis\"".to_owned());
+        }
+        for (i, node) in self.cluster_nodes.iter().enumerate() {
+            match url::Url::parse(node) {
+                Ok(url)
+                    if matches!(url.scheme(), "redis" | "rediss")
+                        && url.host_str().is_some_and(|h| !h.is_empty()) => {}
+                _ => {
+                    return Err(format!(
+                        "cache.cluster_nodes[{i}]: must be a redis:// or rediss:// URL with a host, got {:?}",
+                        redact_url(node)
+                    ))
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether the `redis` backend is a Redis Cluster (`cluster_nodes` set).
+    pub fn is_cluster(&self) -> bool {
+        self.backend == BackendKind::Redis && !self.cluster_nodes.is_empty()
     }
 
     /// The budget of one store operation (`op_timeout_ms`).
@@ -263,5 +301,37 @@ mod tests {
         assert!(config.validate().unwrap_err().starts_with("cache.url"));
         config.backend = BackendKind::Memory;
         config.validate().unwrap();
+    }
+
+    #[test]
+    fn cluster_nodes_are_checked_one_by_one() {
+        let mut config = CacheConfig {
+            cluster_nodes: vec!["redis://10.0.0.1:7000/".into(), "10.0.0.2:7000".into()],
+            ..CacheConfig::default()
+        };
+        assert!(config
+            .validate()
+            .unwrap_err()
+            .starts_with("cache.cluster_nodes[1]"));
+        config.cluster_nodes[1] = "rediss://:secret@10.0.0.2:7000/".into();
+        config.validate().unwrap();
+        assert!(config.is_cluster());
+        config.backend = BackendKind::Memory;
+        assert!(config
+            .validate()
+            .unwrap_err()
+            .starts_with("cache.cluster_nodes"));
+    }
+
+    #[test]
+    fn braces_in_the_generation_are_refused() {
+        let config = CacheConfig {
+            generation: "a{b}".into(),
+            ..CacheConfig::default()
+        };
+        assert!(config
+            .validate()
+            .unwrap_err()
+            .starts_with("cache.generation"));
     }
 }

@@ -23,6 +23,7 @@ use super::near::NearCache;
 use super::policy::{Policies, RoutePolicy};
 use super::route_stats::{RouteStats, RouteStatsSnapshot};
 use super::stats::{Breaker, Stats, StatsSnapshot, WarnLimiter};
+use super::store::cluster::ClusterStore;
 use super::store::memory::MemoryStore;
 use super::store::none::NoStore;
 use super::store::redis::RedisStore;
@@ -86,7 +87,7 @@ impl From<StoreError> for CacheUnavailable {
 pub struct CacheHealth {
     /// `up`, `degraded` (unreachable: pages are served uncached) or `disabled`.
     pub status: &'static str,
-    /// The store's name: `redis`, `memory` or `none`.
+    /// The store's name: `redis`, `redis-cluster`, `memory` or `none`.
     pub backend: &'static str,
     /// `cache.namespace`.
     pub namespace: String,
@@ -112,6 +113,14 @@ impl Cache {
         config.validate()?;
         let namespace_prefix = format!("{}:", config.namespace);
         let store: Arc<dyn Store> = match config.backend {
+            BackendKind::Redis if config.is_cluster() => Arc::new(
+                ClusterStore::new(
+                    &config.cluster_nodes,
+                    config.op_timeout(),
+                    namespace_prefix.clone(),
+                )
+                .map_err(|e| format!("cache.cluster_nodes: {e}"))?,
+            ),
             BackendKind::Redis => Arc::new(
                 RedisStore::new(&config.url, config.op_timeout(), namespace_prefix.clone())
                     .map_err(|e| format!("cache.url: {e}"))?,
@@ -189,6 +198,7 @@ impl Cache {
         };
         let settings = LinkSettings {
             url: self.inner.config.url.clone(),
+            cluster_nodes: self.inner.config.cluster_nodes.clone(),
             prefix: self.inner.key_base.clone(),
             heartbeat: Duration::from_millis(self.inner.config.near_heartbeat_ms),
         };
@@ -437,9 +447,10 @@ impl Cache {
     }
 
     /// Removes (or, `soft`, marks stale) every page and memo filed under `tags`, on
-    /// every instance at once; returns how many entries it touched. Atomic in the
-    /// store: a render that read its data before the purge is refused when it
-    /// comes to store, so concurrent renders cannot bring old pages back.
+    /// every instance at once; returns how many entries it touched. A render that
+    /// read its data before the purge is refused when it comes to store (or, on
+    /// a cluster, takes its page back right after storing it), so concurrent
+    /// renders cannot bring old pages back.
     pub async fn purge_tags(&self, tags: &[String], soft: bool) -> Result<u64, StoreError> {
         let budget = self.inner.config.op_timeout() * 20;
         let tags: Vec<String> = tags.iter().cloned().map(bounded_tag).collect();

@@ -25,11 +25,11 @@
 //! - `route_stats`: counters per route policy ([`Outcome`], render times).
 //! - `handle`: the [`Cache`] handle, every store call within its budget.
 //! - `near`: the per-instance L1 in front of Redis and the invalidation link
-//!   that keeps it coherent.
+//!   that keeps it coherent (one tracking connection per master on a cluster).
 //! - `clock`: the time every freshness decision reads ([`Clock`]; a
 //!   [`ManualClock`] for tests).
-//! - `store`: Redis, memory and none backends, behind one trait; values are
-//!   opaque bytes to them.
+//! - `store`: Redis (one server or a cluster), memory and none backends,
+//!   behind one trait; values are opaque bytes to them.
 
 #![forbid(unsafe_code)]
 

@@ -1,11 +1,12 @@
 //! The engine's own integration tests: a minimal Rocket app per test, the shared
-//! Redis (or a `redis-server` of the test's own), nothing else.
+//! Redis (or a `redis-server` or Redis Cluster of the test's own), nothing else.
 
 mod support;
 
 #[path = "../examples/hello.rs"]
 mod hello;
 
+mod cluster;
 mod compression;
 mod entry;
 mod example;

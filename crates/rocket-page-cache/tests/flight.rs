@@ -10,7 +10,15 @@ use serde_json::json;
 
 use crate::support::app::{Reply, TestApp};
 use crate::support::own_redis::OwnRedis;
+use crate::support::shared::Shared;
 use crate::support::Namespace;
+
+// The lease tests of the shared-store suite (the 300-request burst over two
+// instances is in `cluster`).
+crate::on_both!(
+    a_burst_on_a_cold_key_over_two_instances_renders_once,
+    a_render_that_hangs_past_the_lease_frees_the_key_when_the_lease_runs_out,
+);
 
 /// Requests per burst.
 const BURST: usize = 8;
@@ -72,9 +80,8 @@ async fn with_redis_gone_a_burst_still_renders_once_per_instance() {
     assert_eq!(app.backend.renders("/gated/down"), 1);
 }
 
-#[tokio::test]
-async fn a_burst_on_a_cold_key_over_two_instances_renders_once() {
-    let first = TestApp::spawn(json!({})).await;
+async fn a_burst_on_a_cold_key_over_two_instances_renders_once(store: Shared) {
+    let first = store.app(json!({})).await;
     let second = first.peer(json!({})).await;
     let replies = burst(&[&first, &second], "/gated/cold2").await;
     assert_one_page(&replies);
@@ -85,14 +92,13 @@ async fn a_burst_on_a_cold_key_over_two_instances_renders_once() {
     );
 }
 
-#[tokio::test]
-async fn a_render_that_hangs_past_the_lease_frees_the_key_when_the_lease_runs_out() {
+async fn a_render_that_hangs_past_the_lease_frees_the_key_when_the_lease_runs_out(store: Shared) {
     const LEASE_MS: u64 = 600;
     // A waiter gives up and renders at lock_timeout_ms: well past the lease and
     // the bound below, and within the gate's 10 s, so a lease that never runs
     // out fails the bound rather than the gate.
     let config = json!({ "lease_ms": LEASE_MS, "lock_timeout_ms": 8_000 });
-    let holder = TestApp::spawn(config.clone()).await;
+    let holder = store.app(config.clone()).await;
     let other = holder.peer(config).await;
     let gate = &holder.backend.gate;
 

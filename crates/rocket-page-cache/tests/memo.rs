@@ -1,18 +1,22 @@
 //! `Cache::get_or_compute`: values that are not pages (Flask-Caching's
-//! `key_prefix` and `memoize`).
+//! `key_prefix` and `memoize`). Part of the shared-store suite.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use serde_json::json;
 
-use crate::support::app::TestApp;
+use crate::support::shared::Shared;
+
+crate::on_both!(
+    a_value_is_computed_once_until_its_tag_is_purged,
+    an_error_of_compute_is_returned_and_not_cached,
+);
 
 const TTL: Duration = Duration::from_mins(1);
 
-#[tokio::test]
-async fn a_value_is_computed_once_until_its_tag_is_purged() {
-    let app = TestApp::spawn(json!({})).await;
+async fn a_value_is_computed_once_until_its_tag_is_purged(store: Shared) {
+    let app = store.app(json!({})).await;
     let cache = app.cache();
     let computed = AtomicU32::new(0);
     let compute = || async {
@@ -40,9 +44,8 @@ async fn a_value_is_computed_once_until_its_tag_is_purged() {
     assert_eq!(third, Ok(vec![2, 42]));
 }
 
-#[tokio::test]
-async fn an_error_of_compute_is_returned_and_not_cached() {
-    let app = TestApp::spawn(json!({})).await;
+async fn an_error_of_compute_is_returned_and_not_cached(store: Shared) {
+    let app = store.app(json!({})).await;
     let cache = app.cache();
     let failed: Result<u32, String> = cache
         .get_or_compute("flaky", TTL, &[], async { Err("database down".to_owned()) })

@@ -1,6 +1,8 @@
 //! The near cache: hot pages served from the instance's own memory, dropped on
 //! every instance when Redis reports their keys changed, and all of it dropped
-//! when the link that carries those reports is lost or goes silent.
+//! when the link that carries those reports is lost or goes silent. The first
+//! two tests belong to the shared-store suite: on a cluster the link is one
+//! connection per master.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,7 +13,14 @@ use crate::support::app::{Reply, TestApp};
 use crate::support::eventually;
 use crate::support::own_redis::OwnRedis;
 use crate::support::routes::Backend;
+use crate::support::shared::Shared;
 use crate::support::Namespace;
+
+crate::on_both!(
+    a_page_is_served_from_memory_after_one_redis_hit_and_counted_apart,
+    a_change_on_one_instance_leaves_no_near_copy_on_another_after_50_ms,
+    a_purge_leaves_no_near_copy_of_pages_in_any_slot_after_50_ms,
+);
 
 /// How late an invalidation may arrive: a write's purge must reach every other
 /// instance's near cache within this of its answer.
@@ -42,9 +51,8 @@ async fn warm_near(app: &TestApp, path: &str) -> Reply {
     .await
 }
 
-#[tokio::test]
-async fn a_page_is_served_from_memory_after_one_redis_hit_and_counted_apart() {
-    let app = TestApp::spawn(json!({})).await;
+async fn a_page_is_served_from_memory_after_one_redis_hit_and_counted_apart(store: Shared) {
+    let app = store.app(json!({})).await;
     link_up(&app).await;
     assert_eq!(app.get("/plain/near").await.x_cache(), "MISS");
     let from_redis = app.get("/plain/near").await;
@@ -83,9 +91,8 @@ async fn near_max_bytes_zero_turns_the_near_cache_off() {
 
 /// Every kind of change on one instance, then the other instance's next answer
 /// 50 ms after the change returned: never its old near copy.
-#[tokio::test]
-async fn a_change_on_one_instance_leaves_no_near_copy_on_another_after_50_ms() {
-    let writer = TestApp::spawn(json!({})).await;
+async fn a_change_on_one_instance_leaves_no_near_copy_on_another_after_50_ms(store: Shared) {
+    let writer = store.app(json!({})).await;
     let reader = writer.peer(json!({})).await;
     let path = "/item/9";
     let changes = ["hard purge", "soft purge", "path purge", "delete", "clear"];
@@ -121,6 +128,34 @@ async fn a_change_on_one_instance_leaves_no_near_copy_on_another_after_50_ms() {
         } else {
             assert_ne!(after.body, old.body, "{change}: the old page");
         }
+    }
+}
+
+/// Pages enough that, on a cluster, every master holds some: each master's
+/// invalidations must reach the reader.
+const SPREAD: usize = 18;
+
+async fn a_purge_leaves_no_near_copy_of_pages_in_any_slot_after_50_ms(store: Shared) {
+    let writer = store.app(json!({})).await;
+    let reader = writer.peer(json!({})).await;
+    let paths: Vec<String> = (0..SPREAD).map(|i| format!("/item/n{i}")).collect();
+    for path in &paths {
+        writer.get(path).await;
+        warm_near(&reader, path).await;
+    }
+    writer
+        .cache()
+        .purge_tags(&["items".to_owned()], false)
+        .await
+        .expect("purge");
+    tokio::time::sleep(STALENESS_BOUND).await;
+    for path in &paths {
+        let after = reader.get(path).await;
+        assert!(
+            !is_near(&after),
+            "{path}: still served from memory: {}",
+            after.cache_status()
+        );
     }
 }
 

@@ -3,13 +3,20 @@
 //!
 //! Lifetimes are whole seconds and the engine's clock cannot be set from
 //! outside, so these tests wait one real lifetime (the only wall-clock waits of
-//! the suite): nothing else could tell them the page went stale.
+//! the suite): nothing else could tell them the page went stale. Part of the
+//! shared-store suite.
 
 use std::time::Duration;
 
 use serde_json::json;
 
 use crate::support::app::{Reply, TestApp};
+use crate::support::shared::Shared;
+
+crate::on_both!(
+    a_stale_page_is_served_within_grace_while_one_request_refreshes_it,
+    a_stale_page_answers_when_the_route_fails,
+);
 
 /// Past the one-second lifetime of the pages below.
 const PAST_LIFETIME: Duration = Duration::from_millis(1_100);
@@ -21,10 +28,9 @@ async fn prompt(app: &TestApp, path: &str) -> Reply {
         .expect("answered without waiting for the refresh")
 }
 
-#[tokio::test]
-async fn a_stale_page_is_served_within_grace_while_one_request_refreshes_it() {
+async fn a_stale_page_is_served_within_grace_while_one_request_refreshes_it(store: Shared) {
     let rules = json!({ "rules": [{ "path": "/gated/<id>", "ttl": 1, "grace": 60 }] });
-    let app = TestApp::spawn(rules).await;
+    let app = store.app(rules).await;
     let gate = &app.backend.gate;
     gate.release(1);
     assert_eq!(app.get("/gated/stale").await.x_cache(), "MISS");
@@ -54,12 +60,11 @@ async fn a_stale_page_is_served_within_grace_while_one_request_refreshes_it() {
     );
 }
 
-#[tokio::test]
-async fn a_stale_page_answers_when_the_route_fails() {
+async fn a_stale_page_answers_when_the_route_fails(store: Shared) {
     let rules = json!({ "rules": [{
         "path": "/flaky", "ttl": 1, "grace": 0, "stale_if_error": 600
     }] });
-    let app = TestApp::spawn(rules).await;
+    let app = store.app(rules).await;
     assert_eq!(app.get("/flaky").await.x_cache(), "MISS");
     tokio::time::sleep(PAST_LIFETIME).await;
 

@@ -14,6 +14,13 @@
 //! The link is trusted only while it proves itself: a disconnect, an error or a
 //! heartbeat not answered within its interval flushes the near cache and turns
 //! it off until a new connection has tracking on again.
+//!
+//! On a Redis Cluster a key changes on the master that serves its slot, so the
+//! link is one such connection per master, found with `CLUSTER SLOTS` from the
+//! seed nodes; the near cache serves only while every one of them has tracking
+//! on, and any of them lost or silent flushes it. Each heartbeat also asks for
+//! the masters again: when they changed (a failover, a resharding), the links
+//! are rebuilt from scratch, the near cache flushed meanwhile.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,6 +30,8 @@ use redis::{AsyncConnectionConfig, IntoConnectionInfo, ProtocolVersion, PushInfo
 use tokio::sync::Notify;
 
 use super::NearCache;
+use crate::config::redact_url;
+use crate::store::cluster::masters_of;
 
 /// Longest pause between two attempts to bring a lost link back.
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
@@ -34,6 +43,9 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(50);
 pub struct LinkSettings {
     /// The store's URL (`redis://` or `rediss://`); the link speaks RESP3 on it.
     pub url: String,
+    /// A cluster's seed nodes; when not empty, `url` is not used and the link
+    /// watches every master (their URLs keep the seeds' scheme and password).
+    pub cluster_nodes: Vec<String>,
     /// Changes to keys starting with this are reported.
     pub prefix: String,
     /// How often the link is proven with a PING, and how long the answer may take.
@@ -46,17 +58,29 @@ pub fn spawn(near: Arc<NearCache>, settings: LinkSettings) -> tokio::task::JoinH
 }
 
 async fn run(near: Arc<NearCache>, settings: LinkSettings) {
-    let client = match resp3_client(&settings.url) {
-        Ok(client) => client,
-        Err(e) => {
-            rocket::warn!("page cache: near cache off, its link cannot be built: {e}");
-            return;
+    let single = if settings.cluster_nodes.is_empty() {
+        match resp3_client(&settings.url) {
+            Ok(client) => Some(client),
+            Err(e) => {
+                rocket::warn!("page cache: near cache off, its link cannot be built: {e}");
+                return;
+            }
         }
+    } else {
+        None
     };
     let mut backoff = FIRST_BACKOFF;
     let mut warned = false;
     loop {
-        match session(&near, &client, &settings).await {
+        let targets = match &single {
+            Some(client) => Ok(vec![(client.clone(), None)]),
+            None => cluster_targets(&settings).await,
+        };
+        let outcome = match targets {
+            Ok(targets) => session(&near, &targets, &settings).await,
+            Err(e) => Err(e),
+        };
+        match outcome {
             Ok(()) => {
                 backoff = FIRST_BACKOFF;
                 warned = false;
@@ -74,18 +98,133 @@ async fn run(near: Arc<NearCache>, settings: LinkSettings) {
     }
 }
 
-/// One connection's life: tracking on, then heartbeats until something fails.
-/// Returns `Ok` when a link that had been up was lost (so the retry starts
-/// quickly), `Err` when it could not be brought up.
+/// A server the link watches, and on a cluster the master's address as
+/// `CLUSTER SLOTS` names it (to notice when the masters change).
+type Target = (redis::Client, Option<(String, u16)>);
+
+/// One life of the link: tracking on every target, then heartbeats until
+/// something fails. Returns `Ok` when a link that had been up was lost (so the
+/// retry starts quickly), `Err` when it could not be brought up.
 async fn session(
     near: &Arc<NearCache>,
-    client: &redis::Client,
+    targets: &[Target],
     settings: &LinkSettings,
 ) -> Result<(), String> {
     let lost = Arc::new(Notify::new());
+    let mut links = Vec::with_capacity(targets.len());
+    for (client, _) in targets {
+        links.push(track(near, client, settings, &lost).await?);
+    }
+    let masters: Vec<(String, u16)> = targets.iter().filter_map(|(_, at)| at.clone()).collect();
+    near.link_restored();
+    let mut ticker = tokio::time::interval(settings.heartbeat);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = lost.notified() => return Ok(()),
+            _ = ticker.tick() => {
+                for connection in &mut links {
+                    if let Err(e) = heartbeat(connection, settings.heartbeat).await {
+                        near.link_lost();
+                        rocket::warn!("page cache: near cache link {e}; flushed");
+                        return Ok(());
+                    }
+                }
+                if !masters.is_empty() && !same_masters(&mut links[0], &masters, settings.heartbeat).await {
+                    near.link_lost();
+                    rocket::info!("page cache: the cluster's masters changed; near cache flushed, links rebuilt");
+                    return Ok(());
+                }
+            }
+        }
+    }
+}
+
+/// A PING answered within `within`, or why not.
+async fn heartbeat(
+    connection: &mut redis::aio::MultiplexedConnection,
+    within: Duration,
+) -> Result<(), String> {
+    let ping = redis::cmd("PING");
+    match tokio::time::timeout(within, ping.query_async::<String>(connection)).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => Err(format!("failed ({e})")),
+        Err(_) => Err("missed a heartbeat".to_owned()),
+    }
+}
+
+/// Whether the cluster's masters are still `tracked` (an error counts as no).
+async fn same_masters(
+    connection: &mut redis::aio::MultiplexedConnection,
+    tracked: &[(String, u16)],
+    within: Duration,
+) -> bool {
+    let slots = redis::cmd("CLUSTER").arg("SLOTS").clone();
+    match tokio::time::timeout(within, slots.query_async::<redis::Value>(connection)).await {
+        Ok(Ok(reply)) => masters_of(&reply).is_ok_and(|now| now == tracked),
+        _ => false,
+    }
+}
+
+/// The cluster's masters, asked of the seeds in turn, each as a RESP3 client
+/// with the first seed's scheme and credentials.
+async fn cluster_targets(settings: &LinkSettings) -> Result<Vec<Target>, String> {
+    let mut last_error = "no seed nodes".to_owned();
+    for seed in &settings.cluster_nodes {
+        match ask_masters(seed, settings.heartbeat).await {
+            Ok(masters) => {
+                return masters
+                    .into_iter()
+                    .map(|(host, port)| {
+                        let url = with_address(seed, &host, port)?;
+                        let client = resp3_client(&url).map_err(|e| e.to_string())?;
+                        Ok((client, Some((host, port))))
+                    })
+                    .collect();
+            }
+            Err(e) => last_error = e,
+        }
+    }
+    Err(format!("no seed node named the masters: {last_error}"))
+}
+
+/// `CLUSTER SLOTS` of one seed, read as its masters.
+async fn ask_masters(seed: &str, within: Duration) -> Result<Vec<(String, u16)>, String> {
+    let client = resp3_client(seed).map_err(|e| e.to_string())?;
+    let ask = async {
+        let mut connection = client.get_multiplexed_async_connection().await?;
+        redis::cmd("CLUSTER")
+            .arg("SLOTS")
+            .query_async::<redis::Value>(&mut connection)
+            .await
+    };
+    let reply = tokio::time::timeout(within.max(Duration::from_millis(200)), ask)
+        .await
+        .map_err(|_| format!("{} did not answer", redact_url(seed)))?
+        .map_err(|e| e.to_string())?;
+    masters_of(&reply).map_err(|e| e.to_string())
+}
+
+/// `seed` pointing at another node: same scheme, credentials and database.
+fn with_address(seed: &str, host: &str, port: u16) -> Result<String, String> {
+    let mut url = url::Url::parse(seed).map_err(|e| e.to_string())?;
+    url.set_host(Some(host)).map_err(|e| e.to_string())?;
+    url.set_port(Some(port))
+        .map_err(|()| format!("{} cannot take a port", redact_url(seed)))?;
+    Ok(url.to_string())
+}
+
+/// A connection to one server with tracking on for the key base, whose pushes
+/// go to the near cache; a disconnect wakes `lost`.
+async fn track(
+    near: &Arc<NearCache>,
+    client: &redis::Client,
+    settings: &LinkSettings,
+    lost: &Arc<Notify>,
+) -> Result<redis::aio::MultiplexedConnection, String> {
     let sink = InvalidationSink {
         near: Arc::clone(near),
-        lost: Arc::clone(&lost),
+        lost: Arc::clone(lost),
     };
     let config = AsyncConnectionConfig::new()
         .set_push_sender(sink)
@@ -109,31 +248,7 @@ async fn session(
     .await
     .map_err(|_| "no answer to CLIENT TRACKING".to_owned())?
     .map_err(|e| e.to_string())?;
-    near.link_restored();
-    let mut ticker = tokio::time::interval(settings.heartbeat);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            () = lost.notified() => return Ok(()),
-            _ = ticker.tick() => {
-                let ping = redis::cmd("PING");
-                let answer = ping.query_async::<String>(&mut connection);
-                match tokio::time::timeout(settings.heartbeat, answer).await {
-                    Ok(Ok(_)) => {}
-                    Ok(Err(e)) => {
-                        near.link_lost();
-                        rocket::warn!("page cache: near cache link failed ({e}); flushed");
-                        return Ok(());
-                    }
-                    Err(_) => {
-                        near.link_lost();
-                        rocket::warn!("page cache: near cache link missed a heartbeat; flushed");
-                        return Ok(());
-                    }
-                }
-            }
-        }
-    }
+    Ok(connection)
 }
 
 /// A client for `url` that speaks RESP3, whatever the URL says.
@@ -191,6 +306,14 @@ fn apply_invalidation(near: &NearCache, data: &[redis::Value]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_masters_url_keeps_the_seeds_scheme_and_password() {
+        assert_eq!(
+            with_address("rediss://:pw@seed:7000/", "10.0.0.9", 7005).expect("url"),
+            "rediss://:pw@10.0.0.9:7005/"
+        );
+    }
     use crate::entry::{Entry, Kind};
     use bytes::Bytes;
 
@@ -226,6 +349,7 @@ mod tests {
             Arc::clone(&near),
             LinkSettings {
                 url: REDIS_URL.to_owned(),
+                cluster_nodes: Vec::new(),
                 prefix: prefix.clone(),
                 heartbeat: Duration::from_millis(500),
             },

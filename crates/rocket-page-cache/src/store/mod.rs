@@ -1,9 +1,13 @@
-//! Where entries live, behind one trait: [`redis`] (shared by every instance),
-//! [`memory`] (this process only) and [`none`].
+//! Where entries live, behind one trait: [`redis`] (one server shared by every
+//! instance), [`cluster`] (a Redis Cluster shared by every instance), [`memory`]
+//! (this process only) and [`none`]. The two Redis backends send their
+//! single-key commands through [`commands`].
 //!
 //! Stores deal in whole keys and opaque bytes; what the bytes mean is `entry`'s
 //! business, and time budgets are applied by the caller.
 
+pub mod cluster;
+mod commands;
 pub mod memory;
 pub mod none;
 pub mod redis;
@@ -85,7 +89,7 @@ pub struct Usage {
 /// One cache backend. Every method may be called concurrently from many requests.
 #[rocket::async_trait]
 pub trait Store: Send + Sync + 'static {
-    /// Short name for logs and health (`redis`, `memory`, `none`).
+    /// Short name for logs and health (`redis`, `redis-cluster`, `memory`, `none`).
     fn name(&self) -> &'static str;
 
     /// The stored value, or `None` when absent or expired.
@@ -107,7 +111,8 @@ pub trait Store: Send + Sync + 'static {
 
     /// Stores `value` for `ttl` and files it under each tag, but only if no tag has
     /// been purged since the stamped generation; returns whether it was stored.
-    /// This is what keeps a render that read old rows from landing after a purge.
+    /// This is what keeps a render that read old rows from landing after a purge
+    /// (see `cluster` for how a store whose keys live apart keeps the promise).
     async fn set_tagged(
         &self,
         key: &str,
@@ -119,8 +124,10 @@ pub trait Store: Send + Sync + 'static {
     /// Current generations of these tags (0 for a tag never purged).
     async fn tag_generations(&self, tags: &[String]) -> Result<Vec<u64>, StoreError>;
 
-    /// Removes every entry filed under these tags and bumps their generations, in
-    /// one atomic step; returns how many entries went. With a `stale` patch (a
+    /// Removes every entry filed under these tags and bumps their generations;
+    /// returns how many entries went. One atomic step on one server; on a
+    /// cluster, bump first and remove after, which together with
+    /// [`Self::set_tagged`]'s order keeps renders from before the purge out. With a `stale` patch (a
     /// soft purge), values it applies to are kept but patched (marked stale, so
     /// served within grace while one request refreshes them) and the rest removed.
     async fn purge_tags(

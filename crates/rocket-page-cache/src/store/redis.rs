@@ -9,17 +9,10 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{AsyncCommands, Script};
+use redis::Script;
 
+use super::commands::{self, millis, prefix_pattern, GENERATION_LIFETIME_MS};
 use super::{StalePatch, Store, StoreError, TagStamp, Usage};
-
-/// How long a tag's generation counter outlives its last purge. Renders and
-/// leases last seconds, so a day is ample; a counter that lapses reads as 0, which
-/// only makes a render stamped before the lapse miss its store (safe).
-const GENERATION_LIFETIME_MS: u64 = 86_400_000;
-
-/// Keys visited per SCAN step.
-const SCAN_COUNT: u64 = 500;
 
 /// Stores an entry and files it under its tags, unless a tag's generation moved
 /// since the render began (a purge happened in between).
@@ -83,12 +76,6 @@ end
 return touched
 ";
 
-/// Frees a lease only for the token that holds it.
-const RELEASE_LEASE: &str = r"
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-";
-
 /// The `redis` backend.
 pub struct RedisStore {
     hot: ConnectionManager,
@@ -131,7 +118,7 @@ impl RedisStore {
             tag_prefix,
             set_tagged: Script::new(SET_TAGGED),
             purge_tags: Script::new(PURGE_TAGS),
-            release_lease: Script::new(RELEASE_LEASE),
+            release_lease: commands::release_lease_script(),
         })
     }
 
@@ -156,12 +143,7 @@ impl RedisStore {
         cursor: u64,
         pattern: &str,
     ) -> Result<(u64, Vec<String>), StoreError> {
-        Ok(redis::cmd("SCAN")
-            .arg(cursor)
-            .arg("MATCH")
-            .arg(pattern)
-            .arg("COUNT")
-            .arg(SCAN_COUNT)
+        Ok(commands::scan_command(cursor, pattern)
             .query_async(conn)
             .await?)
     }
@@ -174,34 +156,15 @@ impl Store for RedisStore {
     }
 
     async fn get(&self, key: &str) -> Result<Option<Bytes>, StoreError> {
-        let mut conn = self.hot.clone();
-        let value: Option<Vec<u8>> = conn.get(key).await?;
-        Ok(value.map(Bytes::from))
+        commands::get(&mut self.hot.clone(), key).await
     }
 
-    /// GETRANGE: only the prefix crosses the connection (at least one byte is
-    /// asked for). A missing key reads as an empty string, which no stored value is.
     async fn get_head(&self, key: &str, max_len: usize) -> Result<Option<Bytes>, StoreError> {
-        let mut conn = self.hot.clone();
-        let prefix: Vec<u8> = redis::cmd("GETRANGE")
-            .arg(key)
-            .arg(0)
-            .arg(max_len.saturating_sub(1))
-            .query_async(&mut conn)
-            .await?;
-        Ok((!prefix.is_empty()).then(|| Bytes::from(prefix)))
+        commands::get_head(&mut self.hot.clone(), key, max_len).await
     }
 
     async fn set(&self, key: &str, value: Bytes, ttl: Duration) -> Result<(), StoreError> {
-        let mut conn = self.hot.clone();
-        let () = redis::cmd("SET")
-            .arg(key)
-            .arg(value.as_ref())
-            .arg("PX")
-            .arg(millis(ttl))
-            .query_async(&mut conn)
-            .await?;
-        Ok(())
+        commands::set(&mut self.hot.clone(), key, &value, ttl).await
     }
 
     async fn set_tagged(
@@ -259,20 +222,13 @@ impl Store for RedisStore {
     }
 
     async fn delete(&self, keys: &[String]) -> Result<u64, StoreError> {
-        if keys.is_empty() {
-            return Ok(0);
-        }
-        let mut conn = self.hot.clone();
-        Ok(redis::cmd("UNLINK")
-            .arg(keys)
-            .query_async(&mut conn)
-            .await?)
+        commands::unlink(&mut self.hot.clone(), keys).await
     }
 
     /// Tag generation counters are kept: were one reset to 0, a render that
     /// stamped 0 before a purge could store its old data after the clear.
     async fn clear_prefix(&self, prefix: &str) -> Result<u64, StoreError> {
-        let pattern = format!("{}*", glob_escape(prefix));
+        let pattern = prefix_pattern(prefix);
         let generations = self.generation_key("");
         let mut conn = self.walk_conn().await?;
         let (mut cursor, mut removed) = (0, 0);
@@ -294,7 +250,7 @@ impl Store for RedisStore {
     }
 
     async fn usage(&self, prefix: &str, limit: u64) -> Result<Usage, StoreError> {
-        let pattern = format!("{}*", glob_escape(prefix));
+        let pattern = prefix_pattern(prefix);
         let mut conn = self.walk_conn().await?;
         let mut usage = Usage::default();
         let mut cursor = 0;
@@ -321,64 +277,14 @@ impl Store for RedisStore {
     }
 
     async fn try_lease(&self, key: &str, token: &str, ttl: Duration) -> Result<bool, StoreError> {
-        let mut conn = self.hot.clone();
-        let reply: Option<String> = redis::cmd("SET")
-            .arg(key)
-            .arg(token)
-            .arg("NX")
-            .arg("PX")
-            .arg(millis(ttl))
-            .query_async(&mut conn)
-            .await?;
-        Ok(reply.is_some())
+        commands::try_lease(&mut self.hot.clone(), key, token, ttl).await
     }
 
     async fn release_lease(&self, key: &str, token: &str) -> Result<(), StoreError> {
-        let mut conn = self.hot.clone();
-        let _: i64 = self
-            .release_lease
-            .key(key)
-            .arg(token)
-            .invoke_async(&mut conn)
-            .await?;
-        Ok(())
+        commands::release_lease(&mut self.hot.clone(), &self.release_lease, key, token).await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        let mut conn = self.hot.clone();
-        let reply: String = redis::cmd("PING").query_async(&mut conn).await?;
-        if reply == "PONG" {
-            Ok(())
-        } else {
-            Err(StoreError::Protocol(format!("PING answered {reply:?}")))
-        }
-    }
-}
-
-fn millis(duration: Duration) -> u64 {
-    u64::try_from(duration.as_millis())
-        .unwrap_or(u64::MAX)
-        .max(1)
-}
-
-/// Escapes SCAN's glob characters so a prefix matches only itself.
-fn glob_escape(prefix: &str) -> String {
-    let mut escaped = String::with_capacity(prefix.len());
-    for c in prefix.chars() {
-        if matches!(c, '*' | '?' | '[' | ']' | '\\') {
-            escaped.push('\\');
-        }
-        escaped.push(c);
-    }
-    escaped
-}
-
-#[cfg(test)]
-mod tests {
-    use super::glob_escape;
-
-    #[test]
-    fn glob_characters_are_escaped() {
-        assert_eq!(glob_escape("ns:v1:a*b?[c]"), r"ns:v1:a\*b\?\[c\]");
+        commands::ping(&mut self.hot.clone()).await
     }
 }

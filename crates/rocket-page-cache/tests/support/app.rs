@@ -65,8 +65,10 @@ impl TestApp {
         Self::start(&self.namespace, &self.backend, extra).await
     }
 
-    /// An instance on the shared test Redis.
+    /// An instance on the namespace's store: the shared test Redis, or the
+    /// cluster the namespace lives on.
     pub async fn start(namespace: &Arc<Namespace>, backend: &Arc<Backend>, extra: Value) -> Self {
+        let extra = super::shared::with_cluster_nodes(namespace, extra);
         Self::start_on(REDIS_URL, namespace, backend, extra).await
     }
 

@@ -1,10 +1,13 @@
-//! What the engine's tests share: a namespace of their own in the shared Redis,
-//! a minimal Rocket app whose routes count their renders, a Redis server of a
-//! test's own (to stop or freeze), and one poll helper.
+//! What the engine's tests share: a namespace of their own in the shared Redis
+//! (or in a Redis Cluster of the run's own), a minimal Rocket app whose routes
+//! count their renders, a Redis server or cluster of a test's own (to stop,
+//! freeze or fail over), the shared-store suite's parameter, and one poll helper.
 
 pub mod app;
+pub mod own_cluster;
 pub mod own_redis;
 pub mod routes;
+pub mod shared;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -42,6 +45,9 @@ pub fn random_name(prefix: &str) -> String {
 pub struct Namespace {
     pub name: String,
     url: String,
+    /// The cluster's node URLs when the namespace lives on a Redis Cluster
+    /// (then `url` is not used).
+    cluster: Vec<String>,
     /// Whether the keys go away with their server (one of the test's own).
     throwaway: bool,
 }
@@ -52,8 +58,25 @@ impl Namespace {
         Arc::new(Self {
             name: random_name("rpc-test"),
             url: REDIS_URL.to_owned(),
+            cluster: Vec::new(),
             throwaway: false,
         })
+    }
+
+    /// A namespace on a Redis Cluster whose nodes are at `urls`, emptied when
+    /// dropped as on one server.
+    pub fn on_cluster(urls: Vec<String>) -> Arc<Self> {
+        Arc::new(Self {
+            name: random_name("rpc-test"),
+            url: String::new(),
+            cluster: urls,
+            throwaway: false,
+        })
+    }
+
+    /// The cluster's node URLs, empty for one server.
+    pub fn cluster_nodes(&self) -> &[String] {
+        &self.cluster
     }
 
     /// A namespace on a test's own server, which takes its keys along when it
@@ -62,34 +85,23 @@ impl Namespace {
         Arc::new(Self {
             name: random_name("rpc-test"),
             url: url.to_owned(),
+            cluster: Vec::new(),
             throwaway: true,
         })
     }
 
-    /// Every key under the namespace, by SCAN (never KEYS).
+    /// Every key under the namespace, by SCAN (never KEYS); on a cluster, of
+    /// every node, each key once.
     pub fn keys(&self) -> Vec<String> {
-        let Ok(mut conn) = redis::Client::open(self.url.as_str()).and_then(|c| c.get_connection())
-        else {
-            return Vec::new();
-        };
-        let pattern = format!("{}:*", self.name);
-        let mut keys = Vec::new();
-        let mut cursor: u64 = 0;
-        loop {
-            let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
-                .arg(cursor)
-                .arg("MATCH")
-                .arg(&pattern)
-                .arg("COUNT")
-                .arg(1000)
-                .query(&mut conn)
-                .expect("SCAN");
-            keys.extend(batch);
-            if next == 0 {
-                return keys;
-            }
-            cursor = next;
+        if self.cluster.is_empty() {
+            return scan_namespace(&self.url, &self.name);
         }
+        let keys: std::collections::BTreeSet<String> = self
+            .cluster
+            .iter()
+            .flat_map(|url| scan_namespace(url, &self.name))
+            .collect();
+        keys.into_iter().collect()
     }
 
     /// The stored page of `path` on `localhost` (not its tags or lease), if any.
@@ -98,8 +110,15 @@ impl Namespace {
         self.keys().into_iter().find(|key| key.ends_with(&suffix))
     }
 
-    /// Runs one command against the namespace's Redis.
+    /// Runs one command against the namespace's Redis (routed by its key on a
+    /// cluster).
     pub fn command<T: redis::FromRedisValue>(&self, command: &redis::Cmd) -> T {
+        if !self.cluster.is_empty() {
+            let mut conn = redis::cluster::ClusterClient::new(self.cluster.clone())
+                .and_then(|c| c.get_connection())
+                .expect("connect to the cluster");
+            return command.query(&mut conn).expect("Redis command");
+        }
         let mut conn = redis::Client::open(self.url.as_str())
             .and_then(|c| c.get_connection())
             .expect("connect to Redis");
@@ -116,10 +135,46 @@ impl Drop for Namespace {
         if keys.is_empty() {
             return;
         }
+        if !self.cluster.is_empty() {
+            if let Ok(mut conn) = redis::cluster::ClusterClient::new(self.cluster.clone())
+                .and_then(|c| c.get_connection())
+            {
+                for key in &keys {
+                    let _: redis::RedisResult<u64> = redis::cmd("UNLINK").arg(key).query(&mut conn);
+                }
+            }
+            return;
+        }
         if let Ok(mut conn) =
             redis::Client::open(self.url.as_str()).and_then(|c| c.get_connection())
         {
             let _: redis::RedisResult<u64> = redis::cmd("UNLINK").arg(&keys).query(&mut conn);
         }
+    }
+}
+
+/// Every key under `namespace` on the one server at `url` (none when it does
+/// not answer).
+fn scan_namespace(url: &str, namespace: &str) -> Vec<String> {
+    let Ok(mut conn) = redis::Client::open(url).and_then(|c| c.get_connection()) else {
+        return Vec::new();
+    };
+    let pattern = format!("{namespace}:*");
+    let mut keys = Vec::new();
+    let mut cursor: u64 = 0;
+    loop {
+        let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg(&pattern)
+            .arg("COUNT")
+            .arg(1000)
+            .query(&mut conn)
+            .expect("SCAN");
+        keys.extend(batch);
+        if next == 0 {
+            return keys;
+        }
+        cursor = next;
     }
 }

@@ -1,0 +1,468 @@
+//! The shared backend on a Redis Cluster: entries spread over every master, one
+//! cluster connection (the `redis` crate's async cluster client, which follows
+//! slots as they move and finds the promoted replica after a failover).
+//!
+//! What makes it cluster-valid:
+//! - Page, memo and lease keys are whole keys without a hash tag: each hashes
+//!   on its own, so the pages of a site spread over every slot. Every command
+//!   on them names one key (GET, SET, SET NX, the one-key lease release script).
+//! - A tag's generation counter and its set of keys share the hash tag
+//!   `{<digest of the tag>}`, so the scripts that read one and write the other
+//!   run in one slot, atomically. The digest, not the tag, is the hash tag: a tag
+//!   may hold braces of its own, and the digest is hex.
+//! - Tagged stores and purges span slots (an entry and its tags live apart), so
+//!   they are no longer one script; they stay race-free by ordering:
+//!   - a store files the key into each tag's set, in one script per tag that
+//!     refuses when the tag's generation moved since the render's stamp; then it
+//!     SETs the entry; then it reads the generations again and unlinks the entry
+//!     it wrote if any moved.
+//!   - a purge, in one script per tag, bumps the generation and takes the set's
+//!     members (emptying the set when hard); then it unlinks (hard) or patches
+//!     (soft, a one-key script per member) each member.
+//!
+//!   A purge's script runs either before a store files itself (the filing is
+//!   refused), or after: then the purge holds the key, and either the entry is
+//!   already set (the purge removes it) or it is set later (the store's second
+//!   read sees the bumped generation and removes it). For the length of one
+//!   round trip an old page may be readable after a purge returned, while the
+//!   store that wrote it has yet to take it back; on one server the script
+//!   leaves no such moment.
+//! - Namespace clear and usage walk every master with SCAN, each node's cursor
+//!   on its own (never KEYS or FLUSHALL).
+//!
+//! Nothing is dialled when the store is built: the cluster connection is made by
+//! the first command and made again after a failure, so a cluster that is down at
+//! start only means pages are served uncached until it is up.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use bytes::Bytes;
+use redis::cluster::ClusterClient;
+use redis::cluster_async::ClusterConnection;
+use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
+use redis::{Script, Value};
+use sha2::{Digest, Sha256};
+use tokio::sync::Mutex;
+
+use super::commands::{self, millis, prefix_pattern, GENERATION_LIFETIME_MS};
+use super::{StalePatch, Store, StoreError, TagStamp, Usage};
+
+/// Files a key into a tag's set, unless the tag's generation moved since the
+/// render's stamp; keeps the set alive at least as long as the entry.
+/// KEYS: generation, set (one slot). ARGV: stamped generation, entry key, ttl ms.
+const FILE_UNDER_TAG: &str = r"
+if tonumber(redis.call('GET', KEYS[1]) or '0') ~= tonumber(ARGV[1]) then return 0 end
+redis.call('SADD', KEYS[2], ARGV[2])
+local ttl = tonumber(ARGV[3])
+if redis.call('PTTL', KEYS[2]) < ttl then redis.call('PEXPIRE', KEYS[2], ttl) end
+return 1
+";
+
+/// Bumps a tag's generation and hands back its members; a hard purge empties
+/// the set (its members are about to go), a soft one keeps it so that a later
+/// hard purge still finds the pages it marked stale.
+/// KEYS: generation, set (one slot). ARGV: soft flag, generation lifetime ms.
+const PURGE_TAG: &str = r"
+redis.call('INCR', KEYS[1])
+redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]))
+local members = redis.call('SMEMBERS', KEYS[2])
+if ARGV[1] ~= '1' then redis.call('DEL', KEYS[2]) end
+return members
+";
+
+/// Marks one value stale in place (see `StalePatch`): a value starting with the
+/// patch's prefix gets this node's time in ms, zero-padded to the patch's width,
+/// at its offset; any other value is unlinked (the patch is not for it).
+/// KEYS: the value. ARGV: offset, width, prefix.
+const PATCH_STALE: &str = r"
+local magic = ARGV[3]
+if redis.call('GETRANGE', KEYS[1], 0, #magic - 1) == magic then
+  local clock = redis.call('TIME')
+  local now_ms = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+  redis.call('SETRANGE', KEYS[1], tonumber(ARGV[1]), string.format('%0' .. ARGV[2] .. 'd', now_ms))
+  return 1
+end
+return redis.call('UNLINK', KEYS[1])
+";
+
+/// Soft-purge patches in flight at once: each is a round trip to the member's
+/// master, and a tag may hold many pages.
+const PATCH_CONCURRENCY: usize = 32;
+
+/// The `redis` backend on a Redis Cluster (`cache.cluster_nodes`).
+pub struct ClusterStore {
+    client: ClusterClient,
+    /// The connection, once one has been made; `None` again after it could not be.
+    conn: Mutex<Option<ClusterConnection>>,
+    tag_prefix: String,
+    file_under_tag: Script,
+    purge_tag: Script,
+    patch_stale: Script,
+    release_lease: Script,
+}
+
+impl ClusterStore {
+    /// Checks the seed nodes' URLs; dials nothing. `tag_prefix` starts the names
+    /// of tag sets and generation counters, as for one server.
+    pub fn new(nodes: &[String], op_timeout: Duration, tag_prefix: String) -> Result<Self, String> {
+        let client = ClusterClient::builder(nodes.iter().map(String::as_str))
+            .connection_timeout(op_timeout.max(Duration::from_millis(200)))
+            .response_timeout(op_timeout)
+            // Requests are cut at the operation's budget by the caller; retries
+            // within it follow MOVED answers and failovers.
+            .retries(2)
+            .min_retry_wait(10)
+            .max_retry_wait(200)
+            .build()
+            .map_err(|e| e.to_string())?;
+        Ok(Self {
+            client,
+            conn: Mutex::new(None),
+            tag_prefix,
+            file_under_tag: Script::new(FILE_UNDER_TAG),
+            purge_tag: Script::new(PURGE_TAG),
+            patch_stale: Script::new(PATCH_STALE),
+            release_lease: commands::release_lease_script(),
+        })
+    }
+
+    /// The cluster connection (a cheap clone of the shared, multiplexed one),
+    /// made now if there is none. Callers bound this with their budget; a dial
+    /// cut short leaves no connection behind and the next call dials again.
+    async fn conn(&self) -> Result<ClusterConnection, StoreError> {
+        let mut slot = self.conn.lock().await;
+        if let Some(conn) = slot.as_ref() {
+            return Ok(conn.clone());
+        }
+        let conn = self.client.get_async_connection().await?;
+        *slot = Some(conn.clone());
+        Ok(conn)
+    }
+
+    /// `{prefix}tgen:{<digest>}:<tag>`: the tag's counter. It shares its hash
+    /// tag with [`Self::set_key`].
+    fn generation_key(&self, tag: &str) -> String {
+        format!("{}tgen:{{{}}}:{tag}", self.tag_prefix, tag_digest(tag))
+    }
+
+    /// `{prefix}tag:{<digest>}:<tag>`: the keys filed under the tag.
+    fn set_key(&self, tag: &str) -> String {
+        format!("{}tag:{{{}}}:{tag}", self.tag_prefix, tag_digest(tag))
+    }
+
+    /// Every master's address, from `CLUSTER SLOTS` (each range's first node).
+    async fn masters(
+        &self,
+        conn: &mut ClusterConnection,
+    ) -> Result<Vec<(String, u16)>, StoreError> {
+        let reply = conn
+            .route_command(
+                redis::cmd("CLUSTER").arg("SLOTS").clone(),
+                RoutingInfo::SingleNode(SingleNodeRoutingInfo::Random),
+            )
+            .await?;
+        masters_of(&reply)
+    }
+
+    /// One SCAN step on one master.
+    async fn scan_step(
+        conn: &mut ClusterConnection,
+        (host, port): &(String, u16),
+        cursor: u64,
+        pattern: &str,
+    ) -> Result<(u64, Vec<String>), StoreError> {
+        let reply = conn
+            .route_command(
+                commands::scan_command(cursor, pattern),
+                RoutingInfo::SingleNode(SingleNodeRoutingInfo::ByAddress {
+                    host: host.clone(),
+                    port: *port,
+                }),
+            )
+            .await?;
+        Ok(redis::from_redis_value(reply).map_err(redis::RedisError::from)?)
+    }
+
+    /// Applies the stale patch to each of `keys`, a bounded number at once;
+    /// returns how many were patched or removed.
+    async fn patch_members(
+        &self,
+        conn: &ClusterConnection,
+        keys: Vec<String>,
+        patch: &StalePatch,
+    ) -> Result<u64, StoreError> {
+        let mut touched = 0;
+        for chunk in keys.chunks(PATCH_CONCURRENCY) {
+            let mut running = tokio::task::JoinSet::new();
+            for key in chunk {
+                let (mut conn, script, key) = (conn.clone(), self.patch_stale.clone(), key.clone());
+                let (offset, width, prefix) = (patch.offset, patch.width, patch.prefix);
+                running.spawn(async move {
+                    script
+                        .key(key)
+                        .arg(offset)
+                        .arg(width)
+                        .arg(prefix)
+                        .invoke_async::<u64>(&mut conn)
+                        .await
+                });
+            }
+            while let Some(done) = running.join_next().await {
+                touched += done.map_err(|e| StoreError::Protocol(e.to_string()))??;
+            }
+        }
+        Ok(touched)
+    }
+}
+
+#[rocket::async_trait]
+impl Store for ClusterStore {
+    fn name(&self) -> &'static str {
+        "redis-cluster"
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<Bytes>, StoreError> {
+        commands::get(&mut self.conn().await?, key).await
+    }
+
+    async fn get_head(&self, key: &str, max_len: usize) -> Result<Option<Bytes>, StoreError> {
+        commands::get_head(&mut self.conn().await?, key, max_len).await
+    }
+
+    async fn set(&self, key: &str, value: Bytes, ttl: Duration) -> Result<(), StoreError> {
+        commands::set(&mut self.conn().await?, key, &value, ttl).await
+    }
+
+    /// File, set, check again (see the module's doc for why this order).
+    async fn set_tagged(
+        &self,
+        key: &str,
+        value: Bytes,
+        ttl: Duration,
+        tags: &[TagStamp],
+    ) -> Result<bool, StoreError> {
+        let mut conn = self.conn().await?;
+        for stamp in tags {
+            let filed: i64 = self
+                .file_under_tag
+                .key(self.generation_key(&stamp.tag))
+                .key(self.set_key(&stamp.tag))
+                .arg(stamp.generation)
+                .arg(key)
+                .arg(millis(ttl))
+                .invoke_async(&mut conn)
+                .await?;
+            if filed != 1 {
+                return Ok(false);
+            }
+        }
+        commands::set(&mut conn, key, &value, ttl).await?;
+        let names: Vec<String> = tags.iter().map(|t| t.tag.clone()).collect();
+        let now = self.tag_generations(&names).await?;
+        let unmoved = tags.iter().zip(&now).all(|(t, n)| t.generation == *n);
+        if !unmoved {
+            commands::unlink(&mut conn, &[key.to_owned()]).await?;
+        }
+        Ok(unmoved)
+    }
+
+    async fn tag_generations(&self, tags: &[String]) -> Result<Vec<u64>, StoreError> {
+        if tags.is_empty() {
+            return Ok(Vec::new());
+        }
+        let keys: Vec<String> = tags.iter().map(|t| self.generation_key(t)).collect();
+        // The cluster client splits an MGET by slot and puts the answers back in order.
+        let values: Vec<Option<u64>> = redis::cmd("MGET")
+            .arg(&keys)
+            .query_async(&mut self.conn().await?)
+            .await?;
+        Ok(values.into_iter().map(Option::unwrap_or_default).collect())
+    }
+
+    async fn purge_tags(
+        &self,
+        tags: &[String],
+        stale: Option<&StalePatch>,
+    ) -> Result<u64, StoreError> {
+        let mut conn = self.conn().await?;
+        let mut members = BTreeSet::new();
+        for tag in tags {
+            let taken: Vec<String> = self
+                .purge_tag
+                .key(self.generation_key(tag))
+                .key(self.set_key(tag))
+                .arg(if stale.is_some() { "1" } else { "0" })
+                .arg(GENERATION_LIFETIME_MS)
+                .invoke_async(&mut conn)
+                .await?;
+            members.extend(taken);
+        }
+        let members: Vec<String> = members.into_iter().collect();
+        match stale {
+            Some(patch) => self.patch_members(&conn, members, patch).await,
+            None => commands::unlink(&mut conn, &members).await,
+        }
+    }
+
+    async fn delete(&self, keys: &[String]) -> Result<u64, StoreError> {
+        commands::unlink(&mut self.conn().await?, keys).await
+    }
+
+    /// Every master, one SCAN walk each; tag generation counters are kept (see
+    /// the trait).
+    async fn clear_prefix(&self, prefix: &str) -> Result<u64, StoreError> {
+        let pattern = prefix_pattern(prefix);
+        let generations = format!("{}tgen:", self.tag_prefix);
+        let mut conn = self.conn().await?;
+        let mut removed = 0;
+        for master in self.masters(&mut conn).await? {
+            let mut cursor = 0;
+            loop {
+                let (next, mut keys) =
+                    Self::scan_step(&mut conn, &master, cursor, &pattern).await?;
+                keys.retain(|key| !key.starts_with(&generations));
+                removed += commands::unlink(&mut conn, &keys).await?;
+                if next == 0 {
+                    break;
+                }
+                cursor = next;
+            }
+        }
+        Ok(removed)
+    }
+
+    /// Every master in turn until `limit` keys have been seen.
+    async fn usage(&self, prefix: &str, limit: u64) -> Result<Usage, StoreError> {
+        let pattern = prefix_pattern(prefix);
+        let mut conn = self.conn().await?;
+        let mut usage = Usage::default();
+        for master in self.masters(&mut conn).await? {
+            let mut cursor = 0;
+            loop {
+                if usage.keys >= limit {
+                    return Ok(usage);
+                }
+                let (next, keys) = Self::scan_step(&mut conn, &master, cursor, &pattern).await?;
+                if !keys.is_empty() {
+                    let mut pipe = redis::pipe();
+                    for key in &keys {
+                        pipe.cmd("MEMORY").arg("USAGE").arg(key);
+                    }
+                    let route = SingleNodeRoutingInfo::ByAddress {
+                        host: master.0.clone(),
+                        port: master.1,
+                    };
+                    let sizes = conn.route_pipeline(pipe, 0, keys.len(), route).await?;
+                    for size in sizes {
+                        if let Ok(Some(bytes)) = redis::from_redis_value::<Option<u64>>(size) {
+                            usage.keys += 1;
+                            usage.bytes += bytes;
+                        }
+                    }
+                }
+                if next == 0 {
+                    break;
+                }
+                cursor = next;
+            }
+        }
+        usage.complete = true;
+        Ok(usage)
+    }
+
+    async fn try_lease(&self, key: &str, token: &str, ttl: Duration) -> Result<bool, StoreError> {
+        commands::try_lease(&mut self.conn().await?, key, token, ttl).await
+    }
+
+    async fn release_lease(&self, key: &str, token: &str) -> Result<(), StoreError> {
+        commands::release_lease(&mut self.conn().await?, &self.release_lease, key, token).await
+    }
+
+    /// PING on a random node: the cluster connection answers.
+    async fn ping(&self) -> Result<(), StoreError> {
+        commands::ping(&mut self.conn().await?).await
+    }
+}
+
+/// Sixteen hex digits of the tag's SHA-256: the hash tag of its keys.
+fn tag_digest(tag: &str) -> String {
+    hex::encode(&Sha256::digest(tag.as_bytes())[..8])
+}
+
+/// The distinct masters named by a `CLUSTER SLOTS` reply: each range is
+/// `[start, end, [host, port, id, ...], replicas...]`.
+pub(crate) fn masters_of(reply: &Value) -> Result<Vec<(String, u16)>, StoreError> {
+    let bad = || StoreError::Protocol("CLUSTER SLOTS: unexpected shape".to_owned());
+    let Value::Array(ranges) = reply else {
+        return Err(bad());
+    };
+    let mut masters = BTreeSet::new();
+    for range in ranges {
+        let Value::Array(parts) = range else {
+            return Err(bad());
+        };
+        let Some(Value::Array(node)) = parts.get(2) else {
+            return Err(bad());
+        };
+        let (Some(host), Some(port)) = (node.first(), node.get(1)) else {
+            return Err(bad());
+        };
+        let host: String = redis::from_redis_value_ref(host).map_err(|_| bad())?;
+        let port: u16 = redis::from_redis_value_ref(port).map_err(|_| bad())?;
+        masters.insert((host, port));
+    }
+    Ok(masters.into_iter().collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tags_counter_and_set_share_one_hash_tag_whatever_the_tag_holds() {
+        let store = ClusterStore::new(
+            &["redis://127.0.0.1:1/".to_owned()],
+            Duration::from_millis(50),
+            "ns:".to_owned(),
+        )
+        .expect("store");
+        for tag in ["user:1", "a}b{c", "{}", "path:/users/%7B"] {
+            let (generation, set) = (store.generation_key(tag), store.set_key(tag));
+            assert_eq!(
+                redis::cluster_routing::Slot::for_key(&generation),
+                redis::cluster_routing::Slot::for_key(&set),
+                "{generation} and {set}"
+            );
+            assert!(generation.starts_with("ns:tgen:{"));
+        }
+    }
+
+    #[test]
+    fn masters_are_read_from_cluster_slots() {
+        let node = |port| {
+            Value::Array(vec![
+                Value::BulkString(b"127.0.0.1".to_vec()),
+                Value::Int(port),
+                Value::BulkString(b"id".to_vec()),
+            ])
+        };
+        let reply = Value::Array(vec![
+            Value::Array(vec![
+                Value::Int(0),
+                Value::Int(5460),
+                node(7000),
+                node(7003),
+            ]),
+            Value::Array(vec![Value::Int(5461), Value::Int(10922), node(7001)]),
+            Value::Array(vec![Value::Int(10923), Value::Int(16383), node(7000)]),
+        ]);
+        assert_eq!(
+            masters_of(&reply).expect("parsed"),
+            vec![
+                ("127.0.0.1".to_owned(), 7000),
+                ("127.0.0.1".to_owned(), 7001)
+            ]
+        );
+    }
+}

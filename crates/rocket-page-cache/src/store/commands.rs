@@ -1,0 +1,160 @@
+//! The commands the single-server and the cluster backends send alike: single-key
+//! reads, writes and leases, and the helpers both need. Generic over the
+//! connection, so each backend brings its own (a `ConnectionManager`, a cluster
+//! connection) and the commands are written once.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use redis::aio::ConnectionLike;
+use redis::Script;
+
+use super::StoreError;
+
+/// Keys visited per SCAN step.
+pub const SCAN_COUNT: u64 = 500;
+
+/// How long a tag's generation counter outlives its last purge. Renders and
+/// leases last seconds, so a day is ample; a counter that lapses reads as 0, which
+/// only makes a render stamped before the lapse miss its store (safe).
+pub const GENERATION_LIFETIME_MS: u64 = 86_400_000;
+
+/// Frees a lease only for the token that holds it. One key: valid on a cluster.
+const RELEASE_LEASE: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+";
+
+/// The release script, built once per store.
+pub fn release_lease_script() -> Script {
+    Script::new(RELEASE_LEASE)
+}
+
+pub async fn get<C: ConnectionLike + Send>(
+    conn: &mut C,
+    key: &str,
+) -> Result<Option<Bytes>, StoreError> {
+    let value: Option<Vec<u8>> = redis::cmd("GET").arg(key).query_async(conn).await?;
+    Ok(value.map(Bytes::from))
+}
+
+/// GETRANGE: only the prefix crosses the connection (at least one byte is
+/// asked for). A missing key reads as an empty string, which no stored value is.
+pub async fn get_head<C: ConnectionLike + Send>(
+    conn: &mut C,
+    key: &str,
+    max_len: usize,
+) -> Result<Option<Bytes>, StoreError> {
+    let prefix: Vec<u8> = redis::cmd("GETRANGE")
+        .arg(key)
+        .arg(0)
+        .arg(max_len.saturating_sub(1))
+        .query_async(conn)
+        .await?;
+    Ok((!prefix.is_empty()).then(|| Bytes::from(prefix)))
+}
+
+pub async fn set<C: ConnectionLike + Send>(
+    conn: &mut C,
+    key: &str,
+    value: &[u8],
+    ttl: Duration,
+) -> Result<(), StoreError> {
+    let () = redis::cmd("SET")
+        .arg(key)
+        .arg(value)
+        .arg("PX")
+        .arg(millis(ttl))
+        .query_async(conn)
+        .await?;
+    Ok(())
+}
+
+/// UNLINK of any number of keys (a cluster client splits it by slot).
+pub async fn unlink<C: ConnectionLike + Send>(
+    conn: &mut C,
+    keys: &[String],
+) -> Result<u64, StoreError> {
+    if keys.is_empty() {
+        return Ok(0);
+    }
+    Ok(redis::cmd("UNLINK").arg(keys).query_async(conn).await?)
+}
+
+pub async fn try_lease<C: ConnectionLike + Send>(
+    conn: &mut C,
+    key: &str,
+    token: &str,
+    ttl: Duration,
+) -> Result<bool, StoreError> {
+    let reply: Option<String> = redis::cmd("SET")
+        .arg(key)
+        .arg(token)
+        .arg("NX")
+        .arg("PX")
+        .arg(millis(ttl))
+        .query_async(conn)
+        .await?;
+    Ok(reply.is_some())
+}
+
+pub async fn release_lease<C: ConnectionLike + Send>(
+    conn: &mut C,
+    script: &Script,
+    key: &str,
+    token: &str,
+) -> Result<(), StoreError> {
+    let _: i64 = script.key(key).arg(token).invoke_async(conn).await?;
+    Ok(())
+}
+
+pub async fn ping<C: ConnectionLike + Send>(conn: &mut C) -> Result<(), StoreError> {
+    let reply: String = redis::cmd("PING").query_async(conn).await?;
+    if reply == "PONG" {
+        Ok(())
+    } else {
+        Err(StoreError::Protocol(format!("PING answered {reply:?}")))
+    }
+}
+
+/// The SCAN command of one step over keys matching `pattern`.
+pub fn scan_command(cursor: u64, pattern: &str) -> redis::Cmd {
+    let mut cmd = redis::cmd("SCAN");
+    cmd.arg(cursor)
+        .arg("MATCH")
+        .arg(pattern)
+        .arg("COUNT")
+        .arg(SCAN_COUNT);
+    cmd
+}
+
+/// A whole number of milliseconds, at least 1 (`PX 0` is an error).
+pub fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis())
+        .unwrap_or(u64::MAX)
+        .max(1)
+}
+
+/// SCAN's pattern for every key starting with `prefix`, its glob characters
+/// escaped so that the prefix matches only itself.
+pub fn prefix_pattern(prefix: &str) -> String {
+    let mut escaped = String::with_capacity(prefix.len() + 1);
+    for c in prefix.chars() {
+        if matches!(c, '*' | '?' | '[' | ']' | '\\') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped.push('*');
+    escaped
+}
+
+#[cfg(test)]
+mod tests {
+    use super::prefix_pattern;
+
+    #[test]
+    fn glob_characters_are_escaped() {
+        assert_eq!(prefix_pattern("ns:v1:a*b?[c]"), r"ns:v1:a\*b\?\[c\]*");
+    }
+}

@@ -1,0 +1,299 @@
+//! The page cache on a Redis Cluster: pages spread over every master, bursts
+//! collapse to one render across instances, clears and usage see every master
+//! (these three also run against one Redis: the shared-store suite), and a
+//! master killed under load costs no request an error or more than a second.
+
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::future::join_all;
+use serde_json::json;
+
+use crate::support::app::{Reply, TestApp};
+use crate::support::own_cluster::OwnCluster;
+use crate::support::shared::Shared;
+use crate::support::{eventually, Namespace};
+
+crate::on_both!(
+    a_cold_key_under_300_requests_on_two_instances_renders_once,
+    clearing_the_namespace_and_counting_it_reach_every_key,
+);
+
+/// Pages enough that each of three masters holds some.
+const PAGES: usize = 30;
+
+async fn store_pages(app: &TestApp, prefix: &str) -> Vec<String> {
+    let mut paths = Vec::new();
+    for i in 0..PAGES {
+        let path = format!("/item/{prefix}{i}");
+        assert_eq!(app.get(&path).await.x_cache(), "MISS");
+        paths.push(path);
+    }
+    paths
+}
+
+#[tokio::test]
+async fn pages_land_on_every_master() {
+    let app = Shared::Cluster.app(json!({})).await;
+    store_pages(&app, "spread").await;
+    let cluster = OwnCluster::shared();
+    let masters = cluster.master_ports();
+    assert_eq!(masters.len(), 3, "three masters serve slots");
+    for port in masters {
+        let on_master = Namespace::throwaway(&format!("redis://127.0.0.1:{port}/"));
+        let pages = keys_of(&on_master, &app.namespace.name)
+            .into_iter()
+            .filter(|key| key.contains(":localhost:/item/spread"))
+            .count();
+        assert!(pages > 0, "master {port} holds none of {PAGES} pages");
+    }
+}
+
+/// Keys of `namespace` on the one node `on` points at.
+fn keys_of(on: &Namespace, namespace: &str) -> Vec<String> {
+    let mut cursor: u64 = 0;
+    let mut keys = Vec::new();
+    loop {
+        let (next, batch): (u64, Vec<String>) = on.command(
+            redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(format!("{namespace}:*"))
+                .arg("COUNT")
+                .arg(1000),
+        );
+        keys.extend(batch);
+        if next == 0 {
+            return keys;
+        }
+        cursor = next;
+    }
+}
+
+async fn a_cold_key_under_300_requests_on_two_instances_renders_once(store: Shared) {
+    const REQUESTS: usize = 300;
+    let first = store.app(json!({})).await;
+    let second = first.peer(json!({})).await;
+    let gate = &first.backend.gate;
+    let requests = (0..REQUESTS).map(|i| [&first, &second][i % 2].get("/gated/burst"));
+    let hold = async {
+        gate.entered().await;
+        // Long enough for the burst to arrive on both instances while it renders.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        gate.release(REQUESTS);
+    };
+    let (replies, ()) = tokio::join!(join_all(requests), hold);
+    for reply in &replies {
+        assert_eq!(reply.status, 200, "{reply:?}");
+        assert_eq!(reply.body, "/gated/burst render 1", "{reply:?}");
+    }
+    assert_eq!(first.backend.renders("/gated/burst"), 1);
+}
+
+async fn clearing_the_namespace_and_counting_it_reach_every_key(store: Shared) {
+    let app = store.app(json!({})).await;
+    store_pages(&app, "clear").await;
+    let usage = app.cache().usage(10_000).await.expect("usage");
+    assert!(usage.complete, "{usage:?}");
+    // Pages, plus the tag counters and sets they are filed under.
+    assert!(usage.keys >= PAGES as u64, "{usage:?}");
+    assert!(usage.bytes > 0, "{usage:?}");
+
+    let cleared = app.cache().clear_all().await.expect("clear");
+    assert!(cleared >= PAGES as u64, "cleared {cleared}");
+    let left: Vec<String> = app
+        .namespace
+        .keys()
+        .into_iter()
+        .filter(|key| key.contains(":localhost:"))
+        .collect();
+    assert_eq!(left, Vec::<String>::new(), "no page outlives the clear");
+    assert_eq!(app.get("/item/clear0").await.x_cache(), "MISS");
+}
+
+/// What one request of the failover load saw.
+struct Seen {
+    at: Instant,
+    path: String,
+    took: Duration,
+    reply: Reply,
+}
+
+/// A hit read from the store by this request: not from the near cache, and not
+/// shared by another request of this instance (whose hit may have been near).
+fn store_hit(reply: &Reply) -> bool {
+    let status = reply.cache_status();
+    reply.x_cache() == "HIT" && !status.contains("detail=near") && !status.contains("collapsed")
+}
+
+/// Requests in flight at once during the failover load.
+const WORKERS: usize = 8;
+
+/// One worker of the failover load: requests `paths` in turn from `worker`
+/// until `stop`, recording each answer.
+async fn load_worker(
+    app: Arc<TestApp>,
+    paths: Arc<Vec<String>>,
+    stop: Arc<AtomicBool>,
+    worker: usize,
+) -> Vec<Seen> {
+    let mut seen = Vec::new();
+    let mut i = worker;
+    while !stop.load(Ordering::SeqCst) {
+        let path = &paths[i % paths.len()];
+        let at = Instant::now();
+        let reply = app.get(path).await;
+        seen.push(Seen {
+            at,
+            path: path.clone(),
+            took: at.elapsed(),
+            reply,
+        });
+        i += WORKERS;
+        // A request the cache cannot help completes without waiting on
+        // anything: let the conductor and the other workers run.
+        tokio::task::yield_now().await;
+    }
+    seen
+}
+
+/// The pages `victim` (a master's port) holds of `namespace`, by path.
+fn pages_on(victim: u16, namespace: &str) -> BTreeSet<String> {
+    keys_of(
+        &Namespace::throwaway(&format!("redis://127.0.0.1:{victim}/")),
+        namespace,
+    )
+    .into_iter()
+    .filter_map(|key| {
+        key.split_once(":localhost:")
+            .map(|(_, path)| path.to_owned())
+    })
+    .filter(|path| path.starts_with("/item/fail"))
+    .collect()
+}
+
+/// What the failover load saw, from the moment the master stopped answering.
+struct Figures {
+    requests: usize,
+    errors: usize,
+    worst: Duration,
+    /// Requests after the kill that were not hits.
+    uncached: usize,
+    /// The first store hit on a page of the dead master, after the kill.
+    resumed: Option<Duration>,
+    near_hits: usize,
+}
+
+impl Figures {
+    fn of(seen: &[Seen], killed: Instant, victim_pages: &BTreeSet<String>) -> Self {
+        let after = || seen.iter().filter(move |s| s.at > killed);
+        Self {
+            requests: seen.len(),
+            errors: seen.iter().filter(|s| s.reply.status != 200).count(),
+            worst: seen.iter().map(|s| s.took).max().unwrap_or_default(),
+            uncached: after().filter(|s| s.reply.x_cache() != "HIT").count(),
+            resumed: after()
+                .filter(|s| victim_pages.contains(&s.path) && store_hit(&s.reply))
+                .map(|s| s.at.duration_since(killed))
+                .min(),
+            near_hits: after()
+                .filter(|s| s.reply.cache_status().contains("detail=near"))
+                .count(),
+        }
+    }
+}
+
+/// A master stops answering (SIGSTOP, as a host gone from the network: requests
+/// to it hang, only budgets end them) and is SIGKILLed 1.5 s later, while
+/// requests keep coming: every request is answered 200 within a second
+/// (rendered while the cache cannot answer), and once a replica has been
+/// promoted the pages that lived on the dead master are hits again, and the
+/// near cache (flushed when the master's link went silent) serves again on
+/// links to the new masters. Prints the figures (errors, worst latency, seconds
+/// until hits resume).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_master_killed_under_load_costs_no_request_an_error_and_sharing_resumes() {
+    let mut cluster = OwnCluster::start();
+    let namespace = Namespace::on_cluster(cluster.urls());
+    let app = Arc::new(
+        TestApp::start(
+            &namespace,
+            &Arc::default(),
+            json!({ "op_timeout_ms": 100, "default_ttl": 300 }),
+        )
+        .await,
+    );
+    let paths = Arc::new(store_pages(&app, "fail").await);
+    let victim = cluster.master_ports()[0];
+    let victim_pages = pages_on(victim, &namespace.name);
+    assert!(!victim_pages.is_empty(), "the victim holds pages");
+    // The replicas have the pages before their master goes.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    let stop = Arc::new(AtomicBool::new(false));
+    // Each worker a task of its own, so that none starves the conductor.
+    let load = (0..WORKERS).map(|worker| {
+        tokio::spawn(load_worker(
+            Arc::clone(&app),
+            Arc::clone(&paths),
+            Arc::clone(&stop),
+            worker,
+        ))
+    });
+    let conductor = async {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let killed = Instant::now();
+        cluster.freeze(victim);
+        // Longer than the node timeout and than any request may take.
+        tokio::time::sleep(Duration::from_millis(1_500)).await;
+        cluster.kill(victim);
+        // Sharing is back when a page of the dead master is a hit from the
+        // store again (near hits of it may go on until its link is found silent:
+        // nothing can change on a frozen master).
+        eventually(
+            "a page of the killed master is a store hit again",
+            Duration::from_secs(30),
+            || async {
+                let page = victim_pages.iter().next()?;
+                store_hit(&app.get(page).await).then_some(())
+            },
+        )
+        .await;
+        // The near cache's links are rebuilt on the new masters.
+        eventually(
+            "the near cache serves again",
+            Duration::from_secs(30),
+            || async { app.cache().near_serving().then_some(()) },
+        )
+        .await;
+        let near_back = killed.elapsed();
+        // A little more load after the recovery.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        stop.store(true, Ordering::SeqCst);
+        (killed, near_back)
+    };
+    let (seen, (killed, near_back)) = tokio::join!(join_all(load), conductor);
+    let seen: Vec<Seen> = seen
+        .into_iter()
+        .flat_map(|worker| worker.expect("a load worker panicked"))
+        .collect();
+    let f = Figures::of(&seen, killed, &victim_pages);
+    eprintln!(
+        "failover: {} requests, {} errors, worst latency {:?}, {} not hits after the master \
+         stopped answering, store hits on its pages again after {:?}, near cache serving \
+         again after {near_back:?} ({} near hits after it stopped)",
+        f.requests, f.errors, f.worst, f.uncached, f.resumed, f.near_hits,
+    );
+    assert_eq!(f.errors, 0, "every request answered 200");
+    assert!(
+        f.worst < Duration::from_secs(1),
+        "worst latency {:?}",
+        f.worst
+    );
+    assert!(
+        f.resumed.is_some(),
+        "hits resumed on the dead master's pages"
+    );
+}

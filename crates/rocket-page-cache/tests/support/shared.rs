@@ -1,0 +1,74 @@
+//! The shared-store suite's parameter: each of its tests is written once, as an
+//! `async fn(Shared)`, and [`on_both!`](crate::on_both) makes one test of it
+//! against the shared single Redis (`single::<name>`) and one against the run's
+//! Redis Cluster (`cluster::<name>`).
+
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+
+use super::app::TestApp;
+use super::own_cluster::OwnCluster;
+use super::routes::Backend;
+use super::Namespace;
+
+/// Which shared store a test of the suite runs against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shared {
+    /// The shared test Redis, one server.
+    Single,
+    /// The run's Redis Cluster (three masters, three replicas).
+    Cluster,
+}
+
+impl Shared {
+    /// A namespace of the test's own on this store.
+    pub fn namespace(self) -> Arc<Namespace> {
+        match self {
+            Self::Single => Namespace::new(),
+            Self::Cluster => Namespace::on_cluster(OwnCluster::shared().urls()),
+        }
+    }
+
+    /// An instance of the test app on this store, in a namespace of its own.
+    pub async fn app(self, extra: Value) -> TestApp {
+        TestApp::start(&self.namespace(), &Arc::<Backend>::default(), extra).await
+    }
+}
+
+/// `extra` with `cache.cluster_nodes` set when `namespace` is on a cluster.
+pub fn with_cluster_nodes(namespace: &Namespace, extra: Value) -> Value {
+    let nodes = namespace.cluster_nodes();
+    if nodes.is_empty() {
+        return extra;
+    }
+    let mut table = json!({ "cluster_nodes": nodes });
+    if let (Some(table), Some(extra)) = (table.as_object_mut(), extra.as_object()) {
+        table.extend(extra.iter().map(|(k, v)| (k.clone(), v.clone())));
+    }
+    table
+}
+
+/// One test per store for each `async fn(Shared)` named: `single::<name>` and
+/// `cluster::<name>`, in the module that calls it.
+#[macro_export]
+macro_rules! on_both {
+    ($($case:ident),+ $(,)?) => {
+        mod single {
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    super::$case($crate::support::shared::Shared::Single).await;
+                }
+            )+
+        }
+        mod cluster {
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    super::$case($crate::support::shared::Shared::Cluster).await;
+                }
+            )+
+        }
+    };
+}
