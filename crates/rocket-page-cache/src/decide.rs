@@ -15,6 +15,7 @@ use super::lease::{self, LeaderPlan, Lease};
 use super::policy::{Misspelling, Resolved};
 use super::render::Render;
 use super::revalidate::{self, Revalidation};
+use super::route_stats::RouteId;
 use super::stats::Stats;
 
 /// The fairing's verdict on one request, kept in request-local state from
@@ -38,16 +39,27 @@ impl Verdict {
     }
 }
 
-/// Decides for a GET or HEAD to a cacheable path; `None` when the cache has
-/// nothing to say about the request.
-pub async fn decide(cache: &Cache, request: &Request<'_>) -> Option<Verdict> {
+/// Decides for a GET or HEAD to a cacheable path, with the route it is counted
+/// under; `None` when the cache has nothing to say about the request.
+pub async fn decide(cache: &Cache, request: &Request<'_>) -> Option<(RouteId, Verdict)> {
     if !matches!(request.method(), Method::Get | Method::Head) {
         return None;
     }
     let segments: Vec<&str> = request.uri().path().segments().collect();
     let policy = cache.policies().resolve(&segments)?;
+    let route = policy.route;
+    Some((route, verdict(cache, request, &segments, policy).await))
+}
+
+/// What a request to a path under `policy` gets.
+async fn verdict(
+    cache: &Cache,
+    request: &Request<'_>,
+    segments: &[&str],
+    policy: Resolved,
+) -> Verdict {
     if let Some(reason) = bypass_reason(cache, request, &policy) {
-        return Some(Verdict::Bypass(reason));
+        return Verdict::Bypass(reason);
     }
     let query: Vec<(&str, &str)> = request
         .uri()
@@ -55,10 +67,10 @@ pub async fn decide(cache: &Cache, request: &Request<'_>) -> Option<Verdict> {
         .map(|q| q.segments().collect())
         .unwrap_or_default();
     if let Err(misspelling) = policy.check_spelling(&query) {
-        return Some(Verdict::Bypass(match misspelling {
+        return Verdict::Bypass(match misspelling {
             Misspelling::NonCanonical => Bypass::NonCanonical,
             Misspelling::Repeated => Bypass::RepeatedParameter,
-        }));
+        });
     }
     let host = request
         .host()
@@ -71,7 +83,7 @@ pub async fn decide(cache: &Cache, request: &Request<'_>) -> Option<Verdict> {
         .collect();
     let parts = RequestParts {
         host,
-        path: &segments,
+        path: segments,
         query: &query,
         vary: &vary,
     };
@@ -80,14 +92,14 @@ pub async fn decide(cache: &Cache, request: &Request<'_>) -> Option<Verdict> {
     // The hottest path: a fresh page kept near, not due for early refresh.
     if let Some(entry) = cache.near_lookup(&key) {
         if is_plain_hit(cache, &entry, cache.now_ms()) {
-            return Some(Verdict::Serve {
+            return Verdict::Serve {
                 entry,
                 served: Served::NearHit,
-            });
+            };
         }
     }
     if !cache.store_allowed() {
-        return Some(render_locally(cache, key, policy).await);
+        return render_locally(cache, key, policy).await;
     }
     let looked_up = if request.headers().contains("If-None-Match") {
         revalidate::lookup(cache, request, &key).await
@@ -96,24 +108,24 @@ pub async fn decide(cache: &Cache, request: &Request<'_>) -> Option<Verdict> {
     };
     let found = match looked_up {
         Ok(Revalidation::Found(found)) => found,
-        Ok(Revalidation::NotModified(head)) => return Some(Verdict::NotModified(head)),
-        Err(_) => return Some(render_locally(cache, key, policy).await),
+        Ok(Revalidation::NotModified(head)) => return Verdict::NotModified(head),
+        Err(_) => return render_locally(cache, key, policy).await,
     };
     let now = cache.now_ms();
     // The hot path: a fresh page not due for early refresh is served as it is.
     let found = match found {
         Some(entry) if is_plain_hit(cache, &entry, now) => {
-            return Some(Verdict::Serve {
+            return Verdict::Serve {
                 entry: entry.into(),
                 served: Served::Hit,
-            });
+            };
         }
         other => other,
     };
     // Anything else may render, and a render is stamped with its tags.
     let mut tags: Vec<String> = policy.tags.iter().cloned().map(bounded_tag).collect();
-    tags.push(path_tag(&normalised_path(&segments)));
-    let verdict = match found {
+    tags.push(path_tag(&normalised_path(segments)));
+    match found {
         Some(entry) if entry.kind == Kind::Page => match entry.freshness(now) {
             // Fresh but not a plain hit: due for early refresh.
             Freshness::Fresh => refresh(cache, key, policy, tags, entry, Served::Hit).await,
@@ -126,8 +138,7 @@ pub async fn decide(cache: &Cache, request: &Request<'_>) -> Option<Verdict> {
             Verdict::Render(Box::new(Render::after_hit_for_miss(key, policy, stamps)))
         }
         _ => miss(cache, key, policy, tags, None).await,
-    };
-    Some(verdict)
+    }
 }
 
 /// Why this request must not use the shared cache, if it must not.

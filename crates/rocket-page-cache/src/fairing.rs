@@ -239,13 +239,10 @@ impl Fairing for PageCache {
         let Some(cache) = request.rocket().state::<Cache>().cloned() else {
             return;
         };
-        let Some(verdict) = decide(&cache, request).await else {
+        let Some((route, verdict)) = decide(&cache, request).await else {
             return;
         };
-        let segments: Vec<&str> = request.uri().path().segments().collect();
-        if let Some(route) = cache.policies().route_of(&segments) {
-            let _ = Observed::of(request).0.set((outcome_of(&verdict), route));
-        }
+        let _ = Observed::of(request).0.set((outcome_of(&verdict), route));
         if verdict.answers_from_store() {
             request.set_uri(Origin::parse(HIT_ROUTE).expect("valid internal path"));
         }

@@ -113,6 +113,7 @@ impl Harness {
         decide(self.cache(), request.inner())
             .await
             .expect("a cacheable request")
+            .1
     }
 
     /// Ends a verdict the way the fairing would after a failed render: frees its

@@ -168,6 +168,9 @@ pub struct Resolved {
     pub canonical_path: bool,
     /// Canonical spellings of the declared query parameters that have one.
     pub query_spelling: Vec<(String, Canonical)>,
+    /// The label the request is counted under: the matching route's pattern,
+    /// else the matching rule's (never the request's own path).
+    pub route: RouteId,
 }
 
 /// Why a request's spelling keeps it away from the cache.
@@ -249,19 +252,6 @@ impl Policies {
         &self.labels
     }
 
-    /// The label of the policy [`resolve`](Self::resolve) would apply to `path`:
-    /// the matching route's pattern, else the matching rule's.
-    pub fn route_of(&self, path: &[&str]) -> Option<RouteId> {
-        let text = self
-            .routes
-            .iter()
-            .map(|r| &r.pattern)
-            .chain(self.rules.iter().map(|(pattern, _)| pattern))
-            .find(|pattern| pattern.matches(path).is_some())
-            .map(|pattern| &pattern.text)?;
-        self.labels.iter().position(|l| l == text).map(RouteId)
-    }
-
     /// The policy for `path` (decoded segments), or `None` when nothing declares
     /// it cacheable. The first matching config rule overrides the route's values;
     /// a rule alone makes a path cacheable.
@@ -270,13 +260,17 @@ impl Policies {
             .routes
             .iter()
             .find_map(|r| r.pattern.matches(path).map(|params| (r, params)));
-        let rule = self
-            .rules
-            .iter()
-            .find_map(|(pattern, rule)| pattern.matches(path).map(|params| (rule, params)));
-        if route.is_none() && rule.is_none() {
-            return None;
-        }
+        let rule = self.rules.iter().find_map(|(pattern, rule)| {
+            pattern.matches(path).map(|params| (pattern, rule, params))
+        });
+        let label = match (&route, &rule) {
+            (Some((route, _)), _) => &route.pattern.text,
+            (None, Some((pattern, _, _))) => &pattern.text,
+            (None, None) => return None,
+        };
+        // Every route's and rule's pattern is in `labels` (built from them).
+        let route_id = RouteId(self.labels.iter().position(|l| l == label)?);
+        let rule = rule.map(|(_, rule, params)| (rule, params));
         let (rule, rule_params) = match rule {
             Some((rule, params)) => (Some(rule), params),
             None => (None, HashMap::new()),
@@ -324,6 +318,7 @@ impl Policies {
             query,
             tags,
             vary: route.map(|r| r.vary.clone()).unwrap_or_default(),
+            route: route_id,
         })
     }
 }
@@ -559,7 +554,10 @@ mod tests {
     fn requests_are_labelled_by_the_pattern_of_their_policy_never_their_path() {
         let p = policies(vec![rule("/users/<id>", Some(5)), rule("/about", None)]);
         assert_eq!(p.route_labels(), ["/", "/users/<id>", "/about"]);
-        let label = |path: &[&str]| p.route_of(path).map(|id| p.route_labels()[id.0].clone());
+        let label = |path: &[&str]| {
+            p.resolve(path)
+                .map(|policy| p.route_labels()[policy.route.0].clone())
+        };
         assert_eq!(label(&["users", "7"]).as_deref(), Some("/users/<id>"));
         assert_eq!(label(&["users", "8"]).as_deref(), Some("/users/<id>"));
         assert_eq!(label(&[]).as_deref(), Some("/"));
