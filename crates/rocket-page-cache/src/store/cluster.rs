@@ -272,12 +272,7 @@ impl Store for ClusterStore {
             return Ok(Vec::new());
         }
         let keys: Vec<String> = tags.iter().map(|t| self.generation_key(t)).collect();
-        // The cluster client splits an MGET by slot and puts the answers back in order.
-        let values: Vec<Option<u64>> = redis::cmd("MGET")
-            .arg(&keys)
-            .query_async(&mut self.conn().await?)
-            .await?;
-        Ok(values.into_iter().map(Option::unwrap_or_default).collect())
+        commands::generations(&mut self.conn().await?, &keys).await
     }
 
     async fn purge_tags(

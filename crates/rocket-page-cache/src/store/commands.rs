@@ -70,6 +70,19 @@ pub async fn set<C: ConnectionLike + Send>(
     Ok(())
 }
 
+/// The values of these generation counters (0 for one never bumped), in order;
+/// a cluster client splits the MGET by slot and puts the answers back in order.
+pub async fn generations<C: ConnectionLike + Send>(
+    conn: &mut C,
+    keys: &[String],
+) -> Result<Vec<u64>, StoreError> {
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let values: Vec<Option<u64>> = redis::cmd("MGET").arg(keys).query_async(conn).await?;
+    Ok(values.into_iter().map(Option::unwrap_or_default).collect())
+}
+
 /// UNLINK of any number of keys (a cluster client splits it by slot).
 pub async fn unlink<C: ConnectionLike + Send>(
     conn: &mut C,

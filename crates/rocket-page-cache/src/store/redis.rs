@@ -187,13 +187,8 @@ impl Store for RedisStore {
     }
 
     async fn tag_generations(&self, tags: &[String]) -> Result<Vec<u64>, StoreError> {
-        if tags.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut conn = self.hot.clone();
         let keys: Vec<String> = tags.iter().map(|t| self.generation_key(t)).collect();
-        let values: Vec<Option<u64>> = redis::cmd("MGET").arg(&keys).query_async(&mut conn).await?;
-        Ok(values.into_iter().map(Option::unwrap_or_default).collect())
+        commands::generations(&mut self.hot.clone(), &keys).await
     }
 
     async fn purge_tags(
