@@ -135,6 +135,15 @@ impl OwnCluster {
         masters
     }
 
+    /// `CLUSTER NODES` as the first running node that answers sees it, for a
+    /// failing test to say what the cluster looked like.
+    pub fn nodes_report(&self) -> String {
+        self.ports()
+            .into_iter()
+            .find_map(|port| cli(port, &["CLUSTER", "NODES"]))
+            .unwrap_or_else(|| "no node answered CLUSTER NODES".to_owned())
+    }
+
     /// SIGSTOPs the node on `port`: its connections stay open and nothing is
     /// answered, as when a host drops off the network.
     pub fn freeze(&self, port: u16) {
