@@ -98,7 +98,7 @@ async fn verdict(
             };
         }
     }
-    if !cache.store_allowed() {
+    if !cache.store_allowed_for(&key) {
         return render_locally(cache, key, policy).await;
     }
     let looked_up = if request.headers().contains("If-None-Match") {

@@ -1,7 +1,7 @@
 //! [`Cache`]: the clonable handle on the engine, managed by Rocket.
 //!
-//! Every store call goes through here, inside the time budget and the circuit
-//! breaker; failures are counted, logged at a bounded rate and handed to the
+//! Every store call goes through here, inside the time budget and a circuit
+//! breaker (see `breaker`); failures are counted, logged at a bounded rate and handed to the
 //! caller as [`CacheUnavailable`], which it turns into "no cache", never into an
 //! error page. The handle also holds the [`Clock`] that every freshness decision
 //! reads.
@@ -12,6 +12,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use serde::Serialize;
 
+use super::breaker::{Breaker, Breakers};
 use super::budget::WindowBudget;
 use super::clock::Clock;
 use super::config::{BackendKind, CacheConfig};
@@ -22,7 +23,7 @@ use super::near::link::{self, LinkSettings};
 use super::near::NearCache;
 use super::policy::{Policies, RoutePolicy};
 use super::route_stats::{RouteStats, RouteStatsSnapshot};
-use super::stats::{Breaker, Stats, StatsSnapshot, WarnLimiter};
+use super::stats::{Stats, StatsSnapshot, WarnLimiter};
 use super::store::cluster::ClusterStore;
 use super::store::memory::MemoryStore;
 use super::store::none::NoStore;
@@ -51,7 +52,7 @@ struct Inner {
     /// Per route policy: outcomes and render times.
     route_stats: RouteStats,
     warnings: WarnLimiter,
-    breaker: Breaker,
+    breakers: Breakers,
     /// Bounds 404 pages and hit-for-miss markers (keys anyone can invent).
     negative_budget: WindowBudget,
     clock: Clock,
@@ -71,6 +72,9 @@ pub enum CacheUnavailable {
     /// The store answered with an error (connection refused, protocol, pool).
     #[error("the cache store failed: {0}")]
     Store(StoreError),
+    /// The store failed repeatedly and is skipped for a moment.
+    #[error("the cache store is skipped after repeated failures")]
+    Skipped,
 }
 
 impl From<StoreError> for CacheUnavailable {
@@ -135,6 +139,11 @@ impl Cache {
             ))
         });
         let policies = Policies::new(routes, &config);
+        let breakers = if config.backend == BackendKind::Redis && config.is_cluster() {
+            Breakers::per_slot_range()
+        } else {
+            Breakers::single()
+        };
         Ok(Self {
             inner: Arc::new(Inner {
                 near,
@@ -152,7 +161,7 @@ impl Cache {
                 namespace_prefix,
                 flights: Arc::new(Flights::default()),
                 stats: Stats::default(),
-                breaker: Breaker::new(),
+                breakers,
                 clock,
             }),
         })
@@ -259,10 +268,11 @@ impl Cache {
         self.inner.route_stats.snapshot()
     }
 
-    /// Whether the circuit breaker is open: the store failed repeatedly and has
-    /// not answered since, so requests skip it (one probes now and then).
+    /// Whether a circuit breaker is open: the store, or on a cluster part of its
+    /// slots, failed repeatedly and has not answered since, so requests skip it
+    /// (one probes now and then).
     pub fn breaker_open(&self) -> bool {
-        self.inner.breaker.is_open()
+        self.inner.breakers.any_open()
     }
 
     /// `namespace:v1:generation:`, the start of this deploy's page keys.
@@ -280,22 +290,24 @@ impl Cache {
         self.inner.negative_budget.admit(self.now_ms())
     }
 
-    /// Whether the store may be tried now (the breaker is closed or probing).
-    pub(crate) fn store_allowed(&self) -> bool {
-        self.inner.breaker.allows()
+    /// Whether the store may be tried now for `key` (its breaker is closed or
+    /// probing).
+    pub(crate) fn store_allowed_for(&self, key: &str) -> bool {
+        self.inner.breakers.for_key(key).allows()
     }
 
-    /// Runs a store operation within the budget, feeding the breaker and the log.
+    /// Runs a store operation within the budget, feeding `breaker` and the log.
     async fn guarded<T>(
         &self,
+        breaker: &Breaker,
         what: &'static str,
         op: impl std::future::Future<Output = Result<T, StoreError>>,
     ) -> Result<T, CacheUnavailable> {
         let result = within(self.inner.config.op_timeout(), op).await;
         match &result {
-            Ok(_) => self.inner.breaker.success(),
+            Ok(_) => breaker.success(),
             Err(e) => {
-                self.inner.breaker.failure();
+                breaker.failure();
                 Stats::bump(&self.inner.stats.errors);
                 self.inner
                     .warnings
@@ -311,7 +323,13 @@ impl Cache {
     /// while the lookup was in flight.
     pub(crate) async fn lookup(&self, key: &str) -> Result<Option<Entry>, CacheUnavailable> {
         let ticket = self.inner.near.as_ref().and_then(|near| near.ticket(key));
-        let raw = self.guarded("lookup", self.inner.store.get(key)).await?;
+        let raw = self
+            .guarded(
+                self.inner.breakers.for_key(key),
+                "lookup",
+                self.inner.store.get(key),
+            )
+            .await?;
         let entry = raw.and_then(|raw| match Entry::decode(raw) {
             Ok(entry) => Some(entry),
             Err(e) => {
@@ -335,8 +353,12 @@ impl Cache {
         key: &str,
         max_len: usize,
     ) -> Result<Option<Bytes>, CacheUnavailable> {
-        self.guarded("lookup", self.inner.store.get_head(key, max_len))
-            .await
+        self.guarded(
+            self.inner.breakers.for_key(key),
+            "lookup",
+            self.inner.store.get_head(key, max_len),
+        )
+        .await
     }
 
     pub(crate) async fn try_lease(
@@ -345,13 +367,21 @@ impl Cache {
         token: &str,
         ttl: Duration,
     ) -> Result<bool, CacheUnavailable> {
-        self.guarded("lease", self.inner.store.try_lease(key, token, ttl))
-            .await
+        self.guarded(
+            self.inner.breakers.for_key(key),
+            "lease",
+            self.inner.store.try_lease(key, token, ttl),
+        )
+        .await
     }
 
     pub(crate) async fn release_lease(&self, key: &str, token: &str) {
         let _ = self
-            .guarded("lease release", self.inner.store.release_lease(key, token))
+            .guarded(
+                self.inner.breakers.for_key(key),
+                "lease release",
+                self.inner.store.release_lease(key, token),
+            )
             .await;
     }
 
@@ -361,8 +391,17 @@ impl Cache {
         &self,
         tags: Vec<String>,
     ) -> Result<Vec<TagStamp>, CacheUnavailable> {
+        // On a cluster the page's own key may be on a master that answers while
+        // the tags' are not: skip the store's many-key work when it is tripped.
+        if !self.inner.breakers.whole().allows() {
+            return Err(CacheUnavailable::Skipped);
+        }
         let generations = self
-            .guarded("tag read", self.inner.store.tag_generations(&tags))
+            .guarded(
+                self.inner.breakers.whole(),
+                "tag read",
+                self.inner.store.tag_generations(&tags),
+            )
             .await?;
         Ok(tags
             .into_iter()
@@ -396,12 +435,20 @@ impl Cache {
     ) -> Result<bool, CacheUnavailable> {
         let store = &self.inner.store;
         if stamps.is_empty() {
-            self.guarded(what, store.set(key, value, ttl))
-                .await
-                .map(|()| true)
+            self.guarded(
+                self.inner.breakers.for_key(key),
+                what,
+                store.set(key, value, ttl),
+            )
+            .await
+            .map(|()| true)
         } else {
-            self.guarded(what, store.set_tagged(key, value, ttl, stamps))
-                .await
+            self.guarded(
+                self.inner.breakers.whole(),
+                what,
+                store.set_tagged(key, value, ttl, stamps),
+            )
+            .await
         }
     }
 
@@ -421,12 +468,16 @@ impl Cache {
     where
         T: Serialize + serde::de::DeserializeOwned,
     {
-        if !self.enabled() || !self.store_allowed() {
+        let full_key = format!("{}memo:{key}", self.inner.key_base);
+        if !self.enabled() || !self.store_allowed_for(&full_key) {
             return compute.await;
         }
-        let full_key = format!("{}memo:{key}", self.inner.key_base);
         if let Ok(Some(raw)) = self
-            .guarded("memo lookup", self.inner.store.get(&full_key))
+            .guarded(
+                self.inner.breakers.for_key(&full_key),
+                "memo lookup",
+                self.inner.store.get(&full_key),
+            )
             .await
         {
             if let Ok(value) = serde_json::from_slice(&raw) {

@@ -34,6 +34,7 @@
 #![forbid(unsafe_code)]
 
 mod after_render;
+mod breaker;
 mod budget;
 mod cache_status;
 mod clock;

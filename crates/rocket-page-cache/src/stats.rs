@@ -1,10 +1,9 @@
-//! Counters, rate-limited warnings and the circuit breaker of the cache.
+//! Counters and rate-limited warnings of the cache.
 //!
-//! The limiter and the breaker measure intervals in this process only, so they
-//! read the monotonic clock (`Instant`): a wall clock that steps back would stall
-//! them, and no entry's freshness depends on them.
+//! The limiter measures intervals in this process only, so it reads the
+//! monotonic clock (`Instant`): a wall clock that steps back would stall it.
 
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -102,101 +101,5 @@ impl WarnLimiter {
         } else {
             state.1 += 1;
         }
-    }
-}
-
-/// Skips the store for a moment after repeated failures, so that a hung Redis
-/// costs requests one time budget now and then instead of one each.
-pub struct Breaker {
-    failures: AtomicU32,
-    /// Milliseconds after `origin` until which it stays open; 0 when closed.
-    open_until_ms: AtomicU64,
-    origin: Instant,
-}
-
-/// Consecutive failures that open the breaker.
-const TRIP_AFTER: u32 = 3;
-/// How long it stays open; then one request tries the store again.
-const OPEN_FOR_MS: u64 = 1_000;
-
-impl Breaker {
-    pub fn new() -> Self {
-        Self {
-            failures: AtomicU32::new(0),
-            open_until_ms: AtomicU64::new(0),
-            origin: Instant::now(),
-        }
-    }
-
-    /// Milliseconds since `origin`, from 1 so that 0 can mean "closed".
-    fn now_ms(&self) -> u64 {
-        u64::try_from(self.origin.elapsed().as_millis()).unwrap_or(u64::MAX - OPEN_FOR_MS) + 1
-    }
-
-    /// Whether the store may be tried now.
-    pub fn allows(&self) -> bool {
-        let until = self.open_until_ms.load(Ordering::Relaxed);
-        if until == 0 {
-            return true;
-        }
-        let now = self.now_ms();
-        // Once the open window ends, let exactly one caller probe and push the
-        // window on for the others until it reports back.
-        now >= until
-            && self
-                .open_until_ms
-                .compare_exchange(
-                    until,
-                    now + OPEN_FOR_MS,
-                    Ordering::AcqRel,
-                    Ordering::Relaxed,
-                )
-                .is_ok()
-    }
-
-    /// Whether it has tripped and no store call has succeeded since (open, or
-    /// letting one probe through).
-    pub fn is_open(&self) -> bool {
-        self.open_until_ms.load(Ordering::Relaxed) != 0
-    }
-
-    pub fn success(&self) {
-        self.failures.store(0, Ordering::Relaxed);
-        self.open_until_ms.store(0, Ordering::Relaxed);
-    }
-
-    pub fn failure(&self) {
-        let failures = self.failures.fetch_add(1, Ordering::Relaxed) + 1;
-        if failures >= TRIP_AFTER {
-            self.open_until_ms
-                .store(self.now_ms() + OPEN_FOR_MS, Ordering::Relaxed);
-        }
-    }
-}
-
-impl Default for Breaker {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn breaker_opens_after_repeated_failures_and_closes_on_success() {
-        let breaker = Breaker::new();
-        assert!(breaker.allows());
-        breaker.failure();
-        breaker.failure();
-        assert!(breaker.allows());
-        assert!(!breaker.is_open());
-        breaker.failure();
-        assert!(!breaker.allows());
-        assert!(breaker.is_open());
-        breaker.success();
-        assert!(breaker.allows());
-        assert!(!breaker.is_open());
     }
 }

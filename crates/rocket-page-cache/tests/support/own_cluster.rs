@@ -197,6 +197,9 @@ fn start_node(dir: &std::path::Path, port: u16) -> Child {
         .arg("--cluster-config-file")
         .arg(&config)
         .args(["--cluster-node-timeout", NODE_TIMEOUT_MS])
+        // As a cache's cluster should be: the masters that answer keep serving
+        // their slots while another's are being failed over.
+        .args(["--cluster-require-full-coverage", "no"])
         .args(["--save", "", "--appendonly", "no"])
         // Replicas sync at once instead of after the default five seconds.
         .args(["--repl-diskless-sync-delay", "0"])
