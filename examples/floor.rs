@@ -11,20 +11,45 @@
 //!     cargo run --release --example floor
 //! ```
 //! The body file may also be given as the first argument.
+//!
+//! With `FLOOR_ONE_CHUNK=1` the body is handed to the connection in one piece, as
+//! the page cache hands a hit's body, instead of in Rocket's default 4 KiB chunks:
+//! the floor for a hit's own way of writing, so that what the app adds can be
+//! told from what the chunking saves.
 
 use std::process::ExitCode;
 
+use std::io::Cursor;
+
 use rocket::http::ContentType;
-use rocket::{get, routes, State};
+use rocket::response::{self, Responder};
+use rocket::{get, routes, Request, Response, State};
 
 /// The page, read once at start; every request borrows it, nothing is copied.
-struct Page(&'static [u8]);
+#[derive(Clone, Copy)]
+struct Page {
+    body: &'static [u8],
+    one_chunk: bool,
+}
+
+impl<'r> Responder<'r, 'static> for Page {
+    fn respond_to(self, _: &'r Request<'_>) -> response::Result<'static> {
+        let mut response = Response::build()
+            .header(ContentType::HTML)
+            .sized_body(self.body.len(), Cursor::new(self.body))
+            .finalize();
+        if self.one_chunk {
+            response.set_max_chunk_size(self.body.len());
+        }
+        Ok(response)
+    }
+}
 
 /// Any query (`/?per_page=100`) is accepted and ignored, as the app's cache key
 /// keeps only declared parameters.
 #[get("/")]
-fn index(page: &State<Page>) -> (ContentType, &'static [u8]) {
-    (ContentType::HTML, page.0)
+fn index(page: &State<Page>) -> Page {
+    **page
 }
 
 #[rocket::main]
@@ -50,7 +75,10 @@ async fn main() -> ExitCode {
     let key: Vec<u8> = (0..64).map(|_| rand::random::<u8>()).collect();
     let figment = rocket::Config::figment().merge((rocket::Config::SECRET_KEY, key));
     let launched = rocket::custom(figment)
-        .manage(Page(body))
+        .manage(Page {
+            body,
+            one_chunk: std::env::var_os("FLOOR_ONE_CHUNK").is_some_and(|v| v == "1"),
+        })
         .mount("/", routes![index])
         .launch()
         .await;

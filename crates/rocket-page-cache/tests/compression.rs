@@ -82,6 +82,27 @@ async fn a_hit_asked_for_br_or_gzip_gets_it_and_it_decodes_to_the_identity_body(
     assert_eq!(app.backend.renders(PAGE), 1, "compressed hits never render");
 }
 
+/// A hit's body is in memory: it goes to the connection in one piece, not in
+/// Rocket's default 4 KiB chunks (each a copy and a task wake-up).
+#[tokio::test]
+async fn a_hits_body_is_handed_to_the_connection_in_one_piece() {
+    let (app, miss) = stored(PAGE, json!({})).await;
+    assert!(
+        miss.bytes.len() > 4096,
+        "the page outgrows one default chunk"
+    );
+    for coding in ["identity", "br"] {
+        let hit = app.get_with(PAGE, &accept(coding)).await;
+        assert_eq!(hit.x_cache(), "HIT", "{coding}");
+        assert!(
+            hit.max_chunk >= hit.bytes.len(),
+            "{coding}: chunks of {} for a body of {}",
+            hit.max_chunk,
+            hit.bytes.len()
+        );
+    }
+}
+
 #[tokio::test]
 async fn a_client_that_accepts_no_coding_we_hold_gets_identity() {
     let (app, miss) = stored(PAGE, json!({})).await;

@@ -159,6 +159,8 @@ pub struct Reply {
     /// The `Content-Length` the server sends: the body's size, kept when a HEAD
     /// or a 304 strips the body itself.
     pub length: Option<usize>,
+    /// The largest piece the body is handed to the connection in.
+    pub max_chunk: usize,
 }
 
 impl Reply {
@@ -170,6 +172,7 @@ impl Reply {
             .map(|h| (h.name().to_string(), h.value().to_owned()))
             .collect();
         let length = response.body().preset_size();
+        let max_chunk = response.body().max_chunk_size();
         let bytes = response.into_bytes().await.unwrap_or_default();
         Self {
             status,
@@ -177,6 +180,7 @@ impl Reply {
             body: String::from_utf8(bytes.clone()).unwrap_or_default(),
             bytes,
             length,
+            max_chunk,
         }
     }
 
