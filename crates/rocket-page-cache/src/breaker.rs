@@ -9,8 +9,9 @@
 //! runs). So single-key operations (a page's lookup, its lease) go through a
 //! breaker for their key's range of slots: masters serve contiguous ranges, so
 //! the ranges of a dead master trip and the others keep serving hits.
-//! Operations over many keys (tag reads and filing, purges) keep the breaker of
-//! the whole store.
+//! Operations over many keys (tag reads and filing) keep the breaker of the
+//! whole store. Purges go around the breakers: they are always tried, and their
+//! errors go to the caller, which retries them.
 //!
 //! Breakers measure intervals in this process only, so they read the monotonic
 //! clock (`Instant`).
