@@ -14,7 +14,7 @@ use serde_json::json;
 use crate::support::app::{Reply, TestApp};
 use crate::support::own_cluster::OwnCluster;
 use crate::support::shared::Shared;
-use crate::support::{eventually, Namespace};
+use crate::support::{eventually, scan_namespace, Namespace};
 
 crate::on_both!(
     a_cold_key_under_300_requests_on_two_instances_renders_once,
@@ -42,8 +42,7 @@ async fn pages_land_on_every_master() {
     let masters = cluster.master_ports();
     assert_eq!(masters.len(), 3, "three masters serve slots");
     for port in masters {
-        let on_master = Namespace::throwaway(&format!("redis://127.0.0.1:{port}/"));
-        let pages = keys_of(&on_master, &app.namespace.name)
+        let pages = keys_on(port, &app.namespace.name)
             .into_iter()
             .filter(|key| key.contains(":localhost:/item/spread"))
             .count();
@@ -78,25 +77,9 @@ async fn a_seed_that_never_answers_does_not_keep_the_cache_off() {
     .await;
 }
 
-/// Keys of `namespace` on the one node `on` points at.
-fn keys_of(on: &Namespace, namespace: &str) -> Vec<String> {
-    let mut cursor: u64 = 0;
-    let mut keys = Vec::new();
-    loop {
-        let (next, batch): (u64, Vec<String>) = on.command(
-            redis::cmd("SCAN")
-                .arg(cursor)
-                .arg("MATCH")
-                .arg(format!("{namespace}:*"))
-                .arg("COUNT")
-                .arg(1000),
-        );
-        keys.extend(batch);
-        if next == 0 {
-            return keys;
-        }
-        cursor = next;
-    }
+/// Keys of `namespace` on the one node at `port`.
+fn keys_on(port: u16, namespace: &str) -> Vec<String> {
+    scan_namespace(&format!("redis://127.0.0.1:{port}/"), namespace)
 }
 
 async fn a_cold_key_under_300_requests_on_two_instances_renders_once(store: Shared) {
@@ -188,17 +171,14 @@ async fn load_worker(
 
 /// The pages `victim` (a master's port) holds of `namespace`, by path.
 fn pages_on(victim: u16, namespace: &str) -> BTreeSet<String> {
-    keys_of(
-        &Namespace::throwaway(&format!("redis://127.0.0.1:{victim}/")),
-        namespace,
-    )
-    .into_iter()
-    .filter_map(|key| {
-        key.split_once(":localhost:")
-            .map(|(_, path)| path.to_owned())
-    })
-    .filter(|path| path.starts_with("/item/fail"))
-    .collect()
+    keys_on(victim, namespace)
+        .into_iter()
+        .filter_map(|key| {
+            key.split_once(":localhost:")
+                .map(|(_, path)| path.to_owned())
+        })
+        .filter(|path| path.starts_with("/item/fail"))
+        .collect()
 }
 
 /// What the failover load saw, from the moment the master stopped answering.

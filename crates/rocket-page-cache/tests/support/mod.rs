@@ -154,8 +154,8 @@ impl Drop for Namespace {
 }
 
 /// Every key under `namespace` on the one server at `url` (none when it does
-/// not answer).
-fn scan_namespace(url: &str, namespace: &str) -> Vec<String> {
+/// not answer); on a cluster, what that one node holds.
+pub fn scan_namespace(url: &str, namespace: &str) -> Vec<String> {
     let Ok(mut conn) = redis::Client::open(url).and_then(|c| c.get_connection()) else {
         return Vec::new();
     };
