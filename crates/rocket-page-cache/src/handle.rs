@@ -1,9 +1,9 @@
 //! [`Cache`]: the clonable handle on the engine, managed by Rocket.
 //!
 //! Every store call goes through here, inside the time budget and a circuit
-//! breaker (see `breaker`); failures are counted, logged at a bounded rate and handed to the
-//! caller as [`CacheUnavailable`], which it turns into "no cache", never into an
-//! error page. The handle also holds the [`Clock`] that every freshness decision
+//! breaker (see `breaker`); failures are counted, logged at a bounded rate and
+//! handed to the caller as [`CacheUnavailable`], which it turns into "no cache",
+//! never into an error page. The handle also holds the [`Clock`] that every freshness decision
 //! reads.
 
 use std::sync::Arc;
@@ -116,21 +116,32 @@ impl Cache {
     ) -> Result<Self, String> {
         config.validate()?;
         let namespace_prefix = format!("{}:", config.namespace);
-        let store: Arc<dyn Store> = match config.backend {
-            BackendKind::Redis if config.is_cluster() => Arc::new(
-                ClusterStore::new(
-                    &config.cluster_nodes,
-                    config.op_timeout(),
-                    namespace_prefix.clone(),
-                )
-                .map_err(|e| format!("cache.cluster_nodes: {e}"))?,
+        // A cluster's masters fail apart: its single-key operations get a breaker
+        // per range of slots (see `breaker`).
+        let (store, breakers): (Arc<dyn Store>, Breakers) = match config.backend {
+            BackendKind::Redis if config.is_cluster() => (
+                Arc::new(
+                    ClusterStore::new(
+                        &config.cluster_nodes,
+                        config.op_timeout(),
+                        namespace_prefix.clone(),
+                    )
+                    .map_err(|e| format!("cache.cluster_nodes: {e}"))?,
+                ),
+                Breakers::per_slot_range(),
             ),
-            BackendKind::Redis => Arc::new(
-                RedisStore::new(&config.url, config.op_timeout(), namespace_prefix.clone())
-                    .map_err(|e| format!("cache.url: {e}"))?,
+            BackendKind::Redis => (
+                Arc::new(
+                    RedisStore::new(&config.url, config.op_timeout(), namespace_prefix.clone())
+                        .map_err(|e| format!("cache.url: {e}"))?,
+                ),
+                Breakers::single(),
             ),
-            BackendKind::Memory => Arc::new(MemoryStore::new(config.memory_max_bytes)),
-            BackendKind::None => Arc::new(NoStore),
+            BackendKind::Memory => (
+                Arc::new(MemoryStore::new(config.memory_max_bytes)),
+                Breakers::single(),
+            ),
+            BackendKind::None => (Arc::new(NoStore), Breakers::single()),
         };
         let near = config.near_enabled().then(|| {
             Arc::new(NearCache::new(
@@ -139,11 +150,6 @@ impl Cache {
             ))
         });
         let policies = Policies::new(routes, &config);
-        let breakers = if config.backend == BackendKind::Redis && config.is_cluster() {
-            Breakers::per_slot_range()
-        } else {
-            Breakers::single()
-        };
         Ok(Self {
             inner: Arc::new(Inner {
                 near,
