@@ -17,7 +17,9 @@ use super::compress::{precompress, worth_compressing};
 use super::entry::{Compressed, Entry, Freshness, Kind};
 use super::flight::Outcome;
 use super::handle::Cache;
+use super::key::bounded_tag;
 use super::policy::{storable_ttl, Refusal, Resolved, ResponseDirectives, ResponseFacts};
+use super::reads::Reads;
 use super::render::Render;
 use super::respond::{serve_entry, set_validators, write_body};
 use super::stats::Stats;
@@ -120,7 +122,7 @@ async fn store_render<'r>(
         Compressed::default()
     };
     let entry = build_entry(cache.now_ms(), response, render, ttl, body, compressed);
-    let rendered = store(cache, render, &entry).await;
+    let rendered = store(cache, request, render, &entry).await;
     count(cache, rendered);
     // Served like the hits that follow: same coding, same tag for the same
     // request, so a browser's first revalidation already matches.
@@ -217,13 +219,19 @@ fn build_entry(
     }
 }
 
-/// Stores the entry under the render's tag stamps, unless a tag moved since.
-async fn store(cache: &Cache, render: &Render, entry: &Entry) -> Rendered {
-    let Some(stamps) = render.stamps() else {
+/// Stores the entry under the route's tags and the tags of what the render
+/// read, unless one of them was purged after the render began.
+async fn store(cache: &Cache, request: &Request<'_>, render: &Render, entry: &Entry) -> Rendered {
+    let Some(stamp) = render.stamps() else {
         return Rendered::StoreUnavailable;
     };
+    let Some(read) = Reads::of(request).snapshot().tags() else {
+        return Rendered::Refused(Refusal::UnboundedReads);
+    };
+    let mut stamp = stamp.clone();
+    stamp.tags.extend(read.into_iter().map(bounded_tag));
     // An error: the store could not be used (why was logged by the handle).
-    match cache.store_entry(render.key(), entry, stamps).await {
+    match cache.store_entry(render.key(), entry, Some(&stamp)).await {
         Ok(true) => Rendered::Stored,
         Ok(false) => Rendered::PurgedDuringRender,
         Err(_) => Rendered::StoreUnavailable,
@@ -255,7 +263,7 @@ async fn remember_uncacheable(cache: &Cache, key: &str) {
         return;
     }
     let marker = Entry::hit_for_miss(cache.now_ms(), ttl_ms);
-    let _ = cache.store_entry(key, &marker, &[]).await;
+    let _ = cache.store_entry(key, &marker, None).await;
 }
 
 /// A strong validator from the body's bytes: the first half of its SHA-256.

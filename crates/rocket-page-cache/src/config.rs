@@ -70,6 +70,10 @@ pub struct CacheConfig {
     /// `not_found_ttl` window; past it they are served uncached. Their keys come
     /// from paths anyone can invent, so this is what bounds them.
     pub max_negative_entries: u64,
+    /// Most rows an entry is filed under one by one (see `reads`); a render that
+    /// read more is filed under its tables instead, and any change to those
+    /// tables purges it.
+    pub max_tags_per_entry: usize,
     /// Budget of one cache operation; past it the request goes on without the cache.
     pub op_timeout_ms: u64,
     /// Responses with a larger body are not stored.
@@ -129,6 +133,7 @@ impl Default for CacheConfig {
             browser_ttl: 0,
             not_found_ttl: 30,
             max_negative_entries: 500,
+            max_tags_per_entry: 256,
             op_timeout_ms: 50,
             max_body_bytes: 1024 * 1024,
             memory_max_bytes: 64 * 1024 * 1024,
@@ -193,6 +198,12 @@ impl CacheConfig {
         }
         if self.near_max_bytes > 0 && self.near_heartbeat_ms < 10 {
             return Err("cache.near_heartbeat_ms: at least 10".to_owned());
+        }
+        if !(1..=4096).contains(&self.max_tags_per_entry) {
+            return Err(format!(
+                "cache.max_tags_per_entry: from 1 to 4096; got {}",
+                self.max_tags_per_entry
+            ));
         }
         if self.lease_ms == 0 {
             return Err("cache.lease_ms: must be more than 0".to_owned());

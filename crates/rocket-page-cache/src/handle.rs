@@ -22,6 +22,7 @@ use super::key::{bounded_tag, key_base, normalise_request_path};
 use super::near::link::{self, LinkSettings};
 use super::near::NearCache;
 use super::policy::{Policies, RoutePolicy};
+use super::reads::{self, Change, ReadSet, Reads};
 use super::route_stats::{RouteStats, RouteStatsSnapshot};
 use super::stats::{Stats, StatsSnapshot, WarnLimiter};
 use super::store::cluster::ClusterStore;
@@ -391,71 +392,79 @@ impl Cache {
             .await;
     }
 
-    /// Current generations of `tags`, read before a render so that a purge during
-    /// the render keeps its result out of the store.
-    pub(crate) async fn stamp_tags(
-        &self,
-        tags: Vec<String>,
-    ) -> Result<Vec<TagStamp>, CacheUnavailable> {
+    /// The render's stamp: its tags so far, and the purge sequence read before
+    /// it begins, so that a purge during the render keeps its result out of the
+    /// store (see [`TagStamp`]).
+    pub(crate) async fn stamp_tags(&self, tags: Vec<String>) -> Result<TagStamp, CacheUnavailable> {
         // On a cluster the page's own key may be on a master that answers while
         // the tags' are not: skip the store's many-key work when it is tripped.
         if !self.inner.breakers.whole().allows() {
             return Err(CacheUnavailable::Skipped);
         }
-        let generations = self
+        let since = self
             .guarded(
                 self.inner.breakers.whole(),
-                "tag read",
-                self.inner.store.tag_generations(&tags),
+                "purge sequence read",
+                self.inner.store.purge_sequence(),
             )
             .await?;
-        Ok(tags
-            .into_iter()
-            .zip(generations)
-            .map(|(tag, generation)| TagStamp { tag, generation })
-            .collect())
+        Ok(TagStamp { tags, since })
     }
 
-    /// Stores an entry for its retention time under its tags; `Ok(false)` when a
-    /// tag was purged since the stamps were taken.
+    /// Stores an entry for its retention time, filed under `stamp`'s tags when
+    /// there is one; `Ok(false)` when a tag was purged after the stamp was taken.
     pub(crate) async fn store_entry(
         &self,
         key: &str,
         entry: &Entry,
-        stamps: &[TagStamp],
+        stamp: Option<&TagStamp>,
     ) -> Result<bool, CacheUnavailable> {
         let retention = Duration::from_millis(entry.retention_ms(self.now_ms()));
-        self.put("store", key, entry.encode(), retention, stamps)
+        self.put("store", key, entry.encode(), retention, stamp)
             .await
     }
 
-    /// Stores `value` for `ttl`, filed under `stamps` when there are any (and then
-    /// only if none of those tags was purged since: `Ok(false)`).
+    /// Stores `value` for `ttl`, filed under the stamp's tags when it has any (and
+    /// then only if none of those tags was purged since: `Ok(false)`).
     async fn put(
         &self,
         what: &'static str,
         key: &str,
         value: Bytes,
         ttl: Duration,
-        stamps: &[TagStamp],
+        stamp: Option<&TagStamp>,
     ) -> Result<bool, CacheUnavailable> {
         let store = &self.inner.store;
-        if stamps.is_empty() {
-            self.guarded(
-                self.inner.breakers.for_key(key),
-                what,
-                store.set(key, value, ttl),
-            )
-            .await
-            .map(|()| true)
-        } else {
-            self.guarded(
-                self.inner.breakers.whole(),
-                what,
-                store.set_tagged(key, value, ttl, stamps),
-            )
-            .await
+        match stamp {
+            Some(stamp) if !stamp.tags.is_empty() => {
+                self.guarded(
+                    self.inner.breakers.whole(),
+                    what,
+                    store.set_tagged(key, value, ttl, stamp),
+                )
+                .await
+            }
+            _ => self
+                .guarded(
+                    self.inner.breakers.for_key(key),
+                    what,
+                    store.set(key, value, ttl),
+                )
+                .await
+                .map(|()| true),
         }
+    }
+
+    /// The memo stored under `key`, if any and readable.
+    async fn memo_lookup(&self, full_key: &str) -> Option<Bytes> {
+        self.guarded(
+            self.inner.breakers.for_key(full_key),
+            "memo lookup",
+            self.inner.store.get(full_key),
+        )
+        .await
+        .ok()
+        .flatten()
     }
 
     /// The value under `key` if cached, else `compute`'s result, cached for `ttl`
@@ -478,29 +487,84 @@ impl Cache {
         if !self.enabled() || !self.store_allowed_for(&full_key) {
             return compute.await;
         }
-        if let Ok(Some(raw)) = self
-            .guarded(
-                self.inner.breakers.for_key(&full_key),
-                "memo lookup",
-                self.inner.store.get(&full_key),
-            )
-            .await
-        {
+        if let Some(raw) = self.memo_lookup(&full_key).await {
             if let Ok(value) = serde_json::from_slice(&raw) {
                 return Ok(value);
             }
         }
-        let stamps = self
-            .stamp_tags(tags.iter().map(|&t| t.to_owned()).collect())
-            .await
-            .ok();
+        let tags = tags.iter().map(|&t| bounded_tag(t.to_owned())).collect();
+        let stamp = self.stamp_tags(tags).await.ok();
         let value = compute.await?;
-        if let (Some(stamps), Ok(raw)) = (stamps, serde_json::to_vec(&value)) {
+        if let (Some(stamp), Ok(raw)) = (stamp, serde_json::to_vec(&value)) {
             let _ = self
-                .put("memo store", &full_key, Bytes::from(raw), ttl, &stamps)
+                .put("memo store", &full_key, Bytes::from(raw), ttl, Some(&stamp))
                 .await;
         }
         Ok(value)
+    }
+
+    /// Like [`get_or_compute`](Self::get_or_compute), with the tags taken from
+    /// what `compute` read: it gets a [`Reads`] of its own to record into, the
+    /// value is filed under those reads, and they are added to `reads` (the
+    /// page's), on a miss as on a hit, so a page that shows the value is purged
+    /// with it.
+    ///
+    /// A computation whose reads cannot be bounded is returned and not cached.
+    pub async fn get_or_compute_recorded<T, E, F, Fut>(
+        &self,
+        key: &str,
+        ttl: Duration,
+        reads: &Reads,
+        compute: F,
+    ) -> Result<T, E>
+    where
+        T: Serialize + serde::de::DeserializeOwned,
+        F: FnOnce(Reads) -> Fut,
+        Fut: std::future::Future<Output = Result<T, E>>,
+    {
+        #[derive(Serialize, serde::Deserialize)]
+        struct Recorded<T> {
+            value: T,
+            reads: ReadSet,
+        }
+        let own = Reads::new(self.inner.config.max_tags_per_entry);
+        let full_key = format!("{}memo:{key}", self.inner.key_base);
+        if !self.enabled() || !self.store_allowed_for(&full_key) {
+            let value = compute(own.clone()).await;
+            reads.merge(&own.snapshot());
+            return value;
+        }
+        if let Some(raw) = self.memo_lookup(&full_key).await {
+            if let Ok(found) = serde_json::from_slice::<Recorded<T>>(&raw) {
+                reads.merge(&found.reads);
+                return Ok(found.value);
+            }
+        }
+        let stamp = self.stamp_tags(Vec::new()).await.ok();
+        let value = compute(own.clone()).await;
+        let read = own.snapshot();
+        reads.merge(&read);
+        let value = value?;
+        let tags = read
+            .tags()
+            .map(|tags| tags.into_iter().map(bounded_tag).collect());
+        if let (Some(mut stamp), Some(tags)) = (stamp, tags) {
+            stamp.tags = tags;
+            let recorded = Recorded { value, reads: read };
+            if let Ok(raw) = serde_json::to_vec(&recorded) {
+                let _ = self
+                    .put("memo store", &full_key, Bytes::from(raw), ttl, Some(&stamp))
+                    .await;
+            }
+            return Ok(recorded.value);
+        }
+        Ok(value)
+    }
+
+    /// Purges what these committed changes touched (see [`Change`]), on every
+    /// instance at once; hard unless `soft`. Returns how many entries it touched.
+    pub async fn purge_changes(&self, changes: &[Change], soft: bool) -> Result<u64, StoreError> {
+        self.purge_tags(&reads::tags_of(changes), soft).await
     }
 
     /// Removes (or, `soft`, marks stale) every page and memo filed under `tags`, on

@@ -374,6 +374,8 @@ pub enum Refusal {
     ZeroTtl,
     /// A 404 past this instance's `max_negative_entries` for the window.
     NegativeBudget,
+    /// The render read more tables than an entry can be tagged with.
+    UnboundedReads,
 }
 
 impl Refusal {
@@ -387,6 +389,7 @@ impl Refusal {
             Self::TooLarge => "too-large",
             Self::ZeroTtl => "ttl-zero",
             Self::NegativeBudget => "negative-budget",
+            Self::UnboundedReads => "unbounded-reads",
         }
     }
 }

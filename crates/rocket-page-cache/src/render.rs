@@ -15,9 +15,9 @@ use super::store::TagStamp;
 pub struct Render {
     key: String,
     policy: Resolved,
-    /// Tag generations taken before the render; `None` when the store cannot be
-    /// used (the render is then not stored).
-    stamps: Option<Vec<TagStamp>>,
+    /// The route's tags and the purge sequence read before the render; `None`
+    /// when the store cannot be used (the render is then not stored).
+    stamps: Option<TagStamp>,
     lease: Option<Lease>,
     leader: Option<FlightLeader>,
     /// A stored copy to serve if the render fails (stale-if-error).
@@ -49,7 +49,7 @@ impl Render {
     pub fn miss(
         key: String,
         policy: Resolved,
-        stamps: Option<Vec<TagStamp>>,
+        stamps: Option<TagStamp>,
         lease: Option<Lease>,
         leader: Option<FlightLeader>,
         fallback: Option<Entry>,
@@ -68,7 +68,7 @@ impl Render {
     pub fn refresh(
         key: String,
         policy: Resolved,
-        stamps: Vec<TagStamp>,
+        stamps: TagStamp,
         lease: Lease,
         leader: FlightLeader,
         stored: Entry,
@@ -99,11 +99,7 @@ impl Render {
     }
 
     /// The key was lately found uncacheable: render at once, nobody waits.
-    pub fn after_hit_for_miss(
-        key: String,
-        policy: Resolved,
-        stamps: Option<Vec<TagStamp>>,
-    ) -> Self {
+    pub fn after_hit_for_miss(key: String, policy: Resolved, stamps: Option<TagStamp>) -> Self {
         Self {
             stamps,
             detail: Some(Detail::HitForMiss),
@@ -119,9 +115,9 @@ impl Render {
         &self.policy
     }
 
-    /// The tag stamps to store under; `None` when the store was unusable.
-    pub fn stamps(&self) -> Option<&[TagStamp]> {
-        self.stamps.as_deref()
+    /// The stamp to store under; `None` when the store was unusable.
+    pub fn stamps(&self) -> Option<&TagStamp> {
+        self.stamps.as_ref()
     }
 
     /// Whether the store was unusable for this request (shown as `BYPASS`).

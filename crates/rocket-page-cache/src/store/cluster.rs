@@ -6,24 +6,25 @@
 //! - Page, memo and lease keys are whole keys without a hash tag: each hashes
 //!   on its own, so the pages of a site spread over every slot. Every command
 //!   on them names one key (GET, SET, SET NX, the one-key lease release script).
-//! - A tag's generation counter and its set of keys share the hash tag
+//! - A tag's purge mark and its set of keys share the hash tag
 //!   `{<digest of the tag>}`, so the scripts that read one and write the other
 //!   run in one slot, atomically. The digest, not the tag, is the hash tag: a tag
 //!   may hold braces of its own, and the digest is hex.
 //! - Tagged stores and purges span slots (an entry and its tags live apart), so
 //!   they are no longer one script; they stay race-free by ordering:
 //!   - a store files the key into each tag's set, in one script per tag that
-//!     refuses when the tag's generation moved since the render's stamp; then it
-//!     SETs the entry; then it reads the generations again and unlinks the entry
-//!     it wrote if any moved.
-//!   - a purge, in one script per tag, bumps the generation and takes the set's
-//!     members (emptying the set when hard); then it unlinks (hard) or patches
-//!     (soft, a one-key script per member) each member.
+//!     refuses when the tag was purged after the render began (its mark is above
+//!     the render's `since`); then it SETs the entry; then it reads the marks
+//!     again and unlinks the entry it wrote if any is above `since`.
+//!   - a purge takes its number from the purge sequence (one key, on its own
+//!     master), then, in one script per tag, marks the tag with it and takes the
+//!     set's members (emptying the set when hard); then it unlinks (hard) or
+//!     patches (soft, a one-key script per member) each member.
 //!
 //!   A purge's script runs either before a store files itself (the filing is
 //!   refused), or after: then the purge holds the key, and either the entry is
 //!   already set (the purge removes it) or it is set later (the store's second
-//!   read sees the bumped generation and removes it). For the length of one
+//!   read sees the new mark and removes it). For the length of one
 //!   round trip an old page may be readable after a purge returned, while the
 //!   store that wrote it has yet to take it back; on one server the script
 //!   leaves no such moment.
@@ -38,6 +39,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures_util::future::try_join_all;
 use redis::cluster::ClusterClient;
 use redis::cluster_async::ClusterConnection;
 use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
@@ -45,27 +47,39 @@ use redis::{Script, Value};
 use sha2::{Digest, Sha256};
 use tokio::sync::Mutex;
 
-use super::commands::{self, millis, prefix_pattern, GENERATION_LIFETIME_MS};
+use super::commands::{self, millis, prefix_pattern, MARK_LIFETIME_MS};
 use super::{StalePatch, Store, StoreError, TagStamp, Usage};
 
-/// Files a key into a tag's set, unless the tag's generation moved since the
-/// render's stamp; keeps the set alive at least as long as the entry.
-/// KEYS: generation, set (one slot). ARGV: stamped generation, entry key, ttl ms.
+/// Files a key into a tag's set, unless the tag was purged after the render
+/// began (its mark is above the render's `since`); keeps the set alive at least
+/// as long as the entry.
+/// KEYS: mark, set (one slot). ARGV: since, entry key, ttl ms.
 const FILE_UNDER_TAG: &str = r"
-if tonumber(redis.call('GET', KEYS[1]) or '0') ~= tonumber(ARGV[1]) then return 0 end
+if tonumber(redis.call('GET', KEYS[1]) or '0') > tonumber(ARGV[1]) then return 0 end
 redis.call('SADD', KEYS[2], ARGV[2])
 local ttl = tonumber(ARGV[3])
 if redis.call('PTTL', KEYS[2]) < ttl then redis.call('PEXPIRE', KEYS[2], ttl) end
 return 1
 ";
 
-/// Bumps a tag's generation and hands back its members; a hard purge empties
-/// the set (its members are about to go), a soft one keeps it so that a later
-/// hard purge still finds the pages it marked stale.
-/// KEYS: generation, set (one slot). ARGV: soft flag, generation lifetime ms.
+/// Takes the next purge number, on the sequence's own master. KEYS: the sequence.
+fn next_purge_number_script() -> Script {
+    Script::new(&format!(
+        "local sequence = KEYS[1]\n{}return n\n",
+        commands::NEXT_PURGE_NUMBER_LUA
+    ))
+}
+
+/// Marks a tag with a purge's number (never lowering a later purge's mark) and
+/// hands back its members; a hard purge empties the set (its members are about
+/// to go), a soft one keeps it so that a later hard purge still finds the pages
+/// it marked stale.
+/// KEYS: mark, set (one slot). ARGV: soft flag, mark lifetime ms, purge number.
 const PURGE_TAG: &str = r"
-redis.call('INCR', KEYS[1])
-redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]))
+local n = tonumber(ARGV[3])
+if tonumber(redis.call('GET', KEYS[1]) or '0') < n then
+  redis.call('SET', KEYS[1], ARGV[3], 'PX', tonumber(ARGV[2]))
+end
 local members = redis.call('SMEMBERS', KEYS[2])
 if ARGV[1] ~= '1' then redis.call('DEL', KEYS[2]) end
 return members
@@ -97,6 +111,8 @@ pub struct ClusterStore {
     conn: Mutex<Option<ClusterConnection>>,
     tag_prefix: String,
     file_under_tag: Script,
+    next_purge_number: Script,
+    purge_sequence: Script,
     purge_tag: Script,
     patch_stale: Script,
     release_lease: Script,
@@ -104,7 +120,7 @@ pub struct ClusterStore {
 
 impl ClusterStore {
     /// Checks the seed nodes' URLs; dials nothing. `tag_prefix` starts the names
-    /// of tag sets and generation counters, as for one server.
+    /// of tag sets and purge marks, as for one server.
     pub fn new(nodes: &[String], op_timeout: Duration, tag_prefix: String) -> Result<Self, String> {
         let client = ClusterClient::builder(nodes.iter().map(String::as_str))
             .connection_timeout(op_timeout.max(Duration::from_millis(200)))
@@ -121,6 +137,8 @@ impl ClusterStore {
             conn: Mutex::new(None),
             tag_prefix,
             file_under_tag: Script::new(FILE_UNDER_TAG),
+            next_purge_number: next_purge_number_script(),
+            purge_sequence: commands::purge_sequence_script(),
             purge_tag: Script::new(PURGE_TAG),
             patch_stale: Script::new(PATCH_STALE),
             release_lease: commands::release_lease_script(),
@@ -142,7 +160,7 @@ impl ClusterStore {
 
     /// `{prefix}tgen:{<digest>}:<tag>`: the tag's counter. It shares its hash
     /// tag with [`Self::set_key`].
-    fn generation_key(&self, tag: &str) -> String {
+    fn mark_key(&self, tag: &str) -> String {
         format!("{}tgen:{{{}}}:{tag}", self.tag_prefix, tag_digest(tag))
     }
 
@@ -234,65 +252,71 @@ impl Store for ClusterStore {
         commands::set(&mut self.conn().await?, key, &value, ttl).await
     }
 
-    /// File, set, check again (see the module's doc for why this order).
+    /// File, set, check again (see the module's doc for why this order). The
+    /// tags are filed concurrently: each is a round trip to its own master.
     async fn set_tagged(
         &self,
         key: &str,
         value: Bytes,
         ttl: Duration,
-        tags: &[TagStamp],
+        stamp: &TagStamp,
     ) -> Result<bool, StoreError> {
-        let mut conn = self.conn().await?;
-        for stamp in tags {
-            let filed: i64 = self
-                .file_under_tag
-                .key(self.generation_key(&stamp.tag))
-                .key(self.set_key(&stamp.tag))
-                .arg(stamp.generation)
+        let conn = self.conn().await?;
+        let filings = stamp.tags.iter().map(|tag| {
+            let mut conn = conn.clone();
+            let mut call = self.file_under_tag.key(self.mark_key(tag));
+            call.key(self.set_key(tag))
+                .arg(stamp.since)
                 .arg(key)
-                .arg(millis(ttl))
-                .invoke_async(&mut conn)
-                .await?;
-            if filed != 1 {
-                return Ok(false);
-            }
+                .arg(millis(ttl));
+            async move { call.invoke_async::<i64>(&mut conn).await }
+        });
+        let filed = try_join_all(filings).await?;
+        if filed.iter().any(|&f| f != 1) {
+            return Ok(false);
         }
+        let mut conn = conn;
         commands::set(&mut conn, key, &value, ttl).await?;
-        let names: Vec<String> = tags.iter().map(|t| t.tag.clone()).collect();
-        let now = self.tag_generations(&names).await?;
-        let unmoved = tags.iter().zip(&now).all(|(t, n)| t.generation == *n);
+        let keys: Vec<String> = stamp.tags.iter().map(|t| self.mark_key(t)).collect();
+        let marks = commands::marks(&mut conn, &keys).await?;
+        let unmoved = marks.iter().all(|&mark| mark <= stamp.since);
         if !unmoved {
             commands::unlink(&mut conn, &[key.to_owned()]).await?;
         }
         Ok(unmoved)
     }
 
-    async fn tag_generations(&self, tags: &[String]) -> Result<Vec<u64>, StoreError> {
-        if tags.is_empty() {
-            return Ok(Vec::new());
-        }
-        let keys: Vec<String> = tags.iter().map(|t| self.generation_key(t)).collect();
-        commands::generations(&mut self.conn().await?, &keys).await
+    async fn purge_sequence(&self) -> Result<u64, StoreError> {
+        let key = commands::sequence_key(&self.tag_prefix);
+        commands::purge_sequence(&mut self.conn().await?, &self.purge_sequence, &key).await
     }
 
+    /// Takes the purge's number first, then marks and empties each tag (each on
+    /// its own master, concurrently), then removes or patches the members.
     async fn purge_tags(
         &self,
         tags: &[String],
         stale: Option<&StalePatch>,
     ) -> Result<u64, StoreError> {
-        let mut conn = self.conn().await?;
-        let mut members = BTreeSet::new();
-        for tag in tags {
-            let taken: Vec<String> = self
-                .purge_tag
-                .key(self.generation_key(tag))
-                .key(self.set_key(tag))
-                .arg(if stale.is_some() { "1" } else { "0" })
-                .arg(GENERATION_LIFETIME_MS)
-                .invoke_async(&mut conn)
-                .await?;
-            members.extend(taken);
+        if tags.is_empty() {
+            return Ok(0);
         }
+        let mut conn = self.conn().await?;
+        let number: u64 = self
+            .next_purge_number
+            .key(commands::sequence_key(&self.tag_prefix))
+            .invoke_async(&mut conn)
+            .await?;
+        let takes = tags.iter().map(|tag| {
+            let mut conn = conn.clone();
+            let mut call = self.purge_tag.key(self.mark_key(tag));
+            call.key(self.set_key(tag))
+                .arg(if stale.is_some() { "1" } else { "0" })
+                .arg(MARK_LIFETIME_MS)
+                .arg(number);
+            async move { call.invoke_async::<Vec<String>>(&mut conn).await }
+        });
+        let members: BTreeSet<String> = try_join_all(takes).await?.into_iter().flatten().collect();
         let members: Vec<String> = members.into_iter().collect();
         match stale {
             Some(patch) => self.patch_members(&conn, members, patch).await,
@@ -304,11 +328,12 @@ impl Store for ClusterStore {
         commands::unlink(&mut self.conn().await?, keys).await
     }
 
-    /// Every master, one SCAN walk each; tag generation counters are kept (see
+    /// Every master, one SCAN walk each; purge marks are kept (see
     /// the trait).
     async fn clear_prefix(&self, prefix: &str) -> Result<u64, StoreError> {
         let pattern = prefix_pattern(prefix);
-        let generations = format!("{}tgen:", self.tag_prefix);
+        let marks = format!("{}tgen:", self.tag_prefix);
+        let sequence = commands::sequence_key(&self.tag_prefix);
         let mut conn = self.conn().await?;
         let mut removed = 0;
         for master in self.masters(&mut conn).await? {
@@ -316,7 +341,7 @@ impl Store for ClusterStore {
             loop {
                 let (next, mut keys) =
                     Self::scan_step(&mut conn, &master, cursor, &pattern).await?;
-                keys.retain(|key| !key.starts_with(&generations));
+                keys.retain(|key| !key.starts_with(&marks) && *key != sequence);
                 removed += commands::unlink(&mut conn, &keys).await?;
                 if next == 0 {
                     break;
@@ -423,13 +448,13 @@ mod tests {
         )
         .expect("store");
         for tag in ["user:1", "a}b{c", "{}", "path:/users/%7B"] {
-            let (generation, set) = (store.generation_key(tag), store.set_key(tag));
+            let (mark, set) = (store.mark_key(tag), store.set_key(tag));
             assert_eq!(
-                redis::cluster_routing::Slot::for_key(&generation),
+                redis::cluster_routing::Slot::for_key(&mark),
                 redis::cluster_routing::Slot::for_key(&set),
-                "{generation} and {set}"
+                "{mark} and {set}"
             );
-            assert!(generation.starts_with("ns:tgen:{"));
+            assert!(mark.starts_with("ns:tgen:{"));
         }
     }
 

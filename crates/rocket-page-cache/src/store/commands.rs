@@ -14,10 +14,50 @@ use super::StoreError;
 /// Keys visited per SCAN step.
 pub const SCAN_COUNT: u64 = 500;
 
-/// How long a tag's generation counter outlives its last purge. Renders and
-/// leases last seconds, so a day is ample; a counter that lapses reads as 0, which
-/// only makes a render stamped before the lapse miss its store (safe).
-pub const GENERATION_LIFETIME_MS: u64 = 86_400_000;
+/// How long a tag's purge mark outlives its last purge. Renders last seconds, so
+/// a day is ample: a mark that lapses reads as 0, and only renders that began
+/// before that purge could be refused by it.
+pub const MARK_LIFETIME_MS: u64 = 86_400_000;
+
+/// The purge sequence's current number. Were the key ever lost (evicted,
+/// deleted by hand), Redis's clock in microseconds stands in for it: every later
+/// purge numbers itself above that clock, so it still refuses renders that read
+/// this number before it. KEYS: the sequence.
+const PURGE_SEQUENCE: &str = r"
+local current = redis.call('GET', KEYS[1])
+if current then return tonumber(current) end
+local clock = redis.call('TIME')
+return tonumber(clock[1]) * 1000000 + tonumber(clock[2])
+";
+
+/// Lua that takes the next purge number into `n`: above the sequence and above
+/// Redis's clock in microseconds (so a sequence that was lost, see
+/// [`PURGE_SEQUENCE`], still moves past every number handed out since), and
+/// saves it. Expects the sequence's key in `sequence`.
+pub const NEXT_PURGE_NUMBER_LUA: &str = r"
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000000 + tonumber(clock[2]) + 1
+local n = math.max(tonumber(redis.call('GET', sequence) or '0') + 1, now)
+redis.call('SET', sequence, string.format('%.0f', n))
+";
+
+/// `{prefix}purge-seq`: the purge sequence of a namespace.
+pub fn sequence_key(tag_prefix: &str) -> String {
+    format!("{tag_prefix}purge-seq")
+}
+
+/// The script that reads the purge sequence, built once per store.
+pub fn purge_sequence_script() -> Script {
+    Script::new(PURGE_SEQUENCE)
+}
+
+pub async fn purge_sequence<C: ConnectionLike + Send>(
+    conn: &mut C,
+    script: &Script,
+    key: &str,
+) -> Result<u64, StoreError> {
+    Ok(script.key(key).invoke_async(conn).await?)
+}
 
 /// Frees a lease only for the token that holds it. One key: valid on a cluster.
 const RELEASE_LEASE: &str = r"
@@ -70,9 +110,9 @@ pub async fn set<C: ConnectionLike + Send>(
     Ok(())
 }
 
-/// The values of these generation counters (0 for one never bumped), in order;
+/// The values of these purge marks (0 for a tag never purged), in order;
 /// a cluster client splits the MGET by slot and puts the answers back in order.
-pub async fn generations<C: ConnectionLike + Send>(
+pub async fn marks<C: ConnectionLike + Send>(
     conn: &mut C,
     keys: &[String],
 ) -> Result<Vec<u64>, StoreError> {

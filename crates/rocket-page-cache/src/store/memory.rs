@@ -37,10 +37,56 @@ impl Expiry<String, Stored> for ByDeadline {
     }
 }
 
+/// Tags past this many are pruned: marks older than [`MARK_KEPT`] and sets
+/// whose entries are all gone are dropped. The next pruning waits until the
+/// index has doubled, so pruning costs O(1) per store on average.
+const TAGS_BEFORE_PRUNING: usize = 10_000;
+/// How long a purge mark is kept at least: far longer than a render lasts.
+const MARK_KEPT: Duration = Duration::from_mins(10);
+
 #[derive(Default)]
 struct Tag {
-    generation: u64,
+    /// The number of the latest purge of this tag, and when it was made.
+    mark: Option<(u64, Instant)>,
     keys: HashSet<String>,
+}
+
+/// Tags and the purge sequence.
+#[derive(Default)]
+struct TagIndex {
+    sequence: u64,
+    tags: HashMap<String, Tag>,
+    /// The size at which the next pruning runs.
+    prune_at: usize,
+}
+
+impl TagIndex {
+    fn mark(&self, tag: &str) -> u64 {
+        self.tags
+            .get(tag)
+            .and_then(|t| t.mark)
+            .map_or(0, |(n, _)| n)
+    }
+
+    /// Bounds the index: what neither a render in flight nor a stored entry
+    /// needs any more goes.
+    fn prune(&mut self, entries: &Cache<String, Stored>) {
+        if self.tags.len() <= self.prune_at.max(TAGS_BEFORE_PRUNING) {
+            return;
+        }
+        let now = Instant::now();
+        self.tags.retain(|_, tag| {
+            tag.keys.retain(|key| entries.contains_key(key));
+            if tag
+                .mark
+                .is_some_and(|(_, at)| now.duration_since(at) > MARK_KEPT)
+            {
+                tag.mark = None;
+            }
+            tag.mark.is_some() || !tag.keys.is_empty()
+        });
+        self.prune_at = self.tags.len() * 2;
+    }
 }
 
 /// The `memory` backend.
@@ -48,7 +94,7 @@ pub struct MemoryStore {
     entries: Cache<String, Stored>,
     /// Tags and leases change together with entries under this lock, which is
     /// what makes tagged stores and purges atomic with respect to each other.
-    tags: Mutex<HashMap<String, Tag>>,
+    tags: Mutex<TagIndex>,
     leases: Mutex<HashMap<String, (String, Instant)>>,
 }
 
@@ -63,7 +109,7 @@ impl MemoryStore {
             .build();
         Self {
             entries,
-            tags: Mutex::new(HashMap::new()),
+            tags: Mutex::new(TagIndex::default()),
             leases: Mutex::new(HashMap::new()),
         }
     }
@@ -104,19 +150,18 @@ impl Store for MemoryStore {
         key: &str,
         value: Bytes,
         ttl: Duration,
-        tags: &[TagStamp],
+        stamp: &TagStamp,
     ) -> Result<bool, StoreError> {
         {
             let mut index = lock(&self.tags);
-            let unchanged = tags
-                .iter()
-                .all(|stamp| index.get(&stamp.tag).map_or(0, |t| t.generation) == stamp.generation);
-            if !unchanged {
+            if stamp.tags.iter().any(|tag| index.mark(tag) > stamp.since) {
                 return Ok(false);
             }
-            for stamp in tags {
+            index.prune(&self.entries);
+            for tag in &stamp.tags {
                 index
-                    .entry(stamp.tag.clone())
+                    .tags
+                    .entry(tag.clone())
                     .or_default()
                     .keys
                     .insert(key.to_owned());
@@ -128,12 +173,8 @@ impl Store for MemoryStore {
         Ok(true)
     }
 
-    async fn tag_generations(&self, tags: &[String]) -> Result<Vec<u64>, StoreError> {
-        let index = lock(&self.tags);
-        Ok(tags
-            .iter()
-            .map(|tag| index.get(tag).map_or(0, |t| t.generation))
-            .collect())
+    async fn purge_sequence(&self) -> Result<u64, StoreError> {
+        Ok(lock(&self.tags).sequence)
     }
 
     async fn purge_tags(
@@ -143,9 +184,11 @@ impl Store for MemoryStore {
     ) -> Result<u64, StoreError> {
         let mut touched = 0;
         let mut index = lock(&self.tags);
+        index.sequence += 1;
+        let mark = Some((index.sequence, Instant::now()));
         for tag in tags {
-            let entry = index.entry(tag.clone()).or_default();
-            entry.generation += 1;
+            let entry = index.tags.entry(tag.clone()).or_default();
+            entry.mark = mark;
             let keys: Vec<String> = if stale.is_some() {
                 entry.keys.iter().cloned().collect()
             } else {
@@ -168,6 +211,7 @@ impl Store for MemoryStore {
                 }
             }
         }
+        index.prune(&self.entries);
         Ok(touched)
     }
 
@@ -247,12 +291,11 @@ mod tests {
         }
     }
 
-    fn stamps(store: &MemoryStore, tag: &str) -> Vec<TagStamp> {
-        let generation = lock(&store.tags).get(tag).map_or(0, |t| t.generation);
-        vec![TagStamp {
-            tag: tag.to_owned(),
-            generation,
-        }]
+    fn stamps(store: &MemoryStore, tag: &str) -> TagStamp {
+        TagStamp {
+            tags: vec![tag.to_owned()],
+            since: lock(&store.tags).sequence,
+        }
     }
 
     #[rocket::async_test]

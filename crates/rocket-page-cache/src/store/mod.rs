@@ -68,11 +68,16 @@ impl StalePatch {
     }
 }
 
-/// A tag of a stored entry, with the generation the tag had when the render began.
+/// What a render is filed under: its tags, and the store's purge sequence as it
+/// was read before the render began. Every purge takes the next number of the
+/// sequence and marks each tag it purges with it; a tag marked above `since` was
+/// purged after the render began, so the render may hold data older than the
+/// purge and must not be stored. One number read before the render covers tags
+/// that are only known once it ends (the rows it read).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TagStamp {
-    pub tag: String,
-    pub generation: u64,
+    pub tags: Vec<String>,
+    pub since: u64,
 }
 
 /// What a namespace holds, counted by a bounded scan.
@@ -109,24 +114,26 @@ pub trait Store: Send + Sync + 'static {
     /// Stores `value` for `ttl`, replacing any value.
     async fn set(&self, key: &str, value: Bytes, ttl: Duration) -> Result<(), StoreError>;
 
-    /// Stores `value` for `ttl` and files it under each tag, but only if no tag has
-    /// been purged since the stamped generation; returns whether it was stored.
-    /// This is what keeps a render that read old rows from landing after a purge
-    /// (see `cluster` for how a store whose keys live apart keeps the promise).
+    /// Stores `value` for `ttl` and files it under each of the stamp's tags, but
+    /// only if no tag has been purged since `stamp.since`; returns whether it was
+    /// stored. This is what keeps a render that read old rows from landing after
+    /// a purge (see `cluster` for how a store whose keys live apart keeps the
+    /// promise).
     async fn set_tagged(
         &self,
         key: &str,
         value: Bytes,
         ttl: Duration,
-        tags: &[TagStamp],
+        stamp: &TagStamp,
     ) -> Result<bool, StoreError>;
 
-    /// Current generations of these tags (0 for a tag never purged).
-    async fn tag_generations(&self, tags: &[String]) -> Result<Vec<u64>, StoreError>;
+    /// The purge sequence now: the number of the latest purge (0 before any).
+    async fn purge_sequence(&self) -> Result<u64, StoreError>;
 
-    /// Removes every entry filed under these tags and bumps their generations;
-    /// returns how many entries went. One atomic step on one server; on a
-    /// cluster, bump first and remove after, which together with
+    /// Removes every entry filed under these tags and marks each tag with the
+    /// next number of the purge sequence; returns how many entries went. One
+    /// atomic step on one server; on a cluster, mark first and remove after,
+    /// which together with
     /// [`Self::set_tagged`]'s order keeps renders from before the purge out. With a `stale` patch (a
     /// soft purge), values it applies to are kept but patched (marked stale, so
     /// served within grace while one request refreshes them) and the rest removed.
@@ -140,7 +147,7 @@ pub trait Store: Send + Sync + 'static {
     async fn delete(&self, keys: &[String]) -> Result<u64, StoreError>;
 
     /// Deletes every entry, memo and lease whose key starts with `prefix` (scan and
-    /// unlink, never KEYS or FLUSHDB); returns how many went. Tag generations stay,
+    /// unlink, never KEYS or FLUSHDB); returns how many went. Purge marks stay,
     /// so that no render in flight across the clear can outlive a purge.
     async fn clear_prefix(&self, prefix: &str) -> Result<u64, StoreError>;
 

@@ -26,12 +26,12 @@ impl Store for NoStore {
         _: &str,
         _: Bytes,
         _: Duration,
-        _: &[TagStamp],
+        _: &TagStamp,
     ) -> Result<bool, StoreError> {
         Ok(false)
     }
-    async fn tag_generations(&self, tags: &[String]) -> Result<Vec<u64>, StoreError> {
-        Ok(vec![0; tags.len()])
+    async fn purge_sequence(&self) -> Result<u64, StoreError> {
+        Ok(0)
     }
     async fn purge_tags(&self, _: &[String], _: Option<&StalePatch>) -> Result<u64, StoreError> {
         Ok(0)

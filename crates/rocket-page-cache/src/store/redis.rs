@@ -11,23 +11,21 @@ use bytes::Bytes;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::Script;
 
-use super::commands::{self, millis, prefix_pattern, GENERATION_LIFETIME_MS};
+use super::commands::{self, millis, prefix_pattern, MARK_LIFETIME_MS};
 use super::{StalePatch, Store, StoreError, TagStamp, Usage};
 
-/// Stores an entry and files it under its tags, unless a tag's generation moved
-/// since the render began (a purge happened in between).
-/// KEYS: entry, then (generation, set) per tag. ARGV: ttl ms, value, then the
-/// expected generation per tag.
+/// Stores an entry and files it under its tags, unless a tag was purged after
+/// the render began (its purge mark is above the render's `since`).
+/// KEYS: entry, then (mark, set) per tag. ARGV: ttl ms, value, since.
 const SET_TAGGED: &str = r"
-local tags = #ARGV - 2
-for i = 1, tags do
-  local current = tonumber(redis.call('GET', KEYS[2 * i]) or '0')
-  if current ~= tonumber(ARGV[2 + i]) then return 0 end
+local since = tonumber(ARGV[3])
+for i = 2, #KEYS, 2 do
+  if tonumber(redis.call('GET', KEYS[i]) or '0') > since then return 0 end
 end
 local ttl = tonumber(ARGV[1])
 redis.call('SET', KEYS[1], ARGV[2], 'PX', ttl)
-for i = 1, tags do
-  local set = KEYS[2 * i + 1]
+for i = 3, #KEYS, 2 do
+  local set = KEYS[i]
   redis.call('SADD', set, KEYS[1])
   local left = redis.call('PTTL', set)
   if left < ttl then redis.call('PEXPIRE', set, ttl) end
@@ -35,15 +33,24 @@ end
 return 1
 ";
 
-/// Purges tags atomically: bumps each generation, then unlinks every member (hard)
-/// or applies the stale patch to it (soft): members that start with the patch's
-/// prefix get Redis's current time, in ms as zero-padded digits of the patch's
-/// width, written at its offset; the others are unlinked (a value the patch is not
-/// for would be corrupted by it). Redis's clock is used so that every instance's
-/// soft purges agree.
-/// KEYS: (generation, set) per tag. ARGV: soft flag, patch offset, patch width,
-/// patch prefix, generation lifetime in ms.
-const PURGE_TAGS: &str = r"
+/// Purges tags atomically: takes the next purge number and marks each tag with
+/// it, then unlinks every member (hard) or applies the stale patch to it (soft):
+/// members that start with the patch's prefix get Redis's current time, in ms as
+/// zero-padded digits of the patch's width, written at its offset; the others are
+/// unlinked (a value the patch is not for would be corrupted by it). Redis's clock
+/// is used so that every instance's soft purges agree.
+/// KEYS: the purge sequence, then (mark, set) per tag. ARGV: soft flag, patch
+/// offset, patch width, patch prefix, mark lifetime in ms.
+fn purge_tags_script() -> Script {
+    Script::new(&format!(
+        "local sequence = KEYS[1]\n{}{}",
+        commands::NEXT_PURGE_NUMBER_LUA,
+        PURGE_TAGS_BODY
+    ))
+}
+
+const PURGE_TAGS_BODY: &str = r"
+local mark = string.format('%.0f', n)
 local soft = ARGV[1] == '1'
 local offset = tonumber(ARGV[2])
 local width = tonumber(ARGV[3])
@@ -55,9 +62,8 @@ if soft then
   stamp = string.format('%0' .. width .. 'd', now_ms)
 end
 local touched = 0
-for i = 1, #KEYS, 2 do
-  redis.call('INCR', KEYS[i])
-  redis.call('PEXPIRE', KEYS[i], tonumber(ARGV[5]))
+for i = 2, #KEYS, 2 do
+  redis.call('SET', KEYS[i], mark, 'PX', tonumber(ARGV[5]))
   local set = KEYS[i + 1]
   for _, key in ipairs(redis.call('SMEMBERS', set)) do
     if soft then
@@ -83,13 +89,14 @@ pub struct RedisStore {
     tag_prefix: String,
     set_tagged: Script,
     purge_tags: Script,
+    purge_sequence: Script,
     release_lease: Script,
 }
 
 impl RedisStore {
     /// Builds the connections lazily: nothing is dialled here, so a Redis that is
     /// down at start does not stop the app; the first commands connect.
-    /// `tag_prefix` starts the names of tag sets and generation counters.
+    /// `tag_prefix` starts the names of tag sets and purge marks.
     pub fn new(url: &str, op_timeout: Duration, tag_prefix: String) -> Result<Self, String> {
         let client = redis::Client::open(url).map_err(|e| e.to_string())?;
         let manager_config = ConnectionManagerConfig::new()
@@ -117,13 +124,19 @@ impl RedisStore {
             pool,
             tag_prefix,
             set_tagged: Script::new(SET_TAGGED),
-            purge_tags: Script::new(PURGE_TAGS),
+            purge_tags: purge_tags_script(),
+            purge_sequence: commands::purge_sequence_script(),
             release_lease: commands::release_lease_script(),
         })
     }
 
-    fn generation_key(&self, tag: &str) -> String {
+    fn mark_key(&self, tag: &str) -> String {
         format!("{}tgen:{tag}", self.tag_prefix)
+    }
+
+    /// The purge sequence; kept by a namespace clear, as the marks are.
+    fn sequence_key(&self) -> String {
+        commands::sequence_key(&self.tag_prefix)
     }
 
     fn set_key(&self, tag: &str) -> String {
@@ -172,23 +185,25 @@ impl Store for RedisStore {
         key: &str,
         value: Bytes,
         ttl: Duration,
-        tags: &[TagStamp],
+        stamp: &TagStamp,
     ) -> Result<bool, StoreError> {
         let mut conn = self.hot.clone();
         let mut call = self.set_tagged.key(key);
-        call.arg(millis(ttl)).arg(value.as_ref());
-        for stamp in tags {
-            call.key(self.generation_key(&stamp.tag))
-                .key(self.set_key(&stamp.tag))
-                .arg(stamp.generation);
+        call.arg(millis(ttl)).arg(value.as_ref()).arg(stamp.since);
+        for tag in &stamp.tags {
+            call.key(self.mark_key(tag)).key(self.set_key(tag));
         }
         let stored: i64 = call.invoke_async(&mut conn).await?;
         Ok(stored == 1)
     }
 
-    async fn tag_generations(&self, tags: &[String]) -> Result<Vec<u64>, StoreError> {
-        let keys: Vec<String> = tags.iter().map(|t| self.generation_key(t)).collect();
-        commands::generations(&mut self.hot.clone(), &keys).await
+    async fn purge_sequence(&self) -> Result<u64, StoreError> {
+        commands::purge_sequence(
+            &mut self.hot.clone(),
+            &self.purge_sequence,
+            &self.sequence_key(),
+        )
+        .await
     }
 
     async fn purge_tags(
@@ -201,8 +216,9 @@ impl Store for RedisStore {
         }
         let mut conn = self.hot.clone();
         let mut call = self.purge_tags.prepare_invoke();
+        call.key(self.sequence_key());
         for tag in tags {
-            call.key(self.generation_key(tag)).key(self.set_key(tag));
+            call.key(self.mark_key(tag)).key(self.set_key(tag));
         }
         match stale {
             Some(patch) => call
@@ -212,7 +228,7 @@ impl Store for RedisStore {
                 .arg(patch.prefix),
             None => call.arg("0").arg(0).arg(0).arg(""),
         };
-        call.arg(GENERATION_LIFETIME_MS);
+        call.arg(MARK_LIFETIME_MS);
         Ok(call.invoke_async(&mut conn).await?)
     }
 
@@ -220,16 +236,17 @@ impl Store for RedisStore {
         commands::unlink(&mut self.hot.clone(), keys).await
     }
 
-    /// Tag generation counters are kept: were one reset to 0, a render that
-    /// stamped 0 before a purge could store its old data after the clear.
+    /// Purge marks and the purge sequence are kept: were one reset, a render
+    /// that began before a purge could store its old data after the clear.
     async fn clear_prefix(&self, prefix: &str) -> Result<u64, StoreError> {
         let pattern = prefix_pattern(prefix);
-        let generations = self.generation_key("");
+        let marks = self.mark_key("");
+        let sequence = self.sequence_key();
         let mut conn = self.walk_conn().await?;
         let (mut cursor, mut removed) = (0, 0);
         loop {
             let (next, mut keys) = Self::scan_step(&mut conn, cursor, &pattern).await?;
-            keys.retain(|key| !key.starts_with(&generations));
+            keys.retain(|key| !key.starts_with(&marks) && *key != sequence);
             if !keys.is_empty() {
                 let n: u64 = redis::cmd("UNLINK")
                     .arg(&keys)
