@@ -6,6 +6,7 @@ pub mod config;
 pub mod failure;
 mod migrate;
 mod pool;
+pub mod reads;
 pub mod schema;
 pub mod sessions;
 pub mod users;

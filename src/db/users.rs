@@ -10,6 +10,7 @@ use diesel::sql_types::{BigInt, Unsigned};
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use serde::Serialize;
 
+use super::reads::{self, RecordReads, TableRow};
 use super::schema::user;
 use super::DbConn;
 
@@ -37,30 +38,50 @@ pub struct User {
     pub address: String,
 }
 
+impl TableRow for User {
+    const TABLE: &'static str = "user";
+
+    fn primary_key(&self) -> String {
+        self.id.to_string()
+    }
+}
+
 /// How many users there are.
-pub async fn count(conn: &mut DbConn) -> QueryResult<u64> {
+pub async fn count(conn: &mut DbConn, recorder: &dyn RecordReads) -> QueryResult<u64> {
     let total: i64 = user::table.count().get_result(conn).await?;
+    reads::counted::<User>(recorder);
     Ok(u64::try_from(total).unwrap_or(0))
 }
 
 /// Users ordered by id, `limit` of them after skipping `offset`.
-pub async fn page(conn: &mut DbConn, offset: u64, limit: u32) -> QueryResult<Vec<User>> {
-    user::table
+pub async fn page(
+    conn: &mut DbConn,
+    recorder: &dyn RecordReads,
+    offset: u64,
+    limit: u32,
+) -> QueryResult<Vec<User>> {
+    let rows = user::table
         .order(user::id.asc())
         .limit(i64::from(limit))
         .offset(i64::try_from(offset).unwrap_or(i64::MAX))
         .select(User::as_select())
         .load(conn)
-        .await
+        .await?;
+    reads::listed(recorder, &rows);
+    Ok(rows)
 }
 
 /// The user with this id; `NotFound` when there is none.
-pub async fn find(conn: &mut DbConn, id: UserId) -> QueryResult<User> {
-    user::table
+pub async fn find(conn: &mut DbConn, recorder: &dyn RecordReads, id: UserId) -> QueryResult<User> {
+    let found = user::table
         .find(id)
         .select(User::as_select())
         .first(conn)
-        .await
+        .await;
+    if matches!(found, Ok(_) | Err(DieselError::NotFound)) {
+        reads::looked_up::<User>(recorder, &id);
+    }
+    found
 }
 
 /// The user who has `email`, if any, compared as the unique index compares it (so
@@ -143,4 +164,17 @@ pub async fn delete(conn: &mut DbConn, id: UserId) -> QueryResult<()> {
         Ok(())
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use diesel::mysql::Mysql;
+
+    use super::*;
+
+    #[test]
+    fn the_recorded_table_is_the_table_queried() {
+        let sql = diesel::debug_query::<Mysql, _>(&user::table.select(user::id)).to_string();
+        assert!(sql.contains(&format!("`{}`", User::TABLE)), "{sql}");
+    }
 }

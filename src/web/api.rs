@@ -19,23 +19,20 @@ use super::writes::{self, Written};
 use crate::db::users::{User, UserId};
 use crate::db::Db;
 use crate::web::error::AppError;
-use rocket_page_cache::{Cache, RoutePolicy};
+use rocket_page_cache::{Cache, Reads, RoutePolicy};
 
 pub fn routes() -> Vec<Route> {
     routes![list, show, create, replace, remove]
 }
 
-/// The JSON list and items, under the same tags as the pages.
+/// The JSON list and items; like the pages, filed under the rows they read.
 pub fn cache_policies() -> Vec<RoutePolicy> {
     vec![
         RoutePolicy::new("/api/users")
             .query(&["page", "per_page"])
             .param("page", canonical_page)
-            .param("per_page", canonical_per_page)
-            .tags(&["users"]),
-        RoutePolicy::new("/api/users/<id>")
-            .tags(&["user:<id>"])
-            .param("id", canonical_user_id),
+            .param("per_page", canonical_per_page),
+        RoutePolicy::new("/api/users/<id>").param("id", canonical_user_id),
     ]
 }
 
@@ -54,10 +51,11 @@ pub struct UserList {
 async fn list(
     db: &State<Db>,
     cache: &State<Cache>,
+    reads: Reads,
     request: Result<PageRequest, BadPageQuery>,
 ) -> Result<Json<UserList>, AppError> {
     let request = request?;
-    let UserPage { info, items } = load_page(db, cache, request).await?;
+    let UserPage { info, items } = load_page(db, cache, &reads, request).await?;
     Ok(Json(UserList {
         items,
         total: info.total,
@@ -68,8 +66,12 @@ async fn list(
 }
 
 #[get("/api/users/<id>")]
-async fn show(db: &State<Db>, id: Result<UserId, NoSuchUser>) -> Result<Json<User>, AppError> {
-    Ok(Json(load_user(db, id?).await?))
+async fn show(
+    db: &State<Db>,
+    reads: Reads,
+    id: Result<UserId, NoSuchUser>,
+) -> Result<Json<User>, AppError> {
+    Ok(Json(load_user(db, &reads, id?).await?))
 }
 
 /// The body, or the error that says what is wrong with it (415, 413 or 400).

@@ -1,21 +1,42 @@
 //! After a write commits: purge the pages it changed, in the shared cache, for
 //! every instance at once.
 //!
-//! The purge bumps each tag's generation in the same atomic step, so a render that
-//! read the old row before the commit cannot store itself afterwards (see
-//! `cache::store::redis`). A purge that fails does not undo or hide the committed
-//! write: it is retried once at once, then logged and retried in the background
-//! for a while, and the caller is told so it can say the cache may lag.
+//! A write is described in the words pages were filed under (see `db::reads`):
+//! the row it touched, and the table's membership when rows came or went. The
+//! purge marks each tag in the same atomic step, so a render that read the old
+//! row before the commit cannot store itself afterwards (see the engine's
+//! `store`). A purge that fails does not undo or hide the committed write: it is
+//! retried once at once, then logged and retried in the background for a while,
+//! and the caller is told so it can say the cache may lag (where the binlog
+//! follower runs, it purges the same change from the log as well).
 
+use std::fmt::Display;
 use std::time::Duration;
 
-use crate::db::users::UserId;
-use rocket_page_cache::Cache;
+use crate::db::reads::TableRow;
+use rocket_page_cache::{Cache, Change};
 
-/// The tags a write to user `id` changes: the lists (and the users count), and
-/// the user's own page and API item, including a cached 404 for an id just made.
-pub fn user_tags(id: UserId) -> Vec<String> {
-    vec!["users".to_owned(), format!("user:{id}")]
+/// A row of `T` was inserted: its own page (perhaps a cached "no such" page)
+/// and every answer that depends on which rows exist.
+pub fn inserted<T: TableRow>(key: impl Display) -> Vec<Change> {
+    let mut changes = updated::<T>(key);
+    changes.push(Change::Membership {
+        table: T::TABLE.to_owned(),
+    });
+    changes
+}
+
+/// A row of `T` was changed in place: the answers that showed it.
+pub fn updated<T: TableRow>(key: impl Display) -> Vec<Change> {
+    vec![Change::Row {
+        table: T::TABLE.to_owned(),
+        key: key.to_string(),
+    }]
+}
+
+/// A row of `T` was deleted: as for an insert.
+pub fn deleted<T: TableRow>(key: impl Display) -> Vec<Change> {
+    inserted::<T>(key)
 }
 
 /// Whether the cache was purged.
@@ -42,32 +63,33 @@ const RETRY_PAUSE: Duration = Duration::from_millis(100);
 /// Pauses between background retries (about half a minute in all).
 const BACKGROUND_PAUSES: [u64; 5] = [1, 2, 4, 8, 16];
 
-/// Purges `tags` after a commit, hard unless `cache.soft_purge_on_write`.
-pub async fn after_commit(cache: &Cache, tags: Vec<String>) -> Purge {
+/// Purges what `changes` touched after a commit, hard unless
+/// `cache.soft_purge_on_write`.
+pub async fn after_commit(cache: &Cache, changes: Vec<Change>) -> Purge {
     let soft = cache.config().soft_purge_on_write;
-    let Err(first) = cache.purge_tags(&tags, soft).await else {
+    let Err(first) = cache.purge_changes(&changes, soft).await else {
         return Purge::Done;
     };
     tokio::time::sleep(RETRY_PAUSE).await;
-    if cache.purge_tags(&tags, soft).await.is_ok() {
+    if cache.purge_changes(&changes, soft).await.is_ok() {
         return Purge::Done;
     }
     rocket::error!(
-        "cache purge of {tags:?} failed after a commit ({first}); retrying in the background, \
-         pages may show old data meanwhile"
+        "cache purge of {changes:?} failed after a commit ({first}); retrying in the \
+         background, pages may show old data meanwhile"
     );
     let cache = cache.clone();
     tokio::spawn(async move {
         for pause in BACKGROUND_PAUSES {
             tokio::time::sleep(Duration::from_secs(pause)).await;
-            if cache.purge_tags(&tags, soft).await.is_ok() {
-                rocket::info!("cache purge of {tags:?} done on retry");
+            if cache.purge_changes(&changes, soft).await.is_ok() {
+                rocket::info!("cache purge of {changes:?} done on retry");
                 return;
             }
         }
         rocket::error!(
-            "cache purge of {tags:?} gave up; those pages may show old data until their \
-             lifetime ends (at most cache.default_ttl or a rule's ttl)"
+            "cache purge of {changes:?} gave up; those pages may show old data until the \
+             binlog follower purges them or their lifetime ends"
         );
     });
     Purge::Pending

@@ -19,6 +19,7 @@ use super::user_id::{segment, NoSuchUser};
 use super::validation::{FieldErrors, UserInput};
 use super::view::{page_session, AdminReply, AdminView, Denied};
 use super::writes::{self, WriteError};
+use crate::db::reads::Unrecorded;
 use crate::db::users::{User, UserId};
 use crate::db::Db;
 use crate::web::error::AppError;
@@ -212,7 +213,7 @@ async fn edit_form(
     id: Result<UserId, NoSuchUser>,
 ) -> Result<AdminReply, Denied> {
     let session = page_session(session, &format!("/users/{}/edit", segment(&id)))?;
-    let user = load_user(db, id.map_err(AppError::from)?).await?;
+    let user = load_user(db, &Unrecorded, id.map_err(AppError::from)?).await?;
     let values = input_of(&user);
     let no_errors = FieldErrors::new();
     let view = edit_view(
@@ -254,7 +255,7 @@ async fn update(
         }
         Err(WriteError::Invalid(errors)) => {
             // The heading keeps the stored name, not what was typed.
-            let stored = load_user(db, id).await?;
+            let stored = load_user(db, &Unrecorded, id).await?;
             let view = edit_view(&id.to_string(), &stored.name, &input, &errors, &session);
             Ok(form_page(Status::UnprocessableEntity, &view))
         }
@@ -269,7 +270,7 @@ async fn delete_form(
     id: Result<UserId, NoSuchUser>,
 ) -> Result<AdminReply, Denied> {
     let session = page_session(session, &format!("/users/{}/delete", segment(&id)))?;
-    let user = load_user(db, id.map_err(AppError::from)?).await?;
+    let user = load_user(db, &Unrecorded, id.map_err(AppError::from)?).await?;
     Ok(AdminReply::page(Template::render(
         "users/delete",
         context! {

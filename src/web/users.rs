@@ -13,26 +13,23 @@ use super::view::{AdminView, FlashView, Shown, Viewer};
 use crate::db::users::{User, UserId};
 use crate::db::Db;
 use crate::web::error::AppError;
-use rocket_page_cache::{Cache, RoutePolicy};
+use rocket_page_cache::{Cache, Reads, RoutePolicy};
 
 pub fn routes() -> Vec<Route> {
     routes![index, show]
 }
 
-/// The list and each user's page, purged by the `users` and `user:<id>` tags.
-/// `/users/new` (the admin's form) has the shape of a user's page but is never
-/// cached: it is declared first, with no lifetime.
+/// The list and each user's page, filed under the rows they read (see
+/// `web::reads`). `/users/new` (the admin's form) has the shape of a user's page
+/// but is never cached: it is declared first, with no lifetime.
 pub fn cache_policies() -> Vec<RoutePolicy> {
     vec![
         RoutePolicy::new("/")
             .query(&["page", "per_page"])
             .param("page", canonical_page)
-            .param("per_page", canonical_per_page)
-            .tags(&["users"]),
+            .param("per_page", canonical_per_page),
         RoutePolicy::new("/users/new").ttl(0),
-        RoutePolicy::new("/users/<id>")
-            .tags(&["user:<id>"])
-            .param("id", canonical_user_id),
+        RoutePolicy::new("/users/<id>").param("id", canonical_user_id),
     ]
 }
 
@@ -60,14 +57,15 @@ struct ListView<'a> {
 async fn index(
     db: &State<Db>,
     cache: &State<Cache>,
+    reads: Reads,
     viewer: Viewer,
     request: Result<PageRequest, BadPageQuery>,
 ) -> Result<Shown<Template>, AppError> {
     let request = match request {
         Ok(request) => request,
-        Err(bad) => return Err(bad_page(db, cache, bad).await),
+        Err(bad) => return Err(bad_page(db, cache, &reads, bad).await),
     };
-    let UserPage { info, items } = load_page(db, cache, request).await?;
+    let UserPage { info, items } = load_page(db, cache, &reads, request).await?;
     let first = request.offset() + 1;
     let view = ListView {
         title: "Users",
@@ -93,11 +91,11 @@ async fn index(
 
 /// A refused list query, worded for people: a bad `page` is named with the pages
 /// there are (from the memoised count: usually no MySQL statement at all).
-async fn bad_page(db: &Db, cache: &Cache, bad: BadPageQuery) -> AppError {
+async fn bad_page(db: &Db, cache: &Cache, reads: &Reads, bad: BadPageQuery) -> AppError {
     let BadPageQuery::Page { raw, per_page } = &bad else {
         return bad.into();
     };
-    match users_total(db, cache).await {
+    match users_total(db, cache, reads).await {
         Ok(total) => AppError::BadRequest(no_such_page(raw, page_count(total, *per_page))),
         Err(error) => error,
     }
@@ -106,10 +104,11 @@ async fn bad_page(db: &Db, cache: &Cache, bad: BadPageQuery) -> AppError {
 #[get("/users/<id>")]
 async fn show(
     db: &State<Db>,
+    reads: Reads,
     viewer: Viewer,
     id: Result<UserId, NoSuchUser>,
 ) -> Result<Shown<Template>, AppError> {
-    let user = load_user(db, id?).await?;
+    let user = load_user(db, &reads, id?).await?;
     let page = Template::render(
         "users/show",
         context! {

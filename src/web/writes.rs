@@ -4,8 +4,9 @@
 
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
-use super::invalidate::{self, user_tags, Purge};
+use super::invalidate::{self, Purge};
 use super::validation::{validate, FieldErrors, UserInput, EMAIL_TAKEN};
+use crate::db::reads::Unrecorded;
 use crate::db::users::{self, User, UserId};
 use crate::db::Db;
 use crate::web::error::AppError;
@@ -90,7 +91,7 @@ pub async fn create_user(
     let user = users::insert(&mut conn(db).await?, row)
         .await
         .map_err(|e| db_error(e, None))?;
-    let purge = invalidate::after_commit(cache, user_tags(user.id)).await;
+    let purge = invalidate::after_commit(cache, invalidate::inserted::<User>(user.id)).await;
     Ok(Written { value: user, purge })
 }
 
@@ -105,7 +106,7 @@ pub async fn update_user(
     let row = match validate(input) {
         Ok(row) => row,
         Err(fields) => {
-            users::find(&mut conn, id)
+            users::find(&mut conn, &Unrecorded, id)
                 .await
                 .map_err(|e| db_error(e, Some(id)))?;
             let fields = with_taken_email(&mut conn, input, Some(id), fields).await?;
@@ -116,7 +117,7 @@ pub async fn update_user(
         .await
         .map_err(|e| db_error(e, Some(id)))?;
     drop(conn);
-    let purge = invalidate::after_commit(cache, user_tags(id)).await;
+    let purge = invalidate::after_commit(cache, invalidate::updated::<User>(id)).await;
     Ok(Written { value: user, purge })
 }
 
@@ -125,6 +126,6 @@ pub async fn delete_user(db: &Db, cache: &Cache, id: UserId) -> Result<Written<(
     users::delete(&mut conn(db).await?, id)
         .await
         .map_err(|e| db_error(e, Some(id)))?;
-    let purge = invalidate::after_commit(cache, user_tags(id)).await;
+    let purge = invalidate::after_commit(cache, invalidate::deleted::<User>(id)).await;
     Ok(Written { value: (), purge })
 }

@@ -329,16 +329,18 @@ async fn purge_by_tag_path_and_everything_leaves_other_namespaces_alone() {
         .api_json(
             Method::Post,
             "/api/admin/cache",
-            Some(&json!({ "tag": "user:2" })),
+            Some(&json!({ "tag": "db:user:row:2" })),
         )
         .await;
     assert_eq!(status, 200);
+    // User 2's page, its API item and the list that shows it.
     assert_eq!(
         answer,
-        json!({ "tag": "user:2", "soft": false, "purged": 2 })
+        json!({ "tag": "db:user:row:2", "soft": false, "purged": 3 })
     );
     assert_eq!(x_cache(&app, "/users/1").await, "HIT");
     assert_eq!(x_cache(&app, "/users/2").await, "MISS");
+    assert_eq!(x_cache(&app, "/").await, "MISS", "the list shows user 2");
 
     let (_, answer) = app
         .api_json(
@@ -367,7 +369,7 @@ async fn purge_by_tag_path_and_everything_leaves_other_namespaces_alone() {
         .api_json(
             Method::Post,
             "/api/admin/cache",
-            Some(&json!({ "tag": "users", "path": "/" })),
+            Some(&json!({ "tag": "db:user", "path": "/" })),
         )
         .await;
     assert_eq!(status, 422, "one target at a time");
@@ -406,14 +408,14 @@ async fn the_cache_page_purges_through_its_forms_with_the_csrf_token() {
     let response = app
         .post_form(
             "/admin/cache",
-            &[("purge", "tag"), ("tag", "users"), ("csrf", &csrf)],
+            &[("purge", "tag"), ("tag", "db:user:rows"), ("csrf", &csrf)],
         )
         .await;
     assert_eq!(response.status().code, 303);
     drop(response);
     let (_, page) = app.get_text("/admin/cache").await;
     assert!(
-        page.contains("Purged tag users: 2 key(s) removed."),
+        page.contains("Purged tag db:user:rows: 2 key(s) removed."),
         "{page}"
     );
     // The visitor is another instance: its near cache drops what was purged
@@ -455,7 +457,7 @@ async fn a_soft_purge_serves_the_old_page_while_one_request_refreshes_it() {
         .api_json(
             Method::Post,
             "/api/admin/cache",
-            Some(&json!({ "tag": "user:1", "soft": true })),
+            Some(&json!({ "tag": "db:user:row:1", "soft": true })),
         )
         .await;
     assert_eq!(answer["purged"], 1);

@@ -21,6 +21,7 @@ mod migrations;
 mod near;
 mod pages;
 mod probe;
+mod read_tags;
 mod request_ids;
 mod resilience;
 mod spelling;

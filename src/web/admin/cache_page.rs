@@ -211,8 +211,8 @@ fn check_tag(tag: &str) -> Result<String, FieldErrors> {
     if tag.chars().count() > 200 || tag.chars().any(char::is_control) {
         return Err(FieldErrors::from([(
             "tag",
-            "A tag is at most 200 characters, without control characters (e.g. users, \
-             user:7)."
+            "A tag is at most 200 characters, without control characters (e.g. db:user, \
+             db:user:row:7)."
                 .to_owned(),
         )]));
     }

@@ -9,6 +9,7 @@ use rocket::http::{ContentType, CookieJar, Header, Status};
 use rocket::{get, post, routes, Build, Responder, Rocket, State};
 use rocket_cache::db::users::{self, UserId};
 use rocket_cache::db::Db;
+use rocket_page_cache::Reads;
 use tokio::sync::Notify;
 
 /// How many times a test route ran.
@@ -159,18 +160,20 @@ async fn gated_cookie(
     format!("render {n}")
 }
 
-/// A user's name read with the app's own query, pausing at the [`Gate`] when armed.
+/// A user's name read with the app's own query (recorded, so the page is filed
+/// under that row), pausing at the [`Gate`] when armed.
 #[get("/user/<id>")]
 async fn paused_user(
     renders: &State<Renders>,
     gate: &State<Gate>,
     db: &State<Db>,
+    reads: Reads,
     id: u32,
 ) -> Result<String, Status> {
     renders.bump();
     let user = {
         let mut conn = db.conn().await.map_err(|_| Status::ServiceUnavailable)?;
-        users::find(&mut conn, UserId(id)).await
+        users::find(&mut conn, &reads, UserId(id)).await
     };
     if gate.armed.swap(false, Ordering::SeqCst) {
         gate.reached.notify_one();
