@@ -185,6 +185,15 @@ impl Cache {
         self.inner.clock.now_ms()
     }
 
+    pub(crate) fn store(&self) -> &dyn Store {
+        self.inner.store.as_ref()
+    }
+
+    /// `namespace:`, the start of every key this app writes.
+    pub(crate) fn namespace_prefix(&self) -> &str {
+        &self.inner.namespace_prefix
+    }
+
     pub(crate) fn policies(&self) -> &Policies {
         &self.inner.policies
     }
@@ -657,7 +666,7 @@ impl Cache {
 }
 
 /// Runs a store operation, failing it with `Timeout` past `budget`.
-async fn within<T>(
+pub(crate) async fn within<T>(
     budget: Duration,
     op: impl std::future::Future<Output = Result<T, StoreError>>,
 ) -> Result<T, StoreError> {

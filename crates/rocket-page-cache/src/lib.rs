@@ -28,6 +28,8 @@
 //! - `handle`: the [`Cache`] handle, every store call within its budget.
 //! - `near`: the per-instance L1 in front of Redis and the invalidation link
 //!   that keeps it coherent (one tracking connection per master on a cluster).
+//! - `singleton`: work one instance does for all (a lease by name, renewed, and a
+//!   state only its holder may write).
 //! - `clock`: the time every freshness decision reads ([`Clock`]; a
 //!   [`ManualClock`] for tests).
 //! - `store`: Redis (one server or a cluster), memory and none backends,
@@ -59,6 +61,7 @@ mod render;
 mod respond;
 mod revalidate;
 mod route_stats;
+mod singleton;
 mod stats;
 mod store;
 
@@ -70,5 +73,6 @@ pub use key::normalise_request_path;
 pub use policy::{Canonical, RoutePolicy};
 pub use reads::{Change, Reads};
 pub use route_stats::{HistogramSnapshot, Outcome, RouteStatsSnapshot, RENDER_BUCKETS};
+pub use singleton::Singleton;
 pub use stats::StatsSnapshot;
 pub use store::{StoreError, Usage};

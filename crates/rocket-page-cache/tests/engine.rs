@@ -18,5 +18,6 @@ mod near;
 mod policy;
 mod private;
 mod purge;
+mod reads;
 mod route_stats;
 mod stale;

@@ -116,6 +116,7 @@ pub struct ClusterStore {
     purge_tag: Script,
     patch_stale: Script,
     release_lease: Script,
+    holder_scripts: commands::HolderScripts,
 }
 
 impl ClusterStore {
@@ -142,6 +143,7 @@ impl ClusterStore {
             purge_tag: Script::new(PURGE_TAG),
             patch_stale: Script::new(PATCH_STALE),
             release_lease: commands::release_lease_script(),
+            holder_scripts: commands::HolderScripts::default(),
         })
     }
 
@@ -328,12 +330,12 @@ impl Store for ClusterStore {
         commands::unlink(&mut self.conn().await?, keys).await
     }
 
-    /// Every master, one SCAN walk each; purge marks are kept (see
-    /// the trait).
+    /// Every master, one SCAN walk each; keeps what the trait says stays.
     async fn clear_prefix(&self, prefix: &str) -> Result<u64, StoreError> {
         let pattern = prefix_pattern(prefix);
         let marks = format!("{}tgen:", self.tag_prefix);
         let sequence = commands::sequence_key(&self.tag_prefix);
+        let singletons = format!("{}app:", self.tag_prefix);
         let mut conn = self.conn().await?;
         let mut removed = 0;
         for master in self.masters(&mut conn).await? {
@@ -341,7 +343,9 @@ impl Store for ClusterStore {
             loop {
                 let (next, mut keys) =
                     Self::scan_step(&mut conn, &master, cursor, &pattern).await?;
-                keys.retain(|key| !key.starts_with(&marks) && *key != sequence);
+                keys.retain(|key| {
+                    !key.starts_with(&marks) && *key != sequence && !key.starts_with(&singletons)
+                });
                 removed += commands::unlink(&mut conn, &keys).await?;
                 if next == 0 {
                     break;
@@ -397,6 +401,41 @@ impl Store for ClusterStore {
 
     async fn release_lease(&self, key: &str, token: &str) -> Result<(), StoreError> {
         commands::release_lease(&mut self.conn().await?, &self.release_lease, key, token).await
+    }
+
+    async fn hold_lease(&self, key: &str, token: &str, ttl: Duration) -> Result<bool, StoreError> {
+        commands::hold_lease(
+            &mut self.conn().await?,
+            &self.holder_scripts,
+            key,
+            token,
+            ttl,
+        )
+        .await
+    }
+
+    async fn lease_holder(&self, key: &str) -> Result<Option<String>, StoreError> {
+        commands::lease_holder(&mut self.conn().await?, key).await
+    }
+
+    async fn set_as_holder(
+        &self,
+        lease_key: &str,
+        token: &str,
+        key: &str,
+        value: &str,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        let scripts = &self.holder_scripts;
+        commands::set_as_holder(
+            &mut self.conn().await?,
+            scripts,
+            (lease_key, token),
+            key,
+            value,
+            ttl,
+        )
+        .await
     }
 
     /// PING on a random node: the cluster connection answers.

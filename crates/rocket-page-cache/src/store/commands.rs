@@ -65,6 +65,87 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 ";
 
+/// Takes a lease if free, extends it if held by the same token. One key.
+const HOLD_LEASE: &str = r"
+local holder = redis.call('GET', KEYS[1])
+if not holder then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', tonumber(ARGV[2]))
+  return 1
+end
+if holder == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]))
+  return 1
+end
+return 0
+";
+
+/// Writes a value only while a lease is held by the token. KEYS: lease, value
+/// (one slot). ARGV: token, value, ttl ms.
+const SET_AS_HOLDER: &str = r"
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[2], ARGV[2], 'PX', tonumber(ARGV[3]))
+return 1
+";
+
+/// The scripts of leases held by name, built once per store.
+pub struct HolderScripts {
+    hold: Script,
+    set_as_holder: Script,
+}
+
+impl Default for HolderScripts {
+    fn default() -> Self {
+        Self {
+            hold: Script::new(HOLD_LEASE),
+            set_as_holder: Script::new(SET_AS_HOLDER),
+        }
+    }
+}
+
+pub async fn hold_lease<C: ConnectionLike + Send>(
+    conn: &mut C,
+    scripts: &HolderScripts,
+    key: &str,
+    token: &str,
+    ttl: Duration,
+) -> Result<bool, StoreError> {
+    let held: i64 = scripts
+        .hold
+        .key(key)
+        .arg(token)
+        .arg(millis(ttl))
+        .invoke_async(conn)
+        .await?;
+    Ok(held == 1)
+}
+
+pub async fn lease_holder<C: ConnectionLike + Send>(
+    conn: &mut C,
+    key: &str,
+) -> Result<Option<String>, StoreError> {
+    Ok(redis::cmd("GET").arg(key).query_async(conn).await?)
+}
+
+pub async fn set_as_holder<C: ConnectionLike + Send>(
+    conn: &mut C,
+    scripts: &HolderScripts,
+    (lease_key, token): (&str, &str),
+    key: &str,
+    value: &str,
+    ttl: Duration,
+) -> Result<bool, StoreError> {
+    let stored: i64 = scripts
+        .set_as_holder
+        .key(lease_key)
+        .key(key)
+        .arg(token)
+        .arg(value)
+        .arg(millis(ttl))
+        .invoke_async(conn)
+        .await?;
+    Ok(stored == 1)
+}
+
 /// The release script, built once per store.
 pub fn release_lease_script() -> Script {
     Script::new(RELEASE_LEASE)

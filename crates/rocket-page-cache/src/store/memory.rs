@@ -273,6 +273,48 @@ impl Store for MemoryStore {
         Ok(())
     }
 
+    async fn hold_lease(&self, key: &str, token: &str, ttl: Duration) -> Result<bool, StoreError> {
+        let now = Instant::now();
+        let mut leases = lock(&self.leases);
+        leases.retain(|_, (_, until)| *until > now);
+        match leases.get_mut(key) {
+            Some((holder, until)) if holder == token => *until = now + ttl,
+            Some(_) => return Ok(false),
+            None => {
+                leases.insert(key.to_owned(), (token.to_owned(), now + ttl));
+            }
+        }
+        Ok(true)
+    }
+
+    async fn lease_holder(&self, key: &str) -> Result<Option<String>, StoreError> {
+        let now = Instant::now();
+        Ok(lock(&self.leases)
+            .get(key)
+            .filter(|(_, until)| *until > now)
+            .map(|(holder, _)| holder.clone()))
+    }
+
+    async fn set_as_holder(
+        &self,
+        lease_key: &str,
+        token: &str,
+        key: &str,
+        value: &str,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        let leases = lock(&self.leases);
+        let now = Instant::now();
+        let held = leases
+            .get(lease_key)
+            .is_some_and(|(holder, until)| holder == token && *until > now);
+        if held {
+            // Under the leases' lock, so the lease cannot change hands meanwhile.
+            self.insert(key, Bytes::copy_from_slice(value.as_bytes()), ttl);
+        }
+        Ok(held)
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         Ok(())
     }

@@ -146,9 +146,10 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes these keys; returns how many existed.
     async fn delete(&self, keys: &[String]) -> Result<u64, StoreError>;
 
-    /// Deletes every entry, memo and lease whose key starts with `prefix` (scan and
-    /// unlink, never KEYS or FLUSHDB); returns how many went. Purge marks stay,
-    /// so that no render in flight across the clear can outlive a purge.
+    /// Deletes every entry, memo and render lease whose key starts with `prefix`
+    /// (scan and unlink, never KEYS or FLUSHDB); returns how many went. Purge
+    /// marks and the purge sequence stay, so that no render in flight across the
+    /// clear can outlive a purge; so do singletons (`app:`), which are not pages.
     async fn clear_prefix(&self, prefix: &str) -> Result<u64, StoreError>;
 
     /// Counts keys and bytes under `prefix`, visiting at most `limit` keys.
@@ -160,6 +161,26 @@ pub trait Store: Send + Sync + 'static {
     /// Frees the lease if `token` still holds it (a lease that expired and was taken
     /// by another is left alone).
     async fn release_lease(&self, key: &str, token: &str) -> Result<(), StoreError>;
+
+    /// Takes the lease `key` for `ttl` if nobody holds it, or extends it if
+    /// `token` does; returns whether `token` holds it now.
+    async fn hold_lease(&self, key: &str, token: &str, ttl: Duration) -> Result<bool, StoreError>;
+
+    /// The token that holds the lease `key`, if anyone does.
+    async fn lease_holder(&self, key: &str) -> Result<Option<String>, StoreError>;
+
+    /// Stores `value` under `key` for `ttl`, but only while `token` holds the
+    /// lease `lease_key` (the two keys must share a cluster slot); returns
+    /// whether it was stored. A holder that lost its lease cannot overwrite what
+    /// the next holder wrote.
+    async fn set_as_holder(
+        &self,
+        lease_key: &str,
+        token: &str,
+        key: &str,
+        value: &str,
+        ttl: Duration,
+    ) -> Result<bool, StoreError>;
 
     /// Answers when the backend is reachable.
     async fn ping(&self) -> Result<(), StoreError>;

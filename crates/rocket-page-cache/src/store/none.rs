@@ -54,6 +54,22 @@ impl Store for NoStore {
     async fn release_lease(&self, _: &str, _: &str) -> Result<(), StoreError> {
         Ok(())
     }
+    async fn hold_lease(&self, _: &str, _: &str, _: Duration) -> Result<bool, StoreError> {
+        Ok(true)
+    }
+    async fn lease_holder(&self, _: &str) -> Result<Option<String>, StoreError> {
+        Ok(None)
+    }
+    async fn set_as_holder(
+        &self,
+        _: &str,
+        _: &str,
+        _: &str,
+        _: &str,
+        _: Duration,
+    ) -> Result<bool, StoreError> {
+        Ok(true)
+    }
     async fn ping(&self) -> Result<(), StoreError> {
         Ok(())
     }

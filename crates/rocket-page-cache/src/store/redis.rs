@@ -91,6 +91,7 @@ pub struct RedisStore {
     purge_tags: Script,
     purge_sequence: Script,
     release_lease: Script,
+    holder_scripts: commands::HolderScripts,
 }
 
 impl RedisStore {
@@ -127,6 +128,7 @@ impl RedisStore {
             purge_tags: purge_tags_script(),
             purge_sequence: commands::purge_sequence_script(),
             release_lease: commands::release_lease_script(),
+            holder_scripts: commands::HolderScripts::default(),
         })
     }
 
@@ -236,17 +238,19 @@ impl Store for RedisStore {
         commands::unlink(&mut self.hot.clone(), keys).await
     }
 
-    /// Purge marks and the purge sequence are kept: were one reset, a render
-    /// that began before a purge could store its old data after the clear.
+    /// Keeps what the trait says stays (purge marks, the sequence, singletons).
     async fn clear_prefix(&self, prefix: &str) -> Result<u64, StoreError> {
         let pattern = prefix_pattern(prefix);
         let marks = self.mark_key("");
         let sequence = self.sequence_key();
+        let singletons = format!("{}app:", self.tag_prefix);
         let mut conn = self.walk_conn().await?;
         let (mut cursor, mut removed) = (0, 0);
         loop {
             let (next, mut keys) = Self::scan_step(&mut conn, cursor, &pattern).await?;
-            keys.retain(|key| !key.starts_with(&marks) && *key != sequence);
+            keys.retain(|key| {
+                !key.starts_with(&marks) && *key != sequence && !key.starts_with(&singletons)
+            });
             if !keys.is_empty() {
                 let n: u64 = redis::cmd("UNLINK")
                     .arg(&keys)
@@ -294,6 +298,34 @@ impl Store for RedisStore {
 
     async fn release_lease(&self, key: &str, token: &str) -> Result<(), StoreError> {
         commands::release_lease(&mut self.hot.clone(), &self.release_lease, key, token).await
+    }
+
+    async fn hold_lease(&self, key: &str, token: &str, ttl: Duration) -> Result<bool, StoreError> {
+        commands::hold_lease(&mut self.hot.clone(), &self.holder_scripts, key, token, ttl).await
+    }
+
+    async fn lease_holder(&self, key: &str) -> Result<Option<String>, StoreError> {
+        commands::lease_holder(&mut self.hot.clone(), key).await
+    }
+
+    async fn set_as_holder(
+        &self,
+        lease_key: &str,
+        token: &str,
+        key: &str,
+        value: &str,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        let scripts = &self.holder_scripts;
+        commands::set_as_holder(
+            &mut self.hot.clone(),
+            scripts,
+            (lease_key, token),
+            key,
+            value,
+            ttl,
+        )
+        .await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

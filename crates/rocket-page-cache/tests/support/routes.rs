@@ -14,7 +14,7 @@ use rocket::http::{Header, Status};
 use rocket::request::{self, FromRequest};
 use rocket::response::{self, Responder};
 use rocket::{get, routes, Request, Response, Route, State};
-use rocket_page_cache::RoutePolicy;
+use rocket_page_cache::{Reads, RoutePolicy};
 use tokio::sync::Semaphore;
 
 /// Bodies of `/big` pages; tests configure `max_body_bytes` below it.
@@ -115,6 +115,8 @@ pub fn policies() -> Vec<RoutePolicy> {
         RoutePolicy::new("/html/*"),
         RoutePolicy::new("/html-vary").vary(&["Accept-Language"]),
         RoutePolicy::new("/encoded"),
+        RoutePolicy::new("/shows/<ids>"),
+        RoutePolicy::new("/shows-gated/<ids>"),
     ]
 }
 
@@ -184,8 +186,26 @@ async fn html_page(page: &mut Page, path: &str, n: usize, seen: &Seen, backend: 
     }
 }
 
+/// `/shows/<ids>`: a page that records reading the rows of table `thing` named
+/// by `ids` (comma-separated), and the table's membership when one is `all`.
+fn record_shown(path: &str, reads: &Reads) {
+    let ids = path.rsplit('/').next().unwrap_or_default();
+    for id in ids.split(',') {
+        if id == "all" {
+            reads.membership("thing");
+        } else {
+            reads.row("thing", id);
+        }
+    }
+}
+
 #[get("/<path..>")]
-async fn page(path: PathBuf, seen: Seen, backend: &State<std::sync::Arc<Backend>>) -> Page {
+async fn page(
+    path: PathBuf,
+    seen: Seen,
+    reads: Reads,
+    backend: &State<std::sync::Arc<Backend>>,
+) -> Page {
     let path = format!("/{}", path.display());
     let n = backend.record(&path);
     let mut page = Page {
@@ -222,6 +242,11 @@ async fn page(path: PathBuf, seen: Seen, backend: &State<std::sync::Arc<Backend>
             page.status = Status::InternalServerError;
         }
         "gated" => backend.gate.pass().await,
+        "shows" => record_shown(&path, &reads),
+        "shows-gated" => {
+            record_shown(&path, &reads);
+            backend.gate.pass().await;
+        }
         _ => {}
     }
     page
