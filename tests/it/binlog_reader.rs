@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use rocket_cache::db::binlog::{
     probe, BinlogError, BinlogPosition, BinlogReader, CommittedTransaction, TableChange,
-    TableFilter, KEY_SEPARATOR,
+    TableFilter, KEY_SEPARATOR, SILENCE_LIMIT,
 };
 
 use crate::support::db::MYSQL_SERVER;
@@ -60,7 +60,11 @@ async fn next(reader: &mut BinlogReader) -> CommittedTransaction {
 
 /// Asserts that the reader yields nothing more for a while.
 async fn assert_quiet(reader: &mut BinlogReader) {
-    if let Ok(found) = tokio::time::timeout(QUIET, reader.next()).await {
+    assert_quiet_for(reader, QUIET).await;
+}
+
+async fn assert_quiet_for(reader: &mut BinlogReader, quiet: Duration) {
+    if let Ok(found) = tokio::time::timeout(quiet, reader.next()).await {
         panic!("nothing more was expected, got {found:?}");
     }
 }
@@ -412,4 +416,142 @@ async fn probe_tells_a_server_without_binlog_from_one_with_it() {
     assert_eq!(with.binlog_format, "ROW");
     assert!(with.replication_slave && with.binlog_monitor, "{with:?}");
     assert!(with.followable(), "{:?}", with.problems());
+}
+
+#[rocket::async_test]
+async fn an_xa_transaction_is_yielded_at_its_commit_not_at_its_prepare() {
+    let (db, mut reader) = setup().await;
+    db.run(
+        "XA START 'x1'; INSERT INTO user VALUES (1, 'a'); XA END 'x1'; XA PREPARE 'x1'; \
+         XA COMMIT 'x1'",
+    )
+    .await;
+    db.run(
+        "XA START 'x2'; INSERT INTO user VALUES (2, 'b'); XA END 'x2'; XA PREPARE 'x2'; \
+         XA ROLLBACK 'x2'",
+    )
+    .await;
+    db.run("INSERT INTO user VALUES (3, 'c')").await;
+    assert_eq!(
+        next(&mut reader).await.changes,
+        [rows("user", &["1"], true)]
+    );
+    assert_eq!(
+        next(&mut reader).await.changes,
+        [rows("user", &["3"], true)]
+    );
+}
+
+#[rocket::async_test]
+async fn a_reader_follows_a_binlog_rotation_and_resumes_across_it() {
+    let (db, mut reader) = setup().await;
+    db.run("INSERT INTO user VALUES (1, 'a')").await;
+    let first = next(&mut reader).await;
+    OwnMariaDb::shared()
+        .cli("FLUSH BINARY LOGS")
+        .expect("rotate the binlog");
+    db.run("INSERT INTO user VALUES (2, 'b')").await;
+    let second = next(&mut reader).await;
+    assert_ne!(second.end.file(), first.end.file());
+    assert_eq!(second.changes, [rows("user", &["2"], true)]);
+    reader.close().await;
+    let mut resumed = connect(&db, Some(first.end)).await.expect("resumes");
+    assert_eq!(next(&mut resumed).await, second);
+}
+
+#[rocket::async_test]
+async fn resuming_from_the_position_after_passed_over_transactions_yields_what_follows() {
+    let (db, mut reader) = setup().await;
+    let other = OwnMariaDb::shared().database();
+    db.run("INSERT INTO user VALUES (1, 'a')").await;
+    next(&mut reader).await;
+    other.run("CREATE TABLE t (id INT PRIMARY KEY)").await;
+    db.run("INSERT INTO session VALUES ('s', 'x')").await;
+    db.run("CREATE TABLE extra (id INT PRIMARY KEY)").await;
+    db.run("INSERT INTO user VALUES (2, 'b')").await;
+    let second = next(&mut reader).await;
+    // Read past the passed-over ones: the position stands after the last of them.
+    db.run("INSERT INTO session VALUES ('s2', 'x')").await;
+    assert_quiet(&mut reader).await;
+    let idle = reader.position().clone();
+    assert_ne!(idle, second.end);
+    reader.close().await;
+    db.run("INSERT INTO user VALUES (3, 'c')").await;
+    let mut resumed = connect(&db, Some(idle)).await.expect("resumes");
+    assert_eq!(
+        next(&mut resumed).await.changes,
+        [rows("user", &["3"], true)]
+    );
+}
+
+#[rocket::async_test]
+async fn an_idle_reader_is_kept_alive_by_heartbeats() {
+    let (db, mut reader) = setup().await;
+    assert_quiet_for(&mut reader, SILENCE_LIMIT + Duration::from_secs(2)).await;
+    db.run("INSERT INTO user VALUES (1, 'a')").await;
+    assert_eq!(
+        next(&mut reader).await.changes,
+        [rows("user", &["1"], true)]
+    );
+}
+
+#[rocket::async_test]
+async fn the_documented_privileges_are_enough_and_missing_ones_are_named() {
+    let server = OwnMariaDb::shared();
+    let db = server.database();
+    db.run("CREATE TABLE user (id INT PRIMARY KEY, name VARCHAR(50) NOT NULL)")
+        .await;
+    let user = db.name.replace("rc_binlog", "r");
+    let weak = format!("{user}w");
+    server
+        .cli(&format!(
+            "CREATE USER '{user}'@'%' IDENTIFIED BY 'pw'; \
+             GRANT REPLICATION SLAVE, BINLOG MONITOR ON *.* TO '{user}'@'%'; \
+             GRANT SELECT ON `{db}`.* TO '{user}'@'%'; \
+             CREATE USER '{weak}'@'%' IDENTIFIED BY 'pw'; \
+             GRANT SELECT ON `{db}`.* TO '{weak}'@'%'",
+            db = db.name
+        ))
+        .expect("create the users");
+    let url_of = |name: &str| db.url().replace("root@", &format!("{name}:pw@"));
+
+    let probed = probe(&url_of(&user)).await.expect("probe");
+    assert!(probed.followable(), "{:?}", probed.problems());
+    let connect_as = |name: String, start| {
+        let url = url_of(&name);
+        let database = db.name.clone();
+        async move {
+            BinlogReader::connect(&url, reader_id(), &database, TableFilter::default(), start).await
+        }
+    };
+    let mut reader = connect_as(user.clone(), None).await.expect("connects");
+    db.run("INSERT INTO user VALUES (1, 'a')").await;
+    db.run("INSERT INTO user VALUES (2, 'b')").await;
+    let first = next(&mut reader).await;
+    reader.close().await;
+    // Resuming checks the GTID with BINLOG_GTID_POS(): allowed too.
+    let mut resumed = connect_as(user.clone(), Some(first.end))
+        .await
+        .expect("resumes");
+    assert_eq!(
+        next(&mut resumed).await.changes,
+        [rows("user", &["2"], true)]
+    );
+
+    let probed = probe(&url_of(&weak)).await.expect("probe");
+    assert_eq!(
+        probed.problems(),
+        [
+            "the database user lacks REPLICATION SLAVE and BINLOG MONITOR: \
+          GRANT REPLICATION SLAVE, BINLOG MONITOR ON *.* TO it"
+        ]
+    );
+    let refused = connect_as(weak.clone(), None).await.err();
+    assert!(
+        matches!(refused, Some(BinlogError::Privileges { .. })),
+        "{refused:?}"
+    );
+    server
+        .cli(&format!("DROP USER '{user}'@'%', '{weak}'@'%'"))
+        .expect("drop the users");
 }

@@ -164,6 +164,9 @@ pub struct BinlogReader {
     /// The position after the last transaction read (yielded or passed over).
     boundary: BinlogPosition,
     in_transaction: bool,
+    /// The transaction being read is one statement (announced by a GTID event,
+    /// no `BEGIN` seen): it ends with that statement.
+    standalone: bool,
     /// Until the stream's first format description event, mysql_common does not
     /// know events carry a checksum, and reads the fake rotate's checksum as part
     /// of the file name: this many bytes are cut from it.
@@ -238,6 +241,7 @@ impl BinlogReader {
             gtid: start.gtid().map(str::to_owned),
             boundary: start,
             in_transaction: false,
+            standalone: false,
             early_checksum,
             changes: Changes::default(),
             prepared: VecDeque::new(),
@@ -350,12 +354,22 @@ impl BinlogReader {
                 let (gtid, standalone) = mariadb_gtid(event)
                     .ok_or_else(|| decode(std::io::Error::other("short MariaDB GTID event")))?;
                 self.gtid = Some(gtid);
-                self.in_transaction = !standalone;
+                self.in_transaction = true;
+                self.standalone = standalone;
                 Ok(None)
             }
             k if k == EventType::GTID_EVENT as u8 => {
                 let gtid = event.read_event::<GtidEvent>().map_err(decode)?;
                 self.gtid = Some(format!("{}:{}", uuid_text(&gtid.sid()), gtid.gno()));
+                // MySQL: a `BEGIN` follows, or the group is one statement (DDL).
+                self.in_transaction = true;
+                self.standalone = true;
+                Ok(None)
+            }
+            k if k == EventType::ANONYMOUS_GTID_EVENT as u8 => {
+                self.gtid = None;
+                self.in_transaction = true;
+                self.standalone = true;
                 Ok(None)
             }
             k if k == EventType::QUERY_EVENT as u8 => {
@@ -370,9 +384,13 @@ impl BinlogReader {
             }
             k if k == EventType::XID_EVENT as u8 => Ok(self.commit()),
             k if k == EventType::XA_PREPARE_LOG_EVENT as u8 => {
-                // MySQL's XA PREPARE: its XA id is not read here, so its commit
-                // will give every followed table whole.
-                self.prepare(String::new());
+                // `XA PREPARE` (or MySQL's `XA COMMIT ... ONE PHASE`).
+                let (one_phase, xid) = xa_prepare(event)
+                    .ok_or_else(|| decode(std::io::Error::other("short XA PREPARE event")))?;
+                if one_phase {
+                    return Ok(self.commit());
+                }
+                self.prepare(xid);
                 Ok(None)
             }
             k if is_rows_event(k) => {
@@ -405,6 +423,7 @@ impl BinlogReader {
         match statement {
             Statement::Begin => {
                 self.in_transaction = true;
+                self.standalone = false;
                 return Ok(None);
             }
             Statement::Commit | Statement::Rollback => return Ok(self.commit()),
@@ -425,10 +444,9 @@ impl BinlogReader {
             }
             Statement::XaRollback(xid) => {
                 self.prepared.retain(|(id, _)| *id != xid);
-                self.in_transaction = false;
-                return Ok(None);
+                return Ok(self.commit());
             }
-            Statement::Harmless => return Ok(None),
+            Statement::Harmless => return Ok(self.statement_ends()),
             Statement::CreateTable
             | Statement::Ddl
             | Statement::DropDatabase
@@ -461,10 +479,16 @@ impl BinlogReader {
                 self.changes.whole(table);
             }
         }
-        if self.in_transaction {
-            Ok(None)
+        Ok(self.statement_ends())
+    }
+
+    /// A statement was read: it ends a transaction of its own, or one of one
+    /// statement.
+    fn statement_ends(&mut self) -> Option<Vec<TableChange>> {
+        if self.in_transaction && !self.standalone {
+            None
         } else {
-            Ok(self.commit())
+            self.commit()
         }
     }
 
@@ -496,15 +520,16 @@ impl BinlogReader {
     /// Ends the transaction being read; its changes, if it changed a followed table.
     fn commit(&mut self) -> Option<Vec<TableChange>> {
         self.in_transaction = false;
+        self.standalone = false;
         (!self.changes.is_empty()).then(|| self.changes.take())
     }
 
+    /// Holds the transaction's changes (none, if it changed no followed table)
+    /// until its `XA COMMIT`.
     fn prepare(&mut self, xid: String) {
         self.in_transaction = false;
+        self.standalone = false;
         let changes = self.changes.take();
-        if changes.is_empty() {
-            return;
-        }
         if self.prepared.len() >= MAX_PREPARED {
             // Its commit will give every followed table whole.
             self.prepared.pop_front();
@@ -652,7 +677,6 @@ fn is_passed_over(kind: u8) -> bool {
         EventType::USER_VAR_EVENT,
         EventType::BEGIN_LOAD_QUERY_EVENT,
         EventType::APPEND_BLOCK_EVENT,
-        EventType::ANONYMOUS_GTID_EVENT,
         EventType::PREVIOUS_GTIDS_EVENT,
         EventType::TRANSACTION_CONTEXT_EVENT,
         EventType::VIEW_CHANGE_EVENT,
@@ -672,6 +696,29 @@ fn is_passed_over(kind: u8) -> bool {
 
 fn header_ignorable(event: &Event) -> bool {
     event.header().flags_raw() & mariadb::IGNORABLE != 0
+}
+
+/// An XA PREPARE event's one-phase flag and XA id, written as the server writes
+/// it in `XA COMMIT X'<gtrid>',X'<bqual>',<format id>` (lower-cased). Its body: one-phase (1
+/// byte), format id (4), gtrid length (4), bqual length (4), gtrid, bqual.
+fn xa_prepare(event: &Event) -> Option<(bool, String)> {
+    let data = event.data();
+    let one_phase = *data.first()? != 0;
+    let format_id = u32::from_le_bytes(data.get(1..5)?.try_into().ok()?);
+    let gtrid_len = usize::try_from(u32::from_le_bytes(data.get(5..9)?.try_into().ok()?)).ok()?;
+    let bqual_len = usize::try_from(u32::from_le_bytes(data.get(9..13)?.try_into().ok()?)).ok()?;
+    let gtrid = data.get(13..13 + gtrid_len)?;
+    let bqual = data.get(13 + gtrid_len..13 + gtrid_len + bqual_len)?;
+    let hex = |bytes: &[u8]| {
+        bytes.iter().fold(String::new(), |mut hex, b| {
+            let _ = write!(hex, "{b:02x}");
+            hex
+        })
+    };
+    Some((
+        one_phase,
+        format!("x'{}',x'{}',{format_id}", hex(gtrid), hex(bqual)),
+    ))
 }
 
 /// A MariaDB GTID event's `domain-server-sequence`, and whether it announces a

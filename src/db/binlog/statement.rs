@@ -122,13 +122,14 @@ fn leading_words(query: &str, n: usize) -> Vec<String> {
         .collect()
 }
 
-/// The transaction id of an `XA` statement, as written (`'a','b',1`).
+/// The transaction id of an `XA` statement (`X'7831',X'',1` as the server logs
+/// it), lower-cased and without spaces, to compare with the XA PREPARE event's.
 fn xid_of(query: &str) -> String {
-    let words: Vec<&str> = query.split_whitespace().collect();
-    words
-        .get(2..)
-        .map(|rest| rest.join(" "))
-        .unwrap_or_default()
+    query
+        .split_whitespace()
+        .skip(2)
+        .collect::<String>()
+        .to_ascii_lowercase()
 }
 
 /// Every identifier-like word of a statement: bare words and the insides of
@@ -186,12 +187,8 @@ mod tests {
             Statement::Harmless
         );
         assert_eq!(
-            Statement::classify("XA PREPARE 'x1'"),
-            Statement::XaPrepare("'x1'".into())
-        );
-        assert_eq!(
-            Statement::classify("XA COMMIT 'x1'"),
-            Statement::XaCommit("'x1'".into())
+            Statement::classify("XA COMMIT X'7831',X'',1"),
+            Statement::XaCommit("x'7831',x'',1".into())
         );
         assert_eq!(
             Statement::classify("XA COMMIT 'x1' ONE PHASE"),
