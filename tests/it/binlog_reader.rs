@@ -275,40 +275,67 @@ async fn resuming_from_a_transaction_s_end_yields_the_next_transaction_exactly()
     assert_quiet(&mut resumed).await;
 }
 
+/// The end of the one transaction `sql` makes, read by a reader of its own.
+async fn end_of(db: &OwnDatabase, sql: &str) -> BinlogPosition {
+    let mut reader = connect(db, None).await.expect("reader connects");
+    db.run(sql).await;
+    let end = next(&mut reader).await.end;
+    reader.close().await;
+    end
+}
+
 #[rocket::async_test]
-async fn reset_master_or_purged_binlogs_make_a_saved_position_lost() {
+async fn purged_binlogs_make_a_saved_position_lost() {
     let server = OwnMariaDb::start(&[]);
     let db = server.database();
     db.run("CREATE TABLE user (id INT PRIMARY KEY)").await;
-    let mut reader = connect(&db, None).await.expect("reader connects");
-    for id in 1..=3 {
-        db.run(&format!("INSERT INTO user VALUES ({id})")).await;
-    }
-    let saved = next(&mut reader).await.end;
-    reader.close().await;
-
-    // Binlogs purged past the position.
+    let saved = end_of(&db, "INSERT INTO user VALUES (1)").await;
     server.cli("FLUSH BINARY LOGS").expect("flush");
-    db.run("INSERT INTO user VALUES (4)").await;
+    db.run("INSERT INTO user VALUES (2)").await;
     let now = server.cli("SHOW MASTER STATUS").expect("status");
     let current = now.split_whitespace().next().expect("current file");
     server
         .cli(&format!("PURGE BINARY LOGS TO '{current}'"))
         .expect("purge");
-    let purged = connect(&db, Some(saved.clone())).await.err();
+    // Checked by MariaDB's BINLOG_GTID_POS() first...
+    let lost = connect(&db, Some(saved.clone())).await.err();
     assert!(
-        matches!(purged, Some(BinlogError::PositionLost { .. })),
-        "{purged:?}"
+        matches!(&lost, Some(BinlogError::PositionLost { reason, .. })
+            if reason.contains("no transaction boundary")),
+        "{lost:?}"
     );
-    // The same file name and offset, after RESET MASTER: another binlog.
-    server.cli("RESET MASTER").expect("reset");
-    for id in 5..=9 {
-        db.run(&format!("INSERT INTO user VALUES ({id})")).await;
-    }
-    let reset = connect(&db, Some(saved)).await.err();
+    // ...and by the server itself for a position without GTID (as MySQL's are).
+    let without_gtid = BinlogPosition::new(saved.file(), saved.offset());
+    let lost = connect(&db, Some(without_gtid)).await.err();
     assert!(
-        matches!(reset, Some(BinlogError::PositionLost { .. })),
-        "{reset:?}"
+        matches!(&lost, Some(BinlogError::PositionLost { reason, .. }) if reason.contains("1236")),
+        "{lost:?}"
+    );
+}
+
+#[rocket::async_test]
+async fn after_reset_master_the_same_file_and_offset_is_a_lost_position() {
+    let server = OwnMariaDb::start(&[]);
+    let db = server.database();
+    db.run("CREATE TABLE user (id INT PRIMARY KEY)").await;
+    server.cli("RESET MASTER").expect("reset");
+    let saved = end_of(&db, "INSERT INTO user VALUES (1)").await;
+    // A new binlog whose transaction ends at the very same file and offset, but
+    // is another transaction (as another server's could be).
+    server.cli("RESET MASTER").expect("reset");
+    let replay = end_of(
+        &db,
+        "SET SESSION gtid_seq_no = 100; INSERT INTO user VALUES (2)",
+    )
+    .await;
+    assert_eq!(
+        (replay.file(), replay.offset()),
+        (saved.file(), saved.offset())
+    );
+    let lost = connect(&db, Some(saved)).await.err();
+    assert!(
+        matches!(&lost, Some(BinlogError::PositionLost { reason, .. }) if reason.contains("GTID")),
+        "{lost:?}"
     );
 }
 
@@ -554,4 +581,38 @@ async fn the_documented_privileges_are_enough_and_missing_ones_are_named() {
     server
         .cli(&format!("DROP USER '{user}'@'%', '{weak}'@'%'"))
         .expect("drop the users");
+}
+
+#[rocket::async_test]
+async fn a_second_reader_with_the_same_server_id_ends_the_first_one_s_stream() {
+    let (db, _) = setup().await;
+    let id = reader_id();
+    let url = db.url();
+    let open = || BinlogReader::connect(&url, id, &db.name, TableFilter::default(), None);
+    let mut first = open().await.expect("first reader");
+    let mut second = open().await.expect("second reader");
+    db.run("INSERT INTO user VALUES (1, 'a')").await;
+    assert_eq!(
+        next(&mut second).await.changes,
+        [rows("user", &["1"], true)]
+    );
+    let ended = tokio::time::timeout(ARRIVAL_LIMIT, first.next())
+        .await
+        .expect("an answer within the limit");
+    assert!(
+        matches!(ended, Err(BinlogError::Connection { .. })),
+        "{ended:?}"
+    );
+}
+
+#[rocket::async_test]
+async fn a_binary_key_is_given_as_hex() {
+    let (db, mut reader) = setup().await;
+    db.run("CREATE TABLE blob_key (id VARBINARY(16) PRIMARY KEY)")
+        .await;
+    db.run("INSERT INTO blob_key VALUES (X'00ff10')").await;
+    assert_eq!(
+        next(&mut reader).await.changes,
+        [rows("blob_key", &["0x00ff10"], true)]
+    );
 }

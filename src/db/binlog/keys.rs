@@ -54,6 +54,14 @@ fn write_value(text: &mut String, value: &BinlogValue<'_>, column: &KeyColumn) -
     };
     match *value {
         Value::NULL => return None,
+        Value::Bytes(ref bytes) if is_binary(&column.data_type) => {
+            // Bytes that need not be UTF-8: `0x` and lower-case hex, as SQL
+            // writes them.
+            text.push_str("0x");
+            for byte in bytes {
+                write!(text, "{byte:02x}").ok()?;
+            }
+        }
         Value::Bytes(ref bytes) => text.push_str(&String::from_utf8_lossy(bytes)),
         Value::Int(n) if n < 0 && column.unsigned => {
             // Without the server's signedness metadata an unsigned column is read
@@ -96,6 +104,13 @@ fn write_value(text: &mut String, value: &BinlogValue<'_>, column: &KeyColumn) -
         }
     }
     Some(())
+}
+
+fn is_binary(data_type: &str) -> bool {
+    matches!(
+        data_type,
+        "binary" | "varbinary" | "tinyblob" | "blob" | "mediumblob" | "longblob" | "bit"
+    )
 }
 
 /// What one table's rows did in one transaction.

@@ -22,7 +22,8 @@
 //!   every followed table whole.
 //! - **Keys.** [`TableChange::Rows`] gives the primary keys from the before and the
 //!   after images as text (composite keys joined with [`KEY_SEPARATOR`], in the
-//!   key's column order; dates as `YYYY-MM-DD[ hh:mm:ss[.ffffff]]`), and whether
+//!   key's column order; dates as `YYYY-MM-DD[ hh:mm:ss[.ffffff]]`, binary
+//!   strings as `0x` and lower-case hex, unsigned integers unsigned), and whether
 //!   the set of rows changed (an insert, a delete, or an update of the key).
 //!   Primary key columns come from `information_schema`, read when a table is
 //!   first met and again after DDL naming it. `binlog_row_image=MINIMAL` is
@@ -51,6 +52,11 @@
 //!   friends) is [`BinlogError::PositionLost`]. On MariaDB a position carrying a
 //!   GTID is also checked with `BINLOG_GTID_POS()`, which catches a `RESET MASTER`
 //!   or another server whose binlog happens to have the same file name and offset.
+//!
+//! **Connections.** Two, to the host and port the URL names (never moved onto
+//! the server's Unix socket): the binlog stream, and one for `information_schema`
+//! (opened again if it broke while idle). Registering with the `server_id` of
+//! another reader makes the server drop that reader's stream.
 //!
 //! **Privileges.** The user needs `REPLICATION SLAVE` (to read the binlog) and
 //! `BINLOG MONITOR` on MariaDB or `REPLICATION CLIENT` on MySQL (to ask where it
@@ -164,6 +170,9 @@ pub struct BinlogReader {
     /// The position after the last transaction read (yielded or passed over).
     boundary: BinlogPosition,
     in_transaction: bool,
+    /// Reading the events packed in a MySQL transaction payload: they do not
+    /// move the position (the payload's own end is the transaction's).
+    in_payload: bool,
     /// The transaction being read is one statement (announced by a GTID event,
     /// no `BEGIN` seen): it ends with that statement.
     standalone: bool,
@@ -193,7 +202,7 @@ impl BinlogReader {
         filter: TableFilter,
         start: Option<BinlogPosition>,
     ) -> Result<Self, BinlogError> {
-        let opts = Opts::from_url(url).map_err(BinlogError::Url)?;
+        let opts = probe::opts(url)?;
         let mut meta = Conn::new(opts.clone())
             .await
             .map_err(|e| BinlogError::connection("connecting to read the schema", e))?;
@@ -227,7 +236,7 @@ impl BinlogReader {
         } else {
             0
         };
-        let schema = Schema::load(meta, database)
+        let schema = Schema::load(opts.clone(), meta, database)
             .await
             .map_err(|e| BinlogError::connection("reading the database's tables", e))?;
         let stream = open_stream(opts, server_id, server.flavour, &start).await?;
@@ -241,6 +250,7 @@ impl BinlogReader {
             gtid: start.gtid().map(str::to_owned),
             boundary: start,
             in_transaction: false,
+            in_payload: false,
             standalone: false,
             early_checksum,
             changes: Changes::default(),
@@ -309,10 +319,18 @@ impl BinlogReader {
         let kind = header.event_type_raw();
         let log_pos = u64::from(header.log_pos());
         let event_start = self.here_before(&event);
-        if kind != EventType::HEARTBEAT_EVENT as u8 && kind != EventType::ROTATE_EVENT as u8 {
-            // Positions only grow within a file; artificial events (log_pos 0) and
-            // events unpacked from a compressed payload do not move it back.
+        if kind != EventType::HEARTBEAT_EVENT as u8
+            && kind != EventType::ROTATE_EVENT as u8
+            && !self.in_payload
+        {
+            // Positions only grow within a file: artificial events (log_pos 0) do
+            // not move it back.
             self.offset = self.offset.max(log_pos);
+        }
+        if kind == EventType::TRANSACTION_PAYLOAD_EVENT as u8 {
+            // MySQL's compressed transaction: mysql_async gives the events packed
+            // in it next; the position after it is where the transaction ends.
+            self.in_payload = true;
         }
         let done = self.handle(&event, kind, event_start).await?;
         if !self.in_transaction {
@@ -520,6 +538,7 @@ impl BinlogReader {
     /// Ends the transaction being read; its changes, if it changed a followed table.
     fn commit(&mut self) -> Option<Vec<TableChange>> {
         self.in_transaction = false;
+        self.in_payload = false;
         self.standalone = false;
         (!self.changes.is_empty()).then(|| self.changes.take())
     }
@@ -811,7 +830,9 @@ async fn check_gtid(conn: &mut Conn, start: &BinlogPosition) -> Result<(), Binlo
             "the server's binlog there follows GTID {state:?}, not {gtid}: RESET MASTER, or another server"
         ))),
         Ok(_) => Err(lost(
-            "the server's binlog has no transaction boundary there".to_owned(),
+            "the server's binlog has no transaction boundary there (purged, or the offset \
+             falls inside an event)"
+                .to_owned(),
         )),
         Err(e) => Err(BinlogError::from_driver(e, "checking the saved position", start)),
     }

@@ -96,7 +96,7 @@ impl ServerBinlog {
 
 /// Asks the server at `url` what it offers a binlog reader.
 pub async fn probe(url: &str) -> Result<ServerBinlog, BinlogError> {
-    let opts = mysql_async::Opts::from_url(url).map_err(BinlogError::Url)?;
+    let opts = opts(url)?;
     let mut conn = mysql_async::Conn::new(opts)
         .await
         .map_err(|e| BinlogError::connection("connecting to probe the binlog", e))?;
@@ -104,6 +104,16 @@ pub async fn probe(url: &str) -> Result<ServerBinlog, BinlogError> {
     // Nothing to do if the goodbye fails: the server drops the connection anyway.
     let _ = conn.disconnect().await;
     probed
+}
+
+/// The URL's options, for the host and port it names: mysql_async would otherwise
+/// move a connection to 127.0.0.1 onto the server's Unix socket, which may not be
+/// reachable from here (`prefer_socket`).
+pub(crate) fn opts(url: &str) -> Result<mysql_async::Opts, BinlogError> {
+    let opts = mysql_async::Opts::from_url(url).map_err(BinlogError::Url)?;
+    Ok(mysql_async::OptsBuilder::from_opts(opts)
+        .prefer_socket(false)
+        .into())
 }
 
 pub(crate) async fn probe_on(conn: &mut mysql_async::Conn) -> Result<ServerBinlog, BinlogError> {

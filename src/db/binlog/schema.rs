@@ -68,6 +68,7 @@ pub(crate) struct TableShape {
 /// The app database's tables as `information_schema` shows them now, read on
 /// demand through a connection of the reader's own.
 pub(crate) struct Schema {
+    opts: mysql_async::Opts,
     conn: mysql_async::Conn,
     database: String,
     tables: BTreeSet<String>,
@@ -76,11 +77,13 @@ pub(crate) struct Schema {
 
 impl Schema {
     pub(crate) async fn load(
+        opts: mysql_async::Opts,
         mut conn: mysql_async::Conn,
         database: &str,
     ) -> Result<Self, mysql_async::Error> {
         let tables = table_names(&mut conn, database).await?;
         Ok(Self {
+            opts,
             conn,
             database: database.to_owned(),
             tables,
@@ -102,7 +105,12 @@ impl Schema {
         for table in changed {
             self.shapes.remove(table);
         }
-        self.tables = table_names(&mut self.conn, &self.database).await?;
+        self.tables = match table_names(&mut self.conn, &self.database).await {
+            Err(e) if self.reconnected(&e).await => {
+                table_names(&mut self.conn, &self.database).await?
+            }
+            found => found?,
+        };
         Ok(())
     }
 
@@ -120,7 +128,12 @@ impl Schema {
             .get(table)
             .is_some_and(|shape| shape.as_ref().is_some_and(|s| s.columns == columns));
         if !known {
-            let shape = read_shape(&mut self.conn, &self.database, table).await?;
+            let shape = match read_shape(&mut self.conn, &self.database, table).await {
+                Err(e) if self.reconnected(&e).await => {
+                    read_shape(&mut self.conn, &self.database, table).await?
+                }
+                found => found?,
+            };
             self.shapes.insert(table.to_owned(), shape);
         }
         Ok(self
@@ -128,6 +141,21 @@ impl Schema {
             .get(table)
             .and_then(Option::as_ref)
             .filter(|shape| shape.columns == columns))
+    }
+
+    /// After `error`, whether a new connection replaced a broken one (idle for
+    /// hours, the server's `wait_timeout` closes it): worth one more try.
+    async fn reconnected(&mut self, error: &mysql_async::Error) -> bool {
+        if matches!(error, mysql_async::Error::Server(_)) {
+            return false;
+        }
+        match mysql_async::Conn::new(self.opts.clone()).await {
+            Ok(conn) => {
+                self.conn = conn;
+                true
+            }
+            Err(_) => false,
+        }
     }
 
     pub(crate) async fn close(self) {
