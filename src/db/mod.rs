@@ -1,7 +1,9 @@
 //! `MySQL` through Diesel: the pool fairing, migrations and one module per table.
 //!
-//! Knows nothing of the web layer or the cache.
+//! Knows nothing of the web layer or the cache. `binlog` reads the server's row-based
+//! binlog for the follower.
 
+pub mod binlog;
 pub mod config;
 pub mod failure;
 mod migrate;

@@ -5,6 +5,7 @@ mod support;
 
 mod admin;
 mod api;
+mod binlog_reader;
 mod bounds;
 mod browser;
 mod caching;

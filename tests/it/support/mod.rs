@@ -5,6 +5,7 @@ pub mod admin;
 pub mod app;
 pub mod browser;
 pub mod db;
+pub mod own_mariadb;
 pub mod process;
 pub mod proxy;
 pub mod redis;

@@ -1,0 +1,228 @@
+//! A MariaDB server of a test's own, writing a row-based binlog (the shared
+//! server on 3306 writes none): a data directory made by `mariadb-install-db`,
+//! `mariadbd` on a free port, and a fresh database per test on it.
+//!
+//! The server is killed and its directory removed when it is dropped. The one
+//! server the tests of a run share lives in a static, which is never dropped: a
+//! watchdog shell does the same for it once the test process is gone.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use mysql_async::prelude::Queryable;
+
+/// Longest wait for a server to answer after it was started.
+const START_LIMIT: Duration = Duration::from_secs(30);
+/// The server's own `server_id`; readers register with others.
+pub const SERVER_ID: u32 = 1;
+
+/// A running `mariadbd`; see the module's doc.
+pub struct OwnMariaDb {
+    port: u16,
+    dir: PathBuf,
+    child: Child,
+    watchdog: Child,
+}
+
+impl OwnMariaDb {
+    /// The server the tests of this run share (each in a database of its own),
+    /// started by the first test that asks for it, with a row-based binlog.
+    pub fn shared() -> &'static OwnMariaDb {
+        static SHARED: OnceLock<OwnMariaDb> = OnceLock::new();
+        SHARED.get_or_init(|| OwnMariaDb::start(&[]))
+    }
+
+    /// Starts a server with `--log-bin --binlog-format=ROW` and `extra` flags
+    /// after them (e.g. `--binlog-row-image=MINIMAL`, `--log-bin-compress`,
+    /// `--log-slave-updates`, `--server-id=2` for a replica), and waits until it
+    /// answers. Blocking: about two seconds, most of them `mariadb-install-db`.
+    pub fn start(extra: &[&str]) -> Self {
+        let dir = std::env::temp_dir().join(super::random_name("rc-mariadb"));
+        std::fs::create_dir_all(&dir).expect("server directory");
+        let installed = Command::new("mariadb-install-db")
+            .arg("--no-defaults")
+            .arg(format!("--datadir={}", dir.join("data").display()))
+            .args(["--auth-root-authentication-method=normal", "--skip-test-db"])
+            .args(as_root())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("run mariadb-install-db (is MariaDB installed?)");
+        assert!(
+            installed.success(),
+            "mariadb-install-db failed in {}",
+            dir.display()
+        );
+        let port = free_port();
+        let child = Command::new("mariadbd")
+            // Must come first: no my.cnf of the machine's.
+            .arg("--no-defaults")
+            .arg(format!("--datadir={}", dir.join("data").display()))
+            .arg(format!("--socket={}", dir.join("sock").display()))
+            .arg(format!("--log-error={}", dir.join("error.log").display()))
+            .arg(format!("--pid-file={}", dir.join("pid").display()))
+            .args(["--bind-address=127.0.0.1", &format!("--port={port}")])
+            .args(["--log-bin=binlog", "--binlog-format=ROW"])
+            .arg(format!("--server-id={SERVER_ID}"))
+            .args(["--skip-name-resolve", "--innodb-buffer-pool-size=32M"])
+            .args(as_root())
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start mariadbd");
+        let watchdog = watchdog(child.id(), &dir);
+        let mut server = Self {
+            port,
+            dir,
+            child,
+            watchdog,
+        };
+        server.wait_until_it_answers();
+        server
+    }
+
+    /// The server's URL, with `database` (may be empty), for mysql_async.
+    pub fn url(&self, database: &str) -> String {
+        format!(
+            "mysql://root@127.0.0.1:{}/{database}?prefer_socket=false",
+            self.port
+        )
+    }
+
+    /// A fresh database on this server, dropped when the last holder goes.
+    pub fn database(&self) -> Arc<OwnDatabase> {
+        let name = super::random_name("rc_binlog");
+        self.cli(&format!("CREATE DATABASE `{name}` CHARACTER SET utf8mb4"))
+            .expect("create the test database");
+        Arc::new(OwnDatabase {
+            url: self.url(&name),
+            name,
+            port: self.port,
+        })
+    }
+
+    /// Runs SQL with the `mariadb` client; its output, or `None` if it failed.
+    pub fn cli(&self, sql: &str) -> Option<String> {
+        cli(self.port, sql)
+    }
+
+    fn wait_until_it_answers(&mut self) {
+        let deadline = Instant::now() + START_LIMIT;
+        while self.cli("SELECT 1").is_none() {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                let log = std::fs::read_to_string(self.dir.join("error.log")).unwrap_or_default();
+                panic!("mariadbd exited ({status}):\n{log}");
+            }
+            assert!(
+                Instant::now() < deadline,
+                "mariadbd on {} did not answer within {START_LIMIT:?}",
+                self.port
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for OwnMariaDb {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = self.watchdog.kill();
+        let _ = self.watchdog.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A database of a test's own on an [`OwnMariaDb`].
+pub struct OwnDatabase {
+    pub name: String,
+    port: u16,
+    url: String,
+}
+
+impl OwnDatabase {
+    /// Its URL, for mysql_async (and the reader).
+    pub fn url(&self) -> String {
+        self.url.clone()
+    }
+
+    /// Runs SQL (several statements may be `;`-separated) on a connection of its
+    /// own, in this database.
+    pub async fn run(&self, sql: &str) {
+        let mut conn = mysql_async::Conn::from_url(self.url())
+            .await
+            .expect("test connection");
+        conn.query_drop(sql)
+            .await
+            .unwrap_or_else(|e| panic!("test SQL {sql:?}: {e}"));
+        conn.disconnect().await.expect("test disconnect");
+    }
+}
+
+impl Drop for OwnDatabase {
+    fn drop(&mut self) {
+        let _ = cli(
+            self.port,
+            &format!("DROP DATABASE IF EXISTS `{}`", self.name),
+        );
+    }
+}
+
+/// `--user=root` when the tests run as root (mariadbd refuses to otherwise).
+fn as_root() -> Vec<String> {
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).trim() == "0");
+    if root {
+        vec!["--user=root".to_owned()]
+    } else {
+        Vec::new()
+    }
+}
+
+fn cli(port: u16, sql: &str) -> Option<String> {
+    let output = Command::new("mariadb")
+        .args([
+            "--no-defaults",
+            "-uroot",
+            "-h127.0.0.1",
+            "--batch",
+            "--skip-column-names",
+        ])
+        .arg(format!("-P{port}"))
+        .args(["-e", sql])
+        .stderr(Stdio::null())
+        .output()
+        .ok()?;
+    output
+        .status
+        .success()
+        .then(|| String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+/// A shell that outlives nothing: once this test process is gone it kills the
+/// server and removes its directory (a static server is never dropped).
+fn watchdog(pid: u32, dir: &Path) -> Child {
+    let script = format!(
+        "while kill -0 {parent} 2>/dev/null; do sleep 0.5; done; kill -9 {pid} 2>/dev/null; \
+         sleep 0.5; rm -rf '{dir}'",
+        parent = std::process::id(),
+        dir = dir.display(),
+    );
+    Command::new("sh")
+        .args(["-c", &script])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the server's watchdog")
+}
+
+/// A port nothing listens on now.
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("addr").port()
+}
