@@ -8,6 +8,7 @@
 
 pub mod config;
 pub mod db;
+pub mod follower;
 pub mod logging;
 pub mod startup_checks;
 pub mod web;
@@ -48,6 +49,8 @@ pub fn build(figment: Figment) -> Rocket<Build> {
                 // A deploy of the app (new templates) starts on fresh keys.
                 .generation(env!("CARGO_PKG_VERSION")),
         )
+        // After the cache and the database, whose handles it uses.
+        .attach(follower::FollowerFairing)
         // After the cache: they read the cache's figures.
         .attach(web::metrics::Metrics::fairing())
         .attach(web::cluster::ClusterFiguresFairing)

@@ -27,6 +27,36 @@ pub struct DatabaseConfig {
     /// How long the app keeps retrying `MySQL` at start before it gives up and exits.
     #[serde(default = "DatabaseConfig::default_startup_timeout_secs")]
     pub startup_timeout_secs: u64,
+    /// Whether to follow the server's binlog, so that writes made by anyone
+    /// purge the cached pages they change.
+    #[serde(default)]
+    pub binlog: BinlogMode,
+    /// The replica id the follower registers with; must differ from the
+    /// server's and from every real replica's.
+    #[serde(default = "DatabaseConfig::default_binlog_server_id")]
+    pub binlog_server_id: u32,
+    /// How soon another instance takes over following when the follower's
+    /// instance dies or is cut off (the lifetime of its lease).
+    #[serde(default = "DatabaseConfig::default_binlog_takeover_ms")]
+    pub binlog_takeover_ms: u64,
+    /// Tables whose changes purge nothing, besides the app's own bookkeeping
+    /// (sessions, migrations), which is never followed.
+    #[serde(default)]
+    pub binlog_ignore_tables: Vec<String>,
+}
+
+/// `databases.main.binlog`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BinlogMode {
+    /// Follow when the server writes a row-based binlog; otherwise say once, at
+    /// start, what that means and how to turn it on.
+    #[default]
+    Auto,
+    /// Follow, and refuse to start when the server cannot be followed.
+    On,
+    /// Do not follow: writes made outside the app show when pages expire.
+    Off,
 }
 
 impl DatabaseConfig {
@@ -41,6 +71,13 @@ impl DatabaseConfig {
     }
     fn default_startup_timeout_secs() -> u64 {
         30
+    }
+    /// High in the id space, where replicas numbered by hand seldom are.
+    fn default_binlog_server_id() -> u32 {
+        4_000_000_001
+    }
+    fn default_binlog_takeover_ms() -> u64 {
+        5_000
     }
 
     /// Reads `databases.main` and checks every value.
@@ -82,6 +119,18 @@ impl DatabaseConfig {
                 return Err(ConfigError::invalid(key, "must be more than 0"));
             }
         }
+        if self.binlog_server_id == 0 {
+            return Err(ConfigError::invalid(
+                "databases.main.binlog_server_id",
+                "must be more than 0 (a replica id the server has not seen)",
+            ));
+        }
+        if !(500..=600_000).contains(&self.binlog_takeover_ms) {
+            return Err(ConfigError::invalid(
+                "databases.main.binlog_takeover_ms",
+                format!("from 500 to 600000; got {}", self.binlog_takeover_ms),
+            ));
+        }
         Ok(())
     }
 
@@ -114,6 +163,9 @@ impl DatabaseConfig {
     pub fn startup_timeout(&self) -> Duration {
         Duration::from_secs(self.startup_timeout_secs)
     }
+    pub fn binlog_takeover(&self) -> Duration {
+        Duration::from_millis(self.binlog_takeover_ms)
+    }
 }
 
 #[cfg(test)]
@@ -127,6 +179,10 @@ mod tests {
             connect_timeout_ms: 1,
             acquire_timeout_ms: 1,
             startup_timeout_secs: 0,
+            binlog: BinlogMode::Off,
+            binlog_server_id: 1,
+            binlog_takeover_ms: 5_000,
+            binlog_ignore_tables: Vec::new(),
         }
     }
 

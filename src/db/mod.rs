@@ -11,6 +11,7 @@ mod pool;
 pub mod reads;
 pub mod schema;
 pub mod sessions;
+pub mod tables;
 pub mod users;
 
 use rocket::fairing::{self, Fairing, Info, Kind};

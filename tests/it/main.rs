@@ -13,6 +13,7 @@ mod cluster;
 mod cluster_figures;
 mod config;
 mod deploy;
+mod follower;
 mod health;
 mod invalidation;
 mod logins;

@@ -2,7 +2,7 @@
 //! table adopted without losing a row, migrations applied once; the unique index
 //! on `user.email`, and an adopted table whose emails are not unique.
 
-use rocket_cache::db::config::DatabaseConfig;
+use rocket_cache::db::config::{BinlogMode, DatabaseConfig};
 
 use crate::support::{AppBuilder, TestDb, TestNamespace};
 
@@ -148,6 +148,10 @@ fn database_config(db: &TestDb) -> DatabaseConfig {
         connect_timeout_ms: 3_000,
         acquire_timeout_ms: 2_000,
         startup_timeout_secs: 5,
+        binlog: BinlogMode::Off,
+        binlog_server_id: 4_000_000_001,
+        binlog_takeover_ms: 5_000,
+        binlog_ignore_tables: Vec::new(),
     }
 }
 

@@ -29,7 +29,7 @@ use super::store::cluster::ClusterStore;
 use super::store::memory::MemoryStore;
 use super::store::none::NoStore;
 use super::store::redis::RedisStore;
-use super::store::{Store, StoreError, TagStamp, Usage};
+use super::store::{StalePatch, Store, StoreError, TagStamp, Usage};
 
 /// The cache as the app and the fairing see it, managed by the fairing
 /// (`&State<Cache>`). Cloning is cheap: every clone shares one store, one set of
@@ -570,10 +570,23 @@ impl Cache {
         Ok(value)
     }
 
-    /// Purges what these committed changes touched (see [`Change`]), on every
-    /// instance at once; hard unless `soft`. Returns how many entries it touched.
+    /// Purges what these committed changes, made by this instance, touched (see
+    /// [`Change`]), on every instance at once; hard unless `soft`. Returns how
+    /// many entries it touched. This instance's near copies go at once, so the
+    /// writer reads its own write.
     pub async fn purge_changes(&self, changes: &[Change], soft: bool) -> Result<u64, StoreError> {
-        self.purge_tags(&reads::tags_of(changes), soft).await
+        let purged = self.purge_tags(&reads::tags_of(changes), soft).await?;
+        Stats::bump(&self.inner.stats.purges_by_writer);
+        Ok(purged)
+    }
+
+    /// Purges what these committed changes, read from the database's log,
+    /// touched: always hard (whoever wrote expects to see it). Near copies go by
+    /// the store's own invalidations, on this instance as on the others.
+    pub async fn purge_logged_changes(&self, changes: &[Change]) -> Result<u64, StoreError> {
+        let purged = self.remove_tagged(&reads::tags_of(changes), None).await?;
+        Stats::bump(&self.inner.stats.purges_from_log);
+        Ok(purged)
     }
 
     /// Removes (or, `soft`, marks stale) every page and memo filed under `tags`, on
@@ -582,12 +595,21 @@ impl Cache {
     /// a cluster, takes its page back right after storing it), so concurrent
     /// renders cannot bring old pages back.
     pub async fn purge_tags(&self, tags: &[String], soft: bool) -> Result<u64, StoreError> {
-        let budget = self.inner.config.op_timeout() * 20;
-        let tags: Vec<String> = tags.iter().cloned().map(bounded_tag).collect();
         let patch = soft.then(|| stale_patch(self.now_ms()));
-        let purged = within(budget, self.inner.store.purge_tags(&tags, patch.as_ref())).await;
+        let purged = self.remove_tagged(tags, patch.as_ref()).await;
         self.flush_near();
         purged
+    }
+
+    /// The store's purge of `tags`, within the purge budget.
+    async fn remove_tagged(
+        &self,
+        tags: &[String],
+        patch: Option<&StalePatch>,
+    ) -> Result<u64, StoreError> {
+        let budget = self.inner.config.op_timeout() * 20;
+        let tags: Vec<String> = tags.iter().cloned().map(bounded_tag).collect();
+        within(budget, self.inner.store.purge_tags(&tags, patch)).await
     }
 
     /// Purges every page of a path (all hosts and queries). `path` is as a client

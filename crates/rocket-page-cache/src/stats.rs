@@ -21,6 +21,8 @@ pub struct Stats {
     pub not_stored: AtomicU64,
     pub collapsed: AtomicU64,
     pub errors: AtomicU64,
+    pub purges_by_writer: AtomicU64,
+    pub purges_from_log: AtomicU64,
 }
 
 /// A copy of [`Stats`] at one moment.
@@ -37,6 +39,10 @@ pub struct StatsSnapshot {
     pub not_stored: u64,
     pub collapsed: u64,
     pub errors: u64,
+    /// Purges of changes made by this instance's writes (after their commit).
+    pub purges_by_writer: u64,
+    /// Purges of changes read from the database's log (anyone's writes).
+    pub purges_from_log: u64,
     /// Bytes the near cache holds now (0 when it is off).
     pub near_bytes: u64,
 }
@@ -58,6 +64,8 @@ impl Stats {
             not_stored: read(&self.not_stored),
             collapsed: read(&self.collapsed),
             errors: read(&self.errors),
+            purges_by_writer: read(&self.purges_by_writer),
+            purges_from_log: read(&self.purges_from_log),
             near_bytes: 0,
         }
     }
