@@ -23,6 +23,7 @@ fn instance(db: &OwnDatabase, namespace: &Arc<TestNamespace>) -> AppBuilder {
         .with("databases.main.url", db.url())
         .with("databases.main.binlog", "on")
         .with("databases.main.binlog_takeover_ms", TAKEOVER_MS)
+        .with_admin()
 }
 
 fn status(app: &TestApp) -> &FollowerStatus {
@@ -124,6 +125,26 @@ async fn updates_inserts_and_deletes_from_the_sql_console_show_on_every_instance
         })
         .await;
     }
+
+    let holder = [&a, &b][follower_among(&[&a, &b]).await];
+    let metrics = holder.fetch("/metrics").await.body;
+    let value = |series: &str| -> f64 {
+        metrics
+            .lines()
+            .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no {series} in:\n{metrics}"))
+    };
+    assert!(value("page_cache_binlog_events_total") >= 3.0);
+    assert!(value(r#"page_cache_purges_total{source="binlog"}"#) >= 3.0);
+    assert!(value("page_cache_binlog_lag_seconds") < 60.0);
+    let (status, api) = holder
+        .api_json(rocket::http::Method::Get, "/api/admin/cache", None)
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(api["binlog"]["following"], true);
+    assert_eq!(api["binlog"]["this_instance"], true, "{api}");
+    assert!(api["binlog"]["position"].is_string(), "{api}");
 }
 
 #[rocket::async_test]

@@ -2,6 +2,7 @@
 //! path, by tag (hard or soft) or of everything under the namespace. The same as
 //! JSON at `/api/admin/cache` for scripts, with the API token.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use rocket::form::{Form, FromForm};
@@ -11,6 +12,7 @@ use rocket_dyn_templates::Template;
 use serde::{Deserialize, Serialize};
 
 use crate::db::Db;
+use crate::follower::{FollowerStatus, FollowerView};
 use crate::web::admin::chart::{chart, percent, ChartView};
 use crate::web::auth::{AdminSession, ApiAdmin, AuthError};
 use crate::web::cluster::window::ratio;
@@ -57,6 +59,8 @@ struct CacheStatus {
     /// Whether `MySQL` answers, with the driver's reason when not (the public
     /// readiness probe says only up or down).
     database: DatabaseHealth,
+    /// The binlog follower: who follows, where it is, how far behind.
+    binlog: FollowerView,
 }
 
 /// One instance's figures since it started, counted as the cluster's are.
@@ -92,7 +96,13 @@ struct UsageView {
     limit: u64,
 }
 
-async fn status(cache: &Cache, db: &Db, cluster: &ClusterFigures, limit: u64) -> CacheStatus {
+async fn status(
+    cache: &Cache,
+    db: &Db,
+    cluster: &ClusterFigures,
+    follower: &FollowerStatus,
+    limit: u64,
+) -> CacheStatus {
     let config = cache.config();
     let (usage, usage_error) = match tokio::time::timeout(USAGE_BUDGET, cache.usage(limit)).await {
         Ok(Ok(Usage {
@@ -134,6 +144,7 @@ async fn status(cache: &Cache, db: &Db, cluster: &ClusterFigures, limit: u64) ->
         cluster,
         cluster_error,
         database: database_health(db).await,
+        binlog: follower.view().await,
     }
 }
 
@@ -166,7 +177,7 @@ impl Target {
                 return Err(FieldErrors::from([(
                     "target",
                     "Nothing to purge: type a path (such as /users/1) or a tag (such as \
-                     users), or purge everything."
+                     db:user), or purge everything."
                         .to_owned(),
                 )]))
             }
@@ -247,11 +258,12 @@ async fn page(
     cache: &State<Cache>,
     db: &State<Db>,
     cluster: &State<ClusterFigures>,
+    follower: &State<Arc<FollowerStatus>>,
     session: Result<AdminSession, AuthError>,
     flash: Option<rocket::request::FlashMessage<'_>>,
 ) -> Result<AdminReply, Denied> {
     let session = page_session(session, "/admin/cache")?;
-    let cache = status(cache, db, cluster, USAGE_LIMIT).await;
+    let cache = status(cache, db, cluster, follower, USAGE_LIMIT).await;
     let shown = |ratio: Option<f64>| ratio.map_or_else(|| "-".to_owned(), percent);
     let view = PageView {
         title: "Cache",
@@ -318,13 +330,15 @@ async fn status_json(
     cache: &State<Cache>,
     db: &State<Db>,
     cluster: &State<ClusterFigures>,
+    follower: &State<Arc<FollowerStatus>>,
     admin: Result<ApiAdmin, AuthError>,
     limit: Option<u64>,
 ) -> Result<Shown<Json<serde_json::Value>>, AppError> {
     admin?;
     let limit = limit.unwrap_or(USAGE_LIMIT).clamp(1, USAGE_LIMIT_MAX);
+    let figures = status(cache, db, cluster, follower, limit).await;
     Ok(Shown {
-        inner: Json(serde_json::json!(status(cache, db, cluster, limit).await)),
+        inner: Json(serde_json::json!(figures)),
         private: true,
     })
 }

@@ -6,9 +6,13 @@
 //! in [`COUNTERS`] or [`GAUGES`]; a new outcome needs none here (the engine's
 //! `Outcome::ALL` is walked).
 
+use std::sync::Arc;
+
 use prometheus::core::{Collector, Desc};
 use prometheus::proto::{self, LabelPair, Metric, MetricFamily, MetricType};
 use rocket_page_cache::{Cache, HistogramSnapshot, StatsSnapshot};
+
+use crate::follower::FollowerStatus;
 
 /// What the engine says at one scrape.
 struct Figures {
@@ -70,14 +74,30 @@ const RENDER_SECONDS: (&str, &str) = (
     "Time the app took to render a page the cache did not have, by route pattern.",
 );
 
+const PURGES: (&str, &str) = (
+    "page_cache_purges_total",
+    "Purges of committed changes, by source: this instance's writes (app) or the database's \
+     binlog (binlog).",
+);
+const BINLOG_EVENTS: (&str, &str) = (
+    "page_cache_binlog_events_total",
+    "Committed transactions of followed tables this instance read from the binlog and purged.",
+);
+const BINLOG_LAG: (&str, &str) = (
+    "page_cache_binlog_lag_seconds",
+    "Seconds between the commit of the last transaction purged and its purge, while this \
+     instance follows the binlog (else 0).",
+);
+
 /// Collects the engine's figures from a [`Cache`] handle.
 pub struct CacheCollector {
     cache: Cache,
+    follower: Option<Arc<FollowerStatus>>,
     descs: Vec<Desc>,
 }
 
 impl CacheCollector {
-    pub fn new(cache: Cache) -> prometheus::Result<Self> {
+    pub fn new(cache: Cache, follower: Option<Arc<FollowerStatus>>) -> prometheus::Result<Self> {
         let desc = |(name, help): (&str, &str), labels: &[&str]| {
             Desc::new(
                 name.to_owned(),
@@ -89,11 +109,18 @@ impl CacheCollector {
         let mut descs = vec![
             desc(REQUESTS, &["outcome", "route"])?,
             desc(RENDER_SECONDS, &["route"])?,
+            desc(PURGES, &["source"])?,
+            desc(BINLOG_EVENTS, &[])?,
+            desc(BINLOG_LAG, &[])?,
         ];
         for (name, help, _) in COUNTERS.iter().chain(GAUGES) {
             descs.push(desc((name, help), &[])?);
         }
-        Ok(Self { cache, descs })
+        Ok(Self {
+            cache,
+            follower,
+            descs,
+        })
     }
 }
 
@@ -131,6 +158,25 @@ impl Collector for CacheCollector {
             let metric = gauge(read(&figures), &[]);
             families.push(family((name, help), MetricType::GAUGE, vec![metric]));
         }
+        let purges = vec![
+            counter(figures.stats.purges_by_writer, &[("source", "app")]),
+            counter(figures.stats.purges_from_log, &[("source", "binlog")]),
+        ];
+        families.push(family(PURGES, MetricType::COUNTER, purges));
+        let (events, lag) = self
+            .follower
+            .as_ref()
+            .map_or((0, 0.0), |f| (f.transactions(), f.lag_seconds()));
+        families.push(family(
+            BINLOG_EVENTS,
+            MetricType::COUNTER,
+            vec![counter(events, &[])],
+        ));
+        let mut lag_gauge = proto::Gauge::default();
+        lag_gauge.set_value(lag);
+        let mut lag_metric = Metric::default();
+        lag_metric.set_gauge(lag_gauge);
+        families.push(family(BINLOG_LAG, MetricType::GAUGE, vec![lag_metric]));
         families
     }
 }

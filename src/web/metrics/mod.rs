@@ -10,12 +10,16 @@ mod access;
 mod cache;
 pub mod http;
 
+use std::sync::Arc;
+
 use prometheus::{Encoder, Registry, TextEncoder};
 use rocket::fairing::AdHoc;
 use rocket::http::{ContentType, Header, Status};
 use rocket::{get, routes, Responder, Route, State};
 
 use rocket_page_cache::Cache;
+
+use crate::follower::FollowerStatus;
 
 pub use access::{MetricsAccess, MetricsConfig, MetricsScraper};
 pub use http::{Answer, HttpMetrics, UNMATCHED};
@@ -34,12 +38,14 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    /// Builds the registry at ignite. Attach it after the page cache, whose
-    /// handle it collects from; without one only the HTTP metrics are exported.
+    /// Builds the registry at ignite. Attach it after the page cache and the
+    /// binlog follower, whose figures it collects; without a cache only the
+    /// HTTP metrics are exported.
     pub fn fairing() -> AdHoc {
         AdHoc::try_on_ignite("Metrics", |rocket| async move {
             let cache = rocket.state::<Cache>().cloned();
-            match Self::new(cache) {
+            let follower = rocket.state::<Arc<FollowerStatus>>().cloned();
+            match Self::new(cache, follower) {
                 Ok(metrics) => Ok(rocket.manage(metrics)),
                 Err(e) => {
                     rocket::error!("metrics: {e}");
@@ -49,11 +55,14 @@ impl Metrics {
         })
     }
 
-    fn new(cache: Option<Cache>) -> prometheus::Result<Self> {
+    fn new(
+        cache: Option<Cache>,
+        follower: Option<Arc<FollowerStatus>>,
+    ) -> prometheus::Result<Self> {
         let registry = Registry::new();
         let http = HttpMetrics::register(&registry)?;
         if let Some(cache) = cache {
-            registry.register(Box::new(cache::CacheCollector::new(cache)?))?;
+            registry.register(Box::new(cache::CacheCollector::new(cache, follower)?))?;
         }
         Ok(Self { registry, http })
     }
@@ -123,7 +132,7 @@ mod tests {
 
     #[test]
     fn http_answers_are_exported_with_help_type_and_buckets() {
-        let metrics = Metrics::new(None).unwrap();
+        let metrics = Metrics::new(None, None).unwrap();
         for _ in 0..3 {
             metrics.http.observe(&Answer {
                 method: "GET",
