@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use rocket_cache::follower::FollowerStatus;
 
+use crate::support::own_cluster::OwnCluster;
 use crate::support::own_mariadb::{OwnDatabase, OwnMariaDb};
 use crate::support::proxy::{FaultProxy, Mode};
 use crate::support::{eventually, AppBuilder, TestApp, TestDb, TestNamespace};
@@ -145,6 +146,33 @@ async fn updates_inserts_and_deletes_from_the_sql_console_show_on_every_instance
     assert_eq!(api["binlog"]["following"], true);
     assert_eq!(api["binlog"]["this_instance"], true, "{api}");
     assert!(api["binlog"]["position"].is_string(), "{api}");
+}
+
+#[rocket::async_test]
+async fn on_a_redis_cluster_the_follower_purges_pages_in_every_slot() {
+    let db = OwnMariaDb::shared().database();
+    let namespace = TestNamespace::new();
+    let nodes = OwnCluster::shared().urls();
+    let on_cluster = |builder: AppBuilder| builder.with("cache.cluster_nodes", &nodes);
+    let a = on_cluster(instance(&db, &namespace)).start().await;
+    let b = on_cluster(instance(&db, &namespace)).start().await;
+    db.run(
+        "INSERT INTO user (name, email, phone, address) \
+         WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 30) \
+         SELECT CONCAT('User ', i + 1), CONCAT('u', i, '@example.com'), '5', 'Road' FROM n",
+    )
+    .await;
+    follower_among(&[&a, &b]).await;
+    let pages: Vec<String> = (2..=31).map(|id| format!("/users/{id}")).collect();
+    for uri in &pages {
+        shows(&b, uri, "User").await;
+    }
+    db.run("UPDATE user SET name = CONCAT('Renamed ', id) WHERE id BETWEEN 2 AND 31")
+        .await;
+    for (id, uri) in (2..=31).zip(&pages) {
+        shows(&a, uri, &format!("Renamed {id}")).await;
+        shows(&b, uri, &format!("Renamed {id}")).await;
+    }
 }
 
 #[rocket::async_test]
