@@ -616,3 +616,33 @@ async fn a_binary_key_is_given_as_hex() {
         [rows("blob_key", &["0x00ff10"], true)]
     );
 }
+
+#[rocket::async_test]
+async fn a_next_cut_short_by_timeouts_loses_nothing_and_repeats_nothing() {
+    let (db, mut reader) = setup().await;
+    // Each table is new to the reader: its first row makes it ask the schema,
+    // an await a timeout can cut.
+    let tables: Vec<String> = (0..8).map(|n| format!("t{n}")).collect();
+    for table in &tables {
+        db.run(&format!(
+            "CREATE TABLE {table} (id INT PRIMARY KEY); INSERT INTO {table} VALUES (1)"
+        ))
+        .await;
+    }
+    db.run("INSERT INTO user VALUES (1, 'a')").await;
+    let mut seen = Vec::new();
+    let mut cut_short = 0;
+    while seen.len() < tables.len() + 1 {
+        match tokio::time::timeout(Duration::from_micros(300), reader.next()).await {
+            Ok(found) => seen.push(found.expect("a transaction").changes),
+            Err(_) => cut_short += 1,
+        }
+        assert!(cut_short < 100_000, "no progress: {seen:?}");
+    }
+    let mut expected: Vec<Vec<TableChange>> =
+        tables.iter().map(|t| vec![rows(t, &["1"], true)]).collect();
+    expected.push(vec![rows("user", &["1"], true)]);
+    assert_eq!(seen, expected);
+    assert!(cut_short > 0);
+    assert_quiet(&mut reader).await;
+}
