@@ -646,3 +646,49 @@ async fn a_next_cut_short_by_timeouts_loses_nothing_and_repeats_nothing() {
     assert!(cut_short > 0);
     assert_quiet(&mut reader).await;
 }
+
+#[rocket::async_test]
+async fn a_rollback_still_yields_the_non_transactional_rows_it_could_not_undo() {
+    let (db, mut reader) = setup().await;
+    db.run("CREATE TABLE counter (id INT PRIMARY KEY, n INT) ENGINE=Aria TRANSACTIONAL=0")
+        .await;
+    db.run(
+        "BEGIN; INSERT INTO user VALUES (1, 'a'); INSERT INTO counter VALUES (1, 0); \
+         ROLLBACK",
+    )
+    .await;
+    db.run("INSERT INTO user VALUES (2, 'b')").await;
+    assert_eq!(
+        next(&mut reader).await.changes,
+        [rows("counter", &["1"], true)]
+    );
+    assert_eq!(
+        next(&mut reader).await.changes,
+        [rows("user", &["2"], true)]
+    );
+}
+
+#[rocket::async_test]
+async fn dropping_the_database_gives_every_followed_table_whole() {
+    let (db, mut reader) = setup().await;
+    // Created after the reader started, and gone when it reads of it: its row
+    // makes it known.
+    db.run("CREATE TABLE post (id INT PRIMARY KEY); INSERT INTO post VALUES (1)")
+        .await;
+    OwnMariaDb::shared()
+        .cli(&format!("DROP DATABASE `{}`", db.name))
+        .expect("drop the database");
+    assert_eq!(next(&mut reader).await.changes, [whole("post")]);
+    assert_eq!(
+        next(&mut reader).await.changes,
+        [whole("post"), whole("user")]
+    );
+}
+
+#[rocket::async_test]
+async fn a_statement_logged_as_text_gives_the_tables_it_names_whole() {
+    let (db, mut reader) = setup().await;
+    db.run("SET SESSION binlog_format = 'STATEMENT'; INSERT INTO user VALUES (1, 'a')")
+        .await;
+    assert_eq!(next(&mut reader).await.changes, [whole("user")]);
+}

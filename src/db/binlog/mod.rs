@@ -29,13 +29,18 @@
 //!   first met and again after DDL naming it. `binlog_row_image=MINIMAL` is
 //!   enough: its before image holds the key, and an after image without key
 //!   columns means the key did not change. Where the key cannot be told (a table
-//!   without primary key, an image that lacks the key, a table whose columns no
-//!   longer match the event's, MySQL's partial JSON updates) the table is given
-//!   whole. Over [`MAX_KEYS_PER_TABLE`] keys in one transaction, too.
+//!   without primary key, an image that lacks the key, MySQL's partial JSON
+//!   updates) the table is given whole. Over [`MAX_KEYS_PER_TABLE`] keys in one
+//!   transaction, too.
+//! - **Reading behind.** `information_schema` tells a table's shape now, not when
+//!   the event was logged. A table whose columns no longer match the event's, or
+//!   that is gone, is given whole; a changed key with the same column count is
+//!   read with the new key, which is safe because the DDL that changed it comes
+//!   later in the binlog and gives the table whole.
 //! - **Statements.** `TRUNCATE`, `ALTER`, `DROP`, `RENAME`, `CREATE OR REPLACE`,
 //!   `LOAD DATA` and any data-changing statement logged as text give each followed
-//!   table they name whole (every followed table when they name none); see
-//!   `statement.rs` for why no SQL parser is needed.
+//!   table they name whole (every followed table when they name none, or for
+//!   `DROP DATABASE`); see `statement.rs` for why no SQL parser is needed.
 //! - **Scope.** Only the `database` given, and in it only the tables the
 //!   [`TableFilter`] follows.
 //! - **MariaDB.** The reader registers with `@mariadb_slave_capability=4`, so GTID
@@ -497,6 +502,7 @@ impl BinlogReader {
         let ours = schema == self.database || words.contains(&self.database);
         if ours {
             let mut named = self.named_tables(&words);
+            let followed = self.followed_tables();
             if statement != Statement::Other {
                 self.schema
                     .refresh(&named)
@@ -507,13 +513,13 @@ impl BinlogReader {
             match statement {
                 Statement::DropDatabase => {
                     if words.contains(&self.database) {
-                        named = self.followed_tables();
+                        named = followed;
                     } else {
                         named.clear();
                     }
                 }
                 Statement::CreateTable => named.clear(),
-                Statement::Other if named.is_empty() => named = self.followed_tables(),
+                Statement::Other if named.is_empty() => named = followed,
                 _ => {}
             }
             for table in named.iter().filter(|t| self.filter.follows(t)) {
@@ -603,6 +609,7 @@ impl BinlogReader {
             return Ok(());
         }
         let table = map.table_name().into_owned();
+        self.schema.saw(&table);
         if !self.filter.follows(&table) {
             return Ok(());
         }

@@ -92,13 +92,22 @@ impl Schema {
         Ok(schema)
     }
 
-    /// The tables of the database, as last read.
+    /// Every table the database had since the reader started: `information_schema`
+    /// tells what is there now, not what was there when an event was logged (the
+    /// reader may be behind), so a table dropped since is still named here.
     pub(crate) fn tables(&self) -> &BTreeSet<String> {
         &self.tables
     }
 
-    /// Reads the list of tables again, and forgets the shapes of `changed` (after
-    /// DDL that named them).
+    /// Counts `table` (met in a row event) among the database's tables.
+    pub(crate) fn saw(&mut self, table: &str) {
+        if !self.tables.contains(table) {
+            self.tables.insert(table.to_owned());
+        }
+    }
+
+    /// Reads the list of tables again (adding to the list), and forgets the
+    /// shapes of `changed` (after DDL that named them).
     pub(crate) async fn refresh<'a>(
         &mut self,
         changed: impl IntoIterator<Item = &'a String>,
@@ -106,7 +115,8 @@ impl Schema {
         for table in changed {
             self.shapes.remove(table);
         }
-        self.tables = self.read_tables().await?;
+        let now = self.read_tables().await?;
+        self.tables.extend(now);
         Ok(())
     }
 
