@@ -692,3 +692,28 @@ async fn a_statement_logged_as_text_gives_the_tables_it_names_whole() {
         .await;
     assert_eq!(next(&mut reader).await.changes, [whole("user")]);
 }
+
+#[rocket::async_test]
+async fn after_a_server_restart_the_reader_fails_and_resumes_from_its_last_end() {
+    let mut server = OwnMariaDb::start(&[]);
+    let db = server.database();
+    db.run("CREATE TABLE user (id INT PRIMARY KEY, name VARCHAR(50) NOT NULL)")
+        .await;
+    let mut reader = connect(&db, None).await.expect("reader connects");
+    db.run("INSERT INTO user VALUES (1, 'a')").await;
+    let saved = next(&mut reader).await.end;
+    server.restart();
+    let broken = tokio::time::timeout(ARRIVAL_LIMIT, reader.next())
+        .await
+        .expect("an answer within the limit");
+    assert!(
+        matches!(broken, Err(BinlogError::Connection { .. })),
+        "{broken:?}"
+    );
+    db.run("INSERT INTO user VALUES (2, 'b')").await;
+    let mut resumed = connect(&db, Some(saved)).await.expect("resumes");
+    assert_eq!(
+        next(&mut resumed).await.changes,
+        [rows("user", &["2"], true)]
+    );
+}

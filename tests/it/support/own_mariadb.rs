@@ -22,6 +22,7 @@ pub const SERVER_ID: u32 = 1;
 pub struct OwnMariaDb {
     port: u16,
     dir: PathBuf,
+    extra: Vec<String>,
     child: Child,
     watchdog: Child,
 }
@@ -56,32 +57,39 @@ impl OwnMariaDb {
             dir.display()
         );
         let port = free_port();
-        let child = Command::new("mariadbd")
-            // Must come first: no my.cnf of the machine's.
-            .arg("--no-defaults")
-            .arg(format!("--datadir={}", dir.join("data").display()))
-            .arg(format!("--socket={}", dir.join("sock").display()))
-            .arg(format!("--log-error={}", dir.join("error.log").display()))
-            .arg(format!("--pid-file={}", dir.join("pid").display()))
-            .args(["--bind-address=127.0.0.1", &format!("--port={port}")])
-            .args(["--log-bin=binlog", "--binlog-format=ROW"])
-            .arg(format!("--server-id={SERVER_ID}"))
-            .args(["--skip-name-resolve", "--innodb-buffer-pool-size=32M"])
-            .args(as_root())
-            .args(extra)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start mariadbd");
+        let extra: Vec<String> = extra.iter().map(|flag| (*flag).to_owned()).collect();
+        let child = spawn_server(&dir, port, &extra);
         let watchdog = watchdog(child.id(), &dir);
         let mut server = Self {
             port,
             dir,
+            extra,
             child,
             watchdog,
         };
         server.wait_until_it_answers();
         server
+    }
+
+    /// Stops the server (SIGTERM: a clean shutdown), starts it again on the same
+    /// data directory and port, and waits until it answers.
+    pub fn restart(&mut self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -TERM failed");
+        let _ = self.child.wait();
+        let _ = self.watchdog.kill();
+        let _ = self.watchdog.wait();
+        self.child = spawn_server(&self.dir, self.port, &self.extra);
+        self.watchdog = watchdog(self.child.id(), &self.dir);
+        self.wait_until_it_answers();
+    }
+
+    /// The port it listens on (127.0.0.1), e.g. for a replica's `CHANGE MASTER TO`.
+    pub fn port(&self) -> u16 {
+        self.port
     }
 
     /// The server's URL, with `database` (may be empty), for mysql_async.
@@ -169,6 +177,26 @@ impl Drop for OwnDatabase {
             &format!("DROP DATABASE IF EXISTS `{}`", self.name),
         );
     }
+}
+
+fn spawn_server(dir: &Path, port: u16, extra: &[String]) -> Child {
+    Command::new("mariadbd")
+        // Must come first: no my.cnf of the machine's.
+        .arg("--no-defaults")
+        .arg(format!("--datadir={}", dir.join("data").display()))
+        .arg(format!("--socket={}", dir.join("sock").display()))
+        .arg(format!("--log-error={}", dir.join("error.log").display()))
+        .arg(format!("--pid-file={}", dir.join("pid").display()))
+        .args(["--bind-address=127.0.0.1", &format!("--port={port}")])
+        .args(["--log-bin=binlog", "--binlog-format=ROW"])
+        .arg(format!("--server-id={SERVER_ID}"))
+        .args(["--skip-name-resolve", "--innodb-buffer-pool-size=32M"])
+        .args(as_root())
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start mariadbd")
 }
 
 /// `--user=root` when the tests run as root (mariadbd refuses to otherwise).
