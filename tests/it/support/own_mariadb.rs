@@ -87,11 +87,6 @@ impl OwnMariaDb {
         self.wait_until_it_answers();
     }
 
-    /// The port it listens on (127.0.0.1), e.g. for a replica's `CHANGE MASTER TO`.
-    pub fn port(&self) -> u16 {
-        self.port
-    }
-
     /// The server's URL, with `database` (may be empty), for mysql_async.
     pub fn url(&self, database: &str) -> String {
         format!(
