@@ -42,6 +42,9 @@ impl OwnMariaDb {
     pub fn start(extra: &[&str]) -> Self {
         let dir = std::env::temp_dir().join(super::random_name("rc-mariadb"));
         std::fs::create_dir_all(&dir).expect("server directory");
+        // Watching from the start: a test process gone while the data directory
+        // is being made leaves nothing behind either.
+        let watchdog = watchdog(&dir);
         let installed = Command::new("mariadb-install-db")
             .arg("--no-defaults")
             .arg(format!("--datadir={}", dir.join("data").display()))
@@ -59,7 +62,6 @@ impl OwnMariaDb {
         let port = free_port();
         let extra: Vec<String> = extra.iter().map(|flag| (*flag).to_owned()).collect();
         let child = spawn_server(&dir, port, &extra);
-        let watchdog = watchdog(child.id(), &dir);
         let mut server = Self {
             port,
             dir,
@@ -80,10 +82,7 @@ impl OwnMariaDb {
             .expect("run kill");
         assert!(status.success(), "kill -TERM failed");
         let _ = self.child.wait();
-        let _ = self.watchdog.kill();
-        let _ = self.watchdog.wait();
         self.child = spawn_server(&self.dir, self.port, &self.extra);
-        self.watchdog = watchdog(self.child.id(), &self.dir);
         self.wait_until_it_answers();
     }
 
@@ -174,8 +173,9 @@ impl Drop for OwnDatabase {
     }
 }
 
+/// Starts `mariadbd` and writes its pid where the watchdog reads it.
 fn spawn_server(dir: &Path, port: u16, extra: &[String]) -> Child {
-    Command::new("mariadbd")
+    let child = Command::new("mariadbd")
         // Must come first: no my.cnf of the machine's.
         .arg("--no-defaults")
         .arg(format!("--datadir={}", dir.join("data").display()))
@@ -191,8 +191,13 @@ fn spawn_server(dir: &Path, port: u16, extra: &[String]) -> Child {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .expect("start mariadbd")
+        .expect("start mariadbd");
+    std::fs::write(dir.join(CHILD_PID), child.id().to_string()).expect("write the server's pid");
+    child
 }
+
+/// The file, in the server's directory, that names the server's process.
+const CHILD_PID: &str = "child.pid";
 
 /// `--user=root` when the tests run as root (mariadbd refuses to otherwise).
 fn as_root() -> Vec<String> {
@@ -228,11 +233,12 @@ fn cli(port: u16, sql: &str) -> Option<String> {
 }
 
 /// A shell that outlives nothing: once this test process is gone it kills the
-/// server and removes its directory (a static server is never dropped).
-fn watchdog(pid: u32, dir: &Path) -> Child {
+/// server named in the directory's pid file and removes the directory (a static
+/// server is never dropped).
+fn watchdog(dir: &Path) -> Child {
     let script = format!(
-        "while kill -0 {parent} 2>/dev/null; do sleep 0.5; done; kill -9 {pid} 2>/dev/null; \
-         sleep 0.5; rm -rf '{dir}'",
+        "while kill -0 {parent} 2>/dev/null; do sleep 0.5; done; \
+         kill -9 $(cat '{dir}/{CHILD_PID}' 2>/dev/null) 2>/dev/null; sleep 0.5; rm -rf '{dir}'",
         parent = std::process::id(),
         dir = dir.display(),
     );
