@@ -717,3 +717,21 @@ async fn after_a_server_restart_the_reader_fails_and_resumes_from_its_last_end()
         [rows("user", &["2"], true)]
     );
 }
+
+#[rocket::async_test]
+async fn a_reader_may_not_register_with_the_server_s_own_id() {
+    let (db, _) = setup().await;
+    let refused = BinlogReader::connect(
+        &db.url(),
+        crate::support::own_mariadb::SERVER_ID,
+        &db.name,
+        TableFilter::default(),
+        None,
+    )
+    .await
+    .err();
+    assert!(
+        matches!(refused, Some(BinlogError::SameServerId(_))),
+        "{refused:?}"
+    );
+}

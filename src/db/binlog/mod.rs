@@ -224,6 +224,9 @@ impl BinlogReader {
         if server.log_bin_compress {
             return Err(BinlogError::Compressed(None));
         }
+        if server.server_id == server_id {
+            return Err(BinlogError::SameServerId(server_id));
+        }
         let start = match start {
             Some(start) => {
                 if server.flavour == Flavour::MariaDb {
