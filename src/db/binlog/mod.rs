@@ -7,7 +7,7 @@
 //! probe(url) -> ServerBinlog            what the server offers (settings, privileges)
 //! BinlogReader::connect(url, server_id, database, TableFilter, Option<BinlogPosition>)
 //! reader.next().await -> CommittedTransaction { changes: Vec<TableChange>, end, committed_at_unix }
-//! reader.position()   -> BinlogPosition    where a new reader would go on (between transactions)
+//! reader.position()   -> &BinlogPosition   where a new reader would go on (between transactions)
 //! ```
 //!
 //! - **Transactions.** Row events are gathered until the transaction's `XID` event
