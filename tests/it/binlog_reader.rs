@@ -616,3 +616,122 @@ async fn a_binary_key_is_given_as_hex() {
         [rows("blob_key", &["0x00ff10"], true)]
     );
 }
+
+#[rocket::async_test]
+async fn a_next_cut_short_by_timeouts_loses_nothing_and_repeats_nothing() {
+    let (db, mut reader) = setup().await;
+    // Each table is new to the reader: its first row makes it ask the schema,
+    // an await a timeout can cut.
+    let tables: Vec<String> = (0..8).map(|n| format!("t{n}")).collect();
+    for table in &tables {
+        db.run(&format!(
+            "CREATE TABLE {table} (id INT PRIMARY KEY); INSERT INTO {table} VALUES (1)"
+        ))
+        .await;
+    }
+    db.run("INSERT INTO user VALUES (1, 'a')").await;
+    let mut seen = Vec::new();
+    let mut cut_short = 0;
+    while seen.len() < tables.len() + 1 {
+        match tokio::time::timeout(Duration::from_micros(300), reader.next()).await {
+            Ok(found) => seen.push(found.expect("a transaction").changes),
+            Err(_) => cut_short += 1,
+        }
+        assert!(cut_short < 100_000, "no progress: {seen:?}");
+    }
+    let mut expected: Vec<Vec<TableChange>> =
+        tables.iter().map(|t| vec![rows(t, &["1"], true)]).collect();
+    expected.push(vec![rows("user", &["1"], true)]);
+    assert_eq!(seen, expected);
+    assert!(cut_short > 0);
+    assert_quiet(&mut reader).await;
+}
+
+#[rocket::async_test]
+async fn a_rollback_still_yields_the_non_transactional_rows_it_could_not_undo() {
+    let (db, mut reader) = setup().await;
+    db.run("CREATE TABLE counter (id INT PRIMARY KEY, n INT) ENGINE=Aria TRANSACTIONAL=0")
+        .await;
+    db.run(
+        "BEGIN; INSERT INTO user VALUES (1, 'a'); INSERT INTO counter VALUES (1, 0); \
+         ROLLBACK",
+    )
+    .await;
+    db.run("INSERT INTO user VALUES (2, 'b')").await;
+    assert_eq!(
+        next(&mut reader).await.changes,
+        [rows("counter", &["1"], true)]
+    );
+    assert_eq!(
+        next(&mut reader).await.changes,
+        [rows("user", &["2"], true)]
+    );
+}
+
+#[rocket::async_test]
+async fn dropping_the_database_gives_every_followed_table_whole() {
+    let (db, mut reader) = setup().await;
+    // Created after the reader started, and gone when it reads of it: its row
+    // makes it known.
+    db.run("CREATE TABLE post (id INT PRIMARY KEY); INSERT INTO post VALUES (1)")
+        .await;
+    OwnMariaDb::shared()
+        .cli(&format!("DROP DATABASE `{}`", db.name))
+        .expect("drop the database");
+    assert_eq!(next(&mut reader).await.changes, [whole("post")]);
+    assert_eq!(
+        next(&mut reader).await.changes,
+        [whole("post"), whole("user")]
+    );
+}
+
+#[rocket::async_test]
+async fn a_statement_logged_as_text_gives_the_tables_it_names_whole() {
+    let (db, mut reader) = setup().await;
+    db.run("SET SESSION binlog_format = 'STATEMENT'; INSERT INTO user VALUES (1, 'a')")
+        .await;
+    assert_eq!(next(&mut reader).await.changes, [whole("user")]);
+}
+
+#[rocket::async_test]
+async fn after_a_server_restart_the_reader_fails_and_resumes_from_its_last_end() {
+    let mut server = OwnMariaDb::start(&[]);
+    let db = server.database();
+    db.run("CREATE TABLE user (id INT PRIMARY KEY, name VARCHAR(50) NOT NULL)")
+        .await;
+    let mut reader = connect(&db, None).await.expect("reader connects");
+    db.run("INSERT INTO user VALUES (1, 'a')").await;
+    let saved = next(&mut reader).await.end;
+    server.restart();
+    let broken = tokio::time::timeout(ARRIVAL_LIMIT, reader.next())
+        .await
+        .expect("an answer within the limit");
+    assert!(
+        matches!(broken, Err(BinlogError::Connection { .. })),
+        "{broken:?}"
+    );
+    db.run("INSERT INTO user VALUES (2, 'b')").await;
+    let mut resumed = connect(&db, Some(saved)).await.expect("resumes");
+    assert_eq!(
+        next(&mut resumed).await.changes,
+        [rows("user", &["2"], true)]
+    );
+}
+
+#[rocket::async_test]
+async fn a_reader_may_not_register_with_the_server_s_own_id() {
+    let (db, _) = setup().await;
+    let refused = BinlogReader::connect(
+        &db.url(),
+        crate::support::own_mariadb::SERVER_ID,
+        &db.name,
+        TableFilter::default(),
+        None,
+    )
+    .await
+    .err();
+    assert!(
+        matches!(refused, Some(BinlogError::SameServerId(_))),
+        "{refused:?}"
+    );
+}

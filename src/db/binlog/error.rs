@@ -28,6 +28,9 @@ pub enum BinlogError {
     /// cannot be read, and skipping it would lose a change.
     #[error("MariaDB's binlog compression (log_bin_compress) hides row changes{}: turn log_bin_compress off", at_position(.0.as_ref()))]
     Compressed(Option<BinlogPosition>),
+    /// The reader would register with the server's own `server_id`.
+    #[error("binlog_server_id {0} is the server's own server_id: choose another")]
+    SameServerId(u32),
     /// An event this reader does not know and may not ignore.
     #[error("unknown binlog event type {event_type} at {position}")]
     UnknownEvent {

@@ -188,3 +188,90 @@ impl Changes {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn column(index: usize, data_type: &str, unsigned: bool) -> KeyColumn {
+        KeyColumn {
+            index,
+            data_type: data_type.to_owned(),
+            unsigned,
+        }
+    }
+
+    fn key(values: Vec<Value>, key: &[KeyColumn]) -> Option<String> {
+        let image = vec![true; values.len()];
+        let positions = key_positions(&image, key)?;
+        let row = BinlogRow::new(
+            values
+                .into_iter()
+                .map(|v| Some(BinlogValue::Value(v)))
+                .collect(),
+            Vec::new().into(),
+        );
+        key_of(&row, &positions, key)
+    }
+
+    #[test]
+    fn unsigned_columns_read_as_signed_get_their_bits_back() {
+        for (data_type, raw, text) in [
+            ("tinyint", -1, "255"),
+            ("smallint", -2, "65534"),
+            ("int", -294_967_296, "4000000000"),
+            ("bigint", -1, "18446744073709551615"),
+        ] {
+            let got = key(vec![Value::Int(raw)], &[column(0, data_type, true)]);
+            assert_eq!(got.as_deref(), Some(text), "{data_type}");
+        }
+        let signed = key(vec![Value::Int(-5)], &[column(0, "int", false)]);
+        assert_eq!(signed.as_deref(), Some("-5"));
+    }
+
+    #[test]
+    fn dates_times_and_bytes_are_written_as_sql_writes_them() {
+        let date = Value::Date(2026, 1, 2, 0, 0, 0, 0);
+        assert_eq!(
+            key(vec![date.clone()], &[column(0, "date", false)]).as_deref(),
+            Some("2026-01-02")
+        );
+        let stamp = Value::Date(2026, 1, 2, 3, 4, 5, 60);
+        assert_eq!(
+            key(vec![stamp], &[column(0, "datetime", false)]).as_deref(),
+            Some("2026-01-02 03:04:05.000060")
+        );
+        let time = Value::Time(true, 1, 2, 3, 4, 0);
+        assert_eq!(
+            key(vec![time], &[column(0, "time", false)]).as_deref(),
+            Some("-26:03:04")
+        );
+        let bytes = Value::Bytes(vec![0, 0xab]);
+        assert_eq!(
+            key(vec![bytes.clone()], &[column(0, "varbinary", false)]).as_deref(),
+            Some("0x00ab")
+        );
+        let text = Value::Bytes("Zoë".as_bytes().to_vec());
+        assert_eq!(
+            key(vec![text], &[column(0, "varchar", false)]).as_deref(),
+            Some("Zoë")
+        );
+    }
+
+    #[test]
+    fn a_key_column_missing_from_the_image_gives_no_key() {
+        let key = [column(0, "int", false), column(2, "int", false)];
+        assert_eq!(key_positions(&[true, false, true], &key), Some(vec![0, 1]));
+        assert_eq!(key_positions(&[true, true, false], &key), None);
+        assert_eq!(key_positions(&[true], &key), None);
+    }
+
+    #[test]
+    fn over_the_bound_a_table_is_given_whole() {
+        let mut changes = Changes::default();
+        for n in 0..=MAX_KEYS_PER_TABLE {
+            changes.row("t", n.to_string(), false);
+        }
+        assert_eq!(changes.take(), [TableChange::Whole { table: "t".into() }]);
+    }
+}

@@ -7,7 +7,7 @@
 //! probe(url) -> ServerBinlog            what the server offers (settings, privileges)
 //! BinlogReader::connect(url, server_id, database, TableFilter, Option<BinlogPosition>)
 //! reader.next().await -> CommittedTransaction { changes: Vec<TableChange>, end, committed_at_unix }
-//! reader.position()   -> BinlogPosition    where a new reader would go on (between transactions)
+//! reader.position()   -> &BinlogPosition   where a new reader would go on (between transactions)
 //! ```
 //!
 //! - **Transactions.** Row events are gathered until the transaction's `XID` event
@@ -29,13 +29,18 @@
 //!   first met and again after DDL naming it. `binlog_row_image=MINIMAL` is
 //!   enough: its before image holds the key, and an after image without key
 //!   columns means the key did not change. Where the key cannot be told (a table
-//!   without primary key, an image that lacks the key, a table whose columns no
-//!   longer match the event's, MySQL's partial JSON updates) the table is given
-//!   whole. Over [`MAX_KEYS_PER_TABLE`] keys in one transaction, too.
+//!   without primary key, an image that lacks the key, MySQL's partial JSON
+//!   updates) the table is given whole. Over [`MAX_KEYS_PER_TABLE`] keys in one
+//!   transaction, too.
+//! - **Reading behind.** `information_schema` tells a table's shape now, not when
+//!   the event was logged. A table whose columns no longer match the event's, or
+//!   that is gone, is given whole; a changed key with the same column count is
+//!   read with the new key, which is safe because the DDL that changed it comes
+//!   later in the binlog and gives the table whole.
 //! - **Statements.** `TRUNCATE`, `ALTER`, `DROP`, `RENAME`, `CREATE OR REPLACE`,
 //!   `LOAD DATA` and any data-changing statement logged as text give each followed
-//!   table they name whole (every followed table when they name none); see
-//!   `statement.rs` for why no SQL parser is needed.
+//!   table they name whole (every followed table when they name none, or for
+//!   `DROP DATABASE`); see `statement.rs` for why no SQL parser is needed.
 //! - **Scope.** Only the `database` given, and in it only the tables the
 //!   [`TableFilter`] follows.
 //! - **MariaDB.** The reader registers with `@mariadb_slave_capability=4`, so GTID
@@ -64,19 +69,20 @@
 //! `information_schema` requires to show them):
 //! `GRANT REPLICATION SLAVE, BINLOG MONITOR ON *.* TO 'app'@'%';`
 //!
-//! **Not cancel-safe**: if a `next()` future is dropped before it finishes, the
-//! event it was reading may be lost; drop the reader too and connect again from
-//! the last checkpoint. After any error, the reader is spent likewise.
+//! `next()` is cancel-safe. After any error the reader is spent: drop it and
+//! connect again from the last checkpoint.
 
 mod error;
 mod keys;
 mod position;
 mod probe;
 mod schema;
+mod sql;
 mod statement;
 
 use std::collections::{BTreeSet, VecDeque};
 use std::fmt::Write as _;
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
@@ -85,7 +91,7 @@ use mysql_async::binlog::events::{
 };
 use mysql_async::binlog::EventType;
 use mysql_async::prelude::Queryable;
-use mysql_async::{BinlogStream, BinlogStreamRequest, Conn, Opts};
+use mysql_async::{BinlogStream, BinlogStreamRequest, Conn, Opts, Row};
 
 pub use error::BinlogError;
 pub use keys::{KEY_SEPARATOR, MAX_KEYS_PER_TABLE};
@@ -185,6 +191,8 @@ pub struct BinlogReader {
     prepared: VecDeque<(String, Vec<TableChange>)>,
     /// A transaction read while connecting, given by the first `next`.
     ready: Option<CommittedTransaction>,
+    /// An event whose handling a cancelled `next` cut short.
+    unfinished: Option<Arc<Event>>,
 }
 
 impl BinlogReader {
@@ -216,6 +224,9 @@ impl BinlogReader {
         if server.log_bin_compress {
             return Err(BinlogError::Compressed(None));
         }
+        if server.server_id == server_id {
+            return Err(BinlogError::SameServerId(server_id));
+        }
         let start = match start {
             Some(start) => {
                 if server.flavour == Flavour::MariaDb {
@@ -227,15 +238,15 @@ impl BinlogReader {
         };
         // `@master_binlog_checksum='ALL'` (set by mysql_async) gets the server's
         // own algorithm: CRC32 adds four bytes to every event.
-        let checksum: Option<String> = meta
-            .query_first("SELECT @@GLOBAL.binlog_checksum")
-            .await
-            .map_err(|e| BinlogError::connection("reading binlog_checksum", e))?;
-        let early_checksum = if checksum.is_some_and(|c| c.eq_ignore_ascii_case("CRC32")) {
-            4
-        } else {
-            0
-        };
+        let checksum: Vec<Option<String>> =
+            sql::query(&mut meta, "SELECT @@GLOBAL.binlog_checksum")
+                .await
+                .map_err(|e| BinlogError::connection("reading binlog_checksum", e))?;
+        let crc32 = checksum
+            .first()
+            .and_then(Option::as_deref)
+            .is_some_and(|c| c.eq_ignore_ascii_case("CRC32"));
+        let early_checksum = if crc32 { 4 } else { 0 };
         let schema = Schema::load(opts.clone(), meta, database)
             .await
             .map_err(|e| BinlogError::connection("reading the database's tables", e))?;
@@ -256,6 +267,7 @@ impl BinlogReader {
             changes: Changes::default(),
             prepared: VecDeque::new(),
             ready: None,
+            unfinished: None,
         };
         // The server says at once whether it has the position (a fake rotate) or
         // not (an error): read that first event here.
@@ -265,6 +277,10 @@ impl BinlogReader {
 
     /// The next committed transaction that changed a followed table; waits for
     /// one as long as the server is there.
+    ///
+    /// Cancel-safe: a call cut short (by `select!` or a timeout) loses nothing,
+    /// and the next call goes on where it stopped, so a follower may wait on it
+    /// beside other work and save [`position`](Self::position) while idle.
     pub async fn next(&mut self) -> Result<CommittedTransaction, BinlogError> {
         if let Some(ready) = self.ready.take() {
             return Ok(ready);
@@ -292,7 +308,33 @@ impl BinlogReader {
     }
 
     /// Reads one event; gives the transaction it completed, if any.
+    ///
+    /// Cancel-safe: the stream keeps a partly read event, and an event whose
+    /// handling was cut short (while the schema was asked) is handled again from
+    /// the start by the next call; handling changes nothing before its last await.
     async fn step(&mut self) -> Result<Option<CommittedTransaction>, BinlogError> {
+        let event = match self.unfinished.take() {
+            Some(event) => event,
+            None => Arc::new(self.read_event().await?),
+        };
+        self.unfinished = Some(Arc::clone(&event));
+        let header = event.header();
+        let kind = header.event_type_raw();
+        let event_start = self.here_before(&event);
+        let done = self.handle(&event, kind, event_start).await?;
+        self.unfinished = None;
+        if !self.in_transaction {
+            self.boundary = self.here();
+        }
+        Ok(done.map(|changes| CommittedTransaction {
+            changes,
+            end: self.boundary.clone(),
+            committed_at_unix: header.timestamp(),
+        }))
+    }
+
+    /// The next event of the stream, with the offset moved past it.
+    async fn read_event(&mut self) -> Result<Event, BinlogError> {
         let event = match tokio::time::timeout(SILENCE_LIMIT, self.stream.next()).await {
             Err(_) => {
                 return Err(BinlogError::Connection {
@@ -315,32 +357,21 @@ impl BinlogReader {
             }
             Ok(Some(Ok(event))) => event,
         };
-        let header = event.header();
-        let kind = header.event_type_raw();
-        let log_pos = u64::from(header.log_pos());
-        let event_start = self.here_before(&event);
+        let kind = event.header().event_type_raw();
         if kind != EventType::HEARTBEAT_EVENT as u8
             && kind != EventType::ROTATE_EVENT as u8
             && !self.in_payload
         {
             // Positions only grow within a file: artificial events (log_pos 0) do
             // not move it back.
-            self.offset = self.offset.max(log_pos);
+            self.offset = self.offset.max(u64::from(event.header().log_pos()));
         }
         if kind == EventType::TRANSACTION_PAYLOAD_EVENT as u8 {
             // MySQL's compressed transaction: mysql_async gives the events packed
             // in it next; the position after it is where the transaction ends.
             self.in_payload = true;
         }
-        let done = self.handle(&event, kind, event_start).await?;
-        if !self.in_transaction {
-            self.boundary = self.here();
-        }
-        Ok(done.map(|changes| CommittedTransaction {
-            changes,
-            end: self.boundary.clone(),
-            committed_at_unix: header.timestamp(),
-        }))
+        Ok(event)
     }
 
     /// Handles one event; gives the changes of the transaction it committed.
@@ -474,6 +505,7 @@ impl BinlogReader {
         let ours = schema == self.database || words.contains(&self.database);
         if ours {
             let mut named = self.named_tables(&words);
+            let followed = self.followed_tables();
             if statement != Statement::Other {
                 self.schema
                     .refresh(&named)
@@ -484,13 +516,13 @@ impl BinlogReader {
             match statement {
                 Statement::DropDatabase => {
                     if words.contains(&self.database) {
-                        named = self.followed_tables();
+                        named = followed;
                     } else {
                         named.clear();
                     }
                 }
                 Statement::CreateTable => named.clear(),
-                Statement::Other if named.is_empty() => named = self.followed_tables(),
+                Statement::Other if named.is_empty() => named = followed,
                 _ => {}
             }
             for table in named.iter().filter(|t| self.filter.follows(t)) {
@@ -580,6 +612,7 @@ impl BinlogReader {
             return Ok(());
         }
         let table = map.table_name().into_owned();
+        self.schema.saw(&table);
         if !self.filter.follows(&table) {
             return Ok(());
         }
@@ -771,20 +804,22 @@ fn uuid_text(sid: &[u8; 16]) -> String {
 
 /// The current end of the binlog.
 async fn binlog_end(conn: &mut Conn) -> Result<BinlogPosition, BinlogError> {
-    let row: Option<mysql_async::Row> = match conn.query_first("SHOW MASTER STATUS").await {
-        Ok(row) => row,
+    let rows = match sql::query::<Row>(conn, "SHOW MASTER STATUS").await {
+        Ok(rows) => rows,
         // MySQL 8.4 knows only the new name.
-        Err(mysql_async::Error::Server(e)) if e.code == 1064 => conn
-            .query_first("SHOW BINARY LOG STATUS")
-            .await
-            .map_err(binlog_end_failed)?,
+        Err(mysql_async::Error::Server(e)) if e.code == 1064 => {
+            sql::query::<Row>(conn, "SHOW BINARY LOG STATUS")
+                .await
+                .map_err(binlog_end_failed)?
+        }
         Err(e) => return Err(binlog_end_failed(e)),
     };
-    let Some(row) = row else {
+    let Some(row) = rows.into_iter().next() else {
         return Err(BinlogError::NotEnabled);
     };
-    let file: Option<String> = row.get(0);
-    let offset: Option<u64> = row.get(1);
+    // File and position come first; more columns follow.
+    let file = row.get_opt::<String, _>(0).and_then(Result::ok);
+    let offset = row.get_opt::<u64, _>(1).and_then(Result::ok);
     match (file, offset) {
         (Some(file), Some(offset)) => Ok(BinlogPosition::new(file, offset)),
         _ => Err(BinlogError::Connection {
@@ -813,12 +848,13 @@ async fn check_gtid(conn: &mut Conn, start: &BinlogPosition) -> Result<(), Binlo
     let Some(gtid) = start.gtid() else {
         return Ok(());
     };
-    let found: Result<Option<Option<String>>, _> = conn
-        .exec_first(
-            "SELECT BINLOG_GTID_POS(?, ?)",
-            (start.file(), start.offset()),
-        )
-        .await;
+    let found: Result<Option<Option<String>>, _> = sql::exec(
+        conn,
+        "SELECT BINLOG_GTID_POS(?, ?)",
+        (start.file(), start.offset()),
+    )
+    .await
+    .map(|rows| rows.into_iter().next());
     let lost = |reason: String| BinlogError::PositionLost {
         position: start.to_string(),
         reason,

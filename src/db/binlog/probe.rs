@@ -2,8 +2,6 @@
 
 use std::fmt;
 
-use mysql_async::prelude::Queryable;
-
 use super::BinlogError;
 
 /// MariaDB or MySQL: their binlogs differ in GTIDs and in MariaDB's own events.
@@ -118,14 +116,16 @@ pub(crate) fn opts(url: &str) -> Result<mysql_async::Opts, BinlogError> {
 
 pub(crate) async fn probe_on(conn: &mut mysql_async::Conn) -> Result<ServerBinlog, BinlogError> {
     let failed = |e| BinlogError::connection("probing the binlog settings", e);
-    let row: Option<(String, u8, String, String, u32)> = conn
-        .query_first(
-            "SELECT VERSION(), @@GLOBAL.log_bin, @@GLOBAL.binlog_format, \
-             @@GLOBAL.binlog_row_image, @@GLOBAL.server_id",
-        )
-        .await
-        .map_err(failed)?;
-    let Some((version, log_bin, binlog_format, binlog_row_image, server_id)) = row else {
+    let rows: Vec<(String, u8, String, String, u32)> = super::sql::query(
+        conn,
+        "SELECT VERSION(), @@GLOBAL.log_bin, @@GLOBAL.binlog_format, \
+         @@GLOBAL.binlog_row_image, @@GLOBAL.server_id",
+    )
+    .await
+    .map_err(failed)?;
+    let Some((version, log_bin, binlog_format, binlog_row_image, server_id)) =
+        rows.into_iter().next()
+    else {
         return Err(BinlogError::Connection {
             context: "the server answered no settings".to_owned(),
             source: None,
@@ -137,22 +137,22 @@ pub(crate) async fn probe_on(conn: &mut mysql_async::Conn) -> Result<ServerBinlo
         Flavour::MySql
     };
     let log_bin_compress = match flavour {
-        Flavour::MariaDb => conn
-            .query_first::<u8, _>("SELECT @@GLOBAL.log_bin_compress")
+        Flavour::MariaDb => super::sql::query::<u8>(conn, "SELECT @@GLOBAL.log_bin_compress")
             .await
             .map_err(failed)?
-            .is_some_and(|on| on != 0),
+            .first()
+            .is_some_and(|on| *on != 0),
         Flavour::MySql => false,
     };
     // The current user's global privileges (`ALL PRIVILEGES` is listed one by one).
-    let privileges: Vec<String> = conn
-        .query(
-            "SELECT PRIVILEGE_TYPE FROM information_schema.USER_PRIVILEGES \
+    let privileges: Vec<String> = super::sql::query(
+        conn,
+        "SELECT PRIVILEGE_TYPE FROM information_schema.USER_PRIVILEGES \
              WHERE GRANTEE = CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), \
              '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''')",
-        )
-        .await
-        .map_err(failed)?;
+    )
+    .await
+    .map_err(failed)?;
     let has = |name: &str| privileges.iter().any(|p| p.eq_ignore_ascii_case(name));
     Ok(ServerBinlog {
         flavour,

@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use mysql_async::prelude::Queryable;
+use mysql_async::{Conn, Error, Opts};
 
 /// The tables of the app's database a reader follows.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -67,50 +67,56 @@ pub(crate) struct TableShape {
 
 /// The app database's tables as `information_schema` shows them now, read on
 /// demand through a connection of the reader's own.
+///
+/// The connection is taken out while a query runs and put back when it is done:
+/// a query cut short (a cancelled `next`) drops it with its half-read answer, and
+/// the next query opens a new one instead of reading that answer as its own.
 pub(crate) struct Schema {
-    opts: mysql_async::Opts,
-    conn: mysql_async::Conn,
+    opts: Opts,
+    conn: Option<Conn>,
     database: String,
     tables: BTreeSet<String>,
     shapes: HashMap<String, Option<TableShape>>,
 }
 
 impl Schema {
-    pub(crate) async fn load(
-        opts: mysql_async::Opts,
-        mut conn: mysql_async::Conn,
-        database: &str,
-    ) -> Result<Self, mysql_async::Error> {
-        let tables = table_names(&mut conn, database).await?;
-        Ok(Self {
+    pub(crate) async fn load(opts: Opts, conn: Conn, database: &str) -> Result<Self, Error> {
+        let mut schema = Self {
             opts,
-            conn,
+            conn: Some(conn),
             database: database.to_owned(),
-            tables,
+            tables: BTreeSet::new(),
             shapes: HashMap::new(),
-        })
+        };
+        schema.tables = schema.read_tables().await?;
+        Ok(schema)
     }
 
-    /// The tables of the database, as last read.
+    /// Every table the database had since the reader started: `information_schema`
+    /// tells what is there now, not what was there when an event was logged (the
+    /// reader may be behind), so a table dropped since is still named here.
     pub(crate) fn tables(&self) -> &BTreeSet<String> {
         &self.tables
     }
 
-    /// Reads the list of tables again, and forgets the shapes of `changed` (after
-    /// DDL that named them).
+    /// Counts `table` (met in a row event) among the database's tables.
+    pub(crate) fn saw(&mut self, table: &str) {
+        if !self.tables.contains(table) {
+            self.tables.insert(table.to_owned());
+        }
+    }
+
+    /// Reads the list of tables again (adding to the list), and forgets the
+    /// shapes of `changed` (after DDL that named them).
     pub(crate) async fn refresh<'a>(
         &mut self,
         changed: impl IntoIterator<Item = &'a String>,
-    ) -> Result<(), mysql_async::Error> {
+    ) -> Result<(), Error> {
         for table in changed {
             self.shapes.remove(table);
         }
-        self.tables = match table_names(&mut self.conn, &self.database).await {
-            Err(e) if self.reconnected(&e).await => {
-                table_names(&mut self.conn, &self.database).await?
-            }
-            found => found?,
-        };
+        let now = self.read_tables().await?;
+        self.tables.extend(now);
         Ok(())
     }
 
@@ -122,18 +128,13 @@ impl Schema {
         &mut self,
         table: &str,
         columns: usize,
-    ) -> Result<Option<&TableShape>, mysql_async::Error> {
+    ) -> Result<Option<&TableShape>, Error> {
         let known = self
             .shapes
             .get(table)
             .is_some_and(|shape| shape.as_ref().is_some_and(|s| s.columns == columns));
         if !known {
-            let shape = match read_shape(&mut self.conn, &self.database, table).await {
-                Err(e) if self.reconnected(&e).await => {
-                    read_shape(&mut self.conn, &self.database, table).await?
-                }
-                found => found?,
-            };
+            let shape = self.read_shape(table).await?;
             self.shapes.insert(table.to_owned(), shape);
         }
         Ok(self
@@ -143,58 +144,92 @@ impl Schema {
             .filter(|shape| shape.columns == columns))
     }
 
-    /// After `error`, whether a new connection replaced a broken one (idle for
-    /// hours, the server's `wait_timeout` closes it): worth one more try.
-    async fn reconnected(&mut self, error: &mysql_async::Error) -> bool {
-        if matches!(error, mysql_async::Error::Server(_)) {
-            return false;
-        }
-        match mysql_async::Conn::new(self.opts.clone()).await {
-            Ok(conn) => {
-                self.conn = conn;
-                true
+    async fn read_tables(&mut self) -> Result<BTreeSet<String>, Error> {
+        let mut retried = false;
+        loop {
+            let mut conn = self.take_conn().await?;
+            match table_names(&mut conn, &self.database).await {
+                Ok(tables) => {
+                    self.conn = Some(conn);
+                    return Ok(tables);
+                }
+                Err(e) => self.after_error(conn, e, &mut retried)?,
             }
-            Err(_) => false,
         }
+    }
+
+    async fn read_shape(&mut self, table: &str) -> Result<Option<TableShape>, Error> {
+        let mut retried = false;
+        loop {
+            let mut conn = self.take_conn().await?;
+            match read_shape(&mut conn, &self.database, table).await {
+                Ok(shape) => {
+                    self.conn = Some(conn);
+                    return Ok(shape);
+                }
+                Err(e) => self.after_error(conn, e, &mut retried)?,
+            }
+        }
+    }
+
+    async fn take_conn(&mut self) -> Result<Conn, Error> {
+        match self.conn.take() {
+            Some(conn) => Ok(conn),
+            None => Conn::new(self.opts.clone()).await,
+        }
+    }
+
+    /// Keeps a connection the server refused a query on; drops a broken one (idle
+    /// for hours, the server's `wait_timeout` closes it) and lets the caller try
+    /// once more on a new one.
+    fn after_error(&mut self, conn: Conn, error: Error, retried: &mut bool) -> Result<(), Error> {
+        if !error.is_fatal() {
+            self.conn = Some(conn);
+            return Err(error);
+        }
+        if *retried {
+            return Err(error);
+        }
+        *retried = true;
+        Ok(())
     }
 
     pub(crate) async fn close(self) {
         // The server drops a connection that goes away without a word: nothing to
         // report if it cannot be told.
-        let _ = self.conn.disconnect().await;
+        if let Some(conn) = self.conn {
+            let _ = conn.disconnect().await;
+        }
     }
 }
 
-async fn table_names(
-    conn: &mut mysql_async::Conn,
-    database: &str,
-) -> Result<BTreeSet<String>, mysql_async::Error> {
-    let names: Vec<String> = conn
-        .exec(
-            "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ?",
-            (database,),
-        )
-        .await?;
+async fn table_names(conn: &mut Conn, database: &str) -> Result<BTreeSet<String>, Error> {
+    let names: Vec<String> = super::sql::exec(
+        conn,
+        "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ?",
+        (database,),
+    )
+    .await?;
     Ok(names.into_iter().collect())
 }
 
 async fn read_shape(
-    conn: &mut mysql_async::Conn,
+    conn: &mut Conn,
     database: &str,
     table: &str,
-) -> Result<Option<TableShape>, mysql_async::Error> {
-    let rows: Vec<(u64, String, String, Option<u64>)> = conn
-        .exec(
-            "SELECT c.ORDINAL_POSITION, c.DATA_TYPE, c.COLUMN_TYPE, k.SEQ_IN_INDEX \
+) -> Result<Option<TableShape>, Error> {
+    let rows: Vec<(u64, String, String, Option<u64>)> = super::sql::exec(
+        conn,
+        "SELECT c.ORDINAL_POSITION, c.DATA_TYPE, c.COLUMN_TYPE, k.SEQ_IN_INDEX \
              FROM information_schema.COLUMNS c \
              LEFT JOIN information_schema.STATISTICS k \
                ON k.TABLE_SCHEMA = c.TABLE_SCHEMA AND k.TABLE_NAME = c.TABLE_NAME \
               AND k.COLUMN_NAME = c.COLUMN_NAME AND k.INDEX_NAME = 'PRIMARY' \
              WHERE c.TABLE_SCHEMA = ? AND c.TABLE_NAME = ? \
              ORDER BY c.ORDINAL_POSITION",
-            (database, table),
-        )
-        .await?;
+        (database, table),
+    )
+    .await?;
     if rows.is_empty() {
         return Ok(None);
     }

@@ -22,6 +22,7 @@ pub const SERVER_ID: u32 = 1;
 pub struct OwnMariaDb {
     port: u16,
     dir: PathBuf,
+    extra: Vec<String>,
     child: Child,
     watchdog: Child,
 }
@@ -41,6 +42,9 @@ impl OwnMariaDb {
     pub fn start(extra: &[&str]) -> Self {
         let dir = std::env::temp_dir().join(super::random_name("rc-mariadb"));
         std::fs::create_dir_all(&dir).expect("server directory");
+        // Watching from the start: a test process gone while the data directory
+        // is being made leaves nothing behind either.
+        let watchdog = watchdog(&dir);
         let installed = Command::new("mariadb-install-db")
             .arg("--no-defaults")
             .arg(format!("--datadir={}", dir.join("data").display()))
@@ -56,32 +60,30 @@ impl OwnMariaDb {
             dir.display()
         );
         let port = free_port();
-        let child = Command::new("mariadbd")
-            // Must come first: no my.cnf of the machine's.
-            .arg("--no-defaults")
-            .arg(format!("--datadir={}", dir.join("data").display()))
-            .arg(format!("--socket={}", dir.join("sock").display()))
-            .arg(format!("--log-error={}", dir.join("error.log").display()))
-            .arg(format!("--pid-file={}", dir.join("pid").display()))
-            .args(["--bind-address=127.0.0.1", &format!("--port={port}")])
-            .args(["--log-bin=binlog", "--binlog-format=ROW"])
-            .arg(format!("--server-id={SERVER_ID}"))
-            .args(["--skip-name-resolve", "--innodb-buffer-pool-size=32M"])
-            .args(as_root())
-            .args(extra)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start mariadbd");
-        let watchdog = watchdog(child.id(), &dir);
+        let extra: Vec<String> = extra.iter().map(|flag| (*flag).to_owned()).collect();
+        let child = spawn_server(&dir, port, &extra);
         let mut server = Self {
             port,
             dir,
+            extra,
             child,
             watchdog,
         };
         server.wait_until_it_answers();
         server
+    }
+
+    /// Stops the server (SIGTERM: a clean shutdown), starts it again on the same
+    /// data directory and port, and waits until it answers.
+    pub fn restart(&mut self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -TERM failed");
+        let _ = self.child.wait();
+        self.child = spawn_server(&self.dir, self.port, &self.extra);
+        self.wait_until_it_answers();
     }
 
     /// The server's URL, with `database` (may be empty), for mysql_async.
@@ -171,6 +173,32 @@ impl Drop for OwnDatabase {
     }
 }
 
+/// Starts `mariadbd` and writes its pid where the watchdog reads it.
+fn spawn_server(dir: &Path, port: u16, extra: &[String]) -> Child {
+    let child = Command::new("mariadbd")
+        // Must come first: no my.cnf of the machine's.
+        .arg("--no-defaults")
+        .arg(format!("--datadir={}", dir.join("data").display()))
+        .arg(format!("--socket={}", dir.join("sock").display()))
+        .arg(format!("--log-error={}", dir.join("error.log").display()))
+        .arg(format!("--pid-file={}", dir.join("pid").display()))
+        .args(["--bind-address=127.0.0.1", &format!("--port={port}")])
+        .args(["--log-bin=binlog", "--binlog-format=ROW"])
+        .arg(format!("--server-id={SERVER_ID}"))
+        .args(["--skip-name-resolve", "--innodb-buffer-pool-size=32M"])
+        .args(as_root())
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start mariadbd");
+    std::fs::write(dir.join(CHILD_PID), child.id().to_string()).expect("write the server's pid");
+    child
+}
+
+/// The file, in the server's directory, that names the server's process.
+const CHILD_PID: &str = "child.pid";
+
 /// `--user=root` when the tests run as root (mariadbd refuses to otherwise).
 fn as_root() -> Vec<String> {
     let root = Command::new("id")
@@ -205,11 +233,12 @@ fn cli(port: u16, sql: &str) -> Option<String> {
 }
 
 /// A shell that outlives nothing: once this test process is gone it kills the
-/// server and removes its directory (a static server is never dropped).
-fn watchdog(pid: u32, dir: &Path) -> Child {
+/// server named in the directory's pid file and removes the directory (a static
+/// server is never dropped).
+fn watchdog(dir: &Path) -> Child {
     let script = format!(
-        "while kill -0 {parent} 2>/dev/null; do sleep 0.5; done; kill -9 {pid} 2>/dev/null; \
-         sleep 0.5; rm -rf '{dir}'",
+        "while kill -0 {parent} 2>/dev/null; do sleep 0.5; done; \
+         kill -9 $(cat '{dir}/{CHILD_PID}' 2>/dev/null) 2>/dev/null; sleep 0.5; rm -rf '{dir}'",
         parent = std::process::id(),
         dir = dir.display(),
     );
