@@ -262,6 +262,28 @@ async fn a_lost_position_purges_every_followed_table() {
 }
 
 #[rocket::async_test]
+async fn after_mysql_restarts_the_follower_goes_on_from_where_it_was() {
+    let mut server = OwnMariaDb::start(&[]);
+    let db = server.database();
+    let namespace = TestNamespace::new();
+    let app = instance(&db, &namespace).start().await;
+    db.run("INSERT INTO user (name, email, phone, address) VALUES ('Two', 'two@example.com', '2', 'x'), ('Three', 'three@example.com', '3', 'x')")
+        .await;
+    follower_among(&[&app]).await;
+    shows(&app, "/users/2", "Two").await;
+    shows(&app, "/users/3", "Three").await;
+
+    db.run("UPDATE user SET name = 'Just before the restart' WHERE id = 2")
+        .await;
+    tokio::task::block_in_place(|| server.restart());
+    db.run("UPDATE user SET name = 'Just after the restart' WHERE id = 3")
+        .await;
+    shows(&app, "/users/2", "Just before the restart").await;
+    shows(&app, "/users/3", "Just after the restart").await;
+    assert!(app.fetch("/").await.body.contains("Just after the restart"));
+}
+
+#[rocket::async_test]
 async fn binlog_on_refuses_to_start_against_a_server_without_one() {
     // The shared server on 3306 writes no binlog.
     let refused = AppBuilder::new()

@@ -5,12 +5,12 @@ pub mod admin;
 pub mod app;
 pub mod browser;
 pub mod db;
-pub mod own_mariadb;
 /// The engine's Redis Cluster of a test's own, shared with the app's tests so
 /// that app features are tried on every store shape.
 #[path = "../../../crates/rocket-page-cache/tests/support/own_cluster.rs"]
 #[allow(dead_code, reason = "the engine's failover tests use the rest")]
 pub mod own_cluster;
+pub mod own_mariadb;
 pub mod process;
 pub mod proxy;
 pub mod redis;
