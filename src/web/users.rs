@@ -28,11 +28,13 @@ pub fn cache_policies() -> Vec<RoutePolicy> {
             .query(&["page", "per_page"])
             .param("page", canonical_page)
             .param("per_page", canonical_per_page)
-            .tags(&["users"]),
+            .tags(&["users"])
+            .public(),
         RoutePolicy::new("/users/new").ttl(0),
         RoutePolicy::new("/users/<id>")
             .tags(&["user:<id>"])
-            .param("id", canonical_user_id),
+            .param("id", canonical_user_id)
+            .public(),
     ]
 }
 

@@ -24,4 +24,5 @@ mod probe;
 mod request_ids;
 mod resilience;
 mod spelling;
+mod strangers;
 mod writes;

@@ -16,6 +16,8 @@
 //! - `revalidate`: `If-None-Match` answered from an entry's head, its page unread.
 //! - `cache_status`: the typed reasons and the one `X-Cache`/`Cache-Status` writer.
 //! - `key`, `policy`: how a request becomes a key; what is storable.
+//! - `private`: whether a private cookie stands for a session (decrypts, and the
+//!   app's check says it is live), so that junk cookies cannot bypass.
 //! - `entry`: the stored envelope (its layout is private).
 //! - `encoding`: which content coding a request gets, and each one's `ETag`.
 //! - `compress`: a page's br and gzip forms, made once when it is stored.
@@ -52,6 +54,7 @@ mod key;
 mod lease;
 mod near;
 mod policy;
+mod private;
 mod render;
 mod respond;
 mod revalidate;
@@ -65,6 +68,7 @@ pub use fairing::{request_outcome, PageCache, RequestOutcome};
 pub use handle::{Cache, CacheHealth, CacheUnavailable};
 pub use key::normalise_request_path;
 pub use policy::{Canonical, RoutePolicy};
+pub use private::SessionCheck;
 pub use route_stats::{HistogramSnapshot, Outcome, RouteStatsSnapshot, RENDER_BUCKETS};
 pub use stats::StatsSnapshot;
 pub use store::{StoreError, Usage};

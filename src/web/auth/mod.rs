@@ -27,11 +27,15 @@ use config::AdminConfig;
 use gate::VerifyGate;
 pub use password::{hash_password, verify_password};
 pub use session::{
-    check_login_token, end_session, issue_login_token, start_session, AdminSession, SESSION_COOKIE,
+    check_login_token, end_session, issue_login_token, session_is_live, start_session,
+    AdminSession, SESSION_COOKIE,
 };
 use throttle::LoginThrottle;
 pub(crate) use token::bearer_token;
 pub use token::ApiAdmin;
+
+/// Most ended session tokens remembered per instance.
+const ENDED_SESSIONS_KEPT: u64 = 10_000;
 
 /// The admin settings as requests need them; managed by [`AuthFairing`].
 pub struct Auth {
@@ -41,6 +45,10 @@ pub struct Auth {
     session_ttl: Duration,
     throttle: LoginThrottle,
     gate: VerifyGate,
+    /// SHA-256 of session tokens found to name no live session (bounded, and
+    /// forgotten after a session's lifetime): such a token never becomes live, so
+    /// a replayed cookie costs `MySQL` one lookup per instance.
+    ended_sessions: moka::sync::Cache<Vec<u8>, ()>,
 }
 
 /// What a login attempt came to.
@@ -77,6 +85,10 @@ impl Auth {
             session_ttl: Duration::from_secs(config.session_ttl_secs),
             throttle: LoginThrottle::new(config.login_failures_allowed),
             gate: VerifyGate::new(config.login_concurrency()),
+            ended_sessions: moka::sync::Cache::builder()
+                .max_capacity(ENDED_SESSIONS_KEPT)
+                .time_to_live(Duration::from_secs(config.session_ttl_secs))
+                .build(),
         }
     }
 
@@ -201,8 +213,14 @@ impl Fairing for AuthFairing {
     fn info(&self) -> Info {
         Info {
             name: "Admin authentication",
-            kind: Kind::Ignite,
+            kind: Kind::Ignite | Kind::Request,
         }
+    }
+
+    /// Before the page cache (attached later): finds out whether a session cookie
+    /// names a live session, so the cache can tell junk from a session.
+    async fn on_request(&self, request: &mut rocket::Request<'_>, _: &mut rocket::Data<'_>) {
+        session::probe_session(request).await;
     }
 
     async fn on_ignite(&self, rocket: Rocket<Build>) -> fairing::Result {

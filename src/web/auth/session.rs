@@ -11,7 +11,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use rocket::http::{Cookie, CookieJar, SameSite, Status};
+use rocket::http::{Cookie, CookieJar, Method, SameSite, Status};
 use rocket::request::{FromRequest, Outcome, Request};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -20,8 +20,9 @@ use super::{random_token, same_secret, Auth, AuthError};
 use crate::db::sessions::{self, SessionRow};
 use crate::db::Db;
 
-/// The session cookie. The page cache bypasses every request that carries it
-/// (`cache.private_cookies`), so an admin never gets, nor leaves, a shared page.
+/// The session cookie. The page cache bypasses every request whose cookie names a
+/// live session ([`session_is_live`]), so an admin never gets, nor leaves, a
+/// shared page; a junk or ended one is an anonymous request.
 pub const SESSION_COOKIE: &str = "rc_session";
 /// The login form's CSRF cookie.
 const LOGIN_COOKIE: &str = "rc_login";
@@ -96,6 +97,33 @@ impl<'r> FromRequest<'r> for AdminSession {
     }
 }
 
+/// What the session probe found for a GET or HEAD, for the page cache's
+/// [`session_is_live`].
+struct SessionProbe(bool);
+
+/// Looks up the session of a GET or HEAD that carries the session cookie, before
+/// the page cache decides on it: a cookie that does not decrypt is found out in
+/// memory, one that names no live session costs at most one lookup (then
+/// [`Auth::ended_sessions`] knows it). The result is kept for the request's
+/// [`AdminSession`] guard, so a route that asks again costs nothing more.
+pub async fn probe_session(request: &Request<'_>) {
+    if !matches!(request.method(), Method::Get | Method::Head)
+        || request.cookies().get(SESSION_COOKIE).is_none()
+    {
+        return;
+    }
+    let found = request.local_cache_async(read_session(request)).await;
+    // Unsure (the store did not answer): private, so only slower.
+    let live = matches!(found, Ok(_) | Err(AuthError::Unavailable));
+    request.local_cache(|| SessionProbe(live));
+}
+
+/// The page cache's [`SessionCheck`](rocket_page_cache::SessionCheck) for
+/// [`SESSION_COOKIE`]: what [`probe_session`] found; private when it did not run.
+pub fn session_is_live(request: &Request<'_>) -> bool {
+    request.local_cache(|| SessionProbe(true)).0
+}
+
 fn guard_status(error: AuthError) -> Status {
     match error {
         AuthError::Unavailable => Status::ServiceUnavailable,
@@ -115,18 +143,31 @@ async fn read_session(request: &Request<'_>) -> Result<AdminSession, AuthError> 
         .cookies()
         .get_private(SESSION_COOKIE)
         .ok_or(AuthError::LoginRequired)?;
+    let hash = token_hash(cookie.value());
+    let ended = request
+        .rocket()
+        .state::<Auth>()
+        .map(|auth| &auth.ended_sessions);
+    if ended.is_some_and(|ended| ended.contains_key(&hash)) {
+        return Err(AuthError::LoginRequired);
+    }
     let db = request
         .rocket()
         .state::<Db>()
         .ok_or(AuthError::Unavailable)?;
     let mut conn = db.conn().await.map_err(unavailable)?;
-    let row = sessions::find_live(&mut conn, &token_hash(cookie.value()), unix_now())
+    let row = sessions::find_live(&mut conn, &hash, unix_now())
         .await
         .map_err(unavailable)?
-        .ok_or(AuthError::LoginRequired)?;
-    if row.username != login.username || row.fingerprint != login.fingerprint {
+        .filter(|row| row.username == login.username && row.fingerprint == login.fingerprint);
+    let Some(row) = row else {
+        // A token that names no live session never will again: remember it, so
+        // a replayed cookie costs one lookup, not one per request.
+        if let Some(ended) = ended {
+            ended.insert(hash, ());
+        }
         return Err(AuthError::LoginRequired);
-    }
+    };
     Ok(AdminSession {
         username: row.username,
         csrf: row.csrf,
