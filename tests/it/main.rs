@@ -12,6 +12,7 @@ mod cluster;
 mod cluster_figures;
 mod config;
 mod deploy;
+mod device_cookies;
 mod health;
 mod invalidation;
 mod logins;

@@ -6,6 +6,7 @@
 //! served as usual.
 
 pub mod config;
+mod device;
 mod gate;
 mod password;
 mod session;
@@ -24,6 +25,7 @@ use crate::config::SecretKeySource;
 use crate::web::error::AppError;
 use config::AdminConfig;
 
+pub use device::{device_for, issue_device, DeviceId};
 use gate::VerifyGate;
 pub use password::{hash_password, verify_password};
 pub use session::{
@@ -56,10 +58,11 @@ pub struct Auth {
 pub enum LoginCheck {
     /// The admin's username and password.
     Valid,
-    /// Wrong username or password (counted against the address and the username).
+    /// Wrong username or password (counted against the address and the username,
+    /// or against the device for a browser with a device cookie).
     Wrong,
-    /// Too many failures from this address or for this username: try again after
-    /// this long. The password was not checked.
+    /// Too many failures from this address or for this username (or from this
+    /// device): try again after this long. The password was not checked.
     LockedOut(Duration),
     /// Too many password checks in flight: try again in a moment.
     Busy,
@@ -102,19 +105,21 @@ impl Auth {
         self.api_token_digest.is_some()
     }
 
-    /// Checks a login attempt from `address`, within the throttle and the bound
-    /// on password checks in flight. The password is checked even when the username
+    /// Checks a login attempt from `address` (with `device`, the id of a valid
+    /// device cookie for `username`), within the throttle and the bound on
+    /// password checks in flight. The password is checked even when the username
     /// is wrong, so the time taken does not tell which was.
     pub async fn check_login(
         &self,
         address: Option<IpAddr>,
         username: &str,
         password: &str,
+        device: Option<DeviceId>,
     ) -> LoginCheck {
         let Some(login) = &self.login else {
             return LoginCheck::Wrong;
         };
-        if let Err(wait) = self.throttle.check(address, username) {
+        if let Err(wait) = self.throttle.check(address, username, device) {
             return LoginCheck::LockedOut(wait);
         }
         let Some(permit) = self.gate.enter().await else {
@@ -124,10 +129,10 @@ impl Auth {
         let password_ok =
             password::verify_password_holding(&login.password_hash, password, permit).await;
         if user_ok && password_ok {
-            self.throttle.succeeded(address, username);
+            self.throttle.succeeded(address, username, device);
             LoginCheck::Valid
         } else {
-            self.throttle.failed(address, username);
+            self.throttle.failed(address, username, device);
             LoginCheck::Wrong
         }
     }

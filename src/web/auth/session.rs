@@ -26,7 +26,7 @@ use crate::db::Db;
 pub const SESSION_COOKIE: &str = "rc_session";
 /// The login form's CSRF cookie.
 const LOGIN_COOKIE: &str = "rc_login";
-const LOGIN_PATH: &str = "/admin/login";
+pub(super) const LOGIN_PATH: &str = "/admin/login";
 /// How long a login form may stay open before it must be reloaded.
 const LOGIN_FORM_TTL: Duration = Duration::from_mins(30);
 /// Clock difference between instances that is tolerated on `issued`.
@@ -63,7 +63,7 @@ impl AdminSession {
     }
 }
 
-fn now_secs() -> u64 {
+pub(super) fn now_secs() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
@@ -75,7 +75,7 @@ fn unix_now() -> i64 {
 }
 
 /// Whether something issued at `issued` is still within `ttl`.
-fn within(issued: u64, ttl: Duration) -> bool {
+pub(super) fn within(issued: u64, ttl: Duration) -> bool {
     let now = now_secs();
     issued <= now + CLOCK_SKEW_SECS && now < issued.saturating_add(ttl.as_secs())
 }
@@ -187,12 +187,14 @@ fn token_hash(token: &str) -> Vec<u8> {
 }
 
 /// Logs `username` in: a new session row (new token, new CSRF token) and the
-/// cookie that holds its token, both ending after `admin.session_ttl_secs`.
+/// cookie that holds its token, both ending after `admin.session_ttl_secs`; the
+/// cookie is `Secure` when the login came over TLS (`secure`).
 pub async fn start_session(
     jar: &CookieJar<'_>,
     auth: &Auth,
     db: &Db,
     username: &str,
+    secure: bool,
 ) -> Result<(), AuthError> {
     let Some(login) = &auth.login else {
         return Err(AuthError::NotConfigured);
@@ -215,6 +217,7 @@ pub async fn start_session(
     jar.add_private(lasting(
         Cookie::build((SESSION_COOKIE, token)).path("/"),
         auth.session_ttl,
+        secure,
     ));
     jar.remove_private(Cookie::build(LOGIN_COOKIE).path(LOGIN_PATH));
     Ok(())
@@ -234,19 +237,29 @@ pub async fn end_session(jar: &CookieJar<'_>, db: &Db) -> Result<(), AuthError> 
 }
 
 /// An HTTP-only, same-site cookie whose `Max-Age` and `Expires` agree on `ttl`
-/// (a private cookie without `Expires` would get Rocket's default of a week).
-fn lasting(cookie: impl Into<Cookie<'static>>, ttl: Duration) -> Cookie<'static> {
+/// (a private cookie without `Expires` would get Rocket's default of a week);
+/// `secure` (the request came over TLS) keeps browsers from ever sending it over
+/// plain HTTP.
+pub(super) fn lasting(
+    cookie: impl Into<Cookie<'static>>,
+    ttl: Duration,
+    secure: bool,
+) -> Cookie<'static> {
     let ttl = rocket::time::Duration::seconds(i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX));
     let mut cookie = cookie.into();
     cookie.set_http_only(true);
+    if secure {
+        cookie.set_secure(true);
+    }
     cookie.set_same_site(SameSite::Strict);
     cookie.set_max_age(ttl);
     cookie.set_expires(rocket::time::OffsetDateTime::now_utc().saturating_add(ttl));
     cookie
 }
 
-/// A CSRF token for a login form, remembered in the login cookie.
-pub fn issue_login_token(jar: &CookieJar<'_>) -> String {
+/// A CSRF token for a login form, remembered in the login cookie (`Secure` over
+/// TLS).
+pub fn issue_login_token(jar: &CookieJar<'_>, secure: bool) -> String {
     let data = LoginData {
         csrf: random_token(),
         issued: now_secs(),
@@ -255,6 +268,7 @@ pub fn issue_login_token(jar: &CookieJar<'_>) -> String {
         jar.add_private(lasting(
             Cookie::build((LOGIN_COOKIE, value)).path(LOGIN_PATH),
             LOGIN_FORM_TTL,
+            secure,
         ));
     }
     data.csrf
