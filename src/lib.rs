@@ -9,6 +9,7 @@
 pub mod config;
 pub mod db;
 pub mod logging;
+pub mod request_warnings;
 pub mod startup_checks;
 pub mod web;
 

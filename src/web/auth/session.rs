@@ -176,7 +176,9 @@ async fn read_session(request: &Request<'_>) -> Result<AdminSession, AuthError> 
 
 /// Logs why the session store failed; the request gets a 503.
 fn unavailable(cause: impl std::fmt::Display) -> AuthError {
-    rocket::warn!("admin session store: {cause}");
+    crate::request_warnings::warn(crate::request_warnings::WarningKind::SessionStore, || {
+        format!("admin session store: {cause}")
+    });
     AuthError::Unavailable
 }
 
