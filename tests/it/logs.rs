@@ -308,3 +308,20 @@ async fn per_request_warnings_are_rate_limited_and_carry_cut_paths_in_release() 
         );
     }
 }
+
+#[rocket::async_test]
+async fn at_start_one_line_says_what_happens_when_redis_is_full() {
+    // Information when Redis evicts, a warning when nothing bounds it: both show.
+    let server = Server::start(&[("ROCKET_LOG_LEVEL", "normal")]).await;
+    let output = server.process.output();
+    let lines: Vec<&str> = output
+        .lines()
+        .filter(|l| l.contains("maxmemory-policy"))
+        .collect();
+    assert_eq!(lines.len(), 1, "{output}");
+    assert!(
+        lines[0].contains("page cache: Redis 127.0.0.1:6379:"),
+        "{}",
+        lines[0]
+    );
+}

@@ -19,6 +19,7 @@ use super::clock::Clock;
 use super::config::CacheConfig;
 use super::decide::{decide, Verdict};
 use super::handle::Cache;
+use super::memory_report::{describe, Loudness};
 use super::policy::RoutePolicy;
 use super::private::{SessionCheck, SessionChecks};
 use super::respond::{mark_bypass, serve_entry, serve_not_modified};
@@ -194,6 +195,19 @@ impl Handler for HitRoute {
     }
 }
 
+/// Logs what happens when the Redis behind the cache is full (see
+/// `memory_report`); a store that cannot say is only mentioned.
+async fn report_memory_limits(cache: &Cache) {
+    match cache.memory_limits().await {
+        Ok(limits) => match describe(&limits) {
+            Some((Loudness::Warn, line)) => rocket::warn!("{line}"),
+            Some((Loudness::Info, line)) => rocket::info!("{line}"),
+            None => {}
+        },
+        Err(e) => rocket::info!("page cache: could not read Redis's maxmemory ({e})"),
+    }
+}
+
 /// `[cache]` from the figment; all defaults when the table is absent.
 fn read_config(rocket: &Rocket<Build>) -> Result<CacheConfig, String> {
     let figment = rocket.figment();
@@ -238,6 +252,7 @@ impl Fairing for PageCache {
             cache.config().default_ttl
         );
         cache.warm_up().await;
+        report_memory_limits(&cache).await;
         cache.start_near_link();
         let hit = Route::new(Method::Get, HIT_ROUTE, HitRoute);
         // HEAD hits get a route of their own: Rocket would find none, log "No

@@ -24,6 +24,7 @@
 //! - `flight`: one render per key in this process (knows no store).
 //! - `lease`: the cluster-wide lease and what a flight's leader does with it,
 //!   above the handle.
+//! - `memory_report`: the line at start that says what happens when Redis is full.
 //! - `route_stats`: counters per route policy ([`Outcome`], render times).
 //! - `handle`: the [`Cache`] handle, every store call within its budget.
 //! - `near`: the per-instance L1 in front of Redis and the invalidation link
@@ -52,6 +53,7 @@ mod freshness_tests;
 mod handle;
 mod key;
 mod lease;
+mod memory_report;
 mod near;
 mod policy;
 mod private;
@@ -71,4 +73,4 @@ pub use policy::{Canonical, RoutePolicy};
 pub use private::SessionCheck;
 pub use route_stats::{HistogramSnapshot, Outcome, RouteStatsSnapshot, RENDER_BUCKETS};
 pub use stats::StatsSnapshot;
-pub use store::{StoreError, Usage};
+pub use store::{MemoryLimit, StoreError, Usage};

@@ -12,7 +12,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::Script;
 
 use super::commands::{self, millis, prefix_pattern, GENERATION_LIFETIME_MS};
-use super::{StalePatch, Store, StoreError, TagStamp, Usage};
+use super::{MemoryLimit, StalePatch, Store, StoreError, TagStamp, Usage};
 
 /// Stores an entry and files it under its tags, unless a tag's generation moved
 /// since the render began (a purge happened in between).
@@ -84,6 +84,8 @@ pub struct RedisStore {
     set_tagged: Script,
     purge_tags: Script,
     release_lease: Script,
+    /// `host:port` of the server, for what is logged about it.
+    node: String,
 }
 
 impl RedisStore {
@@ -92,6 +94,13 @@ impl RedisStore {
     /// `tag_prefix` starts the names of tag sets and generation counters.
     pub fn new(url: &str, op_timeout: Duration, tag_prefix: String) -> Result<Self, String> {
         let client = redis::Client::open(url).map_err(|e| e.to_string())?;
+        let node = url::Url::parse(url).map_or_else(
+            |_| "redis".to_owned(),
+            |u| {
+                let host = u.host_str().unwrap_or("localhost");
+                format!("{host}:{}", u.port().unwrap_or(6379))
+            },
+        );
         let manager_config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(op_timeout.max(Duration::from_millis(200))))
             .set_response_timeout(Some(op_timeout))
@@ -119,6 +128,7 @@ impl RedisStore {
             set_tagged: Script::new(SET_TAGGED),
             purge_tags: Script::new(PURGE_TAGS),
             release_lease: commands::release_lease_script(),
+            node,
         })
     }
 
@@ -281,5 +291,12 @@ impl Store for RedisStore {
 
     async fn ping(&self) -> Result<(), StoreError> {
         commands::ping(&mut self.hot.clone()).await
+    }
+
+    async fn memory_limits(&self) -> Result<Vec<MemoryLimit>, StoreError> {
+        let mut conn = self.walk_conn().await?;
+        Ok(vec![
+            commands::memory_limit(&mut conn, self.node.clone()).await?,
+        ])
     }
 }
