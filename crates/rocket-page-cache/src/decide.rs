@@ -173,9 +173,11 @@ fn bypass_reason(cache: &Cache, request: &Request<'_>, policy: &Resolved) -> Opt
     None
 }
 
-/// A request with credentials to a public route (RFC 9111, section 3.5): a fresh
-/// stored page answers it; anything else bypasses, so its render is never
-/// stored and it takes no lease nor joins a render others wait on.
+/// A request with credentials to a public route (RFC 9111, section 3.5): a
+/// stored page answers it, fresh or within grace (it neither refreshes it nor
+/// early: its own render could not be stored); anything else bypasses, so its
+/// render is never stored and it takes no lease nor joins a render others wait
+/// on.
 async fn read_only(cache: &Cache, request: &Request<'_>, key: &str) -> Verdict {
     let looked_up = if !cache.store_allowed_for(key) {
         Ok(Revalidation::Found(None))
@@ -186,10 +188,17 @@ async fn read_only(cache: &Cache, request: &Request<'_>, key: &str) -> Verdict {
     };
     match looked_up {
         Ok(Revalidation::NotModified(head)) => Verdict::NotModified(head),
-        Ok(Revalidation::Found(Some(entry))) if is_plain_hit(cache, &entry, cache.now_ms()) => {
+        Ok(Revalidation::Found(Some(entry))) if entry.kind == Kind::Page => {
+            let served = match entry.freshness(cache.now_ms()) {
+                Freshness::Fresh => Served::Hit,
+                Freshness::Stale => Served::Stale,
+                Freshness::ErrorOnly | Freshness::Dead => {
+                    return Verdict::Bypass(Bypass::Authorization)
+                }
+            };
             Verdict::Serve {
                 entry: entry.into(),
-                served: Served::Hit,
+                served,
             }
         }
         _ => Verdict::Bypass(Bypass::Authorization),
