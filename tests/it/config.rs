@@ -220,7 +220,6 @@ async fn a_short_metrics_token_or_an_unbounded_session_aborts_the_launch() {
     for (key, value) in [
         ("metrics.token", json!("abc")),
         ("admin.session_ttl_secs", json!(31_536_000_000_u64)),
-        ("admin.login_failures_allowed", json!(1_000_000)),
     ] {
         let started = AppBuilder::new()
             .with_admin()

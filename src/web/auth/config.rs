@@ -140,11 +140,7 @@ impl AdminConfig {
                 "at most 1024 (0 means one per core)",
             ));
         }
-        check_range(
-            "admin.login_failures_allowed",
-            u64::from(self.login_failures_allowed),
-            0..=1_000,
-        )?;
+
         Ok(())
     }
 }
