@@ -57,3 +57,18 @@ async fn a_request_with_authorization_bypasses_and_stores_nothing() {
     let app = TestApp::spawn(json!({})).await;
     assert_private(&app, &[("Authorization", "Bearer secret")]).await;
 }
+
+#[tokio::test]
+async fn on_a_public_route_authorization_reads_the_stored_page_but_never_fills_it() {
+    let app = TestApp::spawn(json!({})).await;
+    let credentials = [("Authorization", "Bearer secret")];
+    let reply = app.get_with("/plain/public/a", &credentials).await;
+    assert_eq!((reply.status, reply.x_cache()), (200, "BYPASS"));
+    assert_eq!(app.namespace.keys(), Vec::<String>::new(), "nothing stored");
+    assert_eq!(app.get("/plain/public/a").await.x_cache(), "MISS");
+    for _ in 0..3 {
+        let reply = app.get_with("/plain/public/a", &credentials).await;
+        assert_eq!((reply.status, reply.x_cache()), (200, "HIT"));
+    }
+    assert_eq!(app.backend.renders("/plain/public/a"), 2);
+}
