@@ -27,6 +27,22 @@ impl ConfigError {
     }
 }
 
+/// `Err` naming `key` and its (inclusive) range when `value` is outside it: every
+/// number in the configuration has one, so that no value turns a bound off.
+pub fn check_range(
+    key: &'static str,
+    value: u64,
+    range: std::ops::RangeInclusive<u64>,
+) -> Result<(), ConfigError> {
+    if range.contains(&value) {
+        return Ok(());
+    }
+    Err(ConfigError::invalid(
+        key,
+        format!("from {} to {}; got {value}", range.start(), range.end()),
+    ))
+}
+
 /// What [`prepare_secret_key`] found or did about Rocket's `secret_key`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SecretKeySource {

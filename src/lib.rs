@@ -10,6 +10,7 @@ pub mod config;
 pub mod db;
 pub mod follower;
 pub mod logging;
+pub mod request_warnings;
 pub mod startup_checks;
 pub mod web;
 
@@ -45,7 +46,7 @@ pub fn build(figment: Figment) -> Rocket<Build> {
         .attach(web::metrics::MetricsAccess::fairing())
         .attach(
             PageCache::new(web::cache_policies())
-                .private_cookie(web::auth::SESSION_COOKIE)
+                .session_cookie(web::auth::SESSION_COOKIE, web::auth::session_is_live)
                 // A deploy of the app (new templates) starts on fresh keys.
                 .generation(env!("CARGO_PKG_VERSION")),
         )

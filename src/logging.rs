@@ -9,6 +9,8 @@
 //!   `Matched: ...`, `No matching routes for ...`): the app writes one line per
 //!   request itself (`crate::web::observe`), so a request is one line. At
 //!   `debug` they are all kept, for following Rocket's routing.
+//! - Rocket's warning for each malformed request is written once per ten
+//!   seconds at most, with the count of those left out (`crate::request_warnings`).
 //! - A process holds one subscriber: the first call wins, later ones (more app
 //!   instances in a test process) change nothing. Tests run with `log_level = off`
 //!   unless `TEST_LOG` is set, so they stay silent.
@@ -22,6 +24,8 @@ use serde::Deserialize;
 use tracing::level_filters::LevelFilter;
 use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::SubscriberExt;
+
+use crate::request_warnings::{admit, left_out_note, WarningKind};
 
 /// `log_format`: how each line is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
@@ -162,6 +166,18 @@ fn is_routine_request_record(record: &log::Record<'_>) -> bool {
     }
 }
 
+/// Whether a record is Rocket's warning for a request it could not parse (a
+/// method or URI it refuses); the details under it are left out with the other
+/// indented lines.
+fn is_malformed_request_record(record: &log::Record<'_>) -> bool {
+    record.target() == "rocket::server"
+        && record.level() == log::Level::Warn
+        && record
+            .args()
+            .to_string()
+            .starts_with("Bad incoming HTTP request")
+}
+
 impl log::Log for RocketBridge {
     fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
         self.tracer.enabled(metadata)
@@ -169,6 +185,24 @@ impl log::Log for RocketBridge {
 
     fn log(&self, record: &log::Record<'_>) {
         if !self.keeps(record) {
+            return;
+        }
+        // One per malformed request: any client can send them in a loop.
+        if !self.debug && is_malformed_request_record(record) {
+            let Some(left_out) = admit(WarningKind::MalformedRequest) else {
+                return;
+            };
+            let note = left_out_note(left_out);
+            self.tracer.log(
+                &log::Record::builder()
+                    .args(format_args!("{}{note}", record.args()))
+                    .level(record.level())
+                    .target(record.target())
+                    .module_path(record.module_path())
+                    .file(record.file())
+                    .line(record.line())
+                    .build(),
+            );
             return;
         }
         // Rocket writes its launch banner as warnings so it shows at `critical`;

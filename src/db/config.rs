@@ -105,19 +105,26 @@ impl DatabaseConfig {
                  (mysql://root@127.0.0.1:3306/users)",
             ));
         }
-        if self.pool_size == 0 {
-            return Err(ConfigError::invalid(
-                "databases.main.pool_size",
-                "must be at least 1",
-            ));
-        }
-        for (key, value) in [
-            ("databases.main.connect_timeout_ms", self.connect_timeout_ms),
-            ("databases.main.acquire_timeout_ms", self.acquire_timeout_ms),
+        let pool_size = u64::try_from(self.pool_size).unwrap_or(u64::MAX);
+        for (key, value, range) in [
+            ("databases.main.pool_size", pool_size, 1..=1_000),
+            (
+                "databases.main.connect_timeout_ms",
+                self.connect_timeout_ms,
+                1..=60_000,
+            ),
+            (
+                "databases.main.acquire_timeout_ms",
+                self.acquire_timeout_ms,
+                1..=60_000,
+            ),
+            (
+                "databases.main.startup_timeout_secs",
+                self.startup_timeout_secs,
+                0..=3_600,
+            ),
         ] {
-            if value == 0 {
-                return Err(ConfigError::invalid(key, "must be more than 0"));
-            }
+            crate::config::check_range(key, value, range)?;
         }
         if self.binlog_server_id == 0 {
             return Err(ConfigError::invalid(

@@ -7,6 +7,7 @@ use rocket::response::{self, status::Created, Responder};
 use rocket::serde::json::Json;
 use rocket::serde::Serialize;
 use rocket::{delete, get, post, put, routes, Route, State};
+use serde_json::{Map, Value};
 
 use super::auth::{ApiAdmin, AuthError};
 use super::invalidate::Purge;
@@ -14,7 +15,7 @@ use super::json_body::{BodyError, JsonBody};
 use super::pagination::{canonical_page, canonical_per_page, BadPageQuery, PageRequest};
 use super::reads::{load_page, load_user, UserPage};
 use super::user_id::{canonical_user_id, NoSuchUser};
-use super::validation::UserInput;
+use super::validation::{missing_fields, UserInput};
 use super::writes::{self, Written};
 use crate::db::users::{User, UserId};
 use crate::db::Db;
@@ -31,8 +32,11 @@ pub fn cache_policies() -> Vec<RoutePolicy> {
         RoutePolicy::new("/api/users")
             .query(&["page", "per_page"])
             .param("page", canonical_page)
-            .param("per_page", canonical_per_page),
-        RoutePolicy::new("/api/users/<id>").param("id", canonical_user_id),
+            .param("per_page", canonical_per_page)
+            .public(),
+        RoutePolicy::new("/api/users/<id>")
+            .param("id", canonical_user_id)
+            .public(),
     ]
 }
 
@@ -76,14 +80,32 @@ async fn show(
 
 /// The body, or the error that says what is wrong with it (415, 413 or 400).
 fn body(parsed: Result<JsonBody<UserInput>, BodyError>) -> Result<UserInput, AppError> {
-    match parsed {
-        Ok(JsonBody(input)) => Ok(input),
-        Err(BodyError::Malformed(e)) => Err(AppError::BadRequest(format!(
+    parsed.map(|JsonBody(input)| input).map_err(body_error)
+}
+
+/// What a client is told of a body it must fix.
+fn body_error(error: BodyError) -> AppError {
+    match error {
+        BodyError::Malformed(e) => AppError::BadRequest(format!(
             "The body must be a JSON object with string fields name, email, phone and \
              address: {e}."
-        ))),
-        Err(other) => Err(other.into()),
+        )),
+        other => other.into(),
     }
+}
+
+/// A `PUT` body: every field present (422 naming those left out, since `PUT`
+/// replaces them all), then read as any body.
+fn replacement(
+    parsed: Result<JsonBody<Map<String, Value>>, BodyError>,
+) -> Result<UserInput, AppError> {
+    let JsonBody(fields) = parsed.map_err(body_error)?;
+    let missing = missing_fields(|name| fields.contains_key(name));
+    if !missing.is_empty() {
+        return Err(AppError::Invalid(missing));
+    }
+    serde_json::from_value(Value::Object(fields))
+        .map_err(|e| body_error(BodyError::Malformed(e.to_string())))
 }
 
 /// A write's answer: never stored, and `X-Cache-Purge: done | pending` says whether
@@ -132,11 +154,11 @@ async fn replace(
     cache: &State<Cache>,
     admin: Result<ApiAdmin, AuthError>,
     id: Result<UserId, NoSuchUser>,
-    user: Result<JsonBody<UserInput>, BodyError>,
+    user: Result<JsonBody<Map<String, Value>>, BodyError>,
 ) -> Result<WriteReply<Json<User>>, AppError> {
     admin?;
     let id = id?;
-    let input = body(user)?;
+    let input = replacement(user)?;
     let written = writes::update_user(db, cache, id, &input).await?;
     Ok(written.reply(Json))
 }

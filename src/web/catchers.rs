@@ -1,5 +1,8 @@
 //! Error pages for requests that no route answered: HTML, or JSON under `/api`.
 
+use std::borrow::Cow;
+
+use rocket::data::Limits;
 use rocket::http::Status;
 use rocket::request::Request;
 use rocket::response::{self, Responder};
@@ -8,18 +11,25 @@ use rocket::{catch, catchers, Catcher};
 use crate::web::error::error_response;
 
 pub fn catchers() -> Vec<Catcher> {
-    catchers![not_found, unprocessable, internal, unavailable, any]
+    catchers![
+        not_found,
+        unprocessable,
+        too_large,
+        internal,
+        unavailable,
+        any
+    ]
 }
 
-/// An error answer built from the status alone.
+/// An error answer built from the status (and the request's limits) alone.
 struct Caught {
     status: Status,
-    message: &'static str,
+    message: Cow<'static, str>,
 }
 
 impl<'r> Responder<'r, 'static> for Caught {
     fn respond_to(self, request: &'r Request<'_>) -> response::Result<'static> {
-        error_response(request, self.status, self.message)
+        error_response(request, self.status, &self.message)
     }
 }
 
@@ -27,7 +37,7 @@ impl<'r> Responder<'r, 'static> for Caught {
 fn not_found() -> Caught {
     Caught {
         status: Status::NotFound,
-        message: "There is nothing at this address.",
+        message: "There is nothing at this address.".into(),
     }
 }
 
@@ -35,7 +45,28 @@ fn not_found() -> Caught {
 fn unprocessable() -> Caught {
     Caught {
         status: Status::UnprocessableEntity,
-        message: "The request could not be understood.",
+        message: "The request could not be understood.".into(),
+    }
+}
+
+/// A body over its limit that no route read itself (a form): the answer names
+/// the limit, so the sender knows how much to cut.
+#[catch(413)]
+fn too_large(request: &Request<'_>) -> Caught {
+    let limits = request.limits();
+    let message = match request.content_type() {
+        Some(ct) if ct.is_form() => {
+            crate::web::csrf_form::too_large_message(limits.get("form").unwrap_or(Limits::FORM))
+        }
+        Some(ct) if ct.is_form_data() => format!(
+            "The form is larger than the {} this site accepts; send less.",
+            limits.get("data-form").unwrap_or(Limits::DATA_FORM)
+        ),
+        _ => "The request body is larger than this address accepts.".to_owned(),
+    };
+    Caught {
+        status: Status::PayloadTooLarge,
+        message: message.into(),
     }
 }
 
@@ -43,7 +74,7 @@ fn unprocessable() -> Caught {
 fn internal() -> Caught {
     Caught {
         status: Status::InternalServerError,
-        message: "Something went wrong on our side.",
+        message: "Something went wrong on our side.".into(),
     }
 }
 
@@ -51,7 +82,7 @@ fn internal() -> Caught {
 fn unavailable() -> Caught {
     Caught {
         status: Status::ServiceUnavailable,
-        message: "The service is unavailable right now. Please try again in a few seconds.",
+        message: "The service is unavailable right now. Please try again in a few seconds.".into(),
     }
 }
 
@@ -59,6 +90,6 @@ fn unavailable() -> Caught {
 fn any(status: Status, _: &Request<'_>) -> Caught {
     Caught {
         status,
-        message: status.reason_lossy(),
+        message: status.reason_lossy().into(),
     }
 }

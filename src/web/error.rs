@@ -16,6 +16,7 @@ use rocket::response::{self, Responder, Response};
 use rocket_dyn_templates::{context, Template};
 
 use crate::db::{failure, AcquireError};
+use crate::request_warnings::{error, request_label, warn, WarningKind};
 use crate::web::validation::FieldErrors;
 
 /// Seconds a client is asked to wait after a 503.
@@ -178,19 +179,18 @@ pub fn error_response_with(
 impl<'r> Responder<'r, 'static> for AppError {
     fn respond_to(self, request: &'r Request<'_>) -> response::Result<'static> {
         match &self {
-            Self::Unavailable(cause) => rocket::warn!(
-                "{} {}: database unavailable: {cause}",
-                request.method(),
-                request.uri()
-            ),
-            Self::Internal(cause) => {
-                rocket::error!("{} {}: {cause}", request.method(), request.uri());
-            }
-            Self::CacheUnavailable(cause) => rocket::warn!(
-                "{} {}: cache store unavailable: {cause}",
-                request.method(),
-                request.uri()
-            ),
+            Self::Unavailable(cause) => warn(WarningKind::DatabaseUnavailable, || {
+                format!("{}: database unavailable: {cause}", request_label(request))
+            }),
+            Self::Internal(cause) => error(WarningKind::Internal, || {
+                format!("{}: {cause}", request_label(request))
+            }),
+            Self::CacheUnavailable(cause) => warn(WarningKind::CacheUnavailable, || {
+                format!(
+                    "{}: cache store unavailable: {cause}",
+                    request_label(request)
+                )
+            }),
             Self::NotFound(_)
             | Self::BadRequest(_)
             | Self::UnsupportedMediaType(_)

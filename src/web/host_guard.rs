@@ -15,6 +15,7 @@ use rocket::http::Method;
 use rocket::request::{self, FromRequest};
 use rocket::{get, routes, Data, Request, Route};
 
+use crate::request_warnings::{request_label, warn, WarningKind};
 use crate::web::error::AppError;
 
 /// Where refused requests are sent. Requested directly, it is a 404.
@@ -39,12 +40,13 @@ impl Fairing for HostGuard {
         if request.headers().get("Host").nth(1).is_none() {
             return;
         }
-        rocket::warn!(
-            "{} {}: refused, {} Host headers",
-            request.method(),
-            request.uri(),
-            request.headers().get("Host").count()
-        );
+        warn(WarningKind::DuplicateHost, || {
+            format!(
+                "{}: refused, {} Host headers",
+                request_label(request),
+                request.headers().get("Host").count()
+            )
+        });
         request.local_cache(|| Refused(true));
         // HEAD is answered by GET routes; every other method becomes GET so the
         // one refusal route matches it.

@@ -1,5 +1,5 @@
 //! The JSON bodies the API accepts: declared as JSON, within Rocket's
-//! `limits.json`, and well-formed. Anything else is refused with the status that
+//! `limits.json`, well-formed, and an object. Anything else is refused with the status that
 //! says why (415, 413, 400), so a client learns what to fix instead of getting a
 //! generic 400 or, worse, having a `text/plain` body accepted.
 
@@ -58,6 +58,18 @@ impl From<BodyError> for AppError {
     }
 }
 
+/// What a JSON value is, for an error message.
+fn kind_of(value: &serde_json::Value) -> &'static str {
+    match value {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
 /// Whether the request says its body is JSON: `application/json` or any
 /// `application/<name>+json`.
 fn declares_json(request: &Request<'_>) -> bool {
@@ -83,7 +95,19 @@ impl<'r, T: DeserializeOwned> FromData<'r> for JsonBody<T> {
             Ok(_) => return outcome(BodyError::TooLarge(limit)),
             Err(e) => return outcome(BodyError::Unreadable(e.to_string())),
         };
-        match serde_json::from_str(&text) {
+        // Every body this app reads is an object; serde would also fill a
+        // struct from an array, by position, and take `["a","b"]` for a user.
+        let value: serde_json::Value = match serde_json::from_str(&text) {
+            Ok(value) => value,
+            Err(e) => return outcome(BodyError::Malformed(e.to_string())),
+        };
+        if !value.is_object() {
+            return outcome(BodyError::Malformed(format!(
+                "expected a JSON object, got {}",
+                kind_of(&value)
+            )));
+        }
+        match serde_json::from_value(value) {
             Ok(value) => Outcome::Success(Self(value)),
             Err(e) => outcome(BodyError::Malformed(e.to_string())),
         }

@@ -17,12 +17,9 @@ use rocket::{Data, Request, Response};
 use rocket_page_cache::{request_outcome, RequestOutcome};
 
 use crate::logging::REQUEST_TARGET;
+use crate::request_warnings::{cut, MAX_LOGGED_PATH};
 use crate::web::metrics::{Answer, Metrics, UNMATCHED};
 use crate::web::request_id::RequestId;
-
-/// The longest path a log line carries; longer ones are cut, so that a client
-/// cannot make one line arbitrarily long.
-const MAX_LOGGED_PATH: usize = 256;
 
 /// A request as it arrived.
 struct Arrived {
@@ -112,28 +109,9 @@ fn millis(took: Duration) -> f64 {
     (took.as_secs_f64() * 100_000.0).round() / 100.0
 }
 
-/// At most `max` bytes of `text`, cut at a character boundary, marked when cut.
-fn cut(text: &str, max: usize) -> String {
-    if text.len() <= max {
-        return text.to_owned();
-    }
-    let end = (0..=max)
-        .rev()
-        .find(|&i| text.is_char_boundary(i))
-        .unwrap_or(0);
-    format!("{}...", &text[..end])
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn long_paths_are_cut_at_a_character_boundary() {
-        assert_eq!(cut("/users/1", 256), "/users/1");
-        assert_eq!(cut("/abcdef", 4), "/abc...");
-        assert_eq!(cut("/é", 2), "/...");
-    }
 
     #[test]
     fn milliseconds_keep_two_decimals() {

@@ -12,7 +12,12 @@ use crate::web::error::AppError;
 
 /// Rows per page when the request does not say.
 pub const DEFAULT_PER_PAGE: u32 = 20;
-/// Most rows per page; a larger `per_page` is a 400.
+/// The page sizes a list offers; any other `per_page` is a 400. A few sizes,
+/// not every count up to the largest: each size is another set of list pages
+/// the cache may hold, and with a million users every count from 1 to 100
+/// would make 5.2 million valid list URLs where these make 380,000.
+pub const PER_PAGE_CHOICES: [u32; 5] = [5, 10, 20, 50, 100];
+/// Most rows per page.
 pub const MAX_PER_PAGE: u32 = 100;
 
 /// A validated page request.
@@ -28,7 +33,7 @@ pub struct PageRequest {
 pub enum BadPageQuery {
     /// `page` is not a page number (as typed), with the page size that was valid.
     Page { raw: String, per_page: u32 },
-    /// `per_page` is not a count from 1 to [`MAX_PER_PAGE`] (as typed).
+    /// `per_page` is not one of [`PER_PAGE_CHOICES`] (as typed).
     PerPage(String),
     /// A parameter given more than once.
     Repeated(&'static str),
@@ -60,9 +65,7 @@ impl PageRequest {
     pub fn parse(page: Option<&str>, per_page: Option<&str>) -> Result<Self, BadPageQuery> {
         let per_page = match per_page {
             None => DEFAULT_PER_PAGE,
-            Some(raw) => {
-                parse_number(raw, MAX_PER_PAGE).ok_or_else(|| BadPageQuery::PerPage(raw.into()))?
-            }
+            Some(raw) => parse_per_page(raw).ok_or_else(|| BadPageQuery::PerPage(raw.into()))?,
         };
         let page = match page {
             None => 1,
@@ -127,6 +130,11 @@ fn parse_number(raw: &str, max: u32) -> Option<u32> {
     plain_number(raw).filter(|n| (1..=max).contains(n))
 }
 
+/// One of [`PER_PAGE_CHOICES`], written plainly.
+fn parse_per_page(raw: &str) -> Option<u32> {
+    plain_number(raw).filter(|n| PER_PAGE_CHOICES.contains(n))
+}
+
 /// `raw` as a number when it is written as the number prints (`7`, not `07`,
 /// `+7` or ` 7`).
 fn plain_number(raw: &str) -> Option<u32> {
@@ -140,7 +148,7 @@ pub fn canonical_page(raw: &str) -> Option<String> {
 
 /// The page size as the list routes write it (the cache policies' spelling).
 pub fn canonical_per_page(raw: &str) -> Option<String> {
-    parse_number(raw, MAX_PER_PAGE).map(|n| n.to_string())
+    parse_per_page(raw).map(|n| n.to_string())
 }
 
 /// The list routes' page request; a bad or repeated parameter is the error, for
@@ -174,9 +182,12 @@ pub fn no_such_page(raw: &str, pages: u64) -> String {
 
 /// A `per_page` that is not a count, said for people.
 pub fn bad_per_page(raw: &str) -> String {
+    let choices: Vec<String> = PER_PAGE_CHOICES.iter().map(u32::to_string).collect();
+    let (last, first) = choices.split_last().unwrap_or((&choices[0], &[]));
     format!(
-        "{raw:?} is not a number of users per page: give a whole number from 1 to \
-         {MAX_PER_PAGE}, written without signs or leading zeros (`per_page`)."
+        "{raw:?} is not a number of users per page this list offers: give {} or {last}, \
+         written without signs or leading zeros (`per_page`).",
+        first.join(", ")
     )
 }
 
@@ -229,6 +240,25 @@ mod tests {
         }
         assert_eq!(canonical_per_page("100").as_deref(), Some("100"));
         assert_eq!(canonical_per_page("500"), None);
+    }
+
+    #[test]
+    fn only_the_offered_page_sizes_are_valid() {
+        for size in PER_PAGE_CHOICES {
+            assert_eq!(
+                canonical_per_page(&size.to_string()),
+                Some(size.to_string())
+            );
+        }
+        for other in ["1", "7", "21", "99", "101"] {
+            assert_eq!(canonical_per_page(other), None, "{other}");
+            assert!(PageRequest::parse(None, Some(other)).is_err(), "{other}");
+        }
+        assert_eq!(
+            bad_per_page("7"),
+            "\"7\" is not a number of users per page this list offers: give 5, 10, 20, 50 \
+             or 100, written without signs or leading zeros (`per_page`)."
+        );
     }
 
     #[test]

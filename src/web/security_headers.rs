@@ -49,10 +49,26 @@ impl Fairing for SecurityHeaders {
 }
 
 /// Whether the client reached us over TLS, directly or through a proxy.
-fn came_over_tls(request: &Request<'_>) -> bool {
+pub fn came_over_tls(request: &Request<'_>) -> bool {
     request.rocket().config().tls_enabled()
         || request
             .headers()
             .get_one("X-Forwarded-Proto")
             .is_some_and(|proto| proto.trim().eq_ignore_ascii_case("https"))
+}
+
+/// Whether the request came over TLS ([`came_over_tls`]), as a request guard: the
+/// cookies a route sets are then `Secure`. A client that claims
+/// `X-Forwarded-Proto: https` over plain HTTP only keeps its own browser from
+/// sending them back, as with HSTS.
+#[derive(Debug, Clone, Copy)]
+pub struct OverTls(pub bool);
+
+#[rocket::async_trait]
+impl<'r> rocket::request::FromRequest<'r> for OverTls {
+    type Error = std::convert::Infallible;
+
+    async fn from_request(request: &'r Request<'_>) -> rocket::request::Outcome<Self, Self::Error> {
+        rocket::request::Outcome::Success(OverTls(came_over_tls(request)))
+    }
 }

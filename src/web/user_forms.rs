@@ -5,14 +5,15 @@
 //! the form again with a message per field, 422), and redirects after the write
 //! (Post/Redirect/Get) with a message. Nothing here is ever cached.
 
-use rocket::form::{Form, FromForm};
+use rocket::data::Limits;
+use rocket::form::{self, Form, FromForm};
 use rocket::http::Status;
 use rocket::{get, post, routes, Route, State};
 use rocket_dyn_templates::{context, Template};
 use serde::Serialize;
 
 use super::auth::{AdminSession, AuthError};
-use super::csrf_form::CsrfForm;
+use super::csrf_form::{refused, CsrfForm};
 use super::invalidate::Purge;
 use super::reads::load_user;
 use super::user_id::{segment, NoSuchUser};
@@ -153,12 +154,13 @@ async fn create(
     db: &State<Db>,
     cache: &State<Cache>,
     session: Result<AdminSession, AuthError>,
-    form: Form<CsrfForm<UserInput>>,
+    limits: &Limits,
+    form: Result<Form<CsrfForm<UserInput>>, form::Errors<'_>>,
 ) -> Result<AdminReply, Denied> {
     let CsrfForm {
         csrf,
         fields: input,
-    } = form.into_inner();
+    } = form.map_err(|e| refused(&e, limits))?.into_inner();
     let session = match form_session(session, csrf.as_deref(), "/users/new") {
         Ok(session) => session,
         Err(refused) => return refused.reply(Some(&input)),
@@ -232,12 +234,13 @@ async fn update(
     cache: &State<Cache>,
     session: Result<AdminSession, AuthError>,
     id: Result<UserId, NoSuchUser>,
-    form: Form<CsrfForm<UserInput>>,
+    limits: &Limits,
+    form: Result<Form<CsrfForm<UserInput>>, form::Errors<'_>>,
 ) -> Result<AdminReply, Denied> {
     let CsrfForm {
         csrf,
         fields: input,
-    } = form.into_inner();
+    } = form.map_err(|e| refused(&e, limits))?.into_inner();
     let edit = format!("/users/{}/edit", segment(&id));
     let session = match form_session(session, csrf.as_deref(), &edit) {
         Ok(session) => session,

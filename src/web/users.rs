@@ -27,9 +27,12 @@ pub fn cache_policies() -> Vec<RoutePolicy> {
         RoutePolicy::new("/")
             .query(&["page", "per_page"])
             .param("page", canonical_page)
-            .param("per_page", canonical_per_page),
+            .param("per_page", canonical_per_page)
+            .public(),
         RoutePolicy::new("/users/new").ttl(0),
-        RoutePolicy::new("/users/<id>").param("id", canonical_user_id),
+        RoutePolicy::new("/users/<id>")
+            .param("id", canonical_user_id)
+            .public(),
     ]
 }
 

@@ -58,6 +58,25 @@ fn null_as_empty<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D
     Ok(Option::<String>::deserialize(deserializer)?.unwrap_or_default())
 }
 
+/// Every field of a user, as forms and the API spell them.
+pub const USER_FIELDS: [&str; 4] = ["name", "email", "phone", "address"];
+
+/// One message per field of a replacement (the API's `PUT`, which replaces every
+/// field) that the body left out, by `present`: a field is cleared by sending it
+/// empty or `null`, never by silence, so a client that forgot one loses nothing.
+pub fn missing_fields(present: impl Fn(&str) -> bool) -> FieldErrors {
+    USER_FIELDS
+        .into_iter()
+        .filter(|field| !present(field))
+        .map(|field| {
+            (
+                field,
+                "required: PUT replaces every field (send \"\" or null to clear it)".to_owned(),
+            )
+        })
+        .collect()
+}
+
 /// The row to write, or why not. Surrounding spaces are trimmed from every field
 /// before the rules are applied.
 pub fn validate(input: &UserInput) -> Result<NewUser, FieldErrors> {

@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use serde_json::json;
+
 use crate::support::admin::API_TOKEN;
 use crate::support::process::{server_command, Process, TempConfig};
 use crate::support::{closed_port, AppBuilder, TestDb, TestNamespace};
@@ -202,6 +204,41 @@ async fn an_unknown_cache_backend_or_a_non_redis_url_aborts_the_launch() {
     assert_refused("cache.backend", "memcached").await;
     assert_refused("cache.url", "http://127.0.0.1:6379/").await;
     assert_refused("cache.op_timeout_ms", 0).await;
+}
+
+#[rocket::async_test]
+async fn numbers_without_bounds_abort_the_launch() {
+    // Keys that would never expire, and a near cache that bounds nothing.
+    assert_refused("cache.stale_if_error", 31_536_000_000_u64).await;
+    assert_refused("cache.near_max_bytes", 1_000_000_000_000_u64).await;
+    assert_refused("cache.grace", 10_000_000).await;
+    assert_refused("databases.main.acquire_timeout_ms", 86_400_000).await;
+}
+
+#[rocket::async_test]
+async fn a_short_metrics_token_or_an_unbounded_session_aborts_the_launch() {
+    for (key, value) in [
+        ("metrics.token", json!("abc")),
+        ("admin.session_ttl_secs", json!(31_536_000_000_u64)),
+    ] {
+        let started = AppBuilder::new()
+            .with_admin()
+            .with(key, value.clone())
+            .try_start()
+            .await;
+        let Err(error) = started else {
+            panic!("the app launched with {key} = {value}")
+        };
+        assert!(
+            matches!(error.kind(), rocket::error::ErrorKind::FailedFairings(_)),
+            "{key}: {error}"
+        );
+    }
+    let sixteen = AppBuilder::new()
+        .with("metrics.token", "0123456789abcdef")
+        .try_start()
+        .await;
+    assert!(sixteen.is_ok(), "16 characters are enough");
 }
 
 #[rocket::async_test]

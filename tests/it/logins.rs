@@ -392,3 +392,61 @@ async fn concurrent_wrong_logins_keep_memory_bounded_and_the_right_password_work
         "the right password still logs in"
     );
 }
+
+/// The `Set-Cookie` lines of a login through `headers`, after its form.
+async fn login_cookies(app: &TestApp, headers: &[(&str, &str)]) -> Vec<String> {
+    let mut form = app
+        .client
+        .get("/admin/login")
+        .header(Header::new("Host", "localhost:8000"));
+    for (name, value) in headers {
+        form.add_header(Header::new((*name).to_owned(), (*value).to_owned()));
+    }
+    let form = form.dispatch().await;
+    let mut set: Vec<String> = form
+        .headers()
+        .get("Set-Cookie")
+        .map(str::to_owned)
+        .collect();
+    let page = form.into_string().await.unwrap_or_default();
+    let csrf = field_value(&page, "csrf").expect("the login form");
+    let mut post = app
+        .client
+        .post("/admin/login")
+        .header(ContentType::Form)
+        .header(Header::new("Host", "localhost:8000"))
+        .body(form_body(&[
+            ("username", ADMIN_USER),
+            ("password", ADMIN_PASSWORD),
+            ("csrf", &csrf),
+        ]));
+    for (name, value) in headers {
+        post.add_header(Header::new((*name).to_owned(), (*value).to_owned()));
+    }
+    let response = post.dispatch().await;
+    assert_eq!(response.status().code, 303);
+    set.extend(response.headers().get("Set-Cookie").map(str::to_owned));
+    set
+}
+
+#[rocket::async_test]
+async fn behind_tls_the_login_cookies_are_secure_and_over_plain_http_they_work() {
+    let app = AppBuilder::new().with_admin().start().await;
+    let over_tls = login_cookies(&app, &[("X-Forwarded-Proto", "https")]).await;
+    for name in ["rc_login=", "rc_session=", "rc_device="] {
+        let line = over_tls
+            .iter()
+            .find(|line| line.starts_with(name))
+            .unwrap_or_else(|| panic!("{name} set: {over_tls:?}"));
+        assert!(line.contains("; Secure"), "{line}");
+        assert!(line.contains("HttpOnly"), "{line}");
+    }
+    // A second browser (this client now holds a session), over plain HTTP.
+    let app = app.peer().with_admin().start().await;
+    let plain = login_cookies(&app, &[]).await;
+    let session = plain
+        .iter()
+        .find(|line| line.starts_with("rc_session="))
+        .expect("a session");
+    assert!(!session.contains("Secure"), "{session}");
+}

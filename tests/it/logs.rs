@@ -253,3 +253,75 @@ async fn head_hits_are_matched_without_a_fallback() {
     assert!(!output.contains("No matching routes"), "{output}");
     assert!(!output.contains("Autohandling"), "{output}");
 }
+
+/// Sends `request` as raw bytes and reads the status line of the answer.
+async fn send_raw(port: &str, request: &[u8]) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(format!("127.0.0.1:{port}"))
+        .await
+        .expect("connect");
+    stream.write_all(request).await.expect("send");
+    let mut answer = vec![0; 64];
+    let read = stream.read(&mut answer).await.expect("an answer");
+    String::from_utf8_lossy(&answer[..read])
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[rocket::async_test]
+async fn per_request_warnings_are_rate_limited_and_carry_cut_paths_in_release() {
+    let mut server = Server::start(&[("ROCKET_PROFILE", "release")]).await;
+    let port = server.base.rsplit(':').next().expect("a port").to_owned();
+    let long_path = format!("/{}", "a".repeat(60_000));
+    for _ in 0..30 {
+        let malformed = send_raw(
+            &port,
+            b"FROB /users/1 HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+        )
+        .await;
+        assert!(malformed.contains(" 400 "), "{malformed}");
+        let two_hosts = format!(
+            "GET {long_path} HTTP/1.1\r\nHost: localhost\r\nHost: evil.example\r\n\
+             Connection: close\r\n\r\n"
+        );
+        let refused = send_raw(&port, two_hosts.as_bytes()).await;
+        assert!(refused.contains(" 400 "), "{refused}");
+    }
+    let stop = std::process::Command::new("kill")
+        .args(["-TERM", &server.process.pid().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(stop.success());
+    server.process.wait_exit(Duration::from_secs(30)).await;
+    let output = server.process.output();
+    let count = |what: &str| output.lines().filter(|l| l.contains(what)).count();
+    assert_eq!(count("Bad incoming HTTP request"), 1, "{output}");
+    assert_eq!(count("Host headers"), 1, "{output}");
+    for line in output.lines() {
+        assert!(
+            line.len() < 600,
+            "a line of {} bytes: {}...",
+            line.len(),
+            &line[..200]
+        );
+    }
+}
+
+#[rocket::async_test]
+async fn at_start_one_line_says_what_happens_when_redis_is_full() {
+    // Information when Redis evicts, a warning when nothing bounds it: both show.
+    let server = Server::start(&[("ROCKET_LOG_LEVEL", "normal")]).await;
+    let output = server.process.output();
+    let lines: Vec<&str> = output
+        .lines()
+        .filter(|l| l.contains("maxmemory-policy"))
+        .collect();
+    assert_eq!(lines.len(), 1, "{output}");
+    assert!(
+        lines[0].contains("page cache: Redis 127.0.0.1:6379:"),
+        "{}",
+        lines[0]
+    );
+}

@@ -119,6 +119,42 @@ async fn per_page_above_one_hundred_is_a_bad_request_and_one_hundred_is_the_larg
 }
 
 #[rocket::async_test]
+async fn a_page_size_the_list_does_not_offer_is_a_400_page_that_names_those_it_does_without_mysql()
+{
+    let app = TestApp::spawn().await;
+    for size in [5, 10, 20, 50, 100] {
+        assert_eq!(app.fetch(&format!("/?per_page={size}")).await.status, 200);
+    }
+    let before = app.queries();
+    for size in ["1", "7", "21", "99", "101"] {
+        let page = app.fetch(&format!("/?per_page={size}")).await;
+        assert_eq!(page.status, 400, "{size}: {}", page.body);
+        assert!(page.is_html(), "{size}: {:?}", page.headers);
+        assert!(
+            page.body.contains("give 5, 10, 20, 50 or 100"),
+            "{size}: {}",
+            page.body
+        );
+        let (status, json) = app.get_json(&format!("/api/users?per_page={size}")).await;
+        assert_eq!(status, 400, "{json}");
+        assert!(
+            json["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("give 5, 10, 20, 50 or 100")),
+            "{json}"
+        );
+    }
+    assert_eq!(app.queries(), before, "MySQL saw no statement");
+    assert!(
+        app.namespace
+            .keys()
+            .iter()
+            .all(|k| !k.contains("per_page=7") && !k.contains("per_page=21")),
+        "nothing stored for sizes not offered"
+    );
+}
+
+#[rocket::async_test]
 async fn a_page_number_that_is_not_a_whole_number_from_one_is_a_400_page() {
     let app = TestApp::spawn().await;
     for query in [

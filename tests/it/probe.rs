@@ -230,7 +230,7 @@ async fn post_users(app: &TestApp, content_type: Option<ContentType>, body: Stri
 }
 
 fn ada() -> Value {
-    json!({ "name": "Ada Lovelace", "email": "ada@example.com", "address": "12 Analytical Row" })
+    json!({ "name": "Ada Lovelace", "email": "ada@example.com", "phone": "", "address": "12 Analytical Row" })
 }
 
 /// Asserts a JSON error with `status` whose message holds `says`.

@@ -579,3 +579,111 @@ async fn a_constraint_no_rule_catches_is_a_500_not_a_503() {
     assert_eq!(body["error"]["status"], 500, "{body}");
     assert_eq!(app.table_snapshot(), before);
 }
+
+#[rocket::async_test]
+async fn a_put_without_every_field_is_a_422_naming_those_left_out_and_changes_nothing() {
+    let app = admin_app().await;
+    let before = app.table_snapshot();
+    for left_out in ["phone", "address", "name"] {
+        let mut body = ada();
+        body.as_object_mut().unwrap().remove(left_out);
+        let (status, answer) = app.api_json(Method::Put, "/api/users/1", Some(&body)).await;
+        assert_eq!(status, 422, "{body}: {answer}");
+        let fields = answer["error"]["fields"].as_object().unwrap();
+        assert_eq!(fields.keys().collect::<Vec<_>>(), [left_out], "{answer}");
+    }
+    let (status, answer) = app
+        .api_json(Method::Put, "/api/users/1", Some(&json!({})))
+        .await;
+    assert_eq!(status, 422);
+    assert_eq!(answer["error"]["fields"].as_object().unwrap().len(), 4);
+    assert_eq!(app.table_snapshot(), before, "nothing written");
+    // Clearing a field is said out loud: empty or null.
+    let mut body = ada();
+    body["phone"] = Value::Null;
+    let (status, answer) = app.api_json(Method::Put, "/api/users/1", Some(&body)).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(app.user_column(1, "phone"), "");
+}
+
+#[rocket::async_test]
+async fn a_json_body_that_is_not_an_object_is_a_400() {
+    let app = admin_app().await;
+    let before = app.table_snapshot();
+    let array = json!(["Ada", "ada@example.com", "", "12 Analytical Row"]);
+    for body in [array, json!("Ada"), json!(7), Value::Null] {
+        for (method, uri) in [(Method::Post, "/api/users"), (Method::Put, "/api/users/1")] {
+            let (status, answer) = app.api_json(method, uri, Some(&body)).await;
+            assert_eq!(status, 400, "{method} {body}: {answer}");
+            assert!(
+                answer["error"]["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("expected a JSON object")),
+                "{answer}"
+            );
+        }
+    }
+    assert_eq!(app.table_snapshot(), before, "nothing written");
+}
+
+#[rocket::async_test]
+async fn a_form_with_a_field_twice_is_a_400_page_and_writes_nothing() {
+    let app = admin_app().await;
+    app.login().await;
+    let before = app.table_snapshot();
+    let (_, form) = app.get_text("/users/new").await;
+    let csrf = field_value(&form, "csrf").unwrap();
+    for uri in ["/users/new", "/users/1/edit"] {
+        let response = app
+            .post_form(
+                uri,
+                &[
+                    ("csrf", &csrf),
+                    ("name", "Ada"),
+                    ("name", "Mallory"),
+                    ("email", "ada@example.com"),
+                    ("phone", ""),
+                    ("address", "12 Analytical Row"),
+                ],
+            )
+            .await;
+        assert_eq!(response.status().code, 400, "{uri}");
+        let page = response.into_string().await.unwrap_or_default();
+        assert!(page.contains("<html"), "an HTML page: {page}");
+        assert!(
+            page.contains("the field “name” was sent more than once"),
+            "{page}"
+        );
+    }
+    assert_eq!(app.table_snapshot(), before, "nothing written");
+}
+
+#[rocket::async_test]
+async fn a_form_over_the_limit_is_a_413_page_that_says_the_limit() {
+    let app = AppBuilder::new()
+        .with_admin()
+        .with("limits.form", "1 KiB")
+        .start()
+        .await;
+    app.login().await;
+    let before = app.table_snapshot();
+    let (_, form) = app.get_text("/users/new").await;
+    let csrf = field_value(&form, "csrf").unwrap();
+    let long = "a".repeat(2000);
+    for uri in ["/users/new", "/users/1/edit", "/admin/login"] {
+        let response = app
+            .post_form(
+                uri,
+                &[("csrf", &csrf), ("name", &long), ("email", "a@example.com")],
+            )
+            .await;
+        assert_eq!(response.status().code, 413, "{uri}");
+        let page = response.into_string().await.unwrap_or_default();
+        assert!(page.contains("<html"), "an HTML page: {page}");
+        assert!(
+            page.contains("1KiB") || page.contains("1 KiB"),
+            "{uri}: {page}"
+        );
+    }
+    assert_eq!(app.table_snapshot(), before, "nothing written");
+}

@@ -193,21 +193,7 @@ impl CacheConfig {
                 }
             }
         }
-        if self.op_timeout_ms == 0 {
-            return Err("cache.op_timeout_ms: must be more than 0".to_owned());
-        }
-        if self.near_max_bytes > 0 && self.near_heartbeat_ms < 10 {
-            return Err("cache.near_heartbeat_ms: at least 10".to_owned());
-        }
-        if !(1..=4096).contains(&self.max_tags_per_entry) {
-            return Err(format!(
-                "cache.max_tags_per_entry: from 1 to 4096; got {}",
-                self.max_tags_per_entry
-            ));
-        }
-        if self.lease_ms == 0 {
-            return Err("cache.lease_ms: must be more than 0".to_owned());
-        }
+        self.validate_ranges()?;
         if !(0.0..=10.0).contains(&self.early_refresh_beta) {
             return Err("cache.early_refresh_beta: from 0 (off) to 10".to_owned());
         }
@@ -215,6 +201,104 @@ impl CacheConfig {
             if !rule.path.starts_with('/') {
                 return Err(format!("cache.rules[{i}].path: must start with `/`"));
             }
+            for (key, value, range) in [
+                ("ttl", rule.ttl, bounds::TTL),
+                ("browser_ttl", rule.browser_ttl, bounds::TTL),
+                ("grace", rule.grace, bounds::GRACE),
+                (
+                    "stale_if_error",
+                    rule.stale_if_error,
+                    bounds::STALE_IF_ERROR,
+                ),
+            ] {
+                if let Some(value) = value {
+                    bounds::check(&format!("cache.rules[{i}].{key}"), value, range)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Every number within the range that keeps it meaningful and bounded: a
+    /// lifetime that never ends, a memory bound that bounds nothing, or a
+    /// budget of zero is refused, naming the key and its range.
+    fn validate_ranges(&self) -> Result<(), String> {
+        let byte_count = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
+        if self.near_max_bytes != 0 && !bounds::NEAR_BYTES.contains(&self.near_max_bytes) {
+            return Err(format!(
+                "cache.near_max_bytes: 0 (off) or from {} to {}; got {}",
+                bounds::NEAR_BYTES.start(),
+                bounds::NEAR_BYTES.end(),
+                self.near_max_bytes
+            ));
+        }
+        for (key, value, range) in [
+            ("cache.default_ttl", self.default_ttl, bounds::TTL),
+            ("cache.browser_ttl", self.browser_ttl, bounds::TTL),
+            (
+                "cache.not_found_ttl",
+                self.not_found_ttl,
+                bounds::NOT_FOUND_TTL,
+            ),
+            (
+                "cache.max_negative_entries",
+                self.max_negative_entries,
+                bounds::NEGATIVE_ENTRIES,
+            ),
+            (
+                "cache.op_timeout_ms",
+                self.op_timeout_ms,
+                bounds::OP_TIMEOUT_MS,
+            ),
+            (
+                "cache.max_body_bytes",
+                byte_count(self.max_body_bytes),
+                bounds::BODY_BYTES,
+            ),
+            (
+                "cache.memory_max_bytes",
+                self.memory_max_bytes,
+                bounds::MEMORY_BYTES,
+            ),
+            (
+                "cache.near_max_ttl_ms",
+                self.near_max_ttl_ms,
+                bounds::NEAR_TTL_MS,
+            ),
+            (
+                "cache.near_heartbeat_ms",
+                self.near_heartbeat_ms,
+                bounds::HEARTBEAT_MS,
+            ),
+            ("cache.grace", self.grace, bounds::GRACE),
+            (
+                "cache.stale_if_error",
+                self.stale_if_error,
+                bounds::STALE_IF_ERROR,
+            ),
+            (
+                "cache.lock_timeout_ms",
+                self.lock_timeout_ms,
+                bounds::LOCK_TIMEOUT_MS,
+            ),
+            ("cache.lease_ms", self.lease_ms, bounds::LEASE_MS),
+            (
+                "cache.hit_for_miss_ttl",
+                self.hit_for_miss_ttl,
+                bounds::HIT_FOR_MISS_TTL,
+            ),
+            (
+                "cache.warn_interval_secs",
+                self.warn_interval_secs,
+                bounds::WARN_INTERVAL,
+            ),
+            (
+                "cache.max_tags_per_entry",
+                u64::try_from(self.max_tags_per_entry).unwrap_or(u64::MAX),
+                bounds::TAGS_PER_ENTRY,
+            ),
+        ] {
+            bounds::check(key, value, range)?;
         }
         Ok(())
     }
@@ -266,6 +350,49 @@ impl CacheConfig {
         } else {
             &self.generation
         }
+    }
+}
+
+/// The range of each number in `[cache]` (inclusive), as the README's tables
+/// state them.
+mod bounds {
+    use std::ops::RangeInclusive;
+
+    const DAY: u64 = 86_400;
+    const MIB: u64 = 1024 * 1024;
+
+    /// A page's shared or browser lifetime: up to a week.
+    pub const TTL: RangeInclusive<u64> = 0..=7 * DAY;
+    pub const NOT_FOUND_TTL: RangeInclusive<u64> = 0..=DAY;
+    pub const NEGATIVE_ENTRIES: RangeInclusive<u64> = 0..=1_000_000;
+    pub const OP_TIMEOUT_MS: RangeInclusive<u64> = 1..=10_000;
+    pub const BODY_BYTES: RangeInclusive<u64> = 1..=64 * MIB;
+    pub const MEMORY_BYTES: RangeInclusive<u64> = MIB..=64 * 1024 * MIB;
+    /// The near cache: 0 (off), or a bound of 1 MiB to 16 GiB.
+    pub const NEAR_BYTES: RangeInclusive<u64> = MIB..=16 * 1024 * MIB;
+    pub const NEAR_TTL_MS: RangeInclusive<u64> = 1..=3_600_000;
+    pub const HEARTBEAT_MS: RangeInclusive<u64> = 10..=60_000;
+    /// Stale pages served while one request refreshes: up to a day.
+    pub const GRACE: RangeInclusive<u64> = 0..=DAY;
+    /// Stale pages served while rendering fails: up to 30 days.
+    pub const STALE_IF_ERROR: RangeInclusive<u64> = 0..=30 * DAY;
+    pub const LOCK_TIMEOUT_MS: RangeInclusive<u64> = 0..=60_000;
+    pub const LEASE_MS: RangeInclusive<u64> = 1..=600_000;
+    pub const HIT_FOR_MISS_TTL: RangeInclusive<u64> = 0..=DAY;
+    pub const WARN_INTERVAL: RangeInclusive<u64> = 1..=DAY;
+    /// Rows an entry is filed under one by one (see `reads`).
+    pub const TAGS_PER_ENTRY: RangeInclusive<u64> = 1..=4096;
+
+    /// `Err` naming `key` and the range when `value` is outside it.
+    pub fn check(key: &str, value: u64, range: RangeInclusive<u64>) -> Result<(), String> {
+        if range.contains(&value) {
+            return Ok(());
+        }
+        Err(format!(
+            "{key}: from {} to {}; got {value}",
+            range.start(),
+            range.end()
+        ))
     }
 }
 
@@ -332,6 +459,64 @@ mod tests {
             .validate()
             .unwrap_err()
             .starts_with("cache.cluster_nodes"));
+    }
+
+    #[test]
+    fn numbers_out_of_their_range_are_refused_naming_the_key_and_the_range() {
+        let cases: Vec<(&str, CacheConfig)> = vec![
+            (
+                "cache.stale_if_error: from 0 to 2592000; got 31536000000",
+                CacheConfig {
+                    stale_if_error: 31_536_000_000,
+                    ..CacheConfig::default()
+                },
+            ),
+            (
+                "cache.near_max_bytes: 0 (off) or from 1048576 to 17179869184",
+                CacheConfig {
+                    near_max_bytes: 1_000_000_000_000,
+                    ..CacheConfig::default()
+                },
+            ),
+            (
+                "cache.default_ttl: from 0 to 604800",
+                CacheConfig {
+                    default_ttl: 604_801,
+                    ..CacheConfig::default()
+                },
+            ),
+            (
+                "cache.op_timeout_ms: from 1 to 10000",
+                CacheConfig {
+                    op_timeout_ms: 0,
+                    ..CacheConfig::default()
+                },
+            ),
+            (
+                "cache.rules[0].grace: from 0 to 86400",
+                CacheConfig {
+                    rules: vec![RuleConfig {
+                        path: "/".into(),
+                        ttl: None,
+                        browser_ttl: None,
+                        grace: Some(86_401),
+                        stale_if_error: None,
+                        query: None,
+                        tags: None,
+                    }],
+                    ..CacheConfig::default()
+                },
+            ),
+        ];
+        for (expected, config) in cases {
+            let error = config.validate().unwrap_err();
+            assert!(error.starts_with(expected), "{error}");
+        }
+        let near_off = CacheConfig {
+            near_max_bytes: 0,
+            ..CacheConfig::default()
+        };
+        near_off.validate().unwrap();
     }
 
     #[test]

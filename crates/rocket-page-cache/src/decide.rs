@@ -10,9 +10,10 @@ use super::cache_status::{Bypass, Served};
 use super::entry::{Entry, Freshness, Head, Kind};
 use super::flight::{self, Outcome, Role};
 use super::handle::{path_tag, Cache};
-use super::key::{bounded_tag, normalised_path, page_key, RequestParts};
+use super::key::{bounded_tag, host_name, normalised_path, page_key, RequestParts};
 use super::lease::{self, LeaderPlan, Lease};
 use super::policy::{Misspelling, Resolved};
+use super::private::holds_session;
 use super::render::Render;
 use super::revalidate::{self, Revalidation};
 use super::route_stats::RouteId;
@@ -98,6 +99,9 @@ async fn verdict(
             };
         }
     }
+    if request.headers().contains("Authorization") {
+        return read_only(cache, request, &key).await;
+    }
     if !cache.store_allowed_for(&key) {
         return render_locally(cache, key, policy).await;
     }
@@ -150,18 +154,14 @@ fn bypass_reason(cache: &Cache, request: &Request<'_>, policy: &Resolved) -> Opt
     if policy.ttl.is_zero() {
         return Some(Bypass::Off);
     }
-    if request.headers().contains("Authorization") {
+    if request.headers().contains("Authorization") && !policy.public {
         return Some(Bypass::Authorization);
     }
-    if config
-        .private_cookies
-        .iter()
-        .any(|name| request.cookies().get(name).is_some())
-    {
+    if holds_session(request, &config.private_cookies) {
         return Some(Bypass::PrivateCookie);
     }
     let host_allowed = request.host().is_some_and(|host| {
-        let domain = host.domain().as_str();
+        let domain = host_name(host.domain().as_str());
         config
             .allowed_hosts
             .iter()
@@ -171,6 +171,38 @@ fn bypass_reason(cache: &Cache, request: &Request<'_>, policy: &Resolved) -> Opt
         return Some(Bypass::Host);
     }
     None
+}
+
+/// A request with credentials to a public route (RFC 9111, section 3.5): a
+/// stored page answers it, fresh or within grace (it neither refreshes it nor
+/// early: its own render could not be stored); anything else bypasses, so its
+/// render is never stored and it takes no lease nor joins a render others wait
+/// on.
+async fn read_only(cache: &Cache, request: &Request<'_>, key: &str) -> Verdict {
+    let looked_up = if !cache.store_allowed_for(key) {
+        Ok(Revalidation::Found(None))
+    } else if request.headers().contains("If-None-Match") {
+        revalidate::lookup(cache, request, key).await
+    } else {
+        cache.lookup(key).await.map(Revalidation::Found)
+    };
+    match looked_up {
+        Ok(Revalidation::NotModified(head)) => Verdict::NotModified(head),
+        Ok(Revalidation::Found(Some(entry))) if entry.kind == Kind::Page => {
+            let served = match entry.freshness(cache.now_ms()) {
+                Freshness::Fresh => Served::Hit,
+                Freshness::Stale => Served::Stale,
+                Freshness::ErrorOnly | Freshness::Dead => {
+                    return Verdict::Bypass(Bypass::Authorization)
+                }
+            };
+            Verdict::Serve {
+                entry: entry.into(),
+                served,
+            }
+        }
+        _ => Verdict::Bypass(Bypass::Authorization),
+    }
 }
 
 /// The store cannot be used: still let one request per process render a key

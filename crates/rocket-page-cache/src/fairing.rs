@@ -19,7 +19,9 @@ use super::clock::Clock;
 use super::config::CacheConfig;
 use super::decide::{decide, Verdict};
 use super::handle::Cache;
+use super::memory_report::{describe, Loudness};
 use super::policy::RoutePolicy;
+use super::private::{SessionCheck, SessionChecks};
 use super::respond::{mark_bypass, serve_entry, serve_not_modified};
 use super::route_stats::{Outcome, RouteId};
 use super::stats::Stats;
@@ -39,6 +41,7 @@ const HIT_ROUTE: &str = "/__rocket-cache/hit";
 pub struct PageCache {
     routes: Vec<RoutePolicy>,
     private_cookies: Vec<String>,
+    session_checks: SessionChecks,
     generation: Option<String>,
     clock: Clock,
 }
@@ -50,6 +53,7 @@ impl PageCache {
         Self {
             routes,
             private_cookies: Vec::new(),
+            session_checks: SessionChecks::default(),
             generation: None,
             clock: Clock::system(),
         }
@@ -79,10 +83,24 @@ impl PageCache {
 
     /// A request carrying this cookie is private: it bypasses the shared cache,
     /// neither reading nor filling it. `cache.private_cookies` adds more by config.
+    ///
+    /// Only a value that decrypts with the app's `secret_key` counts (a Rocket
+    /// private cookie, `CookieJar::add_private`): any other value is junk anyone
+    /// could send, and the request is served as an anonymous one.
     #[must_use]
     pub fn private_cookie(mut self, name: &str) -> Self {
         self.private_cookies.push(name.to_owned());
         self
+    }
+
+    /// As [`private_cookie`](Self::private_cookie), and a value that decrypts
+    /// counts only when `check` says it names a live session (a cookie of a
+    /// session that has ended is anonymous too). See [`SessionCheck`] for what
+    /// the check may do.
+    #[must_use]
+    pub fn session_cookie(mut self, name: &str, check: SessionCheck) -> Self {
+        self.session_checks.0.push((name.to_owned(), check));
+        self.private_cookie(name)
     }
 }
 
@@ -177,6 +195,19 @@ impl Handler for HitRoute {
     }
 }
 
+/// Logs what happens when the Redis behind the cache is full (see
+/// `memory_report`); a store that cannot say is only mentioned.
+async fn report_memory_limits(cache: &Cache) {
+    match cache.memory_limits().await {
+        Ok(limits) => match describe(&limits) {
+            Some((Loudness::Warn, line)) => rocket::warn!("{line}"),
+            Some((Loudness::Info, line)) => rocket::info!("{line}"),
+            None => {}
+        },
+        Err(e) => rocket::info!("page cache: could not read Redis's maxmemory ({e})"),
+    }
+}
+
 /// `[cache]` from the figment; all defaults when the table is absent.
 fn read_config(rocket: &Rocket<Build>) -> Result<CacheConfig, String> {
     let figment = rocket.figment();
@@ -221,12 +252,16 @@ impl Fairing for PageCache {
             cache.config().default_ttl
         );
         cache.warm_up().await;
+        report_memory_limits(&cache).await;
         cache.start_near_link();
         let hit = Route::new(Method::Get, HIT_ROUTE, HitRoute);
         // HEAD hits get a route of their own: Rocket would find none, log "No
         // matching routes for HEAD" on every hit, and only then fall back to GET.
         let head_hit = Route::new(Method::Head, HIT_ROUTE, HitRoute);
-        Ok(rocket.manage(cache).mount("/", vec![hit, head_hit]))
+        Ok(rocket
+            .manage(cache)
+            .manage(self.session_checks.clone())
+            .mount("/", vec![hit, head_hit]))
     }
 
     async fn on_shutdown(&self, rocket: &Rocket<rocket::Orbit>) {

@@ -29,7 +29,7 @@ use super::store::cluster::ClusterStore;
 use super::store::memory::MemoryStore;
 use super::store::none::NoStore;
 use super::store::redis::RedisStore;
-use super::store::{StalePatch, Store, StoreError, TagStamp, Usage};
+use super::store::{MemoryLimit, StalePatch, Store, StoreError, TagStamp, Usage};
 
 /// The cache as the app and the fairing see it, managed by the fairing
 /// (`&State<Cache>`). Cloning is cheap: every clone shares one store, one set of
@@ -650,6 +650,17 @@ impl Cache {
             .store
             .usage(&self.inner.namespace_prefix, limit)
             .await
+    }
+
+    /// How each Redis server behind the store bounds its memory (`maxmemory`,
+    /// `maxmemory-policy`; every master of a cluster), within a second; empty for
+    /// the in-process backends. What the engine logs at start comes from this.
+    pub async fn memory_limits(&self) -> Result<Vec<MemoryLimit>, StoreError> {
+        if !self.enabled() {
+            return Ok(Vec::new());
+        }
+        let budget = self.inner.config.op_timeout().max(Duration::from_secs(1));
+        within(budget, self.inner.store.memory_limits()).await
     }
 
     /// Opens the store's connection before the first request (so that the first

@@ -1,7 +1,8 @@
 //! How a request becomes a key.
 //!
 //! `namespace:v1:generation:host:/path?query`, where the host is lower-cased
-//! without its port, path segments are re-encoded (so `%2F` cannot pass for `/`),
+//! without its port and without the trailing dot of its fully qualified form
+//! (`localhost.` is `localhost`), path segments are re-encoded (so `%2F` cannot pass for `/`),
 //! and the query keeps only the parameters the route declared, stably sorted by
 //! name (repeats keep their order: `?a=1&a=2` and `?a=2&a=1` differ, as they may
 //! for the route). A key longer than [`MAX_PLAIN_KEY`] is replaced by its SHA-256.
@@ -27,10 +28,17 @@ pub fn key_base(namespace: &str, generation: &str) -> String {
     format!("{namespace}:{KEY_FORMAT}:{generation}:")
 }
 
+/// The host as keys and the allow-list compare it: `example.com.` (the fully
+/// qualified spelling, which DNS resolves alike) is `example.com`. One dot only:
+/// `example.com..` is no host name and stays apart.
+pub fn host_name(domain: &str) -> &str {
+    domain.strip_suffix('.').unwrap_or(domain)
+}
+
 /// The page key of a request under `base`, keeping only `declared` parameters.
 pub fn page_key(base: &str, parts: &RequestParts<'_>, declared: &[String]) -> String {
     let mut rest = String::with_capacity(64);
-    rest.push_str(&parts.host.to_ascii_lowercase());
+    rest.push_str(&host_name(parts.host).to_ascii_lowercase());
     rest.push(':');
     rest.push_str(&normalised_path(parts.path));
     let mut kept: Vec<&(&str, &str)> = parts
@@ -142,6 +150,24 @@ mod tests {
         assert_eq!(
             key(&[], &[("per_page", "5"), ("utm", "x"), ("page", "2")]),
             "ns:v1:g:localhost:/?page=2&per_page=5"
+        );
+    }
+
+    #[test]
+    fn the_fully_qualified_host_is_the_same_host() {
+        assert_eq!(host_name("localhost."), "localhost");
+        assert_eq!(host_name("127.0.0.1."), "127.0.0.1");
+        assert_eq!(host_name("localhost"), "localhost");
+        assert_eq!(host_name("localhost.."), "localhost.", "one dot only");
+        let parts = |host| RequestParts {
+            host,
+            path: &[],
+            query: &[],
+            vary: &[],
+        };
+        assert_eq!(
+            page_key("ns:", &parts("LocalHost."), &[]),
+            page_key("ns:", &parts("localhost"), &[])
         );
     }
 

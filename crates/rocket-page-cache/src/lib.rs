@@ -18,12 +18,15 @@
 //! - `key`, `policy`: how a request becomes a key; what is storable.
 //! - [`reads`]: what a render read (rows, memberships), recorded by the app's
 //!   data layer; the tags an entry is filed under and a [`Change`] purges.
+//! - `private`: whether a private cookie stands for a session (decrypts, and the
+//!   app's check says it is live), so that junk cookies cannot bypass.
 //! - `entry`: the stored envelope (its layout is private).
 //! - `encoding`: which content coding a request gets, and each one's `ETag`.
 //! - `compress`: a page's br and gzip forms, made once when it is stored.
 //! - `flight`: one render per key in this process (knows no store).
 //! - `lease`: the cluster-wide lease and what a flight's leader does with it,
 //!   above the handle.
+//! - `memory_report`: the line at start that says what happens when Redis is full.
 //! - `route_stats`: counters per route policy ([`Outcome`], render times).
 //! - `handle`: the [`Cache`] handle, every store call within its budget.
 //! - `near`: the per-instance L1 in front of Redis and the invalidation link
@@ -54,8 +57,10 @@ mod freshness_tests;
 mod handle;
 mod key;
 mod lease;
+mod memory_report;
 mod near;
 mod policy;
+mod private;
 pub mod reads;
 mod render;
 mod respond;
@@ -71,8 +76,9 @@ pub use fairing::{request_outcome, PageCache, RequestOutcome};
 pub use handle::{Cache, CacheHealth, CacheUnavailable};
 pub use key::normalise_request_path;
 pub use policy::{Canonical, RoutePolicy};
+pub use private::SessionCheck;
 pub use reads::{Change, Reads};
 pub use route_stats::{HistogramSnapshot, Outcome, RouteStatsSnapshot, RENDER_BUCKETS};
 pub use singleton::Singleton;
 pub use stats::StatsSnapshot;
-pub use store::{StoreError, Usage};
+pub use store::{MemoryLimit, StoreError, Usage};

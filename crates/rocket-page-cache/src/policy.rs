@@ -95,6 +95,7 @@ pub struct RoutePolicy {
     tags: Vec<String>,
     vary: Vec<String>,
     params: Vec<(String, Canonical)>,
+    public: bool,
 }
 
 impl RoutePolicy {
@@ -108,7 +109,20 @@ impl RoutePolicy {
             tags: Vec::new(),
             vary: Vec::new(),
             params: Vec::new(),
+            public: false,
         }
+    }
+
+    /// The page is the same for every client, credentials or not: a request
+    /// carrying `Authorization` may then be answered from a stored copy, as RFC
+    /// 9111 (section 3.5) lets a shared cache do for a `public` response, instead
+    /// of rendering from the data layer each time. What such a request renders
+    /// (on a miss) is still never stored. Without this, `Authorization` bypasses
+    /// the cache altogether, for routes whose page depends on who asks.
+    #[must_use]
+    pub fn public(mut self) -> Self {
+        self.public = true;
+        self
     }
 
     /// How the path parameter `<name>` or the declared query parameter `name` is
@@ -164,6 +178,9 @@ pub struct Resolved {
     pub tags: Vec<String>,
     /// Lower-case names of request headers that are part of the key.
     pub vary: Vec<String>,
+    /// Whether a request carrying `Authorization` may be served a stored copy
+    /// ([`RoutePolicy::public`]).
+    pub public: bool,
     /// Whether every path parameter is spelled as the route writes it.
     pub canonical_path: bool,
     /// Canonical spellings of the declared query parameters that have one.
@@ -318,6 +335,7 @@ impl Policies {
             query,
             tags,
             vary: route.map(|r| r.vary.clone()).unwrap_or_default(),
+            public: route.is_some_and(|r| r.public),
             route: route_id,
         })
     }

@@ -14,6 +14,7 @@ mod fail_open;
 mod flight;
 mod keys;
 mod memo;
+mod memory_limits;
 mod near;
 mod policy;
 mod private;

@@ -5,7 +5,9 @@
 //! wrong username or password shows the form again with 401; the password is
 //! checked against the argon2 hash on the blocking pool, a few at a time. Too many
 //! failures from one address or for one username, or too many checks in flight,
-//! answer 429 with `Retry-After` without checking the password.
+//! answer 429 with `Retry-After` without checking the password; a browser with a
+//! device cookie for the username (earned by a successful login) is locked only
+//! by its own failures.
 
 use std::net::IpAddr;
 
@@ -19,9 +21,10 @@ use serde::Serialize;
 
 use crate::db::Db;
 use crate::web::auth::{
-    check_login_token, end_session, issue_login_token, start_session, AdminSession, Auth,
-    AuthError, LoginCheck,
+    check_login_token, device_for, end_session, issue_device, issue_login_token, start_session,
+    AdminSession, Auth, AuthError, LoginCheck,
 };
+use crate::web::security_headers::OverTls;
 use crate::web::view::{flash_view, local_path, AdminReply, Denied, FlashView};
 
 pub fn routes() -> Vec<Route> {
@@ -65,6 +68,7 @@ fn login_form(
     jar: &CookieJar<'_>,
     flash: Option<FlashMessage<'_>>,
     next: Option<&str>,
+    tls: OverTls,
 ) -> AdminReply {
     let next = local_path(next);
     if session.is_some() {
@@ -72,7 +76,7 @@ fn login_form(
     }
     let configured = auth.login_enabled();
     let csrf = if configured {
-        issue_login_token(jar)
+        issue_login_token(jar, tls.0)
     } else {
         String::new()
     };
@@ -122,6 +126,7 @@ async fn login(
     db: &State<Db>,
     jar: &CookieJar<'_>,
     address: Option<IpAddr>,
+    tls: OverTls,
     form: Form<LoginFields>,
 ) -> Result<LoginReply, Denied> {
     if !auth.login_enabled() {
@@ -135,7 +140,7 @@ async fn login(
             &LoginView {
                 title: "Admin login",
                 configured: true,
-                csrf: issue_login_token(jar),
+                csrf: issue_login_token(jar, tls.0),
                 next: next.clone(),
                 username: username.clone(),
                 error: Some(error),
@@ -155,7 +160,10 @@ async fn login(
         reply: again(Status::TooManyRequests, error),
         retry_after_secs: Some(wait_secs.max(1)),
     };
-    match auth.check_login(address, &username, password).await {
+    // A browser that logged in as this username before is not locked out by
+    // failures from elsewhere (see `auth::device`).
+    let device = device_for(jar, &username);
+    match auth.check_login(address, &username, password, device).await {
         LoginCheck::Valid => {}
         LoginCheck::Wrong => {
             return Ok(again(Status::Unauthorized, "Wrong username or password.").into())
@@ -173,7 +181,8 @@ async fn login(
             ))
         }
     }
-    start_session(jar, auth, db, &username).await?;
+    start_session(jar, auth, db, &username, tls.0).await?;
+    issue_device(jar, &username, tls.0);
     Ok(AdminReply::done(next, format!("Logged in as {username}.")).into())
 }
 

@@ -4,7 +4,7 @@
 use figment::Figment;
 use serde::Deserialize;
 
-use crate::config::ConfigError;
+use crate::config::{check_range, ConfigError};
 
 /// `[default.admin]`: who may write. Every key is optional; with none set, writes
 /// are refused and pages are served as usual.
@@ -129,18 +129,18 @@ impl AdminConfig {
                 ));
             }
         }
-        if self.session_ttl_secs == 0 || i64::try_from(self.session_ttl_secs).is_err() {
-            return Err(ConfigError::invalid(
-                "admin.session_ttl_secs",
-                "must be more than 0",
-            ));
-        }
+        check_range(
+            "admin.session_ttl_secs",
+            self.session_ttl_secs,
+            60..=30 * 86_400,
+        )?;
         if self.login_concurrency > 1024 {
             return Err(ConfigError::invalid(
                 "admin.login_concurrency",
                 "at most 1024 (0 means one per core)",
             ));
         }
+
         Ok(())
     }
 }

@@ -6,6 +6,7 @@
 //! served as usual.
 
 pub mod config;
+mod device;
 mod gate;
 mod password;
 mod session;
@@ -24,14 +25,19 @@ use crate::config::SecretKeySource;
 use crate::web::error::AppError;
 use config::AdminConfig;
 
+pub use device::{device_for, issue_device, DeviceId};
 use gate::VerifyGate;
 pub use password::{hash_password, verify_password};
 pub use session::{
-    check_login_token, end_session, issue_login_token, start_session, AdminSession, SESSION_COOKIE,
+    check_login_token, end_session, issue_login_token, session_is_live, start_session,
+    AdminSession, SESSION_COOKIE,
 };
 use throttle::LoginThrottle;
 pub(crate) use token::bearer_token;
 pub use token::ApiAdmin;
+
+/// Most ended session tokens remembered per instance.
+const ENDED_SESSIONS_KEPT: u64 = 10_000;
 
 /// The admin settings as requests need them; managed by [`AuthFairing`].
 pub struct Auth {
@@ -41,6 +47,10 @@ pub struct Auth {
     session_ttl: Duration,
     throttle: LoginThrottle,
     gate: VerifyGate,
+    /// SHA-256 of session tokens found to name no live session (bounded, and
+    /// forgotten after a session's lifetime): such a token never becomes live, so
+    /// a replayed cookie costs `MySQL` one lookup per instance.
+    ended_sessions: moka::sync::Cache<Vec<u8>, ()>,
 }
 
 /// What a login attempt came to.
@@ -48,10 +58,11 @@ pub struct Auth {
 pub enum LoginCheck {
     /// The admin's username and password.
     Valid,
-    /// Wrong username or password (counted against the address and the username).
+    /// Wrong username or password (counted against the address and the username,
+    /// or against the device for a browser with a device cookie).
     Wrong,
-    /// Too many failures from this address or for this username: try again after
-    /// this long. The password was not checked.
+    /// Too many failures from this address or for this username (or from this
+    /// device): try again after this long. The password was not checked.
     LockedOut(Duration),
     /// Too many password checks in flight: try again in a moment.
     Busy,
@@ -77,6 +88,10 @@ impl Auth {
             session_ttl: Duration::from_secs(config.session_ttl_secs),
             throttle: LoginThrottle::new(config.login_failures_allowed),
             gate: VerifyGate::new(config.login_concurrency()),
+            ended_sessions: moka::sync::Cache::builder()
+                .max_capacity(ENDED_SESSIONS_KEPT)
+                .time_to_live(Duration::from_secs(config.session_ttl_secs))
+                .build(),
         }
     }
 
@@ -90,19 +105,21 @@ impl Auth {
         self.api_token_digest.is_some()
     }
 
-    /// Checks a login attempt from `address`, within the throttle and the bound
-    /// on password checks in flight. The password is checked even when the username
+    /// Checks a login attempt from `address` (with `device`, the id of a valid
+    /// device cookie for `username`), within the throttle and the bound on
+    /// password checks in flight. The password is checked even when the username
     /// is wrong, so the time taken does not tell which was.
     pub async fn check_login(
         &self,
         address: Option<IpAddr>,
         username: &str,
         password: &str,
+        device: Option<DeviceId>,
     ) -> LoginCheck {
         let Some(login) = &self.login else {
             return LoginCheck::Wrong;
         };
-        if let Err(wait) = self.throttle.check(address, username) {
+        if let Err(wait) = self.throttle.check(address, username, device) {
             return LoginCheck::LockedOut(wait);
         }
         let Some(permit) = self.gate.enter().await else {
@@ -112,10 +129,10 @@ impl Auth {
         let password_ok =
             password::verify_password_holding(&login.password_hash, password, permit).await;
         if user_ok && password_ok {
-            self.throttle.succeeded(address, username);
+            self.throttle.succeeded(address, username, device);
             LoginCheck::Valid
         } else {
-            self.throttle.failed(address, username);
+            self.throttle.failed(address, username, device);
             LoginCheck::Wrong
         }
     }
@@ -201,8 +218,14 @@ impl Fairing for AuthFairing {
     fn info(&self) -> Info {
         Info {
             name: "Admin authentication",
-            kind: Kind::Ignite,
+            kind: Kind::Ignite | Kind::Request,
         }
+    }
+
+    /// Before the page cache (attached later): finds out whether a session cookie
+    /// names a live session, so the cache can tell junk from a session.
+    async fn on_request(&self, request: &mut rocket::Request<'_>, _: &mut rocket::Data<'_>) {
+        session::probe_session(request).await;
     }
 
     async fn on_ignite(&self, rocket: Rocket<Build>) -> fairing::Result {

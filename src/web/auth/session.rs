@@ -11,7 +11,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use rocket::http::{Cookie, CookieJar, SameSite, Status};
+use rocket::http::{Cookie, CookieJar, Method, SameSite, Status};
 use rocket::request::{FromRequest, Outcome, Request};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -20,12 +20,13 @@ use super::{random_token, same_secret, Auth, AuthError};
 use crate::db::sessions::{self, SessionRow};
 use crate::db::Db;
 
-/// The session cookie. The page cache bypasses every request that carries it
-/// (`cache.private_cookies`), so an admin never gets, nor leaves, a shared page.
+/// The session cookie. The page cache bypasses every request whose cookie names a
+/// live session ([`session_is_live`]), so an admin never gets, nor leaves, a
+/// shared page; a junk or ended one is an anonymous request.
 pub const SESSION_COOKIE: &str = "rc_session";
 /// The login form's CSRF cookie.
 const LOGIN_COOKIE: &str = "rc_login";
-const LOGIN_PATH: &str = "/admin/login";
+pub(super) const LOGIN_PATH: &str = "/admin/login";
 /// How long a login form may stay open before it must be reloaded.
 const LOGIN_FORM_TTL: Duration = Duration::from_mins(30);
 /// Clock difference between instances that is tolerated on `issued`.
@@ -62,7 +63,7 @@ impl AdminSession {
     }
 }
 
-fn now_secs() -> u64 {
+pub(super) fn now_secs() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
@@ -74,7 +75,7 @@ fn unix_now() -> i64 {
 }
 
 /// Whether something issued at `issued` is still within `ttl`.
-fn within(issued: u64, ttl: Duration) -> bool {
+pub(super) fn within(issued: u64, ttl: Duration) -> bool {
     let now = now_secs();
     issued <= now + CLOCK_SKEW_SECS && now < issued.saturating_add(ttl.as_secs())
 }
@@ -96,6 +97,33 @@ impl<'r> FromRequest<'r> for AdminSession {
     }
 }
 
+/// What the session probe found for a GET or HEAD, for the page cache's
+/// [`session_is_live`].
+struct SessionProbe(bool);
+
+/// Looks up the session of a GET or HEAD that carries the session cookie, before
+/// the page cache decides on it: a cookie that does not decrypt is found out in
+/// memory, one that names no live session costs at most one lookup (then
+/// [`Auth::ended_sessions`] knows it). The result is kept for the request's
+/// [`AdminSession`] guard, so a route that asks again costs nothing more.
+pub async fn probe_session(request: &Request<'_>) {
+    if !matches!(request.method(), Method::Get | Method::Head)
+        || request.cookies().get(SESSION_COOKIE).is_none()
+    {
+        return;
+    }
+    let found = request.local_cache_async(read_session(request)).await;
+    // Unsure (the store did not answer): private, so only slower.
+    let live = matches!(found, Ok(_) | Err(AuthError::Unavailable));
+    request.local_cache(|| SessionProbe(live));
+}
+
+/// The page cache's [`SessionCheck`](rocket_page_cache::SessionCheck) for
+/// [`SESSION_COOKIE`]: what [`probe_session`] found; private when it did not run.
+pub fn session_is_live(request: &Request<'_>) -> bool {
+    request.local_cache(|| SessionProbe(true)).0
+}
+
 fn guard_status(error: AuthError) -> Status {
     match error {
         AuthError::Unavailable => Status::ServiceUnavailable,
@@ -115,18 +143,31 @@ async fn read_session(request: &Request<'_>) -> Result<AdminSession, AuthError> 
         .cookies()
         .get_private(SESSION_COOKIE)
         .ok_or(AuthError::LoginRequired)?;
+    let hash = token_hash(cookie.value());
+    let ended = request
+        .rocket()
+        .state::<Auth>()
+        .map(|auth| &auth.ended_sessions);
+    if ended.is_some_and(|ended| ended.contains_key(&hash)) {
+        return Err(AuthError::LoginRequired);
+    }
     let db = request
         .rocket()
         .state::<Db>()
         .ok_or(AuthError::Unavailable)?;
     let mut conn = db.conn().await.map_err(unavailable)?;
-    let row = sessions::find_live(&mut conn, &token_hash(cookie.value()), unix_now())
+    let row = sessions::find_live(&mut conn, &hash, unix_now())
         .await
         .map_err(unavailable)?
-        .ok_or(AuthError::LoginRequired)?;
-    if row.username != login.username || row.fingerprint != login.fingerprint {
+        .filter(|row| row.username == login.username && row.fingerprint == login.fingerprint);
+    let Some(row) = row else {
+        // A token that names no live session never will again: remember it, so
+        // a replayed cookie costs one lookup, not one per request.
+        if let Some(ended) = ended {
+            ended.insert(hash, ());
+        }
         return Err(AuthError::LoginRequired);
-    }
+    };
     Ok(AdminSession {
         username: row.username,
         csrf: row.csrf,
@@ -135,7 +176,9 @@ async fn read_session(request: &Request<'_>) -> Result<AdminSession, AuthError> 
 
 /// Logs why the session store failed; the request gets a 503.
 fn unavailable(cause: impl std::fmt::Display) -> AuthError {
-    rocket::warn!("admin session store: {cause}");
+    crate::request_warnings::warn(crate::request_warnings::WarningKind::SessionStore, || {
+        format!("admin session store: {cause}")
+    });
     AuthError::Unavailable
 }
 
@@ -146,12 +189,14 @@ fn token_hash(token: &str) -> Vec<u8> {
 }
 
 /// Logs `username` in: a new session row (new token, new CSRF token) and the
-/// cookie that holds its token, both ending after `admin.session_ttl_secs`.
+/// cookie that holds its token, both ending after `admin.session_ttl_secs`; the
+/// cookie is `Secure` when the login came over TLS (`secure`).
 pub async fn start_session(
     jar: &CookieJar<'_>,
     auth: &Auth,
     db: &Db,
     username: &str,
+    secure: bool,
 ) -> Result<(), AuthError> {
     let Some(login) = &auth.login else {
         return Err(AuthError::NotConfigured);
@@ -174,6 +219,7 @@ pub async fn start_session(
     jar.add_private(lasting(
         Cookie::build((SESSION_COOKIE, token)).path("/"),
         auth.session_ttl,
+        secure,
     ));
     jar.remove_private(Cookie::build(LOGIN_COOKIE).path(LOGIN_PATH));
     Ok(())
@@ -193,19 +239,29 @@ pub async fn end_session(jar: &CookieJar<'_>, db: &Db) -> Result<(), AuthError> 
 }
 
 /// An HTTP-only, same-site cookie whose `Max-Age` and `Expires` agree on `ttl`
-/// (a private cookie without `Expires` would get Rocket's default of a week).
-fn lasting(cookie: impl Into<Cookie<'static>>, ttl: Duration) -> Cookie<'static> {
+/// (a private cookie without `Expires` would get Rocket's default of a week);
+/// `secure` (the request came over TLS) keeps browsers from ever sending it over
+/// plain HTTP.
+pub(super) fn lasting(
+    cookie: impl Into<Cookie<'static>>,
+    ttl: Duration,
+    secure: bool,
+) -> Cookie<'static> {
     let ttl = rocket::time::Duration::seconds(i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX));
     let mut cookie = cookie.into();
     cookie.set_http_only(true);
+    if secure {
+        cookie.set_secure(true);
+    }
     cookie.set_same_site(SameSite::Strict);
     cookie.set_max_age(ttl);
     cookie.set_expires(rocket::time::OffsetDateTime::now_utc().saturating_add(ttl));
     cookie
 }
 
-/// A CSRF token for a login form, remembered in the login cookie.
-pub fn issue_login_token(jar: &CookieJar<'_>) -> String {
+/// A CSRF token for a login form, remembered in the login cookie (`Secure` over
+/// TLS).
+pub fn issue_login_token(jar: &CookieJar<'_>, secure: bool) -> String {
     let data = LoginData {
         csrf: random_token(),
         issued: now_secs(),
@@ -214,6 +270,7 @@ pub fn issue_login_token(jar: &CookieJar<'_>) -> String {
         jar.add_private(lasting(
             Cookie::build((LOGIN_COOKIE, value)).path(LOGIN_PATH),
             LOGIN_FORM_TTL,
+            secure,
         ));
     }
     data.csrf

@@ -1,5 +1,6 @@
-//! Failed logins counted per client address and per username, with a lockout that
-//! doubles with every failure past the allowance.
+//! Failed logins counted per client address and per username (or, for a browser
+//! with a device cookie, per device), with a lockout that doubles with every
+//! failure past the allowance.
 //!
 //! Both counts live in bounded in-process caches (moka): a flood of distinct
 //! usernames or addresses evicts the least useful entries instead of growing a map,
@@ -13,6 +14,8 @@ use std::time::{Duration, Instant};
 
 use moka::sync::Cache;
 use sha2::{Digest, Sha256};
+
+use super::device::DeviceId;
 
 /// Most addresses, and most usernames, tracked at once.
 const TRACKED: u64 = 10_000;
@@ -31,6 +34,8 @@ struct Failures {
 pub struct LoginThrottle {
     by_address: Cache<IpAddr, Failures>,
     by_username: Cache<[u8; 32], Failures>,
+    /// Failures of browsers with a device cookie, by the device's id.
+    by_device: Cache<DeviceId, Failures>,
     allowed: u32,
 }
 
@@ -40,16 +45,28 @@ impl LoginThrottle {
         Self {
             by_address: bounded_cache(),
             by_username: bounded_cache(),
+            by_device: bounded_cache(),
             allowed,
         }
     }
 
-    /// `Err(wait)` while the address or the username is locked out.
-    pub fn check(&self, address: Option<IpAddr>, username: &str) -> Result<(), Duration> {
+    /// `Err(wait)` while the attempt is locked out: with a device cookie, while
+    /// that device is; without one, while the address or the username is.
+    pub fn check(
+        &self,
+        address: Option<IpAddr>,
+        username: &str,
+        device: Option<DeviceId>,
+    ) -> Result<(), Duration> {
         let now = Instant::now();
-        let by_address = address.and_then(|ip| self.by_address.get(&ip));
-        let by_username = self.by_username.get(&digest(username));
-        let wait = [by_address, by_username]
+        let counts = match device {
+            Some(id) => [self.by_device.get(&id), None],
+            None => [
+                address.and_then(|ip| self.by_address.get(&ip)),
+                self.by_username.get(&digest(username)),
+            ],
+        };
+        let wait = counts
             .into_iter()
             .flatten()
             .filter_map(|failures| failures.locked_until)
@@ -59,8 +76,9 @@ impl LoginThrottle {
         wait.map_or(Ok(()), Err)
     }
 
-    /// Counts a failed login against the address and the username.
-    pub fn failed(&self, address: Option<IpAddr>, username: &str) {
+    /// Counts a failed login: against the device alone when the attempt came
+    /// with a device cookie, else against the address and the username.
+    pub fn failed(&self, address: Option<IpAddr>, username: &str, device: Option<DeviceId>) {
         let allowed = self.allowed;
         let bump = |old: Option<Failures>| {
             let count = old.map_or(0, |f| f.count).saturating_add(1);
@@ -69,6 +87,12 @@ impl LoginThrottle {
                 locked_until: lockout(count, allowed).map(|wait| Instant::now() + wait),
             }
         };
+        if let Some(id) = device {
+            self.by_device
+                .entry(id)
+                .and_upsert_with(|old| bump(old.map(|e| *e.value())));
+            return;
+        }
         if let Some(ip) = address {
             self.by_address
                 .entry(ip)
@@ -79,8 +103,13 @@ impl LoginThrottle {
             .and_upsert_with(|old| bump(old.map(|e| *e.value())));
     }
 
-    /// A successful login clears both counts.
-    pub fn succeeded(&self, address: Option<IpAddr>, username: &str) {
+    /// A successful login clears the counts it was checked against: the
+    /// device's, or the address's and the username's.
+    pub fn succeeded(&self, address: Option<IpAddr>, username: &str, device: Option<DeviceId>) {
+        if let Some(id) = device {
+            self.by_device.invalidate(&id);
+            return;
+        }
         if let Some(ip) = address {
             self.by_address.invalidate(&ip);
         }
@@ -130,30 +159,62 @@ mod tests {
         let throttle = LoginThrottle::new(1);
         let ip: IpAddr = [192, 0, 2, 1].into();
         let other: IpAddr = [192, 0, 2, 2].into();
-        throttle.failed(Some(ip), "a");
+        throttle.failed(Some(ip), "a", None);
         assert!(
-            throttle.check(Some(ip), "a").is_ok(),
+            throttle.check(Some(ip), "a", None).is_ok(),
             "within the allowance"
         );
-        throttle.failed(Some(ip), "b");
+        throttle.failed(Some(ip), "b", None);
         assert!(
-            throttle.check(Some(ip), "c").is_err(),
+            throttle.check(Some(ip), "c", None).is_err(),
             "the address is locked"
         );
-        assert!(throttle.check(Some(other), "c").is_ok());
-        throttle.failed(Some(other), "b");
-        assert!(throttle.check(None, "b").is_err(), "the username is locked");
-        throttle.succeeded(Some(ip), "b");
-        assert!(throttle.check(Some(ip), "b").is_ok());
+        assert!(throttle.check(Some(other), "c", None).is_ok());
+        throttle.failed(Some(other), "b", None);
+        assert!(
+            throttle.check(None, "b", None).is_err(),
+            "the username is locked"
+        );
+        throttle.succeeded(Some(ip), "b", None);
+        assert!(throttle.check(Some(ip), "b", None).is_ok());
+    }
+
+    #[test]
+    fn a_device_is_locked_by_its_own_failures_only() {
+        let throttle = LoginThrottle::new(1);
+        let ip: IpAddr = [192, 0, 2, 1].into();
+        let (mine, yours) = ([1; 16], [2; 16]);
+        for _ in 0..3 {
+            throttle.failed(Some(ip), "admin", None);
+        }
+        assert!(throttle.check(Some(ip), "admin", None).is_err());
+        assert!(
+            throttle.check(Some(ip), "admin", Some(mine)).is_ok(),
+            "strangers do not lock a device out"
+        );
+        throttle.failed(Some(ip), "admin", Some(mine));
+        throttle.failed(Some(ip), "admin", Some(mine));
+        assert!(throttle.check(None, "admin", Some(mine)).is_err());
+        assert!(throttle.check(None, "admin", Some(yours)).is_ok());
+        throttle.succeeded(None, "admin", Some(yours));
+        assert!(
+            throttle.check(Some(ip), "admin", None).is_err(),
+            "a device's success leaves the strangers' lock"
+        );
     }
 
     #[test]
     fn a_flood_of_usernames_stays_bounded() {
         let throttle = LoginThrottle::new(0);
-        for i in 0..30_000 {
-            throttle.failed(None, &format!("user-{i}"));
+        for i in 0..30_000_u32 {
+            throttle.failed(None, &format!("user-{i}"), None);
+            let mut id = [0; 16];
+            id[..4].copy_from_slice(&i.to_le_bytes());
+            throttle.failed(None, "admin", Some(id));
         }
         throttle.by_username.run_pending_tasks();
+        throttle.by_device.run_pending_tasks();
         assert!(throttle.by_username.entry_count() <= TRACKED);
+        assert!(throttle.by_device.entry_count() <= TRACKED);
     }
 }

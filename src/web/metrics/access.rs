@@ -8,6 +8,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::web::auth::bearer_token;
+use crate::web::auth::config::MIN_API_TOKEN_LEN;
 
 /// `[default.metrics]`: who may scrape.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -16,6 +17,29 @@ pub struct MetricsConfig {
     /// The `Authorization: Bearer` token scrapers must send; unset or empty leaves
     /// `/metrics` open (for a scraper on a private network).
     pub token: Option<String>,
+}
+
+impl MetricsConfig {
+    /// A token, when set, is as long as the API's: a guessable one is worse than
+    /// none, which at least says `/metrics` is open.
+    fn validate(&self) -> Result<(), String> {
+        match self
+            .token
+            .as_deref()
+            .filter(|token| !token.trim().is_empty())
+        {
+            Some(token)
+                if token.chars().count() < MIN_API_TOKEN_LEN
+                    || token.chars().any(char::is_whitespace) =>
+            {
+                Err(format!(
+                    "invalid `metrics.token`: at least {MIN_API_TOKEN_LEN} characters without \
+                     spaces (e.g. `openssl rand -hex 32`), or unset for an open /metrics"
+                ))
+            }
+            _ => Ok(()),
+        }
+    }
 }
 
 /// The configured token, as a SHA-256 digest compared in constant time.
@@ -39,6 +63,10 @@ impl MetricsAccess {
             } else {
                 MetricsConfig::default()
             };
+            if let Err(reason) = config.validate() {
+                rocket::error!("configuration: {reason}");
+                return Err(rocket);
+            }
             let token_digest = config
                 .token
                 .as_deref()

@@ -51,6 +51,7 @@ pub struct AppBuilder {
     pub(super) figment: Figment,
     extra_routes: bool,
     rules: Vec<serde_json::Value>,
+    untracked: bool,
 }
 
 impl AppBuilder {
@@ -74,6 +75,7 @@ impl AppBuilder {
             figment,
             extra_routes: false,
             rules: Vec::new(),
+            untracked: false,
         }
     }
 
@@ -88,6 +90,13 @@ impl AppBuilder {
     /// rules win, as in Rocket.toml.
     pub fn with_rule(mut self, rule: serde_json::Value) -> Self {
         self.rules.push(rule);
+        self
+    }
+
+    /// A client that keeps no cookies: each request carries only those it is
+    /// given, as several browsers of one instance would.
+    pub fn untracked(mut self) -> Self {
+        self.untracked = true;
         self
     }
 
@@ -128,7 +137,11 @@ impl AppBuilder {
         if self.extra_routes {
             rocket = routes::mount(rocket);
         }
-        let client = Client::tracked(rocket).await?;
+        let client = if self.untracked {
+            Client::untracked(rocket).await?
+        } else {
+            Client::tracked(rocket).await?
+        };
         Ok(TestApp {
             client,
             namespace: self.namespace,

@@ -159,11 +159,14 @@ impl Browser {
         if (w, h) != (width, height) {
             self.resize(outer_w + width - w, outer_h + height - h).await;
         }
-        assert_eq!(
-            inner().await,
-            (width, height),
-            "the browser window could not be sized"
-        );
+        // The window manager applies a resize when it gets to it: on a loaded
+        // machine the page may still report the old size for a moment.
+        super::eventually(
+            std::time::Duration::from_secs(5),
+            "the browser window is sized",
+            || async { (inner().await == (width, height)).then_some(()) },
+        )
+        .await;
     }
 
     pub async fn goto(&self, url: &str) {

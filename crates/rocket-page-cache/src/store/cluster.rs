@@ -48,7 +48,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::Mutex;
 
 use super::commands::{self, millis, prefix_pattern, MARK_LIFETIME_MS};
-use super::{StalePatch, Store, StoreError, TagStamp, Usage};
+use super::{MemoryLimit, StalePatch, Store, StoreError, TagStamp, Usage};
 
 /// Files a key into a tag's set, unless the tag was purged after the render
 /// began (its mark is above the render's `since`); keeps the set alive at least
@@ -441,6 +441,27 @@ impl Store for ClusterStore {
     /// PING on a random node: the cluster connection answers.
     async fn ping(&self) -> Result<(), StoreError> {
         commands::ping(&mut self.conn().await?).await
+    }
+
+    /// Every master's own limit: each holds its share of the keys and fills up
+    /// on its own.
+    async fn memory_limits(&self) -> Result<Vec<MemoryLimit>, StoreError> {
+        let mut conn = self.conn().await?;
+        let mut limits = Vec::new();
+        for (host, port) in self.masters(&mut conn).await? {
+            let info = conn
+                .route_command(
+                    redis::cmd("INFO").arg("memory").clone(),
+                    RoutingInfo::SingleNode(SingleNodeRoutingInfo::ByAddress {
+                        host: host.clone(),
+                        port,
+                    }),
+                )
+                .await?;
+            let info: String = redis::from_redis_value(info).map_err(redis::RedisError::from)?;
+            limits.push(commands::memory_limit_of(&info, format!("{host}:{port}"))?);
+        }
+        Ok(limits)
     }
 }
 

@@ -283,9 +283,51 @@ pub fn prefix_pattern(prefix: &str) -> String {
     escaped
 }
 
+/// `INFO memory` on the connection's server, read as a [`MemoryLimit`] for
+/// `node`. INFO, not `CONFIG GET`: managed Redis services often disable CONFIG.
+pub async fn memory_limit<C: ConnectionLike + Send>(
+    conn: &mut C,
+    node: String,
+) -> Result<super::MemoryLimit, StoreError> {
+    let info: String = redis::cmd("INFO").arg("memory").query_async(conn).await?;
+    memory_limit_of(&info, node)
+}
+
+/// The `maxmemory` and `maxmemory_policy` fields of an `INFO memory` reply.
+pub fn memory_limit_of(info: &str, node: String) -> Result<super::MemoryLimit, StoreError> {
+    let field = |name: &str| {
+        info.lines()
+            .find_map(|line| line.strip_prefix(name)?.strip_prefix(':'))
+            .map(str::trim)
+    };
+    let max_bytes = field("maxmemory")
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| StoreError::Protocol("INFO memory without maxmemory".to_owned()))?;
+    let policy = field("maxmemory_policy")
+        .ok_or_else(|| StoreError::Protocol("INFO memory without maxmemory_policy".to_owned()))?
+        .to_owned();
+    Ok(super::MemoryLimit {
+        node,
+        max_bytes,
+        policy,
+    })
+}
+
 #[cfg(test)]
 mod tests {
-    use super::prefix_pattern;
+    use super::{memory_limit_of, prefix_pattern};
+
+    #[test]
+    fn maxmemory_and_its_policy_are_read_from_info_memory() {
+        let info = "# Memory\r\nused_memory:1024\r\nmaxmemory:67108864\r\n\
+                    maxmemory_human:64.00M\r\nmaxmemory_policy:allkeys-lru\r\n";
+        let limit = memory_limit_of(info, "r:6379".to_owned()).unwrap();
+        assert_eq!(
+            (limit.max_bytes, limit.policy.as_str()),
+            (67_108_864, "allkeys-lru")
+        );
+        assert!(memory_limit_of("# Memory\r\n", "r:6379".to_owned()).is_err());
+    }
 
     #[test]
     fn glob_characters_are_escaped() {

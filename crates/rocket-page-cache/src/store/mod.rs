@@ -91,6 +91,18 @@ pub struct Usage {
     pub complete: bool,
 }
 
+/// How one Redis server bounds its memory, as its `INFO memory` says.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct MemoryLimit {
+    /// `host:port` of the server (a master, on a cluster).
+    pub node: String,
+    /// `maxmemory` in bytes; 0 means no limit.
+    pub max_bytes: u64,
+    /// `maxmemory-policy`: what the server does when full (`allkeys-lru`,
+    /// `noeviction`, ...).
+    pub policy: String,
+}
+
 /// One cache backend. Every method may be called concurrently from many requests.
 #[rocket::async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -184,4 +196,10 @@ pub trait Store: Send + Sync + 'static {
 
     /// Answers when the backend is reachable.
     async fn ping(&self) -> Result<(), StoreError>;
+
+    /// How each server behind the store bounds its memory (every master of a
+    /// cluster); empty for a store in this process, which has its own bound.
+    async fn memory_limits(&self) -> Result<Vec<MemoryLimit>, StoreError> {
+        Ok(Vec::new())
+    }
 }

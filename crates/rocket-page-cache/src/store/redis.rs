@@ -12,7 +12,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::Script;
 
 use super::commands::{self, millis, prefix_pattern, MARK_LIFETIME_MS};
-use super::{StalePatch, Store, StoreError, TagStamp, Usage};
+use super::{MemoryLimit, StalePatch, Store, StoreError, TagStamp, Usage};
 
 /// Stores an entry and files it under its tags, unless a tag was purged after
 /// the render began (its purge mark is above the render's `since`).
@@ -92,6 +92,8 @@ pub struct RedisStore {
     purge_sequence: Script,
     release_lease: Script,
     holder_scripts: commands::HolderScripts,
+    /// `host:port` of the server, for what is logged about it.
+    node: String,
 }
 
 impl RedisStore {
@@ -100,6 +102,13 @@ impl RedisStore {
     /// `tag_prefix` starts the names of tag sets and purge marks.
     pub fn new(url: &str, op_timeout: Duration, tag_prefix: String) -> Result<Self, String> {
         let client = redis::Client::open(url).map_err(|e| e.to_string())?;
+        let node = url::Url::parse(url).map_or_else(
+            |_| "redis".to_owned(),
+            |u| {
+                let host = u.host_str().unwrap_or("localhost");
+                format!("{host}:{}", u.port().unwrap_or(6379))
+            },
+        );
         let manager_config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(op_timeout.max(Duration::from_millis(200))))
             .set_response_timeout(Some(op_timeout))
@@ -129,6 +138,7 @@ impl RedisStore {
             purge_sequence: commands::purge_sequence_script(),
             release_lease: commands::release_lease_script(),
             holder_scripts: commands::HolderScripts::default(),
+            node,
         })
     }
 
@@ -330,5 +340,12 @@ impl Store for RedisStore {
 
     async fn ping(&self) -> Result<(), StoreError> {
         commands::ping(&mut self.hot.clone()).await
+    }
+
+    async fn memory_limits(&self) -> Result<Vec<MemoryLimit>, StoreError> {
+        let mut conn = self.walk_conn().await?;
+        Ok(vec![
+            commands::memory_limit(&mut conn, self.node.clone()).await?,
+        ])
     }
 }

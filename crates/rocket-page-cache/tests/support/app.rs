@@ -117,8 +117,13 @@ impl TestApp {
     }
 }
 
+/// Not sent as a header: `name=value` goes to the client's jar encrypted with the
+/// app's key, as a cookie the app itself set with `add_private`.
+pub const SEALED_COOKIE: &str = "Sealed-Cookie";
+
 /// GET from `localhost:8000` with extra headers, as a browser sends it; a `Host`
-/// among them replaces `localhost:8000`, a `Cookie` goes to the client's jar.
+/// among them replaces `localhost:8000`, a `Cookie` goes to the client's jar (a
+/// [`SEALED_COOKIE`] too, encrypted).
 pub async fn get(client: &Client, uri: &str, headers: &[(&str, &str)]) -> Reply {
     request(client, Method::Get, uri, headers).await
 }
@@ -139,6 +144,10 @@ async fn request(client: &Client, method: Method, uri: &str, headers: &[(&str, &
         if name.eq_ignore_ascii_case("cookie") {
             if let Some((name, value)) = value.split_once('=') {
                 request = request.cookie(Cookie::new(name.to_owned(), value.to_owned()));
+            }
+        } else if name.eq_ignore_ascii_case(SEALED_COOKIE) {
+            if let Some((name, value)) = value.split_once('=') {
+                request = request.private_cookie(Cookie::new(name.to_owned(), value.to_owned()));
             }
         } else if !name.eq_ignore_ascii_case("host") {
             request.add_header(Header::new((*name).to_owned(), (*value).to_owned()));

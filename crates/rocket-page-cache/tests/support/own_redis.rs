@@ -15,10 +15,17 @@ pub struct OwnRedis {
 impl OwnRedis {
     /// Starts one with no persistence and waits until it answers `PING`.
     pub async fn start() -> Self {
+        Self::start_with(&[]).await
+    }
+
+    /// As [`start`](Self::start), with more `redis-server` arguments
+    /// (`--maxmemory 64mb`, ...).
+    pub async fn start_with(args: &[&str]) -> Self {
         let port = free_port();
         let child = Command::new("redis-server")
             .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
             .args(["--save", "", "--appendonly", "no"])
+            .args(args)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

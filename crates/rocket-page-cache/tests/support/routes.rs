@@ -99,6 +99,8 @@ impl Gate {
 /// The route cache policies the tests' app declares in code.
 pub fn policies() -> Vec<RoutePolicy> {
     vec![
+        // The same for everyone: credentials may read it (RFC 9111, 3.5).
+        RoutePolicy::new("/plain/public/*").public(),
         RoutePolicy::new("/plain/*"),
         RoutePolicy::new("/q").query(&["page", "sort"]),
         RoutePolicy::new("/vary").vary(&["Accept-Language"]),
