@@ -3,11 +3,10 @@
 //! login-edit-logout flow works, and the browser's own cache never shows a stale or
 //! someone else's copy. Screenshots go to `target/browser/screenshots/`.
 
-use rocket_cache::web::cluster::{window, Keys};
+use rocket_cache::web::cluster::window;
 
 use crate::support::admin::{ADMIN_PASSWORD, ADMIN_USER, API_TOKEN};
 use crate::support::browser::{Browser, ServedApp};
-use crate::support::redis::redis_conn;
 use crate::support::AppBuilder;
 
 const DESKTOP: (u32, u32) = (1280, 900);
@@ -245,12 +244,9 @@ async fn the_icon_browsers_ask_for_is_served() {
 /// An hour of a busy fleet, written as the instances' flushes write it: traffic
 /// rising to a peak, and a purge 25 minutes ago that sent the hit ratio down
 /// while the pages were rendered again.
-fn seed_last_hour(app: &ServedApp) {
-    let keys = Keys::new(&app.namespace.name);
-    let now_minute = window::now_secs() / 60;
-    let mut conn = redis_conn().expect("Redis");
-    for ago in 0..60u64 {
-        let minute = now_minute - ago;
+async fn seed_last_hour(app: &ServedApp) {
+    let now = window::now_secs();
+    for ago in (0..60u64).rev() {
         let requests = 400 + (60 - ago) * 12 + (ago % 7) * 25;
         let misses = match ago {
             25 => requests * 6 / 10,
@@ -260,28 +256,10 @@ fn seed_last_hour(app: &ServedApp) {
         };
         let bypasses = requests / 20;
         let hits = requests - misses - bypasses;
-        let key = keys.minute(minute);
-        let _: () = redis::pipe()
-            .cmd("HINCRBY")
-            .arg(&key)
-            .arg("hit")
-            .arg(hits)
-            .ignore()
-            .cmd("HINCRBY")
-            .arg(&key)
-            .arg("miss")
-            .arg(misses)
-            .ignore()
-            .cmd("HINCRBY")
-            .arg(&key)
-            .arg("bypass")
-            .arg(bypasses)
-            .ignore()
-            .cmd("EXPIRE")
-            .arg(&key)
-            .arg(600)
-            .ignore()
-            .query(&mut conn)
+        let counts = [("hit", hits), ("miss", misses), ("bypass", bypasses)];
+        app.cache
+            .fleet_add("seeded", &counts, now - ago * 60)
+            .await
             .expect("seed a minute");
     }
 }
@@ -289,7 +267,7 @@ fn seed_last_hour(app: &ServedApp) {
 #[rocket::async_test]
 async fn the_admin_chart_draws_the_fleets_last_hour() {
     let app = serve_seeded().await;
-    seed_last_hour(&app);
+    seed_last_hour(&app).await;
     let Some(browser) = Browser::start(DESKTOP.0, DESKTOP.1).await else {
         return;
     };

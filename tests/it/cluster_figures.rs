@@ -7,8 +7,9 @@ use rocket::http::Method;
 
 use rocket_cache::web::cluster::ClusterFigures;
 
+use crate::support::own_cluster::OwnCluster;
 use crate::support::redis::redis_conn;
-use crate::support::{eventually, AppBuilder, TestApp};
+use crate::support::{closed_port, eventually, AppBuilder, TestApp};
 
 /// Longer than a few flushes (one a second) on a loaded machine.
 const FLUSHED_WITHIN: Duration = Duration::from_secs(15);
@@ -77,16 +78,41 @@ async fn cluster_figures_add_up_every_instance() {
 }
 
 #[rocket::async_test]
+async fn on_a_redis_cluster_the_figures_go_through_the_cluster_not_cache_url() {
+    let nodes = OwnCluster::shared().urls();
+    let dead_url = format!("redis://127.0.0.1:{}/", closed_port());
+    let on_cluster = |builder: AppBuilder| {
+        builder
+            .with_admin()
+            .with("cache.cluster_nodes", &nodes)
+            .with("cache.url", &dead_url)
+    };
+    let a = on_cluster(AppBuilder::new()).start().await;
+    let b = on_cluster(a.peer()).start().await;
+    assert_eq!(a.fetch("/users/1").await.x_cache(), "MISS");
+    for _ in 0..3 {
+        assert_eq!(b.fetch("/users/1").await.x_cache(), "HIT");
+    }
+    let expected =
+        |c: &serde_json::Value| c["hits"] == 3 && c["misses"] == 1 && c["instances"] == 2;
+    let json = cluster_once(&a, "3 hits and a miss from 2 instances", expected).await;
+    assert!(json["cluster_error"].is_null(), "{json}");
+}
+
+#[rocket::async_test]
 async fn every_cluster_key_expires_and_the_buckets_are_few() {
     let app = AppBuilder::new().with_admin().start().await;
     app.fetch("/users/1").await;
     cluster_once(&app, "the miss flushed", |c| c["misses"] == 1).await;
     let keys = app.namespace.stats_keys();
     let mut conn = redis_conn().expect("Redis");
-    let minutes = keys.iter().filter(|k| k.contains(":stats:m:")).count();
+    let minutes = keys
+        .iter()
+        .filter(|k| k.contains(":stats:{fleet}:m:"))
+        .count();
     assert!((1..=2).contains(&minutes), "{keys:?}");
     assert!(
-        keys.iter().any(|k| k.ends_with(":stats:instances")),
+        keys.iter().any(|k| k.ends_with(":stats:{fleet}:instances")),
         "{keys:?}"
     );
     assert_eq!(keys.len(), minutes + 1, "{keys:?}");

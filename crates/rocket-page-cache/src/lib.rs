@@ -31,6 +31,7 @@
 //! - `handle`: the [`Cache`] handle, every store call within its budget.
 //! - `near`: the per-instance L1 in front of Redis and the invalidation link
 //!   that keeps it coherent (one tracking connection per master on a cluster).
+//! - `fleet`: per-minute counts of every instance, in the shared store.
 //! - `singleton`: work one instance does for all (a lease by name, renewed, and a
 //!   state only its holder may write).
 //! - `clock`: the time every freshness decision reads ([`Clock`]; a
@@ -51,6 +52,7 @@ mod decide;
 mod encoding;
 mod entry;
 mod fairing;
+mod fleet;
 mod flight;
 #[cfg(test)]
 mod freshness_tests;

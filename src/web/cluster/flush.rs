@@ -1,20 +1,12 @@
-//! One flush: this instance's counts since the last one, added to the current
-//! minute's hash, and a heartbeat, in one atomic round trip.
+//! One flush: this instance's counts since the last one, to be added to the
+//! current minute by the engine's store (`Cache::fleet_add`), with a heartbeat.
 
 use std::collections::BTreeMap;
 
-use redis::aio::ConnectionLike;
 use rocket_page_cache::{Cache, Outcome};
 
-use super::Keys;
-
-/// How long a minute's hash lives: the hour the chart shows, and a little more
-/// for the clocks of instances that are a bit behind.
-pub const MINUTE_TTL_SECS: u64 = 3_600 + 120;
 /// How long an instance counts as alive after its last flush.
 pub const ALIVE_SECS: u64 = 10;
-/// Instances not seen for this long are removed from the set as it is written.
-const FORGET_SECS: u64 = 60;
 
 /// Requests by outcome since start, summed over routes (the label `Outcome`
 /// gives, so a new outcome is flushed without a change here).
@@ -32,6 +24,14 @@ impl Totals {
         Self(totals)
     }
 
+    /// The counts as (outcome, count) pairs, for the store.
+    pub fn pairs(&self) -> Vec<(&'static str, u64)> {
+        self.0
+            .iter()
+            .map(|(&outcome, &count)| (outcome, count))
+            .collect()
+    }
+
     /// What `self` has that `earlier` had not (counters only grow).
     pub fn since(&self, earlier: &Self) -> Self {
         Self(
@@ -45,46 +45,6 @@ impl Totals {
                 .collect(),
         )
     }
-}
-
-/// Adds `news` to the minute of `now_secs` and marks `instance` alive, in one
-/// MULTI/EXEC: all of it lands or none.
-pub async fn add(
-    conn: &mut impl ConnectionLike,
-    keys: &Keys,
-    instance: &str,
-    news: &Totals,
-    now_secs: u64,
-) -> redis::RedisResult<()> {
-    let bucket = keys.minute(now_secs / 60);
-    let instances = keys.instances();
-    let mut pipe = redis::pipe();
-    pipe.atomic();
-    for (outcome, delta) in &news.0 {
-        pipe.cmd("HINCRBY")
-            .arg(&bucket)
-            .arg(outcome)
-            .arg(delta)
-            .ignore();
-    }
-    if !news.0.is_empty() {
-        pipe.cmd("EXPIRE")
-            .arg(&bucket)
-            .arg(MINUTE_TTL_SECS)
-            .ignore();
-    }
-    pipe.cmd("ZADD")
-        .arg(&instances)
-        .arg(now_secs)
-        .arg(instance)
-        .ignore();
-    pipe.cmd("ZREMRANGEBYSCORE")
-        .arg(&instances)
-        .arg("-inf")
-        .arg(format!("({}", now_secs.saturating_sub(FORGET_SECS)))
-        .ignore();
-    pipe.cmd("EXPIRE").arg(&instances).arg(FORGET_SECS).ignore();
-    pipe.query_async(conn).await
 }
 
 /// Whether an outcome's count goes to the hit side of a hit ratio.

@@ -22,7 +22,6 @@ pub mod window;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use rocket::fairing::{self, Fairing, Info, Kind};
 use rocket::{Build, Orbit, Rocket};
 use rocket_page_cache::{BackendKind, Cache};
@@ -31,8 +30,6 @@ pub use window::{ClusterWindow, Minute};
 
 /// How often each instance adds its counts.
 const FLUSH_EVERY: Duration = Duration::from_secs(1);
-/// The longest a flush or a read may take; the figures are not worth more.
-const BUDGET: Duration = Duration::from_secs(1);
 
 /// The figures of the fleet, always managed: without a shared store it only
 /// says why there are none.
@@ -41,64 +38,28 @@ pub struct ClusterFigures(Result<Arc<Shared>, String>);
 /// What the flush task and the admin page share.
 struct Shared {
     cache: Cache,
-    conn: ConnectionManager,
-    keys: Keys,
     /// This process in the instance set: random, new at each start.
     instance: String,
     /// The totals already added to Redis, so each flush adds only the news.
     flushed: tokio::sync::Mutex<flush::Totals>,
 }
 
-/// The names of the keys, all under `<namespace>:stats:`.
-#[derive(Debug, Clone)]
-pub struct Keys {
-    prefix: String,
-}
-
-impl Keys {
-    pub fn new(namespace: &str) -> Self {
-        Self {
-            prefix: format!("{namespace}:stats:"),
-        }
-    }
-
-    /// The hash of one minute (Unix seconds / 60).
-    pub fn minute(&self, minute: u64) -> String {
-        format!("{}m:{minute}", self.prefix)
-    }
-
-    /// The sorted set of live instances.
-    pub fn instances(&self) -> String {
-        format!("{}instances", self.prefix)
-    }
-}
-
 impl ClusterFigures {
-    /// This instance's connection to the shared store; `Err` for a `cache.url`
-    /// Redis does not take.
-    fn new(cache: &Cache) -> Result<Self, String> {
+    /// The figures kept through `cache`'s store: one Redis or a Redis Cluster.
+    fn new(cache: &Cache) -> Self {
         let config = cache.config();
         if config.backend != BackendKind::Redis {
-            return Ok(Self::none(format!(
+            return Self::none(format!(
                 "the {:?} backend is not shared by the instances; cluster figures need \
                  the redis backend",
                 config.backend
-            )));
+            ));
         }
-        let client = redis::Client::open(config.url.as_str()).map_err(|e| e.to_string())?;
-        let manager = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(BUDGET))
-            .set_response_timeout(Some(BUDGET))
-            .set_number_of_retries(1);
-        let conn =
-            ConnectionManager::new_lazy_with_config(client, manager).map_err(|e| e.to_string())?;
-        Ok(Self(Ok(Arc::new(Shared {
+        Self(Ok(Arc::new(Shared {
             cache: cache.clone(),
-            conn,
-            keys: Keys::new(&config.namespace),
             instance: format!("{:016x}", rand::random::<u64>()),
             flushed: tokio::sync::Mutex::default(),
-        }))))
+        })))
     }
 
     fn none(reason: String) -> Self {
@@ -109,11 +70,8 @@ impl ClusterFigures {
     /// says why there is none.
     pub async fn last_hour(&self) -> Result<ClusterWindow, String> {
         let shared = self.0.as_ref().map_err(Clone::clone)?;
-        let mut conn = shared.conn.clone();
-        let read = window::read(&mut conn, &shared.keys, window::now_secs());
-        tokio::time::timeout(BUDGET, read)
+        window::read(&shared.cache, window::now_secs())
             .await
-            .map_err(|_| format!("the cache store did not answer within {BUDGET:?}"))?
             .map_err(|e| format!("the cache store failed: {e}"))
     }
 
@@ -131,17 +89,9 @@ impl Shared {
         let mut flushed = self.flushed.lock().await;
         let now = flush::Totals::of(&self.cache);
         let news = now.since(&flushed);
-        let mut conn = self.conn.clone();
-        let write = flush::add(
-            &mut conn,
-            &self.keys,
-            &self.instance,
-            &news,
-            window::now_secs(),
-        );
-        tokio::time::timeout(BUDGET, write)
+        self.cache
+            .fleet_add(&self.instance, &news.pairs(), window::now_secs())
             .await
-            .map_err(|_| format!("Redis did not answer within {BUDGET:?}"))?
             .map_err(|e| e.to_string())?;
         // Only what reached Redis counts as added: a failed flush is retried
         // with the next one's news. (A flush that timed out after Redis had
@@ -168,13 +118,7 @@ impl Fairing for ClusterFiguresFairing {
             let none = ClusterFigures::none("the page cache is not attached".to_owned());
             return Ok(rocket.manage(none));
         };
-        match ClusterFigures::new(&cache) {
-            Ok(figures) => Ok(rocket.manage(figures)),
-            Err(e) => {
-                rocket::error!("cluster figures: cache.url: {e}");
-                Err(rocket)
-            }
-        }
+        Ok(rocket.manage(ClusterFigures::new(&cache)))
     }
 
     async fn on_liftoff(&self, rocket: &Rocket<Orbit>) {

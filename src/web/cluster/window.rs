@@ -3,12 +3,10 @@
 use std::collections::HashMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use redis::aio::ConnectionLike;
-use rocket_page_cache::Outcome;
+use rocket_page_cache::{Cache, Outcome, StoreError};
 use serde::Serialize;
 
 use super::flush::{from_cache, ALIVE_SECS};
-use super::Keys;
 
 /// Minutes the window holds: the chart's points.
 pub const MINUTES: usize = 60;
@@ -60,32 +58,13 @@ pub struct ClusterWindow {
     pub minutes: Vec<Minute>,
 }
 
-/// Reads the hour up to `now_secs`: one HGETALL per minute and a count of live
-/// instances, in one round trip.
-pub async fn read(
-    conn: &mut impl ConnectionLike,
-    keys: &Keys,
-    now_secs: u64,
-) -> redis::RedisResult<ClusterWindow> {
+/// Reads the hour up to `now_secs` through the engine's store, in one round
+/// trip.
+pub async fn read(cache: &Cache, now_secs: u64) -> Result<ClusterWindow, StoreError> {
     let current = now_secs / 60;
     let first = current + 1 - MINUTES as u64;
-    let mut pipe = redis::pipe();
-    for minute in first..=current {
-        pipe.cmd("HGETALL").arg(keys.minute(minute));
-    }
-    pipe.cmd("ZCOUNT")
-        .arg(keys.instances())
-        .arg(now_secs.saturating_sub(ALIVE_SECS))
-        .arg("+inf");
-    let mut replies: Vec<redis::Value> = pipe.query_async(conn).await?;
-    let instances: u64 = match replies.pop() {
-        Some(reply) => redis::from_redis_value(reply)?,
-        None => 0,
-    };
-    let mut buckets = Vec::with_capacity(replies.len());
-    for reply in replies {
-        buckets.push(redis::from_redis_value::<HashMap<String, u64>>(reply)?);
-    }
+    let alive_since = now_secs.saturating_sub(ALIVE_SECS);
+    let (buckets, instances) = cache.fleet_read(first, current, alive_since).await?;
     Ok(summarise(first, &buckets, instances))
 }
 

@@ -432,10 +432,13 @@ fn axe_source() -> String {
 pub struct ServedApp {
     pub base: String,
     pub queries: QueryCounter,
+    /// The served app's cache handle, as its routes see it.
+    pub cache: rocket_page_cache::Cache,
     shutdown: Shutdown,
     /// Kept last: the database is dropped after the server is told to stop.
     pub db: Arc<TestDb>,
-    pub namespace: Arc<TestNamespace>,
+    /// Held so that the namespace's keys are cleared when the app goes.
+    _namespace: Arc<TestNamespace>,
 }
 
 impl ServedApp {
@@ -467,6 +470,10 @@ impl AppBuilder {
             .await
             .expect("the app ignites");
         let queries = rocket.state::<Db>().expect("Db managed").queries().clone();
+        let cache = rocket
+            .state::<rocket_page_cache::Cache>()
+            .expect("Cache managed")
+            .clone();
         let shutdown = rocket.shutdown();
         tokio::spawn(rocket.launch());
         let base = format!("http://127.0.0.1:{port}");
@@ -475,9 +482,10 @@ impl AppBuilder {
         ServedApp {
             base,
             queries,
+            cache,
             shutdown,
             db: self.db,
-            namespace: self.namespace,
+            _namespace: self.namespace,
         }
     }
 }

@@ -48,7 +48,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::Mutex;
 
 use super::commands::{self, millis, prefix_pattern, MARK_LIFETIME_MS};
-use super::{MemoryLimit, StalePatch, Store, StoreError, TagStamp, Usage};
+use super::{CountBatch, MemoryLimit, StalePatch, Store, StoreError, TagStamp, Usage};
 
 /// Files a key into a tag's set, unless the tag was purged after the render
 /// began (its mark is above the render's `since`); keeps the set alive at least
@@ -117,6 +117,7 @@ pub struct ClusterStore {
     patch_stale: Script,
     release_lease: Script,
     holder_scripts: commands::HolderScripts,
+    count_scripts: commands::CountScripts,
 }
 
 impl ClusterStore {
@@ -144,6 +145,7 @@ impl ClusterStore {
             patch_stale: Script::new(PATCH_STALE),
             release_lease: commands::release_lease_script(),
             holder_scripts: commands::HolderScripts::default(),
+            count_scripts: commands::CountScripts::default(),
         })
     }
 
@@ -401,6 +403,20 @@ impl Store for ClusterStore {
 
     async fn release_lease(&self, key: &str, token: &str) -> Result<(), StoreError> {
         commands::release_lease(&mut self.conn().await?, &self.release_lease, key, token).await
+    }
+
+    async fn add_counts(&self, batch: &CountBatch<'_>) -> Result<(), StoreError> {
+        commands::add_counts(&mut self.conn().await?, &self.count_scripts, batch).await
+    }
+
+    async fn read_counts(
+        &self,
+        counts: &[String],
+        alive: &str,
+        alive_since: u64,
+    ) -> Result<(Vec<Vec<(String, u64)>>, u64), StoreError> {
+        let scripts = &self.count_scripts;
+        commands::read_counts(&mut self.conn().await?, scripts, counts, alive, alive_since).await
     }
 
     async fn hold_lease(&self, key: &str, token: &str, ttl: Duration) -> Result<bool, StoreError> {

@@ -146,6 +146,94 @@ pub async fn set_as_holder<C: ConnectionLike + Send>(
     Ok(stored == 1)
 }
 
+/// Adds counts and marks an instance alive, atomically. KEYS: counts, alive
+/// (one slot). ARGV: counts ttl ms, member, now, forget below, alive ttl ms,
+/// then (field, delta) pairs.
+const ADD_COUNTS: &str = r"
+local pairs = #ARGV - 5
+for i = 6, #ARGV, 2 do
+  redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[i + 1])
+end
+if pairs > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. ARGV[4])
+redis.call('PEXPIRE', KEYS[2], ARGV[5])
+return 1
+";
+
+/// Reads counter hashes and counts live instances. KEYS: the hashes, then the
+/// alive set (one slot). ARGV: alive since.
+const READ_COUNTS: &str = r"
+local out = {}
+for i = 1, #KEYS - 1 do
+  out[i] = redis.call('HGETALL', KEYS[i])
+end
+out[#KEYS] = redis.call('ZCOUNT', KEYS[#KEYS], ARGV[1], '+inf')
+return out
+";
+
+/// The fleet counters' scripts, built once per store.
+pub struct CountScripts {
+    add: Script,
+    read: Script,
+}
+
+impl Default for CountScripts {
+    fn default() -> Self {
+        Self {
+            add: Script::new(ADD_COUNTS),
+            read: Script::new(READ_COUNTS),
+        }
+    }
+}
+
+pub async fn add_counts<C: ConnectionLike + Send>(
+    conn: &mut C,
+    scripts: &CountScripts,
+    batch: &super::CountBatch<'_>,
+) -> Result<(), StoreError> {
+    let mut call = scripts.add.key(batch.counts);
+    call.key(batch.alive)
+        .arg(millis(batch.ttl))
+        .arg(batch.member)
+        .arg(batch.now)
+        .arg(batch.forget_below)
+        .arg(millis(batch.ttl_alive));
+    for (field, delta) in batch.deltas {
+        call.arg(*field).arg(*delta);
+    }
+    let _: i64 = call.invoke_async(conn).await?;
+    Ok(())
+}
+
+pub async fn read_counts<C: ConnectionLike + Send>(
+    conn: &mut C,
+    scripts: &CountScripts,
+    counts: &[String],
+    alive: &str,
+    alive_since: u64,
+) -> Result<(Vec<Vec<(String, u64)>>, u64), StoreError> {
+    let mut call = scripts.read.prepare_invoke();
+    for key in counts {
+        call.key(key);
+    }
+    call.key(alive).arg(alive_since);
+    let mut replies: Vec<redis::Value> = call.invoke_async(conn).await?;
+    let alive_count: u64 = match replies.pop() {
+        Some(reply) => redis::from_redis_value(reply).map_err(redis::RedisError::from)?,
+        None => 0,
+    };
+    let hashes = replies
+        .into_iter()
+        .map(|reply| {
+            let flat: Vec<(String, u64)> =
+                redis::from_redis_value(reply).map_err(redis::RedisError::from)?;
+            Ok(flat)
+        })
+        .collect::<Result<_, StoreError>>()?;
+    Ok((hashes, alive_count))
+}
+
 /// The release script, built once per store.
 pub fn release_lease_script() -> Script {
     Script::new(RELEASE_LEASE)

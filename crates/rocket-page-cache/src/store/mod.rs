@@ -202,4 +202,46 @@ pub trait Store: Send + Sync + 'static {
     async fn memory_limits(&self) -> Result<Vec<MemoryLimit>, StoreError> {
         Ok(Vec::new())
     }
+
+    /// Adds `deltas` to the counter hash `counts` (which then lives `ttl`), and
+    /// scores `member` with `now` in the sorted set `alive`, dropping members
+    /// scored below `forget_below` (the set then lives `ttl_alive`): all of it or
+    /// nothing. The keys must share a cluster slot. A store in this process has
+    /// no fleet to count: it says so.
+    async fn add_counts(&self, batch: &CountBatch<'_>) -> Result<(), StoreError> {
+        let _ = batch;
+        Err(StoreError::Protocol(format!(
+            "the {} backend is not shared by the instances",
+            self.name()
+        )))
+    }
+
+    /// The counter hashes `counts` (empty for those that do not exist) and how
+    /// many members of `alive` are scored `alive_since` or later. The keys must
+    /// share a cluster slot.
+    async fn read_counts(
+        &self,
+        counts: &[String],
+        alive: &str,
+        alive_since: u64,
+    ) -> Result<(Vec<Vec<(String, u64)>>, u64), StoreError> {
+        let _ = (counts, alive, alive_since);
+        Err(StoreError::Protocol(format!(
+            "the {} backend is not shared by the instances",
+            self.name()
+        )))
+    }
+}
+
+/// One instance's news for [`Store::add_counts`].
+#[derive(Debug, Clone)]
+pub struct CountBatch<'a> {
+    pub counts: &'a str,
+    pub ttl: Duration,
+    pub deltas: &'a [(&'a str, u64)],
+    pub alive: &'a str,
+    pub member: &'a str,
+    pub now: u64,
+    pub forget_below: u64,
+    pub ttl_alive: Duration,
 }

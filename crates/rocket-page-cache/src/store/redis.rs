@@ -12,7 +12,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::Script;
 
 use super::commands::{self, millis, prefix_pattern, MARK_LIFETIME_MS};
-use super::{MemoryLimit, StalePatch, Store, StoreError, TagStamp, Usage};
+use super::{CountBatch, MemoryLimit, StalePatch, Store, StoreError, TagStamp, Usage};
 
 /// Stores an entry and files it under its tags, unless a tag was purged after
 /// the render began (its purge mark is above the render's `since`).
@@ -92,6 +92,7 @@ pub struct RedisStore {
     purge_sequence: Script,
     release_lease: Script,
     holder_scripts: commands::HolderScripts,
+    count_scripts: commands::CountScripts,
     /// `host:port` of the server, for what is logged about it.
     node: String,
 }
@@ -138,6 +139,7 @@ impl RedisStore {
             purge_sequence: commands::purge_sequence_script(),
             release_lease: commands::release_lease_script(),
             holder_scripts: commands::HolderScripts::default(),
+            count_scripts: commands::CountScripts::default(),
             node,
         })
     }
@@ -308,6 +310,20 @@ impl Store for RedisStore {
 
     async fn release_lease(&self, key: &str, token: &str) -> Result<(), StoreError> {
         commands::release_lease(&mut self.hot.clone(), &self.release_lease, key, token).await
+    }
+
+    async fn add_counts(&self, batch: &CountBatch<'_>) -> Result<(), StoreError> {
+        commands::add_counts(&mut self.hot.clone(), &self.count_scripts, batch).await
+    }
+
+    async fn read_counts(
+        &self,
+        counts: &[String],
+        alive: &str,
+        alive_since: u64,
+    ) -> Result<(Vec<Vec<(String, u64)>>, u64), StoreError> {
+        let scripts = &self.count_scripts;
+        commands::read_counts(&mut self.hot.clone(), scripts, counts, alive, alive_since).await
     }
 
     async fn hold_lease(&self, key: &str, token: &str, ttl: Duration) -> Result<bool, StoreError> {
