@@ -16,7 +16,7 @@ use super::store::{CountBatch, StoreError};
 
 /// How long a minute's counts live: the hour a chart shows, and a little more
 /// for the clocks of instances that are a bit behind.
-const MINUTE_TTL: Duration = Duration::from_secs(3_600 + 120);
+const MINUTE_TTL: Duration = Duration::from_mins(62);
 /// Instances not seen for this long are dropped from the set as it is written.
 const FORGET: Duration = Duration::from_mins(1);
 /// Longest one add or read may take: the figures are not worth more.
