@@ -6,7 +6,8 @@
 
 use diesel::prelude::*;
 use diesel::result::Error as DieselError;
-use diesel::sql_types::{BigInt, Unsigned};
+use diesel::sql_query;
+use diesel::sql_types::{BigInt, Integer, Text, Unsigned};
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use serde::Serialize;
 
@@ -46,29 +47,151 @@ impl TableRow for User {
     }
 }
 
-/// How many users there are.
-pub async fn count(conn: &mut DbConn, recorder: &dyn RecordReads) -> QueryResult<u64> {
-    let total: i64 = user::table.count().get_result(conn).await?;
-    reads::counted::<User>(recorder);
-    Ok(u64::try_from(total).unwrap_or(0))
-}
-
-/// Users ordered by id, `limit` of them after skipping `offset`.
-pub async fn page(
+/// How many users there are, counting at most `limit` of them: the answer is
+/// exact when it is below `limit`, and the cost never grows past `limit` rows
+/// (a full `COUNT(*)` reads every row, 0.4 s at a million).
+pub async fn count_up_to(
     conn: &mut DbConn,
     recorder: &dyn RecordReads,
-    offset: u64,
+    limit: u64,
+) -> QueryResult<u64> {
+    let counted: Counted = sql_query("SELECT COUNT(*) AS n FROM (SELECT 1 FROM `user` LIMIT ?) t")
+        .bind::<BigInt, _>(as_limit(limit))
+        .get_result(conn)
+        .await?;
+    reads::counted::<User>(recorder);
+    Ok(counted.rows())
+}
+
+/// How many users have an id up to `id`, counting at most `limit` of them (see
+/// [`count_up_to`]): the position of a page that starts after `id`.
+pub async fn count_through(
+    conn: &mut DbConn,
+    recorder: &dyn RecordReads,
+    id: UserId,
+    limit: u64,
+) -> QueryResult<u64> {
+    let counted: Counted =
+        sql_query("SELECT COUNT(*) AS n FROM (SELECT 1 FROM `user` WHERE id <= ? LIMIT ?) t")
+            .bind::<Unsigned<Integer>, _>(id.0)
+            .bind::<BigInt, _>(as_limit(limit))
+            .get_result(conn)
+            .await?;
+    reads::counted::<User>(recorder);
+    Ok(counted.rows())
+}
+
+/// The optimiser's estimate of the number of users (InnoDB's sampled statistics:
+/// off by tens of percent, but read without touching a row).
+pub async fn estimated_count(conn: &mut DbConn, recorder: &dyn RecordReads) -> QueryResult<u64> {
+    let estimate: Option<Counted> = sql_query(
+        "SELECT CAST(COALESCE(TABLE_ROWS, 0) AS SIGNED) AS n FROM information_schema.TABLES \
+         WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?",
+    )
+    .bind::<Text, _>(User::TABLE)
+    .get_result(conn)
+    .await
+    .optional()?;
+    reads::counted::<User>(recorder);
+    Ok(estimate.map_or(0, Counted::rows))
+}
+
+/// A count read with `sql_query`.
+#[derive(QueryableByName)]
+struct Counted {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+impl Counted {
+    fn rows(self) -> u64 {
+        u64::try_from(self.n).unwrap_or(0)
+    }
+}
+
+/// A row count as a SQL `LIMIT`.
+fn as_limit(rows: u64) -> i64 {
+    i64::try_from(rows).unwrap_or(i64::MAX)
+}
+
+/// Up to `limit` users in id order, those after `after` (from the first when
+/// `None`): a seek on the primary key, as cheap on page 50,000 as on page 1.
+pub async fn page_after(
+    conn: &mut DbConn,
+    recorder: &dyn RecordReads,
+    after: Option<UserId>,
     limit: u32,
 ) -> QueryResult<Vec<User>> {
-    let rows = user::table
+    let mut query = user::table
         .order(user::id.asc())
         .limit(i64::from(limit))
-        .offset(i64::try_from(offset).unwrap_or(i64::MAX))
         .select(User::as_select())
-        .load(conn)
-        .await?;
+        .into_boxed();
+    if let Some(after) = after {
+        query = query.filter(user::id.gt(after));
+    }
+    let rows = query.load(conn).await?;
     reads::listed(recorder, &rows);
     Ok(rows)
+}
+
+/// Up to `limit` ids after `after` (from the first when `None`), in id order:
+/// where the next pages start.
+pub async fn ids_after(
+    conn: &mut DbConn,
+    recorder: &dyn RecordReads,
+    after: Option<UserId>,
+    limit: u64,
+) -> QueryResult<Vec<UserId>> {
+    let mut query = user::table
+        .order(user::id.asc())
+        .limit(as_limit(limit))
+        .select(user::id)
+        .into_boxed();
+    if let Some(after) = after {
+        query = query.filter(user::id.gt(after));
+    }
+    let ids = query.load(conn).await?;
+    reads::keys_listed::<User>(recorder);
+    Ok(ids)
+}
+
+/// Up to `limit` ids up to and including `through`, from the greatest down: where
+/// the previous pages start, and whether `through` itself exists.
+pub async fn ids_through(
+    conn: &mut DbConn,
+    recorder: &dyn RecordReads,
+    through: UserId,
+    limit: u64,
+) -> QueryResult<Vec<UserId>> {
+    let ids = user::table
+        .filter(user::id.le(through))
+        .order(user::id.desc())
+        .limit(as_limit(limit))
+        .select(user::id)
+        .load(conn)
+        .await?;
+    reads::keys_listed::<User>(recorder);
+    Ok(ids)
+}
+
+/// The id that has `from_last` ids after it (`None` when there are not that
+/// many): where the page holding the last `from_last` users starts.
+pub async fn id_from_last(
+    conn: &mut DbConn,
+    recorder: &dyn RecordReads,
+    from_last: u64,
+) -> QueryResult<Option<UserId>> {
+    let id = user::table
+        .order(user::id.desc())
+        .offset(as_limit(from_last))
+        .limit(1)
+        .select(user::id)
+        .first(conn)
+        .await
+        .optional()?;
+    reads::keys_listed::<User>(recorder);
+    Ok(id)
 }
 
 /// The user with this id; `NotFound` when there is none.

@@ -1,13 +1,15 @@
 //! The HTML pages of the users directory.
 
+use rocket::response::Redirect;
 use rocket::serde::Serialize;
-use rocket::{get, routes, Route, State};
+use rocket::{get, routes, Either, Route, State};
 use rocket_dyn_templates::{context, Template};
 
+use super::listing::{load_listing, thousands, Listed, Listing, Total};
 use super::pagination::{
-    canonical_page, canonical_per_page, no_such_page, page_count, BadPageQuery, PageRequest,
+    canonical_after, canonical_per_page, no_page_numbers, BadPageQuery, PageRequest,
 };
-use super::reads::{load_page, load_user, users_total, UserPage};
+use super::reads::load_user;
 use super::user_id::{canonical_user_id, NoSuchUser};
 use super::view::{AdminView, FlashView, Shown, Viewer};
 use crate::db::users::{User, UserId};
@@ -25,9 +27,10 @@ pub fn routes() -> Vec<Route> {
 pub fn cache_policies() -> Vec<RoutePolicy> {
     vec![
         RoutePolicy::new("/")
-            .query(&["page", "per_page"])
-            .param("page", canonical_page)
-            .param("per_page", canonical_per_page),
+            .query(&["after", "per_page", "page"])
+            .param("after", canonical_after)
+            .param("per_page", canonical_per_page)
+            .param("page", no_page_numbers),
         RoutePolicy::new("/users/new").ttl(0),
         RoutePolicy::new("/users/<id>").param("id", canonical_user_id),
     ]
@@ -38,19 +41,40 @@ pub fn cache_policies() -> Vec<RoutePolicy> {
 struct ListView<'a> {
     title: &'static str,
     items: &'a [User],
-    total: u64,
-    one_user: bool,
-    first: u64,
-    last: u64,
-    page: u32,
-    per_page: u32,
-    pages: u32,
-    many_pages: bool,
-    prev: Option<u32>,
-    next: Option<u32>,
+    summary: String,
+    pager: Option<Pager>,
+    /// This page as JSON.
+    json: String,
     /// Set for the admin only (edit buttons); such pages are never stored.
     admin: Option<AdminView>,
     flash: Option<FlashView>,
+}
+
+/// The links between pages: first, previous, the numbers near this page (when
+/// its number is known), next and last. An absent link is shown greyed out.
+#[derive(Serialize)]
+#[serde(crate = "rocket::serde")]
+struct Pager {
+    first: Option<String>,
+    prev: Option<String>,
+    numbers: Vec<NumberLink>,
+    next: Option<String>,
+    last: Option<String>,
+    /// "Page 2 of 3", "Page 2 of about 50,000", "One of about 50,000 pages".
+    place: String,
+}
+
+#[derive(Serialize)]
+#[serde(crate = "rocket::serde")]
+struct NumberLink {
+    label: String,
+    href: String,
+    current: bool,
+}
+
+/// The list's address of the page that starts after `after`.
+fn list_href(after: Option<UserId>, per_page: u32) -> String {
+    format!("/{}", PageRequest::query_for(after, per_page))
 }
 
 #[get("/")]
@@ -60,45 +84,117 @@ async fn index(
     reads: Reads,
     viewer: Viewer,
     request: Result<PageRequest, BadPageQuery>,
-) -> Result<Shown<Template>, AppError> {
+) -> Result<Either<Shown<Template>, Redirect>, AppError> {
     let request = match request {
         Ok(request) => request,
-        Err(bad) => return Err(bad_page(db, cache, &reads, bad).await),
+        Err(BadPageQuery::DefaultSize(canonical)) => {
+            return Ok(Either::Right(Redirect::permanent(format!("/{canonical}"))))
+        }
+        Err(bad) => return Err(bad.into()),
     };
-    let UserPage { info, items } = load_page(db, cache, &reads, request).await?;
-    let first = request.offset() + 1;
+    let listing = match load_listing(db, cache, &reads, request).await? {
+        Listed::Page(listing) => listing,
+        Listed::Moved(to) => {
+            return Ok(Either::Right(Redirect::temporary(list_href(
+                to.after,
+                to.per_page,
+            ))))
+        }
+    };
     let view = ListView {
         title: "Users",
-        items: &items,
-        total: info.total,
-        one_user: info.total == 1,
-        first,
-        last: first + items.len() as u64 - 1,
-        page: info.page,
-        per_page: info.per_page,
-        pages: info.pages,
-        many_pages: info.pages > 1,
-        prev: info.prev(),
-        next: info.next(),
+        items: &listing.items,
+        summary: summary(&listing),
+        pager: pager(&listing),
+        json: format!(
+            "/api/users{}",
+            PageRequest::query_for(request.after, request.per_page)
+        ),
         admin: viewer.admin.clone(),
         flash: viewer.flash.clone(),
     };
-    Ok(Shown {
+    Ok(Either::Left(Shown {
         inner: Template::render("users/index", &view),
         private: viewer.is_admin(),
-    })
+    }))
 }
 
-/// A refused list query, worded for people: a bad `page` is named with the pages
-/// there are (from the memoised count: usually no MySQL statement at all).
-async fn bad_page(db: &Db, cache: &Cache, reads: &Reads, bad: BadPageQuery) -> AppError {
-    let BadPageQuery::Page { raw, per_page } = &bad else {
-        return bad.into();
+/// "46 users in all, showing 21–40.", "About 1.0 million users in all."
+fn summary(listing: &Listing) -> String {
+    let total = listing.total.words();
+    let users = if listing.total == Total::Exact(1) {
+        "user"
+    } else {
+        "users"
     };
-    match users_total(db, cache, reads).await {
-        Ok(total) => AppError::BadRequest(no_such_page(raw, page_count(total, *per_page))),
-        Err(error) => error,
+    let mut text = format!("{total} {users} in all");
+    if let (Some(before), false) = (listing.position, listing.items.is_empty()) {
+        let shown = listing.items.len() as u64;
+        text.push_str(&format!(
+            ", showing {}–{}",
+            thousands(before + 1),
+            thousands(before + shown)
+        ));
     }
+    text.push('.');
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|first| first.to_uppercase().chain(chars).collect())
+        .unwrap_or(text)
+}
+
+/// The pager, when there is more than one page.
+fn pager(listing: &Listing) -> Option<Pager> {
+    if listing.is_first() && listing.next().is_none() {
+        return None;
+    }
+    let per_page = listing.request.per_page;
+    let href = |after: Option<UserId>| list_href(after, per_page);
+    let numbers = match listing.number() {
+        None => Vec::new(),
+        Some(here) => {
+            let mut numbers: Vec<NumberLink> = listing
+                .before
+                .iter()
+                .zip(1..)
+                .map(|(&after, back)| NumberLink {
+                    label: thousands(here - back),
+                    href: href(after),
+                    current: false,
+                })
+                .collect();
+            numbers.reverse();
+            numbers.push(NumberLink {
+                label: thousands(here),
+                href: href(listing.request.after),
+                current: true,
+            });
+            numbers.extend(listing.ahead.iter().zip(1..).map(|(&after, on)| NumberLink {
+                label: thousands(here + on),
+                href: href(Some(after)),
+                current: false,
+            }));
+            numbers
+        }
+    };
+    let place = match (listing.number(), listing.pages()) {
+        (Some(here), Some(pages)) => format!("Page {} of {}", thousands(here), thousands(pages)),
+        (Some(here), None) => format!(
+            "Page {} of about {}",
+            thousands(here),
+            thousands(listing.pages_about())
+        ),
+        (None, _) => format!("One of about {} pages", thousands(listing.pages_about())),
+    };
+    Some(Pager {
+        first: (!listing.is_first()).then(|| href(None)),
+        prev: listing.prev().map(href),
+        numbers,
+        next: listing.next().map(|after| href(Some(after))),
+        last: listing.last.map(href),
+        place,
+    })
 }
 
 #[get("/users/<id>")]
