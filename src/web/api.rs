@@ -3,10 +3,10 @@
 
 use rocket::http::{Header, Status};
 use rocket::request::Request;
+use rocket::response::Redirect;
 use rocket::response::{self, status::Created, Responder};
 use rocket::serde::json::Json;
 use rocket::serde::Serialize;
-use rocket::response::Redirect;
 use rocket::{delete, get, post, put, routes, Either, Route, State};
 
 use super::auth::{ApiAdmin, AuthError};

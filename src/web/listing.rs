@@ -175,7 +175,10 @@ pub async fn load_listing(
             }
             // All ids up to `after` fit in the span: that is the position.
             let position = (ids.len() as u64) < span;
-            (starts_before(&ids, request.per_page), position.then_some(ids.len() as u64))
+            (
+                starts_before(&ids, request.per_page),
+                position.then_some(ids.len() as u64),
+            )
         }
     };
     let items = users::page_after(&mut conn, reads, request.after, request.per_page).await?;
@@ -211,12 +214,10 @@ fn starts_before(ids_down: &[UserId], per_page: u32) -> Vec<Option<UserId>> {
     let per_page = per_page as usize;
     let mut starts = Vec::new();
     for step in 1..=NEAR_PAGES as usize {
-        match ids_down.get(step * per_page) {
-            Some(&id) => starts.push(Some(id)),
-            None => {
-                starts.push(None);
-                break;
-            }
+        let start = ids_down.get(step * per_page).copied();
+        starts.push(start);
+        if start.is_none() {
+            break;
         }
     }
     starts

@@ -8,6 +8,7 @@ use rocket_dyn_templates::{context, Template};
 use super::listing::{load_listing, thousands, Listed, Listing, Total};
 use super::pagination::{
     canonical_after, canonical_per_page, no_page_numbers, BadPageQuery, PageRequest,
+    DEFAULT_PER_PAGE,
 };
 use super::reads::load_user;
 use super::user_id::{canonical_user_id, NoSuchUser};
@@ -44,7 +45,7 @@ struct ListView<'a> {
     summary: String,
     pager: Option<Pager>,
     /// This page as JSON.
-    json: String,
+    json: ListLink,
     /// Set for the admin only (edit buttons); such pages are never stored.
     admin: Option<AdminView>,
     flash: Option<FlashView>,
@@ -55,11 +56,11 @@ struct ListView<'a> {
 #[derive(Serialize)]
 #[serde(crate = "rocket::serde")]
 struct Pager {
-    first: Option<String>,
-    prev: Option<String>,
+    first: Option<ListLink>,
+    prev: Option<ListLink>,
     numbers: Vec<NumberLink>,
-    next: Option<String>,
-    last: Option<String>,
+    next: Option<ListLink>,
+    last: Option<ListLink>,
     /// "Page 2 of 3", "Page 2 of about 50,000", "One of about 50,000 pages".
     place: String,
 }
@@ -68,8 +69,27 @@ struct Pager {
 #[serde(crate = "rocket::serde")]
 struct NumberLink {
     label: String,
-    href: String,
+    link: ListLink,
     current: bool,
+}
+
+/// A page of the list as its address names it; `partials/list_query` writes it
+/// (numbers only, so the template needs no escaping of its own).
+#[derive(Serialize)]
+#[serde(crate = "rocket::serde")]
+struct ListLink {
+    after: Option<UserId>,
+    /// `per_page`, when it is not the default.
+    size: Option<u32>,
+}
+
+impl ListLink {
+    fn new(after: Option<UserId>, per_page: u32) -> Self {
+        Self {
+            after,
+            size: (per_page != DEFAULT_PER_PAGE).then_some(per_page),
+        }
+    }
 }
 
 /// The list's address of the page that starts after `after`.
@@ -106,10 +126,7 @@ async fn index(
         items: &listing.items,
         summary: summary(&listing),
         pager: pager(&listing),
-        json: format!(
-            "/api/users{}",
-            PageRequest::query_for(request.after, request.per_page)
-        ),
+        json: ListLink::new(request.after, request.per_page),
         admin: viewer.admin.clone(),
         flash: viewer.flash.clone(),
     };
@@ -127,16 +144,15 @@ fn summary(listing: &Listing) -> String {
     } else {
         "users"
     };
-    let mut text = format!("{total} {users} in all");
-    if let (Some(before), false) = (listing.position, listing.items.is_empty()) {
-        let shown = listing.items.len() as u64;
-        text.push_str(&format!(
+    let showing = match (listing.position, listing.items.len() as u64) {
+        (Some(before), shown) if shown > 0 => format!(
             ", showing {}–{}",
             thousands(before + 1),
             thousands(before + shown)
-        ));
-    }
-    text.push('.');
+        ),
+        _ => String::new(),
+    };
+    let text = format!("{total} {users} in all{showing}.");
     let mut chars = text.chars();
     chars
         .next()
@@ -150,7 +166,7 @@ fn pager(listing: &Listing) -> Option<Pager> {
         return None;
     }
     let per_page = listing.request.per_page;
-    let href = |after: Option<UserId>| list_href(after, per_page);
+    let href = |after: Option<UserId>| ListLink::new(after, per_page);
     let numbers = match listing.number() {
         None => Vec::new(),
         Some(here) => {
@@ -160,21 +176,27 @@ fn pager(listing: &Listing) -> Option<Pager> {
                 .zip(1..)
                 .map(|(&after, back)| NumberLink {
                     label: thousands(here - back),
-                    href: href(after),
+                    link: href(after),
                     current: false,
                 })
                 .collect();
             numbers.reverse();
             numbers.push(NumberLink {
                 label: thousands(here),
-                href: href(listing.request.after),
+                link: href(listing.request.after),
                 current: true,
             });
-            numbers.extend(listing.ahead.iter().zip(1..).map(|(&after, on)| NumberLink {
-                label: thousands(here + on),
-                href: href(Some(after)),
-                current: false,
-            }));
+            numbers.extend(
+                listing
+                    .ahead
+                    .iter()
+                    .zip(1..)
+                    .map(|(&after, on)| NumberLink {
+                        label: thousands(here + on),
+                        link: href(Some(after)),
+                        current: false,
+                    }),
+            );
             numbers
         }
     };

@@ -46,7 +46,7 @@ fn hostile_paths(n: usize) -> Vec<String> {
                 },
                 match i % 4 {
                     0 => format!("/?page={:0>5}&per_page=020", 1 + i % 7),
-                    1 => format!("/?page={}", 1_000 + i),
+                    1 => format!("/?after={id}"),
                     2 => format!("/?page=1&page={i}"),
                     _ => format!("/api/users?per_page=+{}", i % 100 + 1),
                 },

@@ -138,11 +138,11 @@ async fn an_admin_logs_in_where_they_were_edits_saves_sees_the_new_value_and_log
         return;
     };
     // "All users" goes back to the page of the list the user came from.
-    browser.goto(&app.url("/?page=2")).await;
+    browser.goto(&app.url("/?after=20")).await;
     browser.click("a[href='/users/21']").await;
     browser.wait_for_path("/users/21").await;
     browser.click("a[data-back-to-list]").await;
-    browser.wait_for_path("/?page=2").await;
+    browser.wait_for_path("/?after=20").await;
 
     // Logging in from a user's page comes back to it.
     log_in_from(&browser, &app, "/users/2").await;

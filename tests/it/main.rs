@@ -14,6 +14,7 @@ mod config;
 mod deploy;
 mod health;
 mod invalidation;
+mod keyset;
 mod logins;
 mod logs;
 mod metrics;
