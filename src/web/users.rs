@@ -145,7 +145,8 @@ fn summary(listing: &Listing) -> String {
         "users"
     };
     let showing = match (listing.position, listing.items.len() as u64) {
-        (Some(before), shown) if shown > 0 => format!(
+        (Some(before), 1) => format!(", showing {}", thousands(before + 1)),
+        (Some(before), shown) if shown > 1 => format!(
             ", showing {}–{}",
             thousands(before + 1),
             thousands(before + shown)

@@ -112,7 +112,12 @@ async fn check_pages(admin: bool, pages: &[(&str, &str)]) {
 async fn anonymous_pages_fit_desktops_and_phones_without_broken_words_or_serious_axe_issues() {
     check_pages(
         false,
-        &[("list", "/"), ("user", &format!("/users/{LONG_ROW_ID}"))],
+        &[
+            ("list", "/"),
+            // The full pager: first, previous, five numbers, next and last.
+            ("list-pager", "/?after=12&per_page=1"),
+            ("user", &format!("/users/{LONG_ROW_ID}")),
+        ],
     )
     .await;
 }

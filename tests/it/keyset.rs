@@ -135,7 +135,7 @@ async fn the_last_page_is_one_click_from_the_first_and_ends_the_list() {
     assert_eq!(status, 200);
     assert_eq!(shown_ids(&body), vec![1001]);
     assert!(body.contains("Page 51 of 51"), "{body}");
-    assert!(body.contains("showing 1,001–1,001."), "{body}");
+    assert!(body.contains("showing 1,001."), "{body}");
     assert_eq!(link(&body, "next"), None);
     assert_eq!(link(&body, "prev").as_deref(), Some("/?after=980"));
 }
