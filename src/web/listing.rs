@@ -112,10 +112,14 @@ pub enum Listed {
 }
 
 impl Listing {
-    /// This page's number, counted from 1, when its position is known.
+    /// This page's number, counted from 1, when its position is known. A page
+    /// after the last user (emptied by deletes) has none.
     pub fn number(&self) -> Option<u64> {
         let per_page = u64::from(self.request.per_page);
-        self.position.map(|rows| rows.div_ceil(per_page) + 1)
+        let emptied = self.items.is_empty() && !self.is_first();
+        self.position
+            .filter(|_| !emptied)
+            .map(|rows| rows.div_ceil(per_page) + 1)
     }
 
     /// How many pages there are, when the total is exact.

@@ -202,6 +202,7 @@ fn pager(listing: &Listing) -> Option<Pager> {
         }
     };
     let place = match (listing.number(), listing.pages()) {
+        _ if listing.items.is_empty() => "After the last page".to_owned(),
         (Some(here), Some(pages)) => format!("Page {} of {}", thousands(here), thousands(pages)),
         (Some(here), None) => format!(
             "Page {} of about {}",

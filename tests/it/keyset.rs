@@ -221,3 +221,16 @@ async fn a_large_table_shows_an_estimated_total_and_any_page_costs_a_few_seeks()
         assert_eq!(link(&body, "last").as_deref(), last, "{uri}");
     }
 }
+
+#[rocket::async_test]
+async fn the_page_after_the_last_user_is_empty_and_links_back() {
+    let app = TestApp::spawn().await;
+    app.insert_users(45);
+    let (status, body) = app.get_text("/?after=46").await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("No users after this one."), "{body}");
+    assert!(body.contains("After the last page"), "{body}");
+    assert!(!body.contains("aria-current"), "no number for it: {body}");
+    assert_eq!(link(&body, "prev").as_deref(), Some("/?after=26"));
+    assert_eq!(link(&body, "next"), None);
+}
