@@ -20,23 +20,28 @@ end
 function init(args)
   counts = {}
   repeats = 0
+  -- A FIFO with explicit ends: `#` of a table whose first slots were cleared
+  -- is not its length.
   queue = {}
   head = 1
+  tail = 0
   seen = {}
   local count = tonumber(os.getenv("CRAWL_THREADS") or "1")
   for size = 2, 100 do
     if size % count == id and size ~= 20 then
       local url = "/?per_page=" .. size
       seen[url] = true
-      table.insert(queue, url)
+      tail = tail + 1
+      queue[tail] = url
     end
   end
   last = queue[1]
 end
 
 function request()
-  local url = queue[head]
-  if url then
+  local url = nil
+  if head <= tail then
+    url = queue[head]
     queue[head] = nil
     head = head + 1
     last = url
@@ -56,7 +61,8 @@ function response(status, headers, body)
       local url = href:gsub("&amp;", "&")
       if not seen[url] then
         seen[url] = true
-        table.insert(queue, url)
+        tail = tail + 1
+        queue[tail] = url
       end
     end
   end
