@@ -135,63 +135,63 @@ pub async fn page_after(
     Ok(rows)
 }
 
-/// Up to `limit` ids after `after` (from the first when `None`), in id order:
-/// where the next pages start.
-pub async fn ids_after(
-    conn: &mut DbConn,
-    recorder: &dyn RecordReads,
-    after: Option<UserId>,
-    limit: u64,
-) -> QueryResult<Vec<UserId>> {
-    let mut query = user::table
-        .order(user::id.asc())
-        .limit(as_limit(limit))
-        .select(user::id)
-        .into_boxed();
-    if let Some(after) = after {
-        query = query.filter(user::id.gt(after));
-    }
-    let ids = query.load(conn).await?;
-    reads::keys_listed::<User>(recorder);
-    Ok(ids)
+/// The ids around a list page's cursor, read by one statement: where the pages
+/// before and after it start, whether the cursor names a user, and where the
+/// last page starts.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AroundCursor {
+    /// Up to `span` ids up to and including the cursor, greatest first.
+    pub through: Vec<UserId>,
+    /// Up to `span` ids after the cursor, in order.
+    pub after: Vec<UserId>,
+    /// The id that has `from_last` ids after it, if there are that many.
+    pub from_last: Option<UserId>,
 }
 
-/// Up to `limit` ids up to and including `through`, from the greatest down: where
-/// the previous pages start, and whether `through` itself exists.
-pub async fn ids_through(
+/// Reads [`AroundCursor`] for the page after `cursor` (the first page: `None`).
+/// Three seeks on the primary key in one round trip, each reading at most
+/// `span` index entries, wherever the cursor is.
+pub async fn around(
     conn: &mut DbConn,
     recorder: &dyn RecordReads,
-    through: UserId,
-    limit: u64,
-) -> QueryResult<Vec<UserId>> {
-    let ids = user::table
-        .filter(user::id.le(through))
-        .order(user::id.desc())
-        .limit(as_limit(limit))
-        .select(user::id)
-        .load(conn)
-        .await?;
-    reads::keys_listed::<User>(recorder);
-    Ok(ids)
-}
-
-/// The id that has `from_last` ids after it (`None` when there are not that
-/// many): where the page holding the last `from_last` users starts.
-pub async fn id_from_last(
-    conn: &mut DbConn,
-    recorder: &dyn RecordReads,
+    cursor: Option<UserId>,
+    span: u64,
     from_last: u64,
-) -> QueryResult<Option<UserId>> {
-    let id = user::table
-        .order(user::id.desc())
-        .offset(as_limit(from_last))
-        .limit(1)
-        .select(user::id)
-        .first(conn)
-        .await
-        .optional()?;
+) -> QueryResult<AroundCursor> {
+    #[derive(QueryableByName)]
+    struct Side {
+        #[diesel(sql_type = Integer)]
+        side: i32,
+        #[diesel(sql_type = Unsigned<Integer>)]
+        id: u32,
+    }
+    // Ids start at 1, so the first page is the page after 0.
+    let cursor = cursor.map_or(0, |id| id.0);
+    let rows: Vec<Side> = sql_query(
+        "SELECT 0 AS side, id FROM (SELECT id FROM `user` WHERE id <= ? ORDER BY id DESC LIMIT ?) t \
+         UNION ALL SELECT 1, id FROM (SELECT id FROM `user` WHERE id > ? ORDER BY id LIMIT ?) a \
+         UNION ALL SELECT 2, id FROM (SELECT id FROM `user` ORDER BY id DESC LIMIT 1 OFFSET ?) l",
+    )
+    .bind::<Unsigned<Integer>, _>(cursor)
+    .bind::<BigInt, _>(as_limit(span))
+    .bind::<Unsigned<Integer>, _>(cursor)
+    .bind::<BigInt, _>(as_limit(span))
+    .bind::<BigInt, _>(as_limit(from_last))
+    .load(conn)
+    .await?;
     reads::keys_listed::<User>(recorder);
-    Ok(id)
+    let mut around = AroundCursor::default();
+    for row in rows {
+        match row.side {
+            0 => around.through.push(UserId(row.id)),
+            1 => around.after.push(UserId(row.id)),
+            _ => around.from_last = Some(UserId(row.id)),
+        }
+    }
+    // A union keeps no order of its own.
+    around.through.sort_unstable_by_key(|id| std::cmp::Reverse(id.0));
+    around.after.sort_unstable_by_key(|id| id.0);
+    Ok(around)
 }
 
 /// The user with this id; `NotFound` when there is none.

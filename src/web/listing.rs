@@ -30,7 +30,7 @@ pub const EXACT_TOTAL_UP_TO: u64 = 10_000;
 /// estimate is off by tens of percent at most, never by a factor of four.
 const ESTIMATE_ALONE_FROM: u64 = 4 * EXACT_TOTAL_UP_TO;
 /// In a table too large for an exact total, a page is numbered only while it
-/// starts within this many users of the first (a count that stays under 0.3 ms).
+/// starts after an id up to this one (a count that stays under 0.3 ms).
 const NUMBERED_UP_TO: u64 = 1_000;
 /// How long the total is memoised; purged when users come or go.
 const TOTAL_TTL: Duration = Duration::from_mins(5);
@@ -159,7 +159,10 @@ impl Listing {
     }
 }
 
-/// Reads the page `request` names, with its neighbours' starts and the total.
+/// Reads the page `request` names, with its neighbours' starts and the total:
+/// the total from the memo, then two statements (the ids around the cursor,
+/// the page's rows) and, on a page whose number is not yet known but can be
+/// counted cheaply, a bounded count.
 pub async fn load_listing(
     db: &Db,
     cache: &Cache,
@@ -170,35 +173,39 @@ pub async fn load_listing(
     let mut conn = db.conn().await?;
     let per_page = u64::from(request.per_page);
     let span = u64::from(NEAR_PAGES) * per_page + 1;
+    let around = users::around(
+        &mut conn,
+        reads,
+        request.after,
+        span,
+        on_last_page(total, request.per_page),
+    )
+    .await?;
 
     let (before, mut position) = match request.after {
         None => (Vec::new(), Some(0)),
         Some(after) => {
-            let ids = users::ids_through(&mut conn, reads, after, span).await?;
-            if ids.first() != Some(&after) {
+            if around.through.first() != Some(&after) {
                 return Ok(Listed::Moved(PageRequest {
-                    after: ids.first().copied(),
+                    after: around.through.first().copied(),
                     ..request
                 }));
             }
-            // All ids up to `after` fit in the span: that is the position.
-            let position = (ids.len() as u64) < span;
-            (
-                starts_before(&ids, request.per_page),
-                position.then_some(ids.len() as u64),
-            )
+            // All ids up to `after` fit in the span: their number is the position.
+            let all = (around.through.len() as u64) < span;
+            let position = all.then_some(around.through.len() as u64);
+            (starts_before(&around.through, request.per_page), position)
         }
     };
     let items = users::page_after(&mut conn, reads, request.after, request.per_page).await?;
-    let ahead_ids = users::ids_after(&mut conn, reads, request.after, span).await?;
-    let ahead = starts_ahead(&ahead_ids, request.per_page);
+    let ahead = starts_ahead(&around.after, request.per_page);
     let last = if ahead.is_empty() {
         None
-    } else if (ahead_ids.len() as u64) < span {
+    } else if (around.after.len() as u64) < span {
         // Every page after this one is in view: the last is the farthest.
         ahead.last().copied().map(Some)
     } else {
-        Some(last_start(&mut conn, reads, total, request.per_page).await?)
+        Some(around.from_last)
     };
     if let (None, Some(after)) = (position, request.after) {
         position = position_of(&mut conn, reads, total, after).await?;
@@ -241,24 +248,19 @@ fn starts_ahead(ids_up: &[UserId], per_page: u32) -> Vec<UserId> {
         .collect()
 }
 
-/// Where the last page starts: after the remainder of an exact total (so that it
-/// lines up with the pages counted from the first), else one full page from the
-/// end. `None` is the first page.
-async fn last_start(
-    conn: &mut DbConn,
-    reads: &Reads,
-    total: Total,
-    per_page: u32,
-) -> Result<Option<UserId>, AppError> {
+/// How many users the last page holds: the remainder of an exact total (so
+/// that it lines up with the pages counted from the first), else a full page.
+fn on_last_page(total: Total, per_page: u32) -> u64 {
     let per_page = u64::from(per_page);
-    let on_last = match total {
+    match total {
         Total::Exact(rows) if rows > 0 => (rows - 1) % per_page + 1,
         _ => per_page,
-    };
-    Ok(users::id_from_last(conn, reads, on_last).await?)
+    }
 }
 
-/// How many users come up to `after`, when that can be counted cheaply.
+/// How many users come up to `after`, when that can be counted cheaply: in a
+/// table with an exact total, or among the first ids of a larger one (there
+/// are at most `after` users up to `after`, so a larger id is not counted).
 async fn position_of(
     conn: &mut DbConn,
     reads: &Reads,
@@ -267,8 +269,10 @@ async fn position_of(
 ) -> Result<Option<u64>, AppError> {
     let limit = if total.is_exact() {
         EXACT_TOTAL_UP_TO
-    } else {
+    } else if u64::from(after.0) <= NUMBERED_UP_TO {
         NUMBERED_UP_TO
+    } else {
+        return Ok(None);
     };
     let counted = users::count_through(conn, reads, after, limit + 1).await?;
     Ok((counted <= limit).then_some(counted))
