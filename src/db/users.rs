@@ -7,7 +7,7 @@
 use diesel::prelude::*;
 use diesel::result::Error as DieselError;
 use diesel::sql_query;
-use diesel::sql_types::{BigInt, Integer, Text, Unsigned};
+use diesel::sql_types::{BigInt, Integer, Nullable, Text, Unsigned};
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use serde::Serialize;
 
@@ -114,84 +114,98 @@ fn as_limit(rows: u64) -> i64 {
     i64::try_from(rows).unwrap_or(i64::MAX)
 }
 
-/// Up to `limit` users in id order, those after `after` (from the first when
-/// `None`): a seek on the primary key, as cheap on page 50,000 as on page 1.
-pub async fn page_after(
-    conn: &mut DbConn,
-    recorder: &dyn RecordReads,
-    after: Option<UserId>,
-    limit: u32,
-) -> QueryResult<Vec<User>> {
-    let mut query = user::table
-        .order(user::id.asc())
-        .limit(i64::from(limit))
-        .select(User::as_select())
-        .into_boxed();
-    if let Some(after) = after {
-        query = query.filter(user::id.gt(after));
-    }
-    let rows = query.load(conn).await?;
-    reads::listed(recorder, &rows);
-    Ok(rows)
-}
-
-/// The ids around a list page's cursor, read by one statement: where the pages
-/// before and after it start, whether the cursor names a user, and where the
-/// last page starts.
+/// One list page with the ids around it, read by one statement: the page's
+/// rows, where the pages before and after it start, whether its cursor names a
+/// user, and where the last page starts.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct AroundCursor {
+pub struct PageAround {
+    /// Up to `per_page` users after the cursor, in id order.
+    pub rows: Vec<User>,
     /// Up to `span` ids up to and including the cursor, greatest first.
     pub through: Vec<UserId>,
-    /// Up to `span` ids after the cursor, in order.
+    /// Up to `span` ids after the cursor, in order (the page's own first).
     pub after: Vec<UserId>,
     /// The id that has `from_last` ids after it, if there are that many.
     pub from_last: Option<UserId>,
 }
 
-/// Reads [`AroundCursor`] for the page after `cursor` (the first page: `None`).
-/// Three seeks on the primary key in one round trip, each reading at most
-/// `span` index entries, wherever the cursor is.
-pub async fn around(
+/// Reads the page after `cursor` (the first page: `None`) and [`PageAround`]'s
+/// ids: four seeks on the primary key in one round trip, each reading at most
+/// `span` index entries, so the cost is the same on page 1 and page 50,000.
+pub async fn page_around(
     conn: &mut DbConn,
     recorder: &dyn RecordReads,
     cursor: Option<UserId>,
+    per_page: u32,
     span: u64,
     from_last: u64,
-) -> QueryResult<AroundCursor> {
+) -> QueryResult<PageAround> {
+    /// One row of the union: `side` says which seek it comes from; only the
+    /// page's rows carry columns.
     #[derive(QueryableByName)]
-    struct Side {
+    struct UnionRow {
         #[diesel(sql_type = Integer)]
         side: i32,
         #[diesel(sql_type = Unsigned<Integer>)]
         id: u32,
+        #[diesel(sql_type = Nullable<Text>)]
+        name: Option<String>,
+        #[diesel(sql_type = Nullable<Text>)]
+        email: Option<String>,
+        #[diesel(sql_type = Nullable<Text>)]
+        phone: Option<String>,
+        #[diesel(sql_type = Nullable<Text>)]
+        address: Option<String>,
     }
     // Ids start at 1, so the first page is the page after 0.
     let cursor = cursor.map_or(0, |id| id.0);
-    let rows: Vec<Side> = sql_query(
-        "SELECT 0 AS side, id FROM (SELECT id FROM `user` WHERE id <= ? ORDER BY id DESC LIMIT ?) t \
-         UNION ALL SELECT 1, id FROM (SELECT id FROM `user` WHERE id > ? ORDER BY id LIMIT ?) a \
-         UNION ALL SELECT 2, id FROM (SELECT id FROM `user` ORDER BY id DESC LIMIT 1 OFFSET ?) l",
+    let per_page = u64::from(per_page);
+    let sides: Vec<UnionRow> = sql_query(
+        "SELECT 0 AS side, id, name, email, phone, address FROM \
+           (SELECT id, name, email, phone, address FROM `user` WHERE id > ? ORDER BY id LIMIT ?) p \
+         UNION ALL SELECT 1, id, NULL, NULL, NULL, NULL FROM \
+           (SELECT id FROM `user` WHERE id <= ? ORDER BY id DESC LIMIT ?) t \
+         UNION ALL SELECT 2, id, NULL, NULL, NULL, NULL FROM \
+           (SELECT id FROM `user` WHERE id > ? ORDER BY id LIMIT ? OFFSET ?) a \
+         UNION ALL SELECT 3, id, NULL, NULL, NULL, NULL FROM \
+           (SELECT id FROM `user` ORDER BY id DESC LIMIT 1 OFFSET ?) l",
     )
     .bind::<Unsigned<Integer>, _>(cursor)
-    .bind::<BigInt, _>(as_limit(span))
+    .bind::<BigInt, _>(as_limit(per_page))
     .bind::<Unsigned<Integer>, _>(cursor)
     .bind::<BigInt, _>(as_limit(span))
+    .bind::<Unsigned<Integer>, _>(cursor)
+    .bind::<BigInt, _>(as_limit(span.saturating_sub(per_page)))
+    .bind::<BigInt, _>(as_limit(per_page))
     .bind::<BigInt, _>(as_limit(from_last))
     .load(conn)
     .await?;
-    reads::keys_listed::<User>(recorder);
-    let mut around = AroundCursor::default();
-    for row in rows {
-        match row.side {
-            0 => around.through.push(UserId(row.id)),
-            1 => around.after.push(UserId(row.id)),
-            _ => around.from_last = Some(UserId(row.id)),
+    let mut page = PageAround::default();
+    let mut beyond = Vec::new();
+    for side in sides {
+        let id = UserId(side.id);
+        match side.side {
+            0 => page.rows.push(User {
+                id,
+                name: side.name.unwrap_or_default(),
+                email: side.email.unwrap_or_default(),
+                phone: side.phone.unwrap_or_default(),
+                address: side.address.unwrap_or_default(),
+            }),
+            1 => page.through.push(id),
+            2 => beyond.push(id),
+            _ => page.from_last = Some(id),
         }
     }
     // A union keeps no order of its own.
-    around.through.sort_unstable_by_key(|id| std::cmp::Reverse(id.0));
-    around.after.sort_unstable_by_key(|id| id.0);
-    Ok(around)
+    page.rows.sort_unstable_by_key(|user| user.id.0);
+    page.through
+        .sort_unstable_by_key(|id| std::cmp::Reverse(id.0));
+    beyond.sort_unstable_by_key(|id| id.0);
+    page.after = page.rows.iter().map(|user| user.id).chain(beyond).collect();
+    reads::listed(recorder, &page.rows);
+    reads::keys_listed::<User>(recorder);
+    Ok(page)
 }
 
 /// The user with this id; `NotFound` when there is none.

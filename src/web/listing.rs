@@ -160,9 +160,9 @@ impl Listing {
 }
 
 /// Reads the page `request` names, with its neighbours' starts and the total:
-/// the total from the memo, then two statements (the ids around the cursor,
-/// the page's rows) and, on a page whose number is not yet known but can be
-/// counted cheaply, a bounded count.
+/// the total from the memo, then one statement (the page's rows and the ids
+/// around it) and, on a page whose number is not yet known but can be counted
+/// cheaply, a bounded count.
 pub async fn load_listing(
     db: &Db,
     cache: &Cache,
@@ -173,10 +173,11 @@ pub async fn load_listing(
     let mut conn = db.conn().await?;
     let per_page = u64::from(request.per_page);
     let span = u64::from(NEAR_PAGES) * per_page + 1;
-    let around = users::around(
+    let around = users::page_around(
         &mut conn,
         reads,
         request.after,
+        request.per_page,
         span,
         on_last_page(total, request.per_page),
     )
@@ -197,7 +198,6 @@ pub async fn load_listing(
             (starts_before(&around.through, request.per_page), position)
         }
     };
-    let items = users::page_after(&mut conn, reads, request.after, request.per_page).await?;
     let ahead = starts_ahead(&around.after, request.per_page);
     let last = if ahead.is_empty() {
         None
@@ -212,7 +212,7 @@ pub async fn load_listing(
     }
     Ok(Listed::Page(Listing {
         request,
-        items,
+        items: around.rows,
         total,
         position,
         before,
