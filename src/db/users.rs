@@ -161,14 +161,14 @@ pub async fn page_around(
     let cursor = cursor.map_or(0, |id| id.0);
     let per_page = u64::from(per_page);
     let sides: Vec<UnionRow> = sql_query(
-        "SELECT 0 AS side, id, name, email, phone, address FROM \
-           (SELECT id, name, email, phone, address FROM `user` WHERE id > ? ORDER BY id LIMIT ?) p \
-         UNION ALL SELECT 1, id, NULL, NULL, NULL, NULL FROM \
-           (SELECT id FROM `user` WHERE id <= ? ORDER BY id DESC LIMIT ?) t \
-         UNION ALL SELECT 2, id, NULL, NULL, NULL, NULL FROM \
-           (SELECT id FROM `user` WHERE id > ? ORDER BY id LIMIT ? OFFSET ?) a \
-         UNION ALL SELECT 3, id, NULL, NULL, NULL, NULL FROM \
-           (SELECT id FROM `user` ORDER BY id DESC LIMIT 1 OFFSET ?) l",
+        "(SELECT 0 AS side, id, name, email, phone, address FROM `user` \
+           WHERE id > ? ORDER BY id LIMIT ?) \
+         UNION ALL (SELECT 1, id, NULL, NULL, NULL, NULL FROM `user` \
+           WHERE id <= ? ORDER BY id DESC LIMIT ?) \
+         UNION ALL (SELECT 2, id, NULL, NULL, NULL, NULL FROM `user` \
+           WHERE id > ? ORDER BY id LIMIT ? OFFSET ?) \
+         UNION ALL (SELECT 3, id, NULL, NULL, NULL, NULL FROM `user` \
+           ORDER BY id DESC LIMIT 1 OFFSET ?)",
     )
     .bind::<Unsigned<Integer>, _>(cursor)
     .bind::<BigInt, _>(as_limit(per_page))
