@@ -47,24 +47,56 @@ impl TableRow for User {
     }
 }
 
-/// How many users there are, counting at most `limit` of them: the answer is
-/// exact when it is below `limit`, and the cost never grows past `limit` rows
-/// (a full `COUNT(*)` reads every row, 0.4 s at a million).
-pub async fn count_up_to(
+/// How many users there are, as far as one cheap statement can tell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Size {
+    /// The optimiser's estimate (InnoDB's sampled statistics: off by tens of
+    /// percent, but read without touching a row).
+    pub estimate: u64,
+    /// The users counted, at most `limit`; `None` when the estimate was past
+    /// `count_below` and nothing was counted.
+    pub counted: Option<u64>,
+}
+
+/// The table's size in one statement: the estimate, and the users counted up
+/// to `limit` unless the estimate is past `count_below`. The count reads at
+/// most `limit` index entries (a full `COUNT(*)` reads every row, 0.4 s at a
+/// million), and `MariaDB` runs it only when its branch is taken.
+pub async fn size(
     conn: &mut DbConn,
     recorder: &dyn RecordReads,
     limit: u64,
-) -> QueryResult<u64> {
-    let counted: Counted = sql_query("SELECT COUNT(*) AS n FROM (SELECT 1 FROM `user` LIMIT ?) t")
-        .bind::<BigInt, _>(as_limit(limit))
-        .get_result(conn)
-        .await?;
+    count_below: u64,
+) -> QueryResult<Size> {
+    #[derive(QueryableByName)]
+    struct Sized {
+        #[diesel(sql_type = BigInt)]
+        estimate: i64,
+        #[diesel(sql_type = Nullable<BigInt>)]
+        counted: Option<i64>,
+    }
+    let sized: Sized = sql_query(
+        "SELECT e.estimate, CASE WHEN e.estimate > ? THEN NULL \
+           ELSE (SELECT COUNT(*) FROM (SELECT 1 FROM `user` LIMIT ?) t) END AS counted \
+         FROM (SELECT CAST(COALESCE(MAX(TABLE_ROWS), 0) AS SIGNED) AS estimate \
+           FROM information_schema.TABLES \
+           WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?) e",
+    )
+    .bind::<BigInt, _>(as_limit(count_below))
+    .bind::<BigInt, _>(as_limit(limit))
+    .bind::<Text, _>(User::TABLE)
+    .get_result(conn)
+    .await?;
     reads::counted::<User>(recorder);
-    Ok(counted.rows())
+    let rows = |n: i64| u64::try_from(n).unwrap_or(0);
+    Ok(Size {
+        estimate: rows(sized.estimate),
+        counted: sized.counted.map(rows),
+    })
 }
 
 /// How many users have an id up to `id`, counting at most `limit` of them (see
-/// [`count_up_to`]): the position of a page that starts after `id`.
+/// [`size`]): the position of a page that starts after `id`.
 pub async fn count_through(
     conn: &mut DbConn,
     recorder: &dyn RecordReads,
@@ -79,21 +111,6 @@ pub async fn count_through(
             .await?;
     reads::counted::<User>(recorder);
     Ok(counted.rows())
-}
-
-/// The optimiser's estimate of the number of users (InnoDB's sampled statistics:
-/// off by tens of percent, but read without touching a row).
-pub async fn estimated_count(conn: &mut DbConn, recorder: &dyn RecordReads) -> QueryResult<u64> {
-    let estimate: Option<Counted> = sql_query(
-        "SELECT CAST(COALESCE(TABLE_ROWS, 0) AS SIGNED) AS n FROM information_schema.TABLES \
-         WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?",
-    )
-    .bind::<Text, _>(User::TABLE)
-    .get_result(conn)
-    .await
-    .optional()?;
-    reads::counted::<User>(recorder);
-    Ok(estimate.map_or(0, Counted::rows))
 }
 
 /// A count read with `sql_query`.

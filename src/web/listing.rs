@@ -284,17 +284,15 @@ pub async fn users_total(db: &Db, cache: &Cache, reads: &Reads) -> Result<Total,
     cache
         .get_or_compute_recorded("users:total", TOTAL_TTL, reads, |own| async move {
             let mut conn = db.conn().await?;
-            // The estimate first (0.2 ms): a table it puts far past the limit is
-            // not counted at all, which matters where nothing memoises the total.
-            let estimate = users::estimated_count(&mut conn, &own).await?;
-            if estimate > ESTIMATE_ALONE_FROM {
-                return Ok::<_, AppError>(Total::About(estimate));
-            }
-            let counted = users::count_up_to(&mut conn, &own, EXACT_TOTAL_UP_TO + 1).await?;
-            if counted <= EXACT_TOTAL_UP_TO {
-                return Ok(Total::Exact(counted));
-            }
-            Ok(Total::About(estimate.max(counted)))
+            // A table the estimate puts far past the limit is not counted at all,
+            // which matters where nothing memoises the total.
+            let size =
+                users::size(&mut conn, &own, EXACT_TOTAL_UP_TO + 1, ESTIMATE_ALONE_FROM).await?;
+            Ok::<_, AppError>(match size.counted {
+                Some(counted) if counted <= EXACT_TOTAL_UP_TO => Total::Exact(counted),
+                Some(counted) => Total::About(size.estimate.max(counted)),
+                None => Total::About(size.estimate),
+            })
         })
         .await
 }
