@@ -95,7 +95,7 @@ pub struct Listing {
     pub request: PageRequest,
     pub items: Vec<User>,
     pub total: Total,
-    /// Users before this page, when known exactly (see [`NUMBERED_UP_TO`]).
+    /// Users before this page, when known exactly (see `NUMBERED_UP_TO`).
     pub position: Option<u64>,
     /// Where the pages before this one start, nearest first; `None` is the first
     /// page. Empty on the first page.
