@@ -3,17 +3,21 @@
 
 use rocket::http::{Header, Status};
 use rocket::request::Request;
+use rocket::response::Redirect;
 use rocket::response::{self, status::Created, Responder};
 use rocket::serde::json::Json;
 use rocket::serde::Serialize;
-use rocket::{delete, get, post, put, routes, Route, State};
+use rocket::{delete, get, post, put, routes, Either, Route, State};
 use serde_json::{Map, Value};
 
 use super::auth::{ApiAdmin, AuthError};
 use super::invalidate::Purge;
 use super::json_body::{BodyError, JsonBody};
-use super::pagination::{canonical_page, canonical_per_page, BadPageQuery, PageRequest};
-use super::reads::{load_page, load_user, UserPage};
+use super::listing::{load_listing, Listed, Listing};
+use super::pagination::{
+    canonical_after, canonical_per_page, no_page_numbers, BadPageQuery, PageRequest,
+};
+use super::reads::load_user;
 use super::user_id::{canonical_user_id, NoSuchUser};
 use super::validation::{missing_fields, UserInput};
 use super::writes::{self, Written};
@@ -30,9 +34,10 @@ pub fn routes() -> Vec<Route> {
 pub fn cache_policies() -> Vec<RoutePolicy> {
     vec![
         RoutePolicy::new("/api/users")
-            .query(&["page", "per_page"])
-            .param("page", canonical_page)
+            .query(&["after", "per_page", "page"])
+            .param("after", canonical_after)
             .param("per_page", canonical_per_page)
+            .param("page", no_page_numbers)
             .public(),
         RoutePolicy::new("/api/users/<id>")
             .param("id", canonical_user_id)
@@ -40,15 +45,64 @@ pub fn cache_policies() -> Vec<RoutePolicy> {
     ]
 }
 
-/// `GET /api/users`: a page of users with the total.
+/// `GET /api/users`: a page of users, the cursor of the next page and the total.
+/// The `Link` header (RFC 8288) names the first, previous, next and last pages.
 #[derive(Serialize)]
 #[serde(crate = "rocket::serde")]
 pub struct UserList {
     pub items: Vec<User>,
-    pub total: u64,
-    pub page: u32,
     pub per_page: u32,
-    pub pages: u32,
+    /// The user this page starts after; `null` on the first page.
+    pub after: Option<UserId>,
+    /// The `after` of the next page; `null` on the last page.
+    pub next: Option<UserId>,
+    /// How many users there are: exact up to 10,000, else the optimiser's estimate.
+    pub total: u64,
+    pub total_is_exact: bool,
+}
+
+/// The list's address of the page that starts after `after`.
+fn list_href(after: Option<UserId>, per_page: u32) -> String {
+    format!("/api/users{}", PageRequest::query_for(after, per_page))
+}
+
+/// A list page with its `Link` header.
+pub struct Linked {
+    body: Json<UserList>,
+    link: String,
+}
+
+impl<'r, 'o: 'r> Responder<'r, 'o> for Linked {
+    fn respond_to(self, request: &'r Request<'_>) -> response::Result<'o> {
+        let mut response = self.body.respond_to(request)?;
+        if !self.link.is_empty() {
+            response.set_header(Header::new("Link", self.link));
+        }
+        Ok(response)
+    }
+}
+
+/// `<...>; rel="first", ...`: each page there is besides this one.
+fn link_header(listing: &Listing) -> String {
+    let per_page = listing.request.per_page;
+    let mut links = Vec::with_capacity(4);
+    if !listing.is_first() {
+        links.push((list_href(None, per_page), "first"));
+    }
+    if let Some(prev) = listing.prev() {
+        links.push((list_href(prev, per_page), "prev"));
+    }
+    if let Some(next) = listing.next() {
+        links.push((list_href(Some(next), per_page), "next"));
+    }
+    if let Some(last) = listing.last {
+        links.push((list_href(last, per_page), "last"));
+    }
+    links
+        .iter()
+        .map(|(href, rel)| format!("<{href}>; rel=\"{rel}\""))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 #[get("/api/users")]
@@ -57,15 +111,37 @@ async fn list(
     cache: &State<Cache>,
     reads: Reads,
     request: Result<PageRequest, BadPageQuery>,
-) -> Result<Json<UserList>, AppError> {
-    let request = request?;
-    let UserPage { info, items } = load_page(db, cache, &reads, request).await?;
-    Ok(Json(UserList {
-        items,
-        total: info.total,
-        page: info.page,
-        per_page: info.per_page,
-        pages: info.pages,
+) -> Result<Either<Linked, Redirect>, AppError> {
+    let request = match request {
+        Ok(request) => request,
+        Err(BadPageQuery::DefaultSize(canonical)) => {
+            return Ok(Either::Right(Redirect::permanent(format!(
+                "/api/users{canonical}"
+            ))))
+        }
+        Err(bad) => return Err(bad.into()),
+    };
+    let listing = match load_listing(db, cache, &reads, request).await? {
+        Listed::Page(listing) => listing,
+        Listed::Moved(to) => {
+            return Ok(Either::Right(Redirect::temporary(list_href(
+                to.after,
+                to.per_page,
+            ))))
+        }
+    };
+    let link = link_header(&listing);
+    let next = listing.next();
+    Ok(Either::Left(Linked {
+        link,
+        body: Json(UserList {
+            per_page: request.per_page,
+            after: request.after,
+            next,
+            total: listing.total.rows(),
+            total_is_exact: listing.total.is_exact(),
+            items: listing.items,
+        }),
     }))
 }
 

@@ -13,6 +13,7 @@ pub mod health;
 pub mod host_guard;
 pub mod invalidate;
 pub mod json_body;
+pub mod listing;
 pub mod metrics;
 pub mod observe;
 pub mod pagination;

@@ -1,13 +1,22 @@
-//! `?page=N&per_page=M`, shared by the HTML list and the JSON API.
+//! `?after=<id>&per_page=M`, shared by the HTML list and the JSON API.
 //!
-//! Each page has one spelling: `page=01`, `per_page=+20`, `per_page=500` or a
-//! repeated parameter is a 400, not another copy of a page. The cache policies
-//! use [`canonical_page`] and [`canonical_per_page`], the parsers the routes use,
-//! so no other spelling ever reaches the shared cache.
+//! A page of the list is named by the id of the user just before it: `/` is the
+//! first page, `/?after=40` the users after user 40. Such a page is found with a
+//! seek on the primary key, so its cost does not grow with the table, and it
+//! holds the same users however many were added or removed before it (a page
+//! number would shift under every insert and delete).
+//!
+//! Each page has one spelling: `after=040`, `per_page=+20`, `per_page=500`,
+//! `after=0` (the first page is `/`) or a repeated parameter is a 400, not another
+//! copy of a page. `page=N`, the numbering this list had before, is refused with a
+//! message that says how pages are named now. The cache policies use
+//! [`canonical_after`], [`canonical_per_page`] and [`no_page_numbers`], the
+//! parsers the routes use, so no other spelling ever reaches the shared cache or
+//! `MySQL`.
 
 use rocket::request::{FromRequest, Outcome, Request};
-use serde::Serialize;
 
+use crate::db::users::UserId;
 use crate::web::error::AppError;
 
 /// Rows per page when the request does not say.
@@ -20,35 +29,49 @@ pub const PER_PAGE_CHOICES: [u32; 5] = [5, 10, 20, 50, 100];
 /// Most rows per page.
 pub const MAX_PER_PAGE: u32 = 100;
 
-/// A validated page request.
+/// A validated list request: which page (after which user) and its size.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PageRequest {
-    pub page: u32,
+    /// The user just before the page; `None` for the first page.
+    pub after: Option<UserId>,
     pub per_page: u32,
 }
 
-/// Why a list query was refused. The HTML list words a bad `page` for people
-/// with the pages there are ([`no_such_page`]); the API says it plainly.
+/// Why a list query was refused; said the same way by the HTML list and the API.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BadPageQuery {
-    /// `page` is not a page number (as typed), with the page size that was valid.
-    Page { raw: String, per_page: u32 },
+    /// `after` is not a user id written plainly (as typed).
+    After(String),
     /// `per_page` is not one of [`PER_PAGE_CHOICES`] (as typed).
     PerPage(String),
     /// A parameter given more than once.
     Repeated(&'static str),
+    /// `page=N`: pages are not numbered in addresses any more.
+    PageNumber,
+    /// `per_page` written out at its default: the page's one address leaves it
+    /// out, and this is that address (`?after=40` for `?after=40&per_page=20`).
+    DefaultSize(String),
 }
 
 impl BadPageQuery {
-    /// The reason, for a reader who knows nothing of the page count.
+    /// The reason, worded for a person reading the error page.
     pub fn message(&self) -> String {
         match self {
-            Self::Page { raw, .. } => format!(
-                "`page` must be a whole number from 1, written without signs or leading \
-                 zeros; got {raw:?}."
+            Self::After(raw) => format!(
+                "{raw:?} is not a user id to start after: give a whole number from 1, \
+                 written without signs or leading zeros (`after`); the first page has \
+                 no `after`."
             ),
             Self::PerPage(raw) => bad_per_page(raw),
             Self::Repeated(name) => format!("`{name}` is given more than once; give it once."),
+            Self::PageNumber => "Pages of the list are not addressed by number: a page is \
+                                 named by the user it starts after (`?after=40`). Start \
+                                 from the first page and follow its links."
+                .to_owned(),
+            Self::DefaultSize(canonical) => format!(
+                "{DEFAULT_PER_PAGE} users per page is the default; this page's address \
+                 leaves `per_page` out: {canonical:?}."
+            ),
         }
     }
 }
@@ -60,31 +83,34 @@ impl From<BadPageQuery> for AppError {
 }
 
 impl PageRequest {
-    /// Parses the raw parameters: missing means the default; anything but a whole
-    /// number written plainly (`1`, not `01` or `+1`), within range, is refused.
-    pub fn parse(page: Option<&str>, per_page: Option<&str>) -> Result<Self, BadPageQuery> {
+    /// Parses the raw parameters: missing means the first page and the default
+    /// size; anything but a whole number written plainly (`1`, not `01` or `+1`),
+    /// within range, is refused.
+    pub fn parse(after: Option<&str>, per_page: Option<&str>) -> Result<Self, BadPageQuery> {
         let per_page = match per_page {
             None => DEFAULT_PER_PAGE,
             Some(raw) => parse_per_page(raw).ok_or_else(|| BadPageQuery::PerPage(raw.into()))?,
         };
-        let page = match page {
-            None => 1,
-            Some(raw) => parse_number(raw, u32::MAX).ok_or_else(|| BadPageQuery::Page {
-                raw: raw.into(),
-                per_page,
-            })?,
+        let after = match after {
+            None => None,
+            Some(raw) => Some(UserId(
+                parse_number(raw, u32::MAX).ok_or_else(|| BadPageQuery::After(raw.into()))?,
+            )),
         };
-        Ok(Self { page, per_page })
+        Ok(Self { after, per_page })
     }
 
-    /// From a request's query: as [`parse`](Self::parse), and a parameter given
-    /// twice is refused (which one would the page show?).
+    /// From a request's query: as [`parse`](Self::parse); a parameter given twice
+    /// (which one would the page show?) and a page number are refused.
     pub fn from_query(request: &Request<'_>) -> Result<Self, BadPageQuery> {
         let pairs: Vec<(&str, &str)> = request
             .uri()
             .query()
             .map(|q| q.segments().collect())
             .unwrap_or_default();
+        if pairs.iter().any(|(name, _)| *name == "page") {
+            return Err(BadPageQuery::PageNumber);
+        }
         let single = |name: &'static str| {
             let mut values = pairs.iter().filter(|(n, _)| *n == name).map(|(_, v)| *v);
             let first = values.next();
@@ -93,36 +119,33 @@ impl PageRequest {
                 None => Ok(first),
             }
         };
-        Self::parse(single("page")?, single("per_page")?)
-    }
-
-    pub fn offset(self) -> u64 {
-        u64::from(self.page - 1) * u64::from(self.per_page)
-    }
-
-    /// Where this page stands among `total` rows; a page past the last is a 400
-    /// that names the pages there are (page 1 of an empty table is fine).
-    pub fn locate(self, total: u64) -> Result<PageInfo, AppError> {
-        let pages = page_count(total, self.per_page);
-        if u64::from(self.page) > pages {
-            return Err(AppError::BadRequest(no_such_page(
-                &self.page.to_string(),
-                pages,
+        let request = Self::parse(single("after")?, single("per_page")?)?;
+        if single("per_page")?.is_some() && request.per_page == DEFAULT_PER_PAGE {
+            return Err(BadPageQuery::DefaultSize(Self::query_for(
+                request.after,
+                DEFAULT_PER_PAGE,
             )));
         }
-        let pages = u32::try_from(pages).unwrap_or(u32::MAX);
-        Ok(PageInfo {
-            page: self.page,
-            per_page: self.per_page,
-            total,
-            pages,
-        })
+        Ok(request)
     }
-}
 
-/// Pages that `total` rows fill at `per_page` a page; an empty table has page 1.
-pub fn page_count(total: u64, per_page: u32) -> u64 {
-    total.div_ceil(u64::from(per_page.max(1))).max(1)
+    /// The query string of the page that starts after `after` at this size, as
+    /// the links write it: `after` when there is one, `per_page` when it is not
+    /// the default; empty for the first page at the default size.
+    pub fn query_for(after: Option<UserId>, per_page: u32) -> String {
+        let mut pairs = Vec::with_capacity(2);
+        if let Some(after) = after {
+            pairs.push(format!("after={after}"));
+        }
+        if per_page != DEFAULT_PER_PAGE {
+            pairs.push(format!("per_page={per_page}"));
+        }
+        if pairs.is_empty() {
+            String::new()
+        } else {
+            format!("?{}", pairs.join("&"))
+        }
+    }
 }
 
 /// A whole number from 1 to `max`, written plainly: the only spelling of it.
@@ -141,14 +164,23 @@ fn plain_number(raw: &str) -> Option<u32> {
     raw.parse::<u32>().ok().filter(|n| n.to_string() == raw)
 }
 
-/// The page number as the list routes write it (the cache policies' spelling).
-pub fn canonical_page(raw: &str) -> Option<String> {
+/// The cursor as the list routes write it (the cache policies' spelling).
+pub fn canonical_after(raw: &str) -> Option<String> {
     parse_number(raw, u32::MAX).map(|n| n.to_string())
 }
 
-/// The page size as the list routes write it (the cache policies' spelling).
+/// The page size as the list routes write it (the cache policies' spelling):
+/// the default is not written at all.
 pub fn canonical_per_page(raw: &str) -> Option<String> {
-    parse_per_page(raw).map(|n| n.to_string())
+    parse_per_page(raw)
+        .filter(|&n| n != DEFAULT_PER_PAGE)
+        .map(|n| n.to_string())
+}
+
+/// `page` has no spelling the routes accept: a request that names it never
+/// reads or fills the cache, and the route answers 400 without asking `MySQL`.
+pub fn no_page_numbers(_raw: &str) -> Option<String> {
+    None
 }
 
 /// The list routes' page request; a bad or repeated parameter is the error, for
@@ -165,21 +197,6 @@ impl<'r> FromRequest<'r> for PageRequest {
     }
 }
 
-/// A page that does not exist, said for people: "There is no page 0. Pages go from
-/// 1 to 3." (`raw` is what was asked for, shown as typed when it is not a number).
-pub fn no_such_page(raw: &str, pages: u64) -> String {
-    let asked = if raw.trim().parse::<u64>().is_ok() {
-        raw.trim().to_owned()
-    } else {
-        format!("{raw:?}")
-    };
-    if pages <= 1 {
-        format!("There is no page {asked}. There is only page 1.")
-    } else {
-        format!("There is no page {asked}. Pages go from 1 to {pages}.")
-    }
-}
-
 /// A `per_page` that is not a count, said for people.
 pub fn bad_per_page(raw: &str) -> String {
     let choices: Vec<String> = PER_PAGE_CHOICES.iter().map(u32::to_string).collect();
@@ -191,24 +208,6 @@ pub fn bad_per_page(raw: &str) -> String {
     )
 }
 
-/// A located page, as templates and the JSON API show it.
-#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
-pub struct PageInfo {
-    pub page: u32,
-    pub per_page: u32,
-    pub total: u64,
-    pub pages: u32,
-}
-
-impl PageInfo {
-    pub fn prev(self) -> Option<u32> {
-        (self.page > 1).then(|| self.page - 1)
-    }
-    pub fn next(self) -> Option<u32> {
-        (self.page < self.pages).then(|| self.page + 1)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -218,13 +217,16 @@ mod tests {
         assert_eq!(
             PageRequest::parse(None, None).unwrap(),
             PageRequest {
-                page: 1,
+                after: None,
                 per_page: DEFAULT_PER_PAGE
             }
         );
         assert_eq!(
-            PageRequest::parse(Some("2"), Some("100")).unwrap().per_page,
-            MAX_PER_PAGE
+            PageRequest::parse(Some("2"), Some("100")).unwrap(),
+            PageRequest {
+                after: Some(UserId(2)),
+                per_page: MAX_PER_PAGE
+            }
         );
         assert_eq!(
             PageRequest::parse(Some("2"), Some("101")),
@@ -234,21 +236,23 @@ mod tests {
 
     #[test]
     fn each_number_has_one_spelling() {
-        assert_eq!(canonical_page("12").as_deref(), Some("12"));
-        for other in ["012", "+12", " 12", "12 ", "1e1"] {
-            assert_eq!(canonical_page(other), None, "{other}");
+        assert_eq!(canonical_after("12").as_deref(), Some("12"));
+        assert_eq!(canonical_after("4294967295").as_deref(), Some("4294967295"));
+        for other in ["012", "+12", " 12", "12 ", "1e1", "0", "4294967296"] {
+            assert_eq!(canonical_after(other), None, "{other}");
         }
         assert_eq!(canonical_per_page("100").as_deref(), Some("100"));
         assert_eq!(canonical_per_page("500"), None);
+        assert_eq!(canonical_per_page("20"), None, "the default is left out");
+        assert_eq!(no_page_numbers("1"), None);
     }
 
     #[test]
     fn only_the_offered_page_sizes_are_valid() {
         for size in PER_PAGE_CHOICES {
-            assert_eq!(
-                canonical_per_page(&size.to_string()),
-                Some(size.to_string())
-            );
+            let expected = (size != DEFAULT_PER_PAGE).then(|| size.to_string());
+            assert_eq!(canonical_per_page(&size.to_string()), expected);
+            assert!(PageRequest::parse(None, Some(&size.to_string())).is_ok());
         }
         for other in ["1", "7", "21", "99", "101"] {
             assert_eq!(canonical_per_page(other), None, "{other}");
@@ -270,44 +274,23 @@ mod tests {
     }
 
     #[test]
-    fn a_bad_page_keeps_the_valid_page_size_for_its_message() {
+    fn links_write_only_what_differs_from_the_first_page_at_the_default_size() {
+        assert_eq!(PageRequest::query_for(None, DEFAULT_PER_PAGE), "");
+        assert_eq!(PageRequest::query_for(None, 5), "?per_page=5");
         assert_eq!(
-            PageRequest::parse(Some("0"), Some("5")),
-            Err(BadPageQuery::Page {
-                raw: "0".into(),
-                per_page: 5
-            })
+            PageRequest::query_for(Some(UserId(40)), DEFAULT_PER_PAGE),
+            "?after=40"
+        );
+        assert_eq!(
+            PageRequest::query_for(Some(UserId(40)), 5),
+            "?after=40&per_page=5"
         );
     }
 
     #[test]
-    fn page_past_the_end_is_refused_but_empty_first_page_is_fine() {
-        let request = PageRequest {
-            page: 1,
-            per_page: 10,
-        };
-        assert_eq!(request.locate(0).unwrap().pages, 1);
-        let request = PageRequest {
-            page: 3,
-            per_page: 10,
-        };
-        assert!(request.locate(20).is_err());
-        assert_eq!(request.locate(21).unwrap().next(), None);
-    }
-
-    #[test]
-    fn a_missing_page_is_named_with_the_pages_there_are() {
-        assert_eq!(
-            no_such_page("0", 3),
-            "There is no page 0. Pages go from 1 to 3."
-        );
-        assert_eq!(
-            no_such_page("abc", 3),
-            "There is no page \"abc\". Pages go from 1 to 3."
-        );
-        assert_eq!(
-            no_such_page("7", 1),
-            "There is no page 7. There is only page 1."
-        );
+    fn every_refusal_says_what_to_write_instead() {
+        assert!(BadPageQuery::After("x".into()).message().contains("after"));
+        assert!(BadPageQuery::PageNumber.message().contains("?after="));
+        assert!(BadPageQuery::Repeated("after").message().contains("once"));
     }
 }

@@ -38,7 +38,7 @@ fn ids(list: &serde_json::Value) -> Vec<u64> {
 }
 
 #[rocket::async_test]
-async fn the_users_list_api_gives_items_total_and_page_numbers() {
+async fn the_users_list_api_gives_items_the_total_and_the_next_cursor() {
     let app = TestApp::spawn().await;
     let reply = app.fetch("/api/users").await;
     assert_eq!(reply.status, 200);
@@ -53,34 +53,74 @@ async fn the_users_list_api_gives_items_total_and_page_numbers() {
                 "phone": "43256789",
                 "address": "Earth"
             }],
-            "total": 1,
-            "page": 1,
             "per_page": 20,
-            "pages": 1
+            "after": null,
+            "next": null,
+            "total": 1,
+            "total_is_exact": true
         })
     );
+    assert_eq!(reply.header("link"), None, "one page links nowhere");
 }
 
 #[rocket::async_test]
-async fn the_users_list_api_pages_through_every_user_once() {
+async fn the_users_list_api_pages_through_every_user_once_by_its_next_cursor() {
     let app = TestApp::spawn().await;
     app.insert_users(45);
     let mut seen = Vec::new();
-    for page in 1..=5 {
-        let (status, list) = app
-            .get_json(&format!("/api/users?page={page}&per_page=10"))
-            .await;
-        assert_eq!(status, 200, "{list}");
+    let mut uri = "/api/users?per_page=10".to_owned();
+    let mut pages = 0;
+    loop {
+        let (status, list) = app.get_json(&uri).await;
+        assert_eq!(status, 200, "{uri}: {list}");
         assert_eq!(list["total"], 46);
-        assert_eq!(list["page"], page);
         assert_eq!(list["per_page"], 10);
-        assert_eq!(list["pages"], 5);
         seen.extend(ids(&list));
+        pages += 1;
+        match list["next"].as_u64() {
+            Some(next) => uri = format!("/api/users?after={next}&per_page=10"),
+            None => break,
+        }
     }
+    assert_eq!(pages, 5);
     assert_eq!(seen, (1..=46).collect::<Vec<u64>>());
-    let (_, last) = app.get_json("/api/users?page=5&per_page=10").await;
+    let (_, last) = app.get_json("/api/users?after=40&per_page=10").await;
     assert_eq!(ids(&last), vec![41, 42, 43, 44, 45, 46]);
     assert_eq!(last["items"][5]["name"], "User 44");
+    assert_eq!(last["after"], 40);
+    assert_eq!(last["next"], json!(null));
+}
+
+#[rocket::async_test]
+async fn the_users_list_api_links_the_first_previous_next_and_last_pages() {
+    let app = TestApp::spawn().await;
+    app.insert_users(45);
+    let first = app.fetch("/api/users?per_page=10").await;
+    assert_eq!(
+        first.header("link"),
+        Some(
+            "</api/users?after=10&per_page=10>; rel=\"next\", \
+             </api/users?after=40&per_page=10>; rel=\"last\""
+        )
+    );
+    let middle = app.fetch("/api/users?after=20&per_page=10").await;
+    assert_eq!(
+        middle.header("link"),
+        Some(
+            "</api/users?per_page=10>; rel=\"first\", \
+             </api/users?after=10&per_page=10>; rel=\"prev\", \
+             </api/users?after=30&per_page=10>; rel=\"next\", \
+             </api/users?after=40&per_page=10>; rel=\"last\""
+        )
+    );
+    let last = app.fetch("/api/users?after=40&per_page=10").await;
+    assert_eq!(
+        last.header("link"),
+        Some(
+            "</api/users?per_page=10>; rel=\"first\", \
+             </api/users?after=30&per_page=10>; rel=\"prev\""
+        )
+    );
 }
 
 #[rocket::async_test]
@@ -106,7 +146,7 @@ async fn the_users_list_api_of_an_empty_table_is_an_empty_first_page() {
     assert_eq!(status, 200);
     assert_eq!(
         list,
-        json!({"items": [], "total": 0, "page": 1, "per_page": 20, "pages": 1})
+        json!({"items": [], "per_page": 20, "after": null, "next": null, "total": 0, "total_is_exact": true})
     );
 }
 
@@ -153,22 +193,33 @@ async fn an_unknown_user_id_under_the_api_is_a_json_404() {
 async fn a_bad_page_under_the_api_is_a_json_400() {
     let app = TestApp::spawn().await;
     for query in [
-        "page=0",
-        "page=-1",
-        "page=abc",
-        "page=",
+        "after=0",
+        "after=-1",
+        "after=abc",
+        "after=",
+        "after=01",
         "per_page=0",
         "page=2",
+        "after=1&after=1",
     ] {
         let reply = app.fetch(&format!("/api/users?{query}")).await;
         assert_json_error(&reply, 400, "Bad Request");
     }
-    let reply = app.fetch("/api/users?page=abc").await;
+    let reply = app.fetch("/api/users?after=abc").await;
     assert!(
         reply.json()["error"]["message"]
             .as_str()
             .unwrap()
-            .contains("`page` must be a whole number from 1"),
+            .contains("is not a user id to start after"),
+        "{}",
+        reply.body
+    );
+    let reply = app.fetch("/api/users?page=2").await;
+    assert!(
+        reply.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("named by the user it starts after (`?after=40`)"),
         "{}",
         reply.body
     );

@@ -31,7 +31,8 @@ fn pttl(key: &str) -> i64 {
 }
 
 /// The hostile requests: random unknown ids, very long paths, padded, signed,
-/// repeated and out-of-range list parameters; `n` of each kind.
+/// repeated and out-of-range list parameters, list cursors that name no user;
+/// `n` of each kind.
 fn hostile_paths(n: usize) -> Vec<String> {
     let long = "x".repeat(7_000);
     (0..n)
@@ -46,7 +47,7 @@ fn hostile_paths(n: usize) -> Vec<String> {
                 },
                 match i % 4 {
                     0 => format!("/?page={:0>5}&per_page=020", 1 + i % 7),
-                    1 => format!("/?page={}", 1_000 + i),
+                    1 => format!("/?after={id}"),
                     2 => format!("/?page=1&page={i}"),
                     _ => format!("/api/users?per_page=+{}", i % 100 + 1),
                 },
@@ -68,7 +69,9 @@ async fn three_thousand_hostile_paths_leave_the_namespace_small_and_nothing_outl
     assert_eq!(paths.len(), 3_000);
     for path in &paths {
         let status = app.get(path).await.status().code;
-        assert!(matches!(status, 400 | 404), "{path}: {status}");
+        // 307: a list cursor that names no user goes to the page of the same
+        // users; redirects are never stored.
+        assert!(matches!(status, 307 | 400 | 404), "{path}: {status}");
     }
     let (keys, bytes) = namespace_usage(&app);
     eprintln!(

@@ -114,9 +114,10 @@ async fn updates_inserts_and_deletes_from_the_sql_console_show_on_every_instance
     )
     .await;
     for app in [&a, &b] {
-        shows(app, "/", "1004 users in all").await;
-        let (status, _) = app.get_text("/?page=51").await;
+        shows(app, "/", "1,004 users in all").await;
+        let (status, last) = app.get_text("/?after=1000").await;
         assert_eq!(status, 200, "the last page of the bulk insert is there");
+        assert!(last.contains("Bulk 999"), "{last}");
     }
 
     db.run("DELETE FROM user WHERE id = 3").await;

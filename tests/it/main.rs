@@ -17,6 +17,7 @@ mod device_cookies;
 mod follower;
 mod health;
 mod invalidation;
+mod keyset;
 mod logins;
 mod logs;
 mod metrics;

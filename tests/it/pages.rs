@@ -82,27 +82,36 @@ async fn the_list_shows_twenty_users_per_page_by_default_with_the_total() {
     assert_eq!(rows(&body), 20);
     assert!(body.contains("<a href=\"/users/20\">"));
     assert!(!body.contains("<a href=\"/users/21\">"));
-    assert!(body.contains("href=\"/?page=2&amp;per_page=20\""), "{body}");
+    assert!(body.contains("rel=\"next\" href=\"/?after=20\""), "{body}");
+    assert!(body.contains("rel=\"last\" href=\"/?after=40\""), "{body}");
+    assert!(!body.contains("rel=\"prev\""), "{body}");
+    assert!(!body.contains("rel=\"first\""), "{body}");
 }
 
 #[rocket::async_test]
 async fn pages_of_the_list_hold_consecutive_slices_of_users() {
     let app = TestApp::spawn().await;
     app.insert_users(45);
-    let (_, body) = app.get_text("/?page=2&per_page=20").await;
+    let (_, body) = app.get_text("/?after=20").await;
     assert!(body.contains("showing 21–40."), "{body}");
+    assert!(body.contains("Page 2 of 3"), "{body}");
     assert_eq!(rows(&body), 20);
     assert!(body.contains("<a href=\"/users/21\">User 19</a>"), "{body}");
     assert!(body.contains("<a href=\"/users/40\">User 38</a>"), "{body}");
-    assert!(body.contains("rel=\"prev\" href=\"/?page=1&amp;per_page=20\""));
-    assert!(body.contains("rel=\"next\" href=\"/?page=3&amp;per_page=20\""));
+    assert!(body.contains("rel=\"first\" href=\"/\""), "{body}");
+    assert!(body.contains("rel=\"prev\" href=\"/\""), "{body}");
+    assert!(body.contains("rel=\"next\" href=\"/?after=40\""), "{body}");
+    assert!(body.contains("href=\"/api/users?after=20\">This page as JSON"));
 
-    let (status, last) = app.get_text("/?page=3").await;
+    let (status, last) = app.get_text("/?after=40").await;
     assert_eq!(status, 200);
     assert!(last.contains("showing 41–46."), "{last}");
+    assert!(last.contains("Page 3 of 3"), "{last}");
     assert_eq!(rows(&last), 6);
     assert!(last.contains("<a href=\"/users/46\">User 44</a>"));
+    assert!(last.contains("rel=\"prev\" href=\"/?after=20\""), "{last}");
     assert!(!last.contains("rel=\"next\""), "{last}");
+    assert!(!last.contains("rel=\"last\""), "{last}");
 }
 
 #[rocket::async_test]
@@ -113,6 +122,10 @@ async fn per_page_above_one_hundred_is_a_bad_request_and_one_hundred_is_the_larg
     assert_eq!(status, 200);
     assert!(body.contains("121 users in all, showing 1–100."), "{body}");
     assert_eq!(rows(&body), 100);
+    assert!(
+        body.contains("rel=\"next\" href=\"/?after=100&amp;per_page=100\""),
+        "{body}"
+    );
     let (status, body) = app.get_text("/?per_page=1000").await;
     assert_eq!(status, 400);
     assert!(body.contains("per_page"), "{body}");
@@ -122,9 +135,14 @@ async fn per_page_above_one_hundred_is_a_bad_request_and_one_hundred_is_the_larg
 async fn a_page_size_the_list_does_not_offer_is_a_400_page_that_names_those_it_does_without_mysql()
 {
     let app = TestApp::spawn().await;
-    for size in [5, 10, 20, 50, 100] {
+    for size in [5, 10, 50, 100] {
         assert_eq!(app.fetch(&format!("/?per_page={size}")).await.status, 200);
     }
+    assert_eq!(
+        app.fetch("/?per_page=20").await.status,
+        308,
+        "the default size's address leaves it out"
+    );
     let before = app.queries();
     for size in ["1", "7", "21", "99", "101"] {
         let page = app.fetch(&format!("/?per_page={size}")).await;
@@ -155,14 +173,16 @@ async fn a_page_size_the_list_does_not_offer_is_a_400_page_that_names_those_it_d
 }
 
 #[rocket::async_test]
-async fn a_page_number_that_is_not_a_whole_number_from_one_is_a_400_page() {
+async fn a_cursor_that_is_not_a_user_id_written_plainly_is_a_400_page() {
     let app = TestApp::spawn().await;
     for query in [
-        "page=0",
-        "page=-1",
-        "page=abc",
-        "page=",
-        "page=1.5",
+        "after=0",
+        "after=-1",
+        "after=abc",
+        "after=",
+        "after=1.5",
+        "after=01",
+        "after=4294967296",
         "per_page=0",
         "per_page=x",
     ] {
@@ -175,27 +195,13 @@ async fn a_page_number_that_is_not_a_whole_number_from_one_is_a_400_page() {
             page.body
         );
         assert!(
-            page.body.contains("There is no page") || page.body.contains("users per page"),
+            page.body.contains("is not a user id to start after")
+                || page.body.contains("users per page"),
             "{query}: {}",
             page.body
         );
         assert_eq!(page.header("cache-control"), Some("no-store"), "{query}");
     }
-}
-
-#[rocket::async_test]
-async fn a_page_past_the_last_is_a_400_page_naming_the_last_page() {
-    let app = TestApp::spawn().await;
-    app.insert_users(45);
-    let page = app.fetch("/?page=4").await;
-    assert_eq!(page.status, 400, "{}", page.body);
-    assert!(page.is_html());
-    assert!(
-        page.body
-            .contains("There is no page 4. Pages go from 1 to 3."),
-        "{}",
-        page.body
-    );
 }
 
 #[rocket::async_test]
@@ -206,9 +212,8 @@ async fn the_first_page_of_an_empty_table_is_a_200_saying_there_are_no_users() {
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("0 users in all."), "{body}");
     assert!(body.contains("No users yet."), "{body}");
+    assert!(!body.contains("class=\"pager\""), "{body}");
     assert_eq!(rows(&body), 0);
-    let (status, _) = app.get_text("/?page=2").await;
-    assert_eq!(status, 400);
 }
 
 #[rocket::async_test]
@@ -310,19 +315,4 @@ async fn the_stylesheet_is_served_with_a_long_browser_lifetime() {
     assert_eq!(css.header("content-type"), Some("text/css; charset=utf-8"));
     assert_eq!(css.header("cache-control"), Some("public, max-age=3600"));
     assert!(css.body.contains("body {"));
-}
-
-#[rocket::async_test]
-async fn page_zero_is_explained_for_people_with_the_pages_there_are() {
-    let app = TestApp::spawn().await;
-    app.insert_users(45);
-    let page = app.fetch("/?page=0").await;
-    assert_eq!(page.status, 400, "{}", page.body);
-    assert!(
-        page.body
-            .contains("There is no page 0. Pages go from 1 to 3."),
-        "{}",
-        page.body
-    );
-    assert!(!page.body.contains("4294967295"), "{}", page.body);
 }

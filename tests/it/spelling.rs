@@ -93,26 +93,48 @@ async fn other_spellings_of_a_user_id_are_404s_and_never_show_an_edited_or_delet
 #[rocket::async_test]
 async fn list_parameters_have_one_spelling_and_repeats_are_bad_requests() {
     let app = app_with_eleven_users().await;
-    let (status, _, _) = get(&app, "/?page=2&per_page=5").await;
+    let (status, _, _) = get(&app, "/?after=2&per_page=5").await;
     assert_eq!(status, 200);
     for same in [
-        "/?per_page=5&page=2",
-        "/?page=2&per_page=5&utm_source=x",
-        "/?page=%32&per_page=%35",
+        "/?per_page=5&after=2",
+        "/?after=2&per_page=5&utm_source=x",
+        "/?after=%32&per_page=%35",
     ] {
         assert_same_entry(&app, same).await;
     }
     for misspelt in [
-        "/?page=02&per_page=5",
-        "/?page=2&per_page=05",
-        "/?page=%2B2&per_page=5",
-        "/?page=2&page=2&per_page=5",
-        "/?page=2&per_page=5&per_page=5",
-        "/?page=2&per_page=500",
-        "/api/users?page=02",
-        "/api/users?page=1&page=1",
+        "/?after=02&per_page=5",
+        "/?after=2&per_page=05",
+        "/?after=%2B2&per_page=5",
+        "/?after=2&after=2&per_page=5",
+        "/?after=2&per_page=5&per_page=5",
+        "/?after=2&per_page=500",
+        "/?after=0",
+        "/?page=2",
+        "/?page=1&after=2",
+        "/api/users?after=02",
+        "/api/users?after=1&after=1",
+        "/api/users?page=1",
     ] {
         assert_refused_untouched(&app, misspelt, 400).await;
+    }
+}
+
+#[rocket::async_test]
+async fn the_default_page_size_written_out_redirects_to_the_address_without_it() {
+    let app = app_with_eleven_users().await;
+    for (uri, canonical) in [
+        ("/?per_page=20", "/"),
+        ("/?after=2&per_page=20", "/?after=2"),
+        ("/api/users?per_page=20", "/api/users"),
+        ("/api/users?per_page=20&after=5", "/api/users?after=5"),
+    ] {
+        let (queries, keys) = (app.queries(), app.namespace.keys().len());
+        let reply = app.fetch(uri).await;
+        assert_eq!(reply.status, 308, "{uri}");
+        assert_eq!(reply.header("location"), Some(canonical), "{uri}");
+        assert_eq!(app.queries(), queries, "{uri} read nothing from MySQL");
+        assert_eq!(app.namespace.keys().len(), keys, "{uri} stored nothing");
     }
 }
 
@@ -152,11 +174,11 @@ fn user_spelling() -> impl Strategy<Value = (u32, String, bool)> {
         })
 }
 
-/// A spelling of list page (`page`, `per_page`): padding, signs, encoding, order
+/// A spelling of list page (`after`, `per_page`): padding, signs, encoding, order
 /// and repeats. Canonical when none of those but order and encoding is used.
 fn list_spelling() -> impl Strategy<Value = (String, bool)> {
     (
-        1u32..=2,
+        prop_oneof![Just(2u32), Just(5u32)],
         prop_oneof![Just(5u32), Just(10u32)],
         0usize..2,
         any::<bool>(),
@@ -164,15 +186,18 @@ fn list_spelling() -> impl Strategy<Value = (String, bool)> {
         any::<bool>(),
         any::<bool>(),
     )
-        .prop_map(|(page, per_page, zeros, plus, encode, swap, repeat)| {
+        .prop_map(|(after, per_page, zeros, plus, encode, swap, repeat)| {
             let pad = "0".repeat(zeros);
             let sign = if plus { "%2B" } else { "" };
-            let page_value = if encode {
-                format!("{sign}{pad}%{:02X}", u32::from(b'0') + page)
+            let after_value = if encode {
+                format!("{sign}{pad}%{:02X}", u32::from(b'0') + after)
             } else {
-                format!("{sign}{pad}{page}")
+                format!("{sign}{pad}{after}")
             };
-            let mut pairs = vec![format!("page={page_value}"), format!("per_page={per_page}")];
+            let mut pairs = vec![
+                format!("after={after_value}"),
+                format!("per_page={per_page}"),
+            ];
             if swap {
                 pairs.reverse();
             }
@@ -192,9 +217,9 @@ async fn any_two_spellings_the_routes_read_as_one_resource_share_one_key() {
     for id in 2..=11 {
         assert_eq!(get(&app, &format!("/users/{id}")).await.0, 200);
     }
-    for page in 1..=2 {
+    for after in [2, 5] {
         for per_page in [5, 10] {
-            let uri = format!("/?page={page}&per_page={per_page}");
+            let uri = format!("/?after={after}&per_page={per_page}");
             assert_eq!(get(&app, &uri).await.0, 200);
         }
     }

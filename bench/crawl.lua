@@ -1,0 +1,84 @@
+-- wrk script for bench/sizes' crawler case: every connection asks for a list URL
+-- it has not asked for before, taken from the links of the pages it got back
+-- (first, previous, the numbered pages, next, last), as a crawler would.
+--
+-- Each thread starts from the first page at its own page sizes (`?per_page=N`,
+-- N spread over the threads), so threads never ask for the same URL and there
+-- are always more URLs to ask for than connections. Prints how many responses
+-- had each status and X-Cache (`crawl <status> <x-cache> <count>`) and how many
+-- requests had to repeat a URL because none was left (`crawl repeats <count>`).
+
+local threads = {}
+local next_id = 0
+
+function setup(thread)
+  thread:set("id", next_id)
+  next_id = next_id + 1
+  table.insert(threads, thread)
+end
+
+function init(args)
+  counts = {}
+  repeats = 0
+  -- A FIFO with explicit ends: `#` of a table whose first slots were cleared
+  -- is not its length.
+  queue = {}
+  head = 1
+  tail = 0
+  seen = {}
+  local count = tonumber(os.getenv("CRAWL_THREADS") or "1")
+  for size = 2, 100 do
+    if size % count == id and size ~= 20 then
+      local url = "/?per_page=" .. size
+      seen[url] = true
+      tail = tail + 1
+      queue[tail] = url
+    end
+  end
+  last = queue[1]
+end
+
+function request()
+  local url = nil
+  if head <= tail then
+    url = queue[head]
+    queue[head] = nil
+    head = head + 1
+    last = url
+  else
+    repeats = repeats + 1
+    url = last
+  end
+  return wrk.format("GET", url)
+end
+
+function response(status, headers, body)
+  local label = headers["x-cache"] or headers["X-Cache"] or "-"
+  local kind = status .. " " .. label
+  counts[kind] = (counts[kind] or 0) + 1
+  if body then
+    for href in body:gmatch('href="(/%?[^"]*)"') do
+      local url = href:gsub("&amp;", "&")
+      if not seen[url] then
+        seen[url] = true
+        tail = tail + 1
+        queue[tail] = url
+      end
+    end
+  end
+end
+
+function done(summary, latency, requests)
+  local total = {}
+  local repeated = 0
+  for _, thread in ipairs(threads) do
+    for kind, n in pairs(thread:get("counts")) do
+      total[kind] = (total[kind] or 0) + n
+    end
+    repeated = repeated + thread:get("repeats")
+  end
+  for kind, n in pairs(total) do
+    io.write(string.format("crawl %s %d\n", kind, n))
+  end
+  io.write(string.format("crawl repeats %d\n", repeated))
+end
