@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 use super::auth::{ApiAdmin, AuthError};
 use super::invalidate::Purge;
 use super::json_body::{BodyError, JsonBody};
-use super::listing::{load_listing, Listed, Listing};
+use super::listing::{self, answer_list, ListAnswer, Listing};
 use super::pagination::{
     canonical_after, canonical_per_page, no_page_numbers, BadPageQuery, PageRequest,
 };
@@ -62,8 +62,11 @@ pub struct UserList {
 }
 
 /// The list's address of the page that starts after `after`.
+/// Where the JSON list lives.
+const LIST: &str = "/api/users";
+
 fn list_href(after: Option<UserId>, per_page: u32) -> String {
-    format!("/api/users{}", PageRequest::query_for(after, per_page))
+    listing::list_href(LIST, after, per_page)
 }
 
 /// A list page with its `Link` header.
@@ -112,24 +115,11 @@ async fn list(
     reads: Reads,
     request: Result<PageRequest, BadPageQuery>,
 ) -> Result<Either<Linked, Redirect>, AppError> {
-    let request = match request {
-        Ok(request) => request,
-        Err(BadPageQuery::DefaultSize(canonical)) => {
-            return Ok(Either::Right(Redirect::permanent(format!(
-                "/api/users{canonical}"
-            ))))
-        }
-        Err(bad) => return Err(bad.into()),
+    let listing = match answer_list(db, cache, &reads, request, LIST).await? {
+        ListAnswer::Page(listing) => listing,
+        ListAnswer::Redirect(to) => return Ok(Either::Right(to)),
     };
-    let listing = match load_listing(db, cache, &reads, request).await? {
-        Listed::Page(listing) => listing,
-        Listed::Moved(to) => {
-            return Ok(Either::Right(Redirect::temporary(list_href(
-                to.after,
-                to.per_page,
-            ))))
-        }
-    };
+    let request = listing.request;
     let link = link_header(&listing);
     let next = listing.next();
     Ok(Either::Left(Linked {

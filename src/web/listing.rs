@@ -16,9 +16,10 @@ use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
 use super::error::AppError;
-use super::pagination::PageRequest;
+use super::pagination::{BadPageQuery, PageRequest};
 use crate::db::users::{self, User, UserId};
 use crate::db::{Db, DbConn};
+use rocket::response::Redirect;
 use rocket_page_cache::{Cache, Reads};
 
 /// Pages linked on each side of the current one (by number, when it is known).
@@ -157,6 +158,46 @@ impl Listing {
     pub fn next(&self) -> Option<UserId> {
         self.ahead.first().copied()
     }
+}
+
+/// A list route's answer: its page, or the page's one address to go to instead.
+pub enum ListAnswer {
+    Page(Listing),
+    Redirect(Redirect),
+}
+
+/// The href of the page after `after` at `per_page` of the list at `base` (`/`
+/// or `/api/users`).
+pub fn list_href(base: &str, after: Option<UserId>, per_page: u32) -> String {
+    format!("{base}{}", PageRequest::query_for(after, per_page))
+}
+
+/// What the list at `base` answers `request`: `per_page` written out at its
+/// default goes (permanently) to the address without it, a cursor that names no
+/// user (temporarily) to the page of the same users; a refused query is the
+/// error, for the route to word.
+pub async fn answer_list(
+    db: &Db,
+    cache: &Cache,
+    reads: &Reads,
+    request: Result<PageRequest, BadPageQuery>,
+    base: &str,
+) -> Result<ListAnswer, AppError> {
+    let request = match request {
+        Ok(request) => request,
+        Err(BadPageQuery::DefaultSize(canonical)) => {
+            return Ok(ListAnswer::Redirect(Redirect::permanent(format!(
+                "{base}{canonical}"
+            ))))
+        }
+        Err(bad) => return Err(bad.into()),
+    };
+    Ok(match load_listing(db, cache, reads, request).await? {
+        Listed::Page(listing) => ListAnswer::Page(listing),
+        Listed::Moved(to) => {
+            ListAnswer::Redirect(Redirect::temporary(list_href(base, to.after, to.per_page)))
+        }
+    })
 }
 
 /// Reads the page `request` names, with its neighbours' starts and the total:

@@ -5,7 +5,7 @@ use rocket::serde::Serialize;
 use rocket::{get, routes, Either, Route, State};
 use rocket_dyn_templates::{context, Template};
 
-use super::listing::{load_listing, thousands, Listed, Listing, Total};
+use super::listing::{answer_list, thousands, ListAnswer, Listing, Total};
 use super::pagination::{
     canonical_after, canonical_per_page, no_page_numbers, BadPageQuery, PageRequest,
     DEFAULT_PER_PAGE,
@@ -96,9 +96,8 @@ impl ListLink {
 }
 
 /// The list's address of the page that starts after `after`.
-fn list_href(after: Option<UserId>, per_page: u32) -> String {
-    format!("/{}", PageRequest::query_for(after, per_page))
-}
+/// Where the HTML list lives.
+const LIST: &str = "/";
 
 #[get("/")]
 async fn index(
@@ -108,28 +107,16 @@ async fn index(
     viewer: Viewer,
     request: Result<PageRequest, BadPageQuery>,
 ) -> Result<Either<Shown<Template>, Redirect>, AppError> {
-    let request = match request {
-        Ok(request) => request,
-        Err(BadPageQuery::DefaultSize(canonical)) => {
-            return Ok(Either::Right(Redirect::permanent(format!("/{canonical}"))))
-        }
-        Err(bad) => return Err(bad.into()),
-    };
-    let listing = match load_listing(db, cache, &reads, request).await? {
-        Listed::Page(listing) => listing,
-        Listed::Moved(to) => {
-            return Ok(Either::Right(Redirect::temporary(list_href(
-                to.after,
-                to.per_page,
-            ))))
-        }
+    let listing = match answer_list(db, cache, &reads, request, LIST).await? {
+        ListAnswer::Page(listing) => listing,
+        ListAnswer::Redirect(to) => return Ok(Either::Right(to)),
     };
     let view = ListView {
         title: "Users",
         items: &listing.items,
         summary: summary(&listing),
         pager: pager(&listing),
-        json: ListLink::new(request.after, request.per_page),
+        json: ListLink::new(listing.request.after, listing.request.per_page),
         admin: viewer.admin.clone(),
         flash: viewer.flash.clone(),
     };
