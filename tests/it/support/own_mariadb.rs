@@ -97,8 +97,19 @@ impl OwnMariaDb {
     /// A fresh database on this server, dropped when the last holder goes.
     pub fn database(&self) -> Arc<OwnDatabase> {
         let name = super::random_name("rc_binlog");
-        self.cli(&format!("CREATE DATABASE `{name}` CHARACTER SET utf8mb4"))
-            .expect("create the test database");
+        if self
+            .cli(&format!("CREATE DATABASE `{name}` CHARACTER SET utf8mb4"))
+            .is_none()
+        {
+            let log = std::fs::read_to_string(self.dir.join("error.log")).unwrap_or_default();
+            let tail: Vec<&str> = log.lines().rev().take(20).collect();
+            panic!(
+                "could not create a test database on the server on port {}; the end of its \
+                 error log:\n{}",
+                self.port,
+                tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+            );
+        }
         Arc::new(OwnDatabase {
             url: self.url(&name),
             name,
@@ -186,6 +197,9 @@ fn spawn_server(dir: &Path, port: u16, extra: &[String]) -> Child {
         .args(["--log-bin=binlog", "--binlog-format=ROW"])
         .arg(format!("--server-id={SERVER_ID}"))
         .args(["--skip-name-resolve", "--innodb-buffer-pool-size=32M"])
+        // Every test of a run shares the one server, each with pools of its
+        // own: the default of 151 connections runs out.
+        .arg("--max-connections=2000")
         .args(as_root())
         .args(extra)
         .stdout(Stdio::null())
