@@ -6,6 +6,7 @@
 //! server the tests of a run share lives in a static, which is never dropped: a
 //! watchdog shell does the same for it once the test process is gone.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, OnceLock};
@@ -102,7 +103,7 @@ impl OwnMariaDb {
             .is_none()
         {
             let log = std::fs::read_to_string(self.dir.join("error.log")).unwrap_or_default();
-            let tail: Vec<&str> = log.lines().rev().take(20).collect();
+            let tail: Vec<&str> = log.lines().rev().take(80).collect();
             panic!(
                 "could not create a test database on the server on port {}; the end of its \
                  error log:\n{}",
@@ -122,9 +123,17 @@ impl OwnMariaDb {
         cli(self.port, sql)
     }
 
+    /// Waits until this server answers on its port. The answer must name this
+    /// server's data directory: another server on the same port (one that got
+    /// there first) is not this one.
     fn wait_until_it_answers(&mut self) {
         let deadline = Instant::now() + START_LIMIT;
-        while self.cli("SELECT 1").is_none() {
+        let data = self.dir.join("data");
+        let ours = |answer: &str| Path::new(answer.trim().trim_end_matches('/')) == data;
+        while !self
+            .cli("SELECT @@datadir")
+            .is_some_and(|answer| ours(&answer))
+        {
             if let Ok(Some(status)) = self.child.try_wait() {
                 let log = std::fs::read_to_string(self.dir.join("error.log")).unwrap_or_default();
                 panic!("mariadbd exited ({status}):\n{log}");
@@ -264,8 +273,19 @@ fn watchdog(dir: &Path) -> Child {
         .expect("start the server's watchdog")
 }
 
-/// A port nothing listens on now.
+/// A port nothing listens on now, and that this process has not handed to
+/// another server: servers that start at once (tests run in parallel) take a
+/// while to bind theirs, so the system could hand the same free port twice.
 fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.local_addr().expect("addr").port()
+    static HANDED_OUT: std::sync::Mutex<BTreeSet<u16>> = std::sync::Mutex::new(BTreeSet::new());
+    loop {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let mut handed_out = HANDED_OUT
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if handed_out.insert(port) {
+            return port;
+        }
+    }
 }
