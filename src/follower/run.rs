@@ -15,7 +15,7 @@
 //!   starts at the end of the log.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rocket_page_cache::{Cache, Change, Singleton};
 use tokio::task::JoinHandle;
@@ -46,17 +46,49 @@ impl Settings {
 const RETRY_FIRST: Duration = Duration::from_millis(100);
 const RETRY_MOST: Duration = Duration::from_secs(2);
 
-/// Pauses that double from [`RETRY_FIRST`] up to [`RETRY_MOST`].
-struct Backoff(Duration);
+/// Least time between two warnings of one retry loop: an outage of MySQL or
+/// Redis writes a line now and then, not one per retry.
+const WARN_EVERY: Duration = Duration::from_secs(30);
+
+/// A retry loop's pauses, which double from [`RETRY_FIRST`] up to
+/// [`RETRY_MOST`], and its warnings, rate-limited.
+struct Backoff {
+    pause: Duration,
+    warned: Option<Instant>,
+    left_out: u64,
+}
 
 impl Backoff {
     fn new() -> Self {
-        Self(RETRY_FIRST)
+        Self {
+            pause: RETRY_FIRST,
+            warned: None,
+            left_out: 0,
+        }
     }
 
     async fn wait(&mut self) {
-        tokio::time::sleep(self.0).await;
-        self.0 = (self.0 * 2).min(RETRY_MOST);
+        tokio::time::sleep(self.pause).await;
+        self.pause = (self.pause * 2).min(RETRY_MOST);
+    }
+
+    /// Logs a failure: the first at once, then at most one line every
+    /// [`WARN_EVERY`], saying how many were left out.
+    fn warn(&mut self, message: impl FnOnce() -> String) {
+        if self.warned.is_some_and(|at| at.elapsed() < WARN_EVERY) {
+            self.left_out += 1;
+            return;
+        }
+        let left_out = std::mem::take(&mut self.left_out);
+        if left_out > 0 {
+            rocket::warn!(
+                "binlog follower: {} ({left_out} more since the last line)",
+                message()
+            );
+        } else {
+            rocket::warn!("binlog follower: {}", message());
+        }
+        self.warned = Some(Instant::now());
     }
 }
 
@@ -142,7 +174,7 @@ async fn follow_while_held(
     loop {
         let failure = follow_once(&settings, &db, &cache, &singleton, &status).await;
         let message = failure.to_string();
-        rocket::warn!("binlog follower: {message}; reading again from the saved position");
+        backoff.warn(|| format!("{message}; reading again from the saved position"));
         status.failed(message);
         if matches!(failure, FollowError::LeaseLost) {
             return;
@@ -204,7 +236,7 @@ async fn saved_position(singleton: &Singleton) -> Option<BinlogPosition> {
         match singleton.state().await {
             Ok(state) => return state.and_then(|s| s.parse().ok()),
             Err(e) => {
-                rocket::warn!("binlog follower: cannot read the saved position ({e}); retrying");
+                backoff.warn(|| format!("cannot read the saved position ({e}); retrying"));
                 backoff.wait().await;
             }
         }
@@ -262,7 +294,7 @@ async fn followed_tables(db: &Db) -> Result<Vec<String>, FollowError> {
         match tables::all(db).await {
             Ok(tables) => return Ok(tables),
             Err(e) => {
-                rocket::warn!("binlog follower: cannot list the tables ({e}); retrying");
+                backoff.warn(|| format!("cannot list the tables ({e}); retrying"));
                 backoff.wait().await;
             }
         }
@@ -276,7 +308,7 @@ async fn purge(cache: &Cache, changes: &[Change]) {
     }
     let mut backoff = Backoff::new();
     while let Err(e) = cache.purge_logged_changes(changes).await {
-        rocket::warn!("binlog follower: purge failed ({e}); retrying until it succeeds");
+        backoff.warn(|| format!("purge failed ({e}); retrying until it succeeds"));
         backoff.wait().await;
     }
 }
@@ -294,9 +326,27 @@ async fn save(
             Ok(true) => return Ok(()),
             Ok(false) => return Err(FollowError::LeaseLost),
             Err(e) => {
-                rocket::warn!("binlog follower: cannot save the position ({e}); retrying");
+                backoff.warn(|| format!("cannot save the position ({e}); retrying"));
                 backoff.wait().await;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_retry_loop_warns_once_then_counts_what_it_leaves_out() {
+        let mut backoff = Backoff::new();
+        for _ in 0..5 {
+            backoff.warn(|| "purge failed".to_owned());
+        }
+        assert!(backoff.warned.is_some(), "the first failure is written");
+        assert_eq!(backoff.left_out, 4, "the others wait for the next line");
+        backoff.warned = Instant::now().checked_sub(WARN_EVERY);
+        backoff.warn(|| "purge failed".to_owned());
+        assert_eq!(backoff.left_out, 0, "the count went with the next line");
     }
 }
