@@ -53,9 +53,3 @@ pub fn listed<T: TableRow>(reads: &dyn RecordReads, rows: &[T]) {
 pub fn counted<T: TableRow>(reads: &dyn RecordReads) {
     reads.membership(T::TABLE);
 }
-
-/// The keys of a range of rows, not their columns (where the next pages start):
-/// the answer changes only when rows come or go, so it depends on membership.
-pub fn keys_listed<T: TableRow>(reads: &dyn RecordReads) {
-    reads.membership(T::TABLE);
-}
