@@ -12,6 +12,7 @@ mod entry;
 mod example;
 mod fail_open;
 mod flight;
+mod fragments;
 mod keys;
 mod memo;
 mod memory_limits;
