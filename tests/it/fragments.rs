@@ -79,6 +79,11 @@ async fn a_second_admins_view_of_the_list_reads_no_user_from_mysql_and_shows_onl
         assert!(page.body.contains("Signed in as <span class=\"who\">bob"));
         assert!(page.body.contains("/users/100/edit"), "the shared rows");
     }
+    let (_, metrics) = bob.get_text("/metrics").await;
+    assert!(
+        metrics.contains("page_cache_fragment_hits_total 2"),
+        "{metrics}"
+    );
     let (again, _) = counted(&alice, LIST).await;
     assert!(
         !again.body.contains("bob"),
