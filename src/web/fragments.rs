@@ -85,3 +85,27 @@ fn place_fragment(
     out.write(html)?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_helper_places_a_named_fragment_as_rendered_and_refuses_an_unknown_name() {
+        let mut handlebars = Handlebars::new();
+        handlebars.register_helper("fragment", Box::new(place_fragment));
+        handlebars
+            .register_template_string("page", "<main>{{fragment \"list\"}}</main>")
+            .expect("template");
+        let placed = handlebars.render(
+            "page",
+            &serde_json::json!({ "fragments": { "list": "<p>Tom &amp; Jerry</p>" } }),
+        );
+        assert_eq!(
+            placed.expect("renders"),
+            "<main><p>Tom &amp; Jerry</p></main>"
+        );
+        let missing = handlebars.render("page", &serde_json::json!({ "fragments": {} }));
+        assert!(missing.is_err(), "an unresolved fragment is a render error");
+    }
+}
