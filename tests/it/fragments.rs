@@ -79,9 +79,20 @@ async fn a_second_admins_view_of_the_list_reads_no_user_from_mysql_and_shows_onl
         assert!(page.body.contains("Signed in as <span class=\"who\">bob"));
         assert!(page.body.contains("/users/100/edit"), "the shared rows");
     }
+    let response = bob.get(LIST).await;
+    let size = response
+        .body()
+        .preset_size()
+        .expect("a rendered page's size is known");
+    assert!(size > 4096, "larger than one default chunk");
+    assert!(
+        response.body().max_chunk_size() >= size,
+        "the page goes to the connection in one piece"
+    );
+    drop(response);
     let (_, metrics) = bob.get_text("/metrics").await;
     assert!(
-        metrics.contains("page_cache_fragment_hits_total 2"),
+        metrics.contains("page_cache_fragment_hits_total 3"),
         "{metrics}"
     );
     let (again, _) = counted(&alice, LIST).await;
