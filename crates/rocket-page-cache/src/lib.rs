@@ -73,7 +73,7 @@ mod stats;
 mod store;
 
 pub use clock::{Clock, ManualClock};
-pub use config::{redact_url, BackendKind, CacheConfig, RuleConfig};
+pub use config::{redact_url, BackendKind, CacheConfig, RuleConfig, SentinelConfig};
 pub use fairing::{request_outcome, PageCache, RequestOutcome};
 pub use handle::{Cache, CacheHealth, CacheUnavailable};
 pub use key::normalise_request_path;

@@ -21,6 +21,13 @@
 //! on, and any of them lost or silent flushes it. Each heartbeat also asks for
 //! the masters again: when they changed (a failover, a resharding), the links
 //! are rebuilt from scratch, the near cache flushed meanwhile.
+//!
+//! Under Redis Sentinel the link watches the master the sentinels name, asked
+//! again for every new connection. Its heartbeat is `ROLE` instead of PING, and
+//! an answer other than `master` counts as a missed heartbeat: a master that
+//! fails over is either gone (the connection drops) or demoted (Sentinel
+//! disconnects its clients, and `ROLE` would say so), and either way the near
+//! cache is flushed and stays off until tracking is on at the new master.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,8 +37,9 @@ use redis::{AsyncConnectionConfig, IntoConnectionInfo, ProtocolVersion, PushInfo
 use tokio::sync::Notify;
 
 use super::NearCache;
-use crate::config::redact_url;
+use crate::config::{redact_url, SentinelConfig};
 use crate::store::cluster::masters_of;
+use crate::store::sentinel::{Sentinels, LOOKUP_LIMIT};
 
 /// Longest pause between two attempts to bring a lost link back.
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
@@ -46,6 +54,9 @@ pub struct LinkSettings {
     /// A cluster's seed nodes; when not empty, `url` is not used and the link
     /// watches every master (their URLs keep the seeds' scheme and password).
     pub cluster_nodes: Vec<String>,
+    /// When set (and `cluster_nodes` is empty), the link watches the master
+    /// these sentinels name, reached with `url`'s credentials and TLS.
+    pub sentinel: Option<SentinelConfig>,
     /// Changes to keys starting with this are reported.
     pub prefix: String,
     /// How often the link is proven with a PING, and how long the answer may take.
@@ -58,26 +69,18 @@ pub fn spawn(near: Arc<NearCache>, settings: LinkSettings) -> tokio::task::JoinH
 }
 
 async fn run(near: Arc<NearCache>, settings: LinkSettings) {
-    let single = if settings.cluster_nodes.is_empty() {
-        match resp3_client(&settings.url) {
-            Ok(client) => Some(client),
-            Err(e) => {
-                rocket::warn!("page cache: near cache off, its link cannot be built: {e}");
-                return;
-            }
+    let watched = match Watched::of(&settings) {
+        Ok(watched) => watched,
+        Err(e) => {
+            rocket::warn!("page cache: near cache off, its link cannot be built: {e}");
+            return;
         }
-    } else {
-        None
     };
     let mut backoff = FIRST_BACKOFF;
     let mut warned = false;
     loop {
-        let targets = match &single {
-            Some(client) => Ok(vec![(client.clone(), None)]),
-            None => cluster_targets(&settings).await,
-        };
-        let outcome = match targets {
-            Ok(targets) => session(&near, &targets, &settings).await,
+        let outcome = match watched.targets(&settings).await {
+            Ok(targets) => session(&near, &targets, &settings, watched.proof()).await,
             Err(e) => Err(e),
         };
         match outcome {
@@ -98,6 +101,61 @@ async fn run(near: Arc<NearCache>, settings: LinkSettings) {
     }
 }
 
+/// What the link watches.
+enum Watched {
+    /// The one server at `url`.
+    One(redis::Client),
+    /// The master the sentinels name, asked for every new connection.
+    Master(Sentinels),
+    /// Every master of the cluster, asked of the seeds for every new session.
+    Cluster,
+}
+
+/// What a heartbeat proves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Proof {
+    /// The server answers.
+    Answers,
+    /// The server answers, and as a master.
+    AnswersAsMaster,
+}
+
+impl Watched {
+    fn of(settings: &LinkSettings) -> Result<Self, String> {
+        if !settings.cluster_nodes.is_empty() {
+            return Ok(Self::Cluster);
+        }
+        if let Some(sentinel) = &settings.sentinel {
+            return Sentinels::new(sentinel, &settings.url, ProtocolVersion::RESP3)
+                .map(Self::Master);
+        }
+        resp3_client(&settings.url)
+            .map(Self::One)
+            .map_err(|e| e.to_string())
+    }
+
+    async fn targets(&self, settings: &LinkSettings) -> Result<Vec<Target>, String> {
+        match self {
+            Self::One(client) => Ok(vec![(client.clone(), None)]),
+            Self::Master(sentinels) => {
+                let client = tokio::time::timeout(LOOKUP_LIMIT, sentinels.master_client())
+                    .await
+                    .map_err(|_| format!("the sentinels named no master within {LOOKUP_LIMIT:?}"))?
+                    .map_err(|e| format!("the sentinels named no master that answers: {e}"))?;
+                Ok(vec![(client, None)])
+            }
+            Self::Cluster => cluster_targets(settings).await,
+        }
+    }
+
+    fn proof(&self) -> Proof {
+        match self {
+            Self::Master(_) => Proof::AnswersAsMaster,
+            Self::One(_) | Self::Cluster => Proof::Answers,
+        }
+    }
+}
+
 /// A server the link watches, and on a cluster the master's address as
 /// `CLUSTER SLOTS` names it (to notice when the masters change).
 type Target = (redis::Client, Option<(String, u16)>);
@@ -109,6 +167,7 @@ async fn session(
     near: &Arc<NearCache>,
     targets: &[Target],
     settings: &LinkSettings,
+    proof: Proof,
 ) -> Result<(), String> {
     let lost = Arc::new(Notify::new());
     let mut links = Vec::with_capacity(targets.len());
@@ -124,7 +183,7 @@ async fn session(
             () = lost.notified() => return Ok(()),
             _ = ticker.tick() => {
                 for connection in &mut links {
-                    if let Err(e) = heartbeat(connection, settings.heartbeat).await {
+                    if let Err(e) = heartbeat(connection, settings.heartbeat, proof).await {
                         near.link_lost();
                         rocket::warn!("page cache: near cache link {e}; flushed");
                         return Ok(());
@@ -140,14 +199,27 @@ async fn session(
     }
 }
 
-/// A PING answered within `within`, or why not.
+/// A PING (or for [`Proof::AnswersAsMaster`], a `ROLE` that says master)
+/// answered within `within`, or why not.
 async fn heartbeat(
     connection: &mut redis::aio::MultiplexedConnection,
     within: Duration,
+    proof: Proof,
 ) -> Result<(), String> {
-    let ping = redis::cmd("PING");
-    match tokio::time::timeout(within, ping.query_async::<String>(connection)).await {
-        Ok(Ok(_)) => Ok(()),
+    let answer = async {
+        if proof == Proof::AnswersAsMaster {
+            let role: redis::Role = redis::cmd("ROLE").query_async(connection).await?;
+            Ok(matches!(role, redis::Role::Primary { .. }))
+        } else {
+            redis::cmd("PING")
+                .query_async::<String>(connection)
+                .await
+                .map(|_| true)
+        }
+    };
+    match tokio::time::timeout(within, answer).await {
+        Ok(Ok(true)) => Ok(()),
+        Ok(Ok(false)) => Err("is on a server that is no longer the master".to_owned()),
         Ok(Err(e)) => Err(format!("failed ({e})")),
         Err(_) => Err("missed a heartbeat".to_owned()),
     }
@@ -350,6 +422,7 @@ mod tests {
             LinkSettings {
                 url: REDIS_URL.to_owned(),
                 cluster_nodes: Vec::new(),
+                sentinel: None,
                 prefix: prefix.clone(),
                 heartbeat: Duration::from_millis(500),
             },
