@@ -531,6 +531,9 @@ mod tests {
             .starts_with("cache.cluster_nodes"));
     }
 
+    /// A change that makes a valid configuration invalid.
+    type Spoil = Box<dyn Fn(&mut CacheConfig)>;
+
     #[test]
     fn a_sentinel_table_is_checked_and_refused_beside_a_cluster() {
         let sentinel = SentinelConfig {
@@ -545,7 +548,7 @@ mod tests {
             ..CacheConfig::default()
         };
         config.validate().unwrap();
-        let cases: Vec<(&str, Box<dyn Fn(&mut CacheConfig)>)> = vec![
+        let cases: Vec<(&str, Spoil)> = vec![
             (
                 "cache.sentinel: not with cache.cluster_nodes",
                 Box::new(|c| c.cluster_nodes = vec!["redis://10.0.0.1:7000/".into()]),

@@ -141,12 +141,10 @@ impl Cache {
                         namespace_prefix.clone(),
                     )
                     .map_err(|e| format!("cache.sentinel: {e}"))?,
-                    None => RedisStore::new(
-                        &config.url,
-                        config.op_timeout(),
-                        namespace_prefix.clone(),
-                    )
-                    .map_err(|e| format!("cache.url: {e}"))?,
+                    None => {
+                        RedisStore::new(&config.url, config.op_timeout(), namespace_prefix.clone())
+                            .map_err(|e| format!("cache.url: {e}"))?
+                    }
                 };
                 (Arc::new(store), Breakers::single())
             }

@@ -11,7 +11,9 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};
+use redis::aio::{
+    ConnectionLike, ConnectionManager, ConnectionManagerConfig, MultiplexedConnection,
+};
 use redis::{Cmd, Pipeline, RedisFuture, Script, Value};
 
 use super::commands::{self, millis, prefix_pattern, MARK_LIFETIME_MS};
@@ -422,7 +424,14 @@ impl Store for RedisStore {
     }
 
     async fn hold_lease(&self, key: &str, token: &str, ttl: Duration) -> Result<bool, StoreError> {
-        commands::hold_lease(&mut self.hot().await?, &self.holder_scripts, key, token, ttl).await
+        commands::hold_lease(
+            &mut self.hot().await?,
+            &self.holder_scripts,
+            key,
+            token,
+            ttl,
+        )
+        .await
     }
 
     async fn lease_holder(&self, key: &str) -> Result<Option<String>, StoreError> {

@@ -356,10 +356,7 @@ impl ConnectionLike for MasterConnection {
     ) -> RedisFuture<'a, Vec<Value>> {
         Box::pin(async move {
             let watch = self.watch();
-            let result = self
-                .conn
-                .req_packed_commands(pipeline, offset, count)
-                .await;
+            let result = self.conn.req_packed_commands(pipeline, offset, count).await;
             watch.answered(&result);
             result
         })
@@ -380,9 +377,12 @@ mod tests {
             master: "mymaster".into(),
             nodes: vec!["redis://127.0.0.1:26379/".into()],
         };
-        let sentinels =
-            Sentinels::new(&config, "redis://:secret@ignored:1/3", ProtocolVersion::RESP3)
-                .expect("sentinels");
+        let sentinels = Sentinels::new(
+            &config,
+            "redis://:secret@ignored:1/3",
+            ProtocolVersion::RESP3,
+        )
+        .expect("sentinels");
         let shown = format!("{:?}", sentinels.node);
         assert!(shown.contains("db: 3"), "{shown}");
         assert!(shown.contains("password: Some("), "{shown}");
@@ -397,9 +397,7 @@ mod tests {
             "You can't write against a read only replica.",
         ));
         assert!(master_lost(&readonly));
-        let refused = RedisError::from(std::io::Error::from(
-            std::io::ErrorKind::ConnectionRefused,
-        ));
+        let refused = RedisError::from(std::io::Error::from(std::io::ErrorKind::ConnectionRefused));
         assert!(master_lost(&refused));
         let script = RedisError::from((ErrorKind::Server(ServerErrorKind::NoScript), "NOSCRIPT"));
         assert!(!master_lost(&script));
