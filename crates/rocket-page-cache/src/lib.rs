@@ -30,14 +30,16 @@
 //! - `route_stats`: counters per route policy ([`Outcome`], render times).
 //! - `handle`: the [`Cache`] handle, every store call within its budget.
 //! - `near`: the per-instance L1 in front of Redis and the invalidation link
-//!   that keeps it coherent (one tracking connection per master on a cluster).
+//!   that keeps it coherent (one tracking connection per master on a cluster;
+//!   on the master of the moment under Sentinel).
 //! - `fleet`: per-minute counts of every instance, in the shared store.
 //! - `singleton`: work one instance does for all (a lease by name, renewed, and a
 //!   state only its holder may write).
 //! - `clock`: the time every freshness decision reads ([`Clock`]; a
 //!   [`ManualClock`] for tests).
-//! - `store`: Redis (one server or a cluster), memory and none backends,
-//!   behind one trait; values are opaque bytes to them.
+//! - `store`: Redis (one server, the master Redis Sentinel names, or a
+//!   cluster), memory and none backends, behind one trait; values are opaque
+//!   bytes to them.
 
 #![forbid(unsafe_code)]
 

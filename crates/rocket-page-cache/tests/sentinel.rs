@@ -132,6 +132,37 @@ struct Timeline {
     renders_at_purge: BTreeMap<String, usize>,
 }
 
+/// Waits until what one instance renders and stores, the other hits.
+async fn until_shared(deployment: &OwnSentinel, (first, second): (&TestApp, &TestApp)) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    for probe in 0.. {
+        let path = format!("/item/after{probe}");
+        first.get(&path).await;
+        let reply = second.get(&path).await;
+        if store_hit(&reply) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not shared again within 30 s; last answer: {reply:?}; the sentinels:\n{}",
+            deployment.report()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Waits until both instances' near caches serve again.
+async fn until_near_serves((first, second): (&TestApp, &TestApp)) {
+    for app in [first, second] {
+        eventually(
+            "the near cache serves again",
+            Duration::from_secs(30),
+            || async { app.cache().near_serving().then_some(()) },
+        )
+        .await;
+    }
+}
+
 /// Kills the master, follows the failover until both instances share the
 /// cache and serve near again, then purges every page and lets the load run a
 /// second more; stops the load.
@@ -149,31 +180,9 @@ async fn fail_over(
     let new_master = tokio::task::block_in_place(|| deployment.wait_for_new_master(old_master));
     assert_ne!(new_master, old_master);
     let promoted = killed.elapsed();
-    // Shared again: what one instance renders and stores, the other hits.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    for probe in 0.. {
-        let path = format!("/item/after{probe}");
-        first.get(&path).await;
-        let reply = second.get(&path).await;
-        if store_hit(&reply) {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "not shared again within 30 s; last answer: {reply:?}; the sentinels:\n{}",
-            deployment.report()
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    until_shared(deployment, (first, second)).await;
     let shared = killed.elapsed();
-    for app in [first, second] {
-        eventually(
-            "the near cache serves again",
-            Duration::from_secs(30),
-            || async { app.cache().near_serving().then_some(()) },
-        )
-        .await;
-    }
+    until_near_serves((first, second)).await;
     let near_back = killed.elapsed();
     // Let the near caches fill from the new master, then purge every page.
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -325,4 +334,74 @@ async fn a_master_killed_under_load_fails_no_request_and_no_read_is_stale_after_
         f.hits_after,
         f.near_after
     );
+}
+
+/// A master handed over without dying (`SENTINEL FAILOVER`) answers as a
+/// master until Sentinel converts it, seconds later, and loses what was written
+/// to it meanwhile: both instances leave it for the master the sentinels name
+/// within a second, their near caches follow, and a purge made then is seen by
+/// both. Prints how long the stores and the near caches took to move.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_master_handed_over_alive_is_left_for_the_one_the_sentinels_name() {
+    let deployment = OwnSentinel::start();
+    let namespace = Namespace::on_sentinel(deployment.master_url(), deployment.config());
+    let settings = json!({ "op_timeout_ms": 100 });
+    let first = TestApp::start(&namespace, &Arc::default(), settings.clone()).await;
+    let second = first.peer(settings).await;
+    until_near_serves((&first, &second)).await;
+    let old = deployment.master_port().expect("a master");
+    deployment.hand_over();
+    let new = tokio::task::block_in_place(|| deployment.wait_for_new_master(old));
+    let named = Instant::now();
+    let new_master = format!("redis://127.0.0.1:{new}/");
+    for (i, app) in [&first, &second].into_iter().enumerate() {
+        let mut probe = 0;
+        eventually(
+            "pages stored on the new master",
+            Duration::from_secs(3),
+            || {
+                probe += 1;
+                let path = format!("/item/moved{i}-{probe}");
+                let (new_master, namespace) = (&new_master, &namespace.name);
+                async move {
+                    app.get(&path).await;
+                    let suffix = format!(":localhost:{path}");
+                    crate::support::scan_namespace(new_master, namespace)
+                        .iter()
+                        .any(|key| key.ends_with(&suffix))
+                        .then_some(())
+                }
+            },
+        )
+        .await;
+    }
+    let stores_moved = named.elapsed();
+    until_near_serves((&first, &second)).await;
+    let near_moved = named.elapsed();
+    eprintln!(
+        "sentinel hand-over: both stores on the new master {:.2} s after the sentinels named \
+         it, near caches serving again after {:.2} s",
+        stores_moved.as_secs_f64(),
+        near_moved.as_secs_f64()
+    );
+
+    let path = "/item/handed";
+    first.get(path).await;
+    eventually(
+        "a near hit on the new master",
+        Duration::from_secs(5),
+        || async { near_hit(&second.get(path).await).then_some(()) },
+    )
+    .await;
+    let before = first.backend.renders(path);
+    first
+        .cache()
+        .purge_tags(&["item:handed".to_owned()], false)
+        .await
+        .expect("a purge on the new master");
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    for app in [&first, &second] {
+        let reply = app.get(path).await;
+        assert!(render_of(&reply) > before, "{reply:?}");
+    }
 }

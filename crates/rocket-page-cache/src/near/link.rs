@@ -23,11 +23,13 @@
 //! are rebuilt from scratch, the near cache flushed meanwhile.
 //!
 //! Under Redis Sentinel the link watches the master the sentinels name, asked
-//! again for every new connection. Its heartbeat is `ROLE` instead of PING, and
-//! an answer other than `master` counts as a missed heartbeat: a master that
-//! fails over is either gone (the connection drops) or demoted (Sentinel
-//! disconnects its clients, and `ROLE` would say so), and either way the near
-//! cache is flushed and stays off until tracking is on at the new master.
+//! again for every new connection. Its heartbeat is `ROLE` instead of PING (an
+//! answer other than `master` counts as a missed heartbeat), and asks the
+//! sentinels which server they name: a master that fails over is gone (the
+//! connection drops), demoted (Sentinel disconnects its clients, `ROLE` says
+//! so), or alive and still answering as a master for a while, when only the
+//! sentinels can tell. Either way the near cache is flushed and stays off until
+//! tracking is on at the new master.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -39,7 +41,7 @@ use tokio::sync::Notify;
 use super::NearCache;
 use crate::config::{redact_url, SentinelConfig};
 use crate::store::cluster::masters_of;
-use crate::store::sentinel::{Sentinels, LOOKUP_LIMIT};
+use crate::store::sentinel::{address_of, Sentinels, LOOKUP_LIMIT};
 
 /// Longest pause between two attempts to bring a lost link back.
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
@@ -80,7 +82,7 @@ async fn run(near: Arc<NearCache>, settings: LinkSettings) {
     let mut warned = false;
     loop {
         let outcome = match watched.targets(&settings).await {
-            Ok(targets) => session(&near, &targets, &settings, watched.proof()).await,
+            Ok((targets, proof)) => session(&near, &targets, &settings, proof).await,
             Err(e) => Err(e),
         };
         match outcome {
@@ -106,18 +108,22 @@ enum Watched {
     /// The one server at `url`.
     One(redis::Client),
     /// The master the sentinels name, asked for every new connection.
-    Master(Sentinels),
+    Master(Box<Sentinels>),
     /// Every master of the cluster, asked of the seeds for every new session.
     Cluster,
 }
 
 /// What a heartbeat proves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Proof {
+enum Proof<'a> {
     /// The server answers.
     Answers,
-    /// The server answers, and as a master.
-    AnswersAsMaster,
+    /// The server at `address` answers as a master, and is the one the
+    /// sentinels name (a master failed over alive still answers as one until
+    /// Sentinel converts it).
+    NamedMaster {
+        sentinels: &'a Sentinels,
+        address: String,
+    },
 }
 
 impl Watched {
@@ -127,31 +133,29 @@ impl Watched {
         }
         if let Some(sentinel) = &settings.sentinel {
             return Sentinels::new(sentinel, &settings.url, ProtocolVersion::RESP3)
-                .map(Self::Master);
+                .map(|sentinels| Self::Master(Box::new(sentinels)));
         }
         resp3_client(&settings.url)
             .map(Self::One)
             .map_err(|e| e.to_string())
     }
 
-    async fn targets(&self, settings: &LinkSettings) -> Result<Vec<Target>, String> {
+    /// The servers to track now, and what their heartbeats must prove.
+    async fn targets(&self, settings: &LinkSettings) -> Result<(Vec<Target>, Proof<'_>), String> {
         match self {
-            Self::One(client) => Ok(vec![(client.clone(), None)]),
+            Self::One(client) => Ok((vec![(client.clone(), None)], Proof::Answers)),
             Self::Master(sentinels) => {
                 let client = tokio::time::timeout(LOOKUP_LIMIT, sentinels.master_client())
                     .await
                     .map_err(|_| format!("the sentinels named no master within {LOOKUP_LIMIT:?}"))?
                     .map_err(|e| format!("the sentinels named no master that answers: {e}"))?;
-                Ok(vec![(client, None)])
+                let address = address_of(&client);
+                Ok((
+                    vec![(client, None)],
+                    Proof::NamedMaster { sentinels, address },
+                ))
             }
-            Self::Cluster => cluster_targets(settings).await,
-        }
-    }
-
-    fn proof(&self) -> Proof {
-        match self {
-            Self::Master(_) => Proof::AnswersAsMaster,
-            Self::One(_) | Self::Cluster => Proof::Answers,
+            Self::Cluster => Ok((cluster_targets(settings).await?, Proof::Answers)),
         }
     }
 }
@@ -167,7 +171,7 @@ async fn session(
     near: &Arc<NearCache>,
     targets: &[Target],
     settings: &LinkSettings,
-    proof: Proof,
+    proof: Proof<'_>,
 ) -> Result<(), String> {
     let lost = Arc::new(Notify::new());
     let mut links = Vec::with_capacity(targets.len());
@@ -183,10 +187,23 @@ async fn session(
             () = lost.notified() => return Ok(()),
             _ = ticker.tick() => {
                 for connection in &mut links {
-                    if let Err(e) = heartbeat(connection, settings.heartbeat, proof).await {
+                    let as_master = matches!(proof, Proof::NamedMaster { .. });
+                    if let Err(e) = heartbeat(connection, settings.heartbeat, as_master).await {
                         near.link_lost();
                         rocket::warn!("page cache: near cache link {e}; flushed");
                         return Ok(());
+                    }
+                }
+                if let Proof::NamedMaster { sentinels, address } = &proof {
+                    let named = tokio::time::timeout(settings.heartbeat, sentinels.named_master()).await;
+                    // Sentinels that do not answer say nothing of the master:
+                    // ROLE above tells whether it still is one.
+                    if let Ok(Ok(named)) = named {
+                        if named != *address {
+                            near.link_lost();
+                            rocket::info!("page cache: the sentinels name {named} master; near cache flushed, link moved");
+                            return Ok(());
+                        }
                     }
                 }
                 if !masters.is_empty() && !same_masters(&mut links[0], &masters, settings.heartbeat).await {
@@ -199,15 +216,15 @@ async fn session(
     }
 }
 
-/// A PING (or for [`Proof::AnswersAsMaster`], a `ROLE` that says master)
-/// answered within `within`, or why not.
+/// A PING (or `as_master`, a `ROLE` that says master) answered within
+/// `within`, or why not.
 async fn heartbeat(
     connection: &mut redis::aio::MultiplexedConnection,
     within: Duration,
-    proof: Proof,
+    as_master: bool,
 ) -> Result<(), String> {
     let answer = async {
-        if proof == Proof::AnswersAsMaster {
+        if as_master {
             let role: redis::Role = redis::cmd("ROLE").query_async(connection).await?;
             Ok(matches!(role, redis::Role::Primary { .. }))
         } else {

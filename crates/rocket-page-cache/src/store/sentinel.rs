@@ -11,7 +11,12 @@
 //! - the server answers `READONLY`, `LOADING` or `MASTERDOWN` (it is no master,
 //!   or not one yet);
 //! - a command is abandoned unanswered (its budget ran out): a master frozen or
-//!   gone from the network is not waited on again.
+//!   gone from the network is not waited on again;
+//! - the sentinels name another server (asked at most every [`CHECK_EVERY`],
+//!   by the commands themselves): after a failover that left the old master
+//!   alive (`SENTINEL FAILOVER`, a partition), it answers as a master until
+//!   Sentinel converts it, seconds later, and what is written to it meanwhile
+//!   is lost then.
 //!
 //! A lookup runs in a task of its own, one at a time, within [`LOOKUP_LIMIT`]
 //! and not within the budget of the command that asked, so that a lookup slower
@@ -22,7 +27,7 @@
 //! Nothing is ever read from a replica: a replica may not have applied a purge
 //! yet.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -44,12 +49,19 @@ pub(crate) const LOOKUP_LIMIT: Duration = Duration::from_secs(3);
 /// How long a failed lookup is the answer before the next one is tried.
 const RETRY_AFTER: Duration = Duration::from_millis(100);
 
+/// How often the kept master is checked against the one the sentinels name.
+pub(crate) const CHECK_EVERY: Duration = Duration::from_millis(500);
+
 /// The sentinels of one master, asked in the configured order.
 pub struct Sentinels {
     sentinel: Mutex<Sentinel>,
     master: String,
     /// How the master is reached: `url`'s user, password, database and TLS.
     node: SentinelNodeConnectionInfo,
+    /// Each sentinel, for the quick question of which server is the master.
+    asked: Vec<redis::Client>,
+    /// A connection to each, once made.
+    asked_conns: Mutex<Vec<Option<MultiplexedConnection>>>,
 }
 
 impl Sentinels {
@@ -78,11 +90,54 @@ impl Sentinels {
         if let Some(tls) = tls {
             node = node.set_tls_mode(tls);
         }
+        let asked = config
+            .nodes
+            .iter()
+            .map(|node| redis::Client::open(node.as_str()).map_err(|e| e.to_string()))
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Self {
             sentinel: Mutex::new(sentinel),
             master: config.master.clone(),
             node,
+            asked_conns: Mutex::new(vec![None; asked.len()]),
+            asked,
         })
+    }
+
+    /// `host:port` of the master as the first sentinel that answers names it
+    /// (`SENTINEL GET-MASTER-ADDR-BY-NAME`), without dialling the master: the
+    /// cheap check that a kept master is still the one.
+    pub async fn named_master(&self) -> Result<String, String> {
+        let mut conns = self.asked_conns.lock().await;
+        let mut last_error = "no sentinel".to_owned();
+        for (client, slot) in self.asked.iter().zip(conns.iter_mut()) {
+            let ask = async {
+                if slot.is_none() {
+                    *slot = Some(client.get_multiplexed_async_connection().await?);
+                }
+                let Some(conn) = slot.as_mut() else {
+                    unreachable!("dialled above")
+                };
+                redis::cmd("SENTINEL")
+                    .arg("GET-MASTER-ADDR-BY-NAME")
+                    .arg(&self.master)
+                    .query_async::<Option<(String, u16)>>(conn)
+                    .await
+            };
+            match tokio::time::timeout(LOOKUP_LIMIT, ask).await {
+                Ok(Ok(Some((host, port)))) => return Ok(format!("{host}:{port}")),
+                Ok(Ok(None)) => last_error = format!("no master named {:?}", self.master),
+                Ok(Err(e)) => {
+                    *slot = None;
+                    last_error = e.to_string();
+                }
+                Err(_) => {
+                    *slot = None;
+                    "no answer".clone_into(&mut last_error);
+                }
+            }
+        }
+        Err(last_error)
     }
 
     /// A client of the server the sentinels name as the master now, which
@@ -119,6 +174,11 @@ struct Shared {
     /// What is known of the master; commands waiting on a lookup watch it.
     known: watch::Sender<Known>,
     lookups: AtomicU64,
+    /// When the kept master was last checked against the sentinels (ms since
+    /// `origin`), and whether a check is running.
+    checked_ms: AtomicU64,
+    checking: AtomicBool,
+    origin: Instant,
 }
 
 #[derive(Clone)]
@@ -152,6 +212,9 @@ impl MasterSource {
                 hot,
                 known: watch::Sender::new(Known::Unknown),
                 lookups: AtomicU64::new(0),
+                checked_ms: AtomicU64::new(0),
+                checking: AtomicBool::new(false),
+                origin: Instant::now(),
             }),
         })
     }
@@ -165,12 +228,17 @@ impl MasterSource {
         loop {
             let now = known.borrow_and_update().clone();
             match now {
-                Known::Found { conn, lookup, .. } => {
+                Known::Found {
+                    conn,
+                    lookup,
+                    address,
+                } => {
+                    Shared::check_soon(&self.shared, lookup, address);
                     return Ok(MasterConnection {
                         conn,
                         lookup,
                         shared: Arc::clone(&self.shared),
-                    })
+                    });
                 }
                 Known::Failed { at, error } if asked || at.elapsed() < RETRY_AFTER => {
                     return Err(StoreError::NoMaster(error));
@@ -200,6 +268,31 @@ impl MasterSource {
 }
 
 impl Shared {
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.origin.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// Checks in the background that the sentinels still name `address`, when
+    /// the last check is older than [`CHECK_EVERY`] and none is running; lets
+    /// the connection go if they name another.
+    fn check_soon(shared: &Arc<Self>, lookup: u64, address: String) {
+        let due = shared.checked_ms.load(Ordering::Relaxed)
+            + u64::try_from(CHECK_EVERY.as_millis()).unwrap_or(u64::MAX);
+        if shared.now_ms() < due || shared.checking.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let shared = Arc::clone(shared);
+        tokio::spawn(async move {
+            if let Ok(named) = shared.sentinels.named_master().await {
+                if named != address {
+                    shared.let_go(lookup, &format!("the sentinels name {named} now"));
+                }
+            }
+            shared.checked_ms.store(shared.now_ms(), Ordering::Relaxed);
+            shared.checking.store(false, Ordering::Release);
+        });
+    }
+
     /// Starts a lookup unless one is running or a master is known.
     fn start_lookup(shared: &Arc<Self>) {
         let began = shared.known.send_if_modified(|known| {
@@ -218,11 +311,14 @@ impl Shared {
                 .await
                 .unwrap_or_else(|_| Err(format!("no master found within {LOOKUP_LIMIT:?}")));
             let known = match outcome {
-                Ok((conn, address)) => Known::Found {
-                    conn,
-                    lookup: shared.lookups.fetch_add(1, Ordering::SeqCst) + 1,
-                    address,
-                },
+                Ok((conn, address)) => {
+                    shared.checked_ms.store(shared.now_ms(), Ordering::Relaxed);
+                    Known::Found {
+                        conn,
+                        lookup: shared.lookups.fetch_add(1, Ordering::SeqCst) + 1,
+                        address,
+                    }
+                }
                 Err(error) => Known::Failed {
                     at: Instant::now(),
                     error,

@@ -146,6 +146,20 @@ impl OwnSentinel {
         }
     }
 
+    /// Asks a sentinel to fail the master over now (`SENTINEL FAILOVER`): the
+    /// replica is promoted and the master, alive, is made its replica.
+    pub fn hand_over(&self) {
+        let reply = cli(
+            self.sentinels[0].port,
+            &["SENTINEL", "FAILOVER", MASTER_NAME],
+        );
+        assert_eq!(
+            reply.as_deref().map(str::trim),
+            Some("OK"),
+            "SENTINEL FAILOVER"
+        );
+    }
+
     /// Waits until the sentinels name a master other than `old` and it says it
     /// is one; returns its port.
     pub fn wait_for_new_master(&self, old: u16) -> u16 {
