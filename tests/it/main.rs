@@ -28,6 +28,7 @@ mod probe;
 mod read_tags;
 mod request_ids;
 mod resilience;
+mod sentinel;
 mod spelling;
 mod strangers;
 mod writes;
