@@ -63,7 +63,7 @@ async fn check_forever(replicas: Arc<Replicas>) {
     }
 }
 
-/// What `SHOW SLAVE STATUS` says of a replica.
+/// What `SHOW ALL SLAVES STATUS` says of a replica.
 #[derive(Debug, Clone)]
 struct ReplicaStatus {
     io_running: bool,
@@ -189,14 +189,18 @@ impl Link {
     }
 
     async fn replica_status(&mut self) -> Result<ReplicaStatus, String> {
-        let rows = self.query("SHOW SLAVE STATUS").await?;
+        // `ALL`: only this form has `Gtid_Slave_Pos`. The default connection
+        // (named '') is the one `CHANGE MASTER TO` sets up.
+        let rows = self.query("SHOW ALL SLAVES STATUS").await?;
         let row = rows
-            .first()
-            .ok_or("not a replica: SHOW SLAVE STATUS is empty")?;
+            .iter()
+            .find(|row| column::<String>(row, "Connection_name").is_some_and(|n| n.is_empty()))
+            .or(rows.first())
+            .ok_or("not a replica: SHOW ALL SLAVES STATUS is empty")?;
         let running =
             |name: &str| column::<String>(row, name).is_some_and(|v| v.eq_ignore_ascii_case("yes"));
         let applied: String = column(row, "Gtid_Slave_Pos")
-            .ok_or("no Gtid_Slave_Pos in SHOW SLAVE STATUS (MariaDB is needed)")?;
+            .ok_or("no Gtid_Slave_Pos in SHOW ALL SLAVES STATUS (MariaDB is needed)")?;
         Ok(ReplicaStatus {
             io_running: running("Slave_IO_Running"),
             sql_running: running("Slave_SQL_Running"),
