@@ -265,36 +265,53 @@ async fn on_a_redis_cluster_no_page_older_than_a_purge_comes_from_a_lagging_repl
     no_stale_page_from_a_lagging_replica(true, writes() / 3).await;
 }
 
-/// Misses over every user's page and API item, on two instances.
-async fn miss_heavy_load(apps: &[&TestApp], rounds: u32) -> (Vec<Duration>, Vec<String>) {
-    let mut took = Vec::new();
-    let mut errors = Vec::new();
-    let loads = apps.iter().enumerate().map(|(n, app)| async move {
-        let mut took = Vec::new();
-        let mut errors = Vec::new();
-        for round in 0..rounds {
-            for id in 2..=USERS + 1 {
-                // A query of its own each time: a miss, rendered.
-                let uri = if id % 2 == 0 {
-                    format!("/users/{id}?r={n}-{round}")
+/// What a load saw: each request's time, the errors, and how many requests
+/// were rendered (not answered from the cache).
+#[derive(Default)]
+struct Load {
+    took: Vec<Duration>,
+    errors: Vec<String>,
+    renders: u64,
+}
+
+/// Rounds of misses: the cache is emptied before each, then every user's page
+/// or the list page after it is fetched once, the users shared out among
+/// `apps`, which fetch at once.
+async fn miss_heavy_load(apps: &[&TestApp], rounds: u32) -> Load {
+    let mut load = Load::default();
+    for _ in 0..rounds {
+        apps[0].cache().clear_all().await.expect("empty the cache");
+        let fetches = apps.iter().enumerate().map(|(n, app)| async move {
+            let mut part = Load::default();
+            for id in (2..=USERS + 1).filter(|id| *id as usize % apps.len() == n) {
+                let uri = if id % 4 < 2 {
+                    format!("/users/{id}")
                 } else {
-                    format!("/api/users?after={id}&r={n}-{round}")
+                    format!("/api/users?after={id}")
                 };
                 let start = Instant::now();
                 let reply = app.fetch(&uri).await;
-                took.push(start.elapsed());
+                part.took.push(start.elapsed());
                 if reply.status != 200 {
-                    errors.push(format!("{uri}: {} {}", reply.status, reply.body));
+                    part.errors.push(format!("{uri}: {} {}", reply.status, reply.body));
                 }
+                part.renders += u64::from(reply.x_cache() != "HIT");
             }
+            part
+        });
+        for part in futures::future::join_all(fetches).await {
+            load.took.extend(part.took);
+            load.errors.extend(part.errors);
+            load.renders += part.renders;
         }
-        (took, errors)
-    });
-    for (t, e) in futures::future::join_all(loads).await {
-        took.extend(t);
-        errors.extend(e);
     }
-    (took, errors)
+    load
+}
+
+/// Statements a server ran for clients' queries: text `SELECT`s and prepared
+/// statements (the app's queries are prepared; the checker's are `SHOW`s).
+fn selects(server: &crate::support::own_mariadb::OwnMariaDb) -> u64 {
+    server.status_counter("Com_select") + server.status_counter("Com_stmt_execute")
 }
 
 fn p99(took: &mut [Duration]) -> Duration {
@@ -313,23 +330,21 @@ async fn renders_read_the_replica() {
     pair.caught_up().await;
     in_rotation(&a).await;
     in_rotation(&b).await;
-    let before = (
-        pair.primary.status_counter("Com_select"),
-        pair.replica.status_counter("Com_select"),
-    );
-    let (_, errors) = miss_heavy_load(&[&a, &b], 10).await;
-    assert_eq!(errors, Vec::<String>::new());
-    let on_primary = pair.primary.status_counter("Com_select") - before.0;
-    // Less the `SHOW GLOBAL STATUS` of the line above, which is no render's.
-    let on_replica = pair.replica.status_counter("Com_select") - before.1;
+    let before = (selects(&pair.primary), selects(&pair.replica));
+    let load = miss_heavy_load(&[&a, &b], 20).await;
+    assert_eq!(load.errors, Vec::<String>::new());
+    let on_primary = selects(&pair.primary) - before.0;
+    let on_replica = selects(&pair.replica) - before.1;
     #[allow(clippy::cast_precision_loss)]
     let share = on_replica as f64 / (on_primary + on_replica) as f64;
     println!(
-        "replicas: {} renders on 2 instances: Com_select {on_replica} on the replica, \
-         {on_primary} on the primary ({:.1}% on the replica)",
-        2 * 10 * USERS,
+        "replicas: {} requests, {} renders on 2 instances: Com_select + Com_stmt_execute \
+         {on_replica} on the replica, {on_primary} on the primary ({:.1}% on the replica)",
+        load.took.len(),
+        load.renders,
         share * 100.0
     );
+    assert!(load.renders >= 300, "a miss-heavy load: {} renders", load.renders);
     assert!(
         share >= 0.95,
         "{on_replica} on the replica, {on_primary} on the primary"
@@ -348,7 +363,7 @@ async fn a_replica_killed_under_load_costs_no_request_an_error() {
     in_rotation(&a).await;
     in_rotation(&b).await;
     let apps = [&a, &b];
-    let load = miss_heavy_load(&apps, 15);
+    let load = miss_heavy_load(&apps, 30);
     let kill = async {
         // Into the load, then the crash.
         tokio::time::sleep(Duration::from_millis(500)).await;
@@ -361,7 +376,8 @@ async fn a_replica_killed_under_load_costs_no_request_an_error() {
         .await;
         (reads, killed.elapsed())
     };
-    let ((mut took, errors), (reads_before_kill, out_after)) = futures::join!(load, kill);
+    let (load, (reads_before_kill, out_after)) = futures::join!(load, kill);
+    let (mut took, errors) = (load.took, load.errors);
     let view = replica_view(&a);
     println!(
         "replicas: replica killed under load after {reads_before_kill} reads on it: {} \
