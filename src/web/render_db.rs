@@ -60,7 +60,7 @@ impl<'r> RenderDb<'r> {
                     return Ok(value);
                 }
                 Err(e @ (AppError::Unavailable(_) | AppError::Internal(_))) => {
-                    self.replica_failed(replica, &e.to_string());
+                    replica_failed(replica, &e.to_string());
                 }
                 Err(answer) => return Err(answer),
             }
@@ -78,7 +78,7 @@ impl<'r> RenderDb<'r> {
         let mut conn = match replica.conn(self.db.acquire_timeout()).await {
             Ok(conn) => conn,
             Err(e) => {
-                self.replica_failed(replica, &e.to_string());
+                replica_failed(replica, &e.to_string());
                 return None;
             }
         };
@@ -89,7 +89,7 @@ impl<'r> RenderDb<'r> {
                 None
             }
             Err(e) => {
-                self.replica_failed(replica, &e.to_string());
+                replica_failed(replica, &e.to_string());
                 None
             }
         }
@@ -115,16 +115,17 @@ impl<'r> RenderDb<'r> {
         }
         Some(now)
     }
+}
 
-    fn replica_failed(&self, replica: &Replica, error: &str) {
-        replica.failed(error);
-        request_warnings::warn(WarningKind::ReplicaFailed, || {
-            format!(
-                "replica {} failed a read ({error}); reading the primary until it is healthy",
-                replica.label()
-            )
-        });
-    }
+/// Takes `replica` out of rotation after a failed read, and says so (rate-limited).
+fn replica_failed(replica: &Replica, error: &str) {
+    replica.failed(error);
+    request_warnings::warn(WarningKind::ReplicaFailed, || {
+        format!(
+            "replica {} failed a read ({error}); reading the primary until it is healthy",
+            replica.label()
+        )
+    });
 }
 
 #[rocket::async_trait]

@@ -122,7 +122,7 @@ fn transactions_followed(apps: &[&TestApp]) -> u64 {
 /// applies nothing; after each write is acknowledged (and 100 ms), every page
 /// on both instances must show what the primary has; once the replica has
 /// caught up, every stored page too. Returns the stale counts.
-async fn no_stale_page_from_a_lagging_replica(cluster: bool, writes: u32) {
+async fn no_stale_page_from_a_lagging_replica(cluster: bool, count: u32) {
     let pair = ReplicatedPair::start();
     let db = pair.database().await;
     let namespace = TestNamespace::new();
@@ -170,48 +170,10 @@ async fn no_stale_page_from_a_lagging_replica(cluster: bool, writes: u32) {
         .expect("stop the replica's SQL thread");
     let mut stale_after_ack = Vec::new();
     let mut own_write_stale = 0;
-    for i in 0..writes * 2 {
-        let id = 2 + i % USERS;
-        let (writer, other) = if i % 4 < 2 { (&a, &b) } else { (&b, &a) };
-        if i % 2 == 0 {
-            let name = format!("Api {i:04}");
-            let body = serde_json::json!({
-                "name": name, "email": format!("api{i}@example.com"),
-                "phone": "5", "address": "Road",
-            });
-            let (status, _) = writer
-                .api_json(Method::Put, &format!("/api/users/{id}"), Some(&body))
-                .await;
-            assert_eq!(status, 200);
-            // The writer reads its own write at once.
-            if !writer
-                .fetch(&format!("/users/{id}"))
-                .await
-                .body
-                .contains(&name)
-            {
-                own_write_stale += 1;
-            }
-        } else {
-            let followed = transactions_followed(&[&a, &b]);
-            primary
-                .exec_drop(
-                    "UPDATE user SET name = ?, email = ? WHERE id = ?",
-                    (format!("Sql {i:04}"), format!("sql{i}@example.com"), id),
-                )
-                .await
-                .expect("update on the primary");
-            // Acknowledged when the follower has purged it.
-            eventually(WITHIN, "the follower purged the update", || async {
-                (transactions_followed(&[&a, &b]) > followed).then_some(())
-            })
-            .await;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        let names = names_on_primary(&mut primary).await;
-        for app in [writer, other] {
-            stale_after_ack.extend(stale_pages(app, &pages, &names, false).await);
-        }
+    for i in 0..count * 2 {
+        let (stale, own_stale) = write_and_check(i, [&a, &b], &mut primary, &pages).await;
+        stale_after_ack.extend(stale);
+        own_write_stale += own_stale;
     }
     let fell_back = replica_view(&a).behind_purges + replica_view(&b).behind_purges;
 
@@ -228,12 +190,12 @@ async fn no_stale_page_from_a_lagging_replica(cluster: bool, writes: u32) {
         stale_stored.extend(stale_pages(app, &pages, &names, true).await);
     }
     println!(
-        "replicas (cluster: {cluster}): {} writes ({writes} API, {writes} SQL) with the replica \
+        "replicas (cluster: {cluster}): {} writes ({count} API, {count} SQL) with the replica \
          stopped, {} page checks: {} stale after ack + 100 ms, {own_write_stale} stale own \
          writes, {} stale stored after catching up; {fell_back} reads sent to the primary by \
          the purged position",
-        writes * 2,
-        writes as usize * 2 * pages.len() * 2,
+        count * 2,
+        count as usize * 2 * pages.len() * 2,
         stale_after_ack.len(),
         stale_stored.len(),
     );
@@ -244,6 +206,60 @@ async fn no_stale_page_from_a_lagging_replica(cluster: bool, writes: u32) {
         fell_back > 0,
         "the lagging replica was kept out by the rule"
     );
+}
+
+/// Write `i`: through the API on one instance (even `i`) or with SQL on the
+/// primary (odd), acknowledged, then 100 ms, then every page on both instances
+/// checked against the primary. The stale pages, and whether the writer's own
+/// page was stale right after its write.
+async fn write_and_check(
+    i: u32,
+    [a, b]: [&TestApp; 2],
+    primary: &mut mysql_async::Conn,
+    pages: &[(String, Vec<u32>)],
+) -> (Vec<String>, u32) {
+    let id = 2 + i % USERS;
+    let (writer, other) = if i % 4 < 2 { (a, b) } else { (b, a) };
+    let mut own_stale = 0;
+    if i.is_multiple_of(2) {
+        let name = format!("Api {i:04}");
+        let body = serde_json::json!({
+            "name": name, "email": format!("api{i}@example.com"),
+            "phone": "5", "address": "Road",
+        });
+        let (status, _) = writer
+            .api_json(Method::Put, &format!("/api/users/{id}"), Some(&body))
+            .await;
+        assert_eq!(status, 200);
+        // The writer reads its own write at once.
+        if !writer
+            .fetch(&format!("/users/{id}"))
+            .await
+            .body
+            .contains(&name)
+        {
+            own_stale += 1;
+        }
+    } else {
+        let followed = transactions_followed(&[a, b]);
+        primary
+            .exec_drop(
+                "UPDATE user SET name = ?, email = ? WHERE id = ?",
+                (format!("Sql {i:04}"), format!("sql{i}@example.com"), id),
+            )
+            .await
+            .expect("update on the primary");
+        // Acknowledged when the follower has purged it.
+        eventually(WITHIN, "the follower purged the update", || async {
+            (transactions_followed(&[a, b]) > followed).then_some(())
+        })
+        .await;
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let names = names_on_primary(primary).await;
+    let mut stale = stale_pages(writer, pages, &names, false).await;
+    stale.extend(stale_pages(other, pages, &names, false).await);
+    (stale, own_stale)
 }
 
 /// How many writes of each kind the stale tests make (`REPLICA_WRITES`; the
@@ -293,7 +309,8 @@ async fn miss_heavy_load(apps: &[&TestApp], rounds: u32) -> Load {
                 let reply = app.fetch(&uri).await;
                 part.took.push(start.elapsed());
                 if reply.status != 200 {
-                    part.errors.push(format!("{uri}: {} {}", reply.status, reply.body));
+                    part.errors
+                        .push(format!("{uri}: {} {}", reply.status, reply.body));
                 }
                 part.renders += u64::from(reply.x_cache() != "HIT");
             }
@@ -344,7 +361,11 @@ async fn renders_read_the_replica() {
         load.renders,
         share * 100.0
     );
-    assert!(load.renders >= 300, "a miss-heavy load: {} renders", load.renders);
+    assert!(
+        load.renders >= 300,
+        "a miss-heavy load: {} renders",
+        load.renders
+    );
     assert!(
         share >= 0.95,
         "{on_replica} on the replica, {on_primary} on the primary"
