@@ -26,6 +26,7 @@ mod near;
 mod pages;
 mod probe;
 mod read_tags;
+mod replicas;
 mod request_ids;
 mod resilience;
 mod sentinel;
