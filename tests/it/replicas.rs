@@ -458,6 +458,12 @@ async fn a_lagging_replica_leaves_rotation_and_comes_back() {
     assert_eq!(status, 200);
     assert_eq!(admin["replicas"][0]["state"], "lagging", "{admin}");
     assert_eq!(admin["replicas"][0]["sql_running"], false, "{admin}");
+    app.login().await;
+    let page = app.get("/admin/cache").await.into_string().await.unwrap();
+    assert!(
+        page.contains("Read replicas") && page.contains("lagging, out of rotation"),
+        "{page}"
+    );
     // Pages are right meanwhile: read from the primary.
     assert!(app
         .fetch("/users/2")
