@@ -13,10 +13,10 @@ use super::pagination::{
     DEFAULT_PER_PAGE,
 };
 use super::reads::load_user;
+use super::render_db::RenderDb;
 use super::user_id::{canonical_user_id, NoSuchUser};
 use super::view::{Shown, Viewer};
 use crate::db::users::{User, UserId};
-use crate::db::Db;
 use crate::web::error::AppError;
 use rocket_page_cache::{Cache, Reads, RoutePolicy};
 
@@ -124,7 +124,7 @@ const LIST: &str = "/";
 
 #[get("/")]
 async fn index(
-    db: &State<Db>,
+    db: RenderDb<'_>,
     cache: &State<Cache>,
     reads: Reads,
     viewer: Viewer,
@@ -136,9 +136,9 @@ async fn index(
         Err(redirect) => return Ok(Either::Right(redirect)),
     };
     if viewer.is_admin() {
-        return admin_index(db, cache, &reads, viewer, &metadata, request).await;
+        return admin_index(&db, cache, &reads, viewer, &metadata, request).await;
     }
-    let listing = match load_listing(db, cache, &reads, request).await? {
+    let listing = match load_listing(&db, cache, &reads, request).await? {
         Listed::Page(listing) => listing,
         Listed::Moved(to) => return Ok(Either::Right(moved_to(LIST, &to))),
     };
@@ -167,7 +167,7 @@ impl From<AppError> for ListFragmentError {
 
 /// The admin's list: the page around the shared fragment of its body, private.
 async fn admin_index(
-    db: &Db,
+    db: &RenderDb<'_>,
     cache: &Cache,
     reads: &Reads,
     viewer: Viewer,
@@ -296,7 +296,7 @@ fn pager(listing: &Listing) -> Option<Pager> {
 
 #[get("/users/<id>")]
 async fn show(
-    db: &State<Db>,
+    db: RenderDb<'_>,
     cache: &State<Cache>,
     reads: Reads,
     viewer: Viewer,
@@ -305,9 +305,9 @@ async fn show(
 ) -> Result<Shown<Template>, AppError> {
     let id = id?;
     if viewer.is_admin() {
-        return admin_show(db, cache, &reads, viewer, &metadata, id).await;
+        return admin_show(&db, cache, &reads, viewer, &metadata, id).await;
     }
-    let user = load_user(db, &reads, id).await?;
+    let user = load_user(&db, &reads, id).await?;
     let page = Template::render(
         "users/show",
         context! {
@@ -332,7 +332,7 @@ struct UserDetail {
 
 /// The admin's user page: the page around the shared fragment, private.
 async fn admin_show(
-    db: &Db,
+    db: &RenderDb<'_>,
     cache: &Cache,
     reads: &Reads,
     viewer: Viewer,

@@ -1,8 +1,8 @@
 //! `Cache::fragment`: parts of a page kept in the store under what they read,
 //! shared by every viewer with the same vary, purged with their rows. Part of
-//! the shared-store suite (one Redis, and a cluster where a fragment, its tags
-//! and the purge sequence live in different slots), and fail-open on a Redis
-//! of the test's own.
+//! the shared-store suite (one Redis, a cluster where a fragment, its tags
+//! and the purge sequence live in different slots, and the master Sentinel
+//! names), and fail-open on a Redis of the test's own.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
@@ -16,7 +16,7 @@ use crate::support::routes::Backend;
 use crate::support::shared::Shared;
 use crate::support::Namespace;
 
-crate::on_both!(
+crate::on_every_store!(
     a_fragment_is_rendered_once_until_a_row_it_read_changes,
     every_instance_shares_a_fragment_and_each_vary_has_its_own,
     a_fragment_rendered_from_rows_read_before_a_purge_is_not_stored,
