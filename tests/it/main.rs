@@ -15,6 +15,7 @@ mod config;
 mod deploy;
 mod device_cookies;
 mod follower;
+mod generation;
 mod health;
 mod invalidation;
 mod keyset;
