@@ -21,4 +21,5 @@ mod private;
 mod purge;
 mod reads;
 mod route_stats;
+mod shared_counts;
 mod stale;

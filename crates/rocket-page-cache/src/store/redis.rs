@@ -12,7 +12,9 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::Script;
 
 use super::commands::{self, millis, prefix_pattern, MARK_LIFETIME_MS};
-use super::{CountBatch, MemoryLimit, StalePatch, Store, StoreError, TagStamp, Usage};
+use super::{
+    CountBatch, MemoryLimit, StalePatch, Store, StoreError, TagStamp, Tallied, TallyMember, Usage,
+};
 
 /// Stores an entry and files it under its tags, unless a tag was purged after
 /// the render began (its purge mark is above the render's `since`).
@@ -93,6 +95,7 @@ pub struct RedisStore {
     release_lease: Script,
     holder_scripts: commands::HolderScripts,
     count_scripts: commands::CountScripts,
+    tally_scripts: commands::TallyScripts,
     /// `host:port` of the server, for what is logged about it.
     node: String,
 }
@@ -140,6 +143,7 @@ impl RedisStore {
             release_lease: commands::release_lease_script(),
             holder_scripts: commands::HolderScripts::default(),
             count_scripts: commands::CountScripts::default(),
+            tally_scripts: commands::TallyScripts::default(),
             node,
         })
     }
@@ -324,6 +328,58 @@ impl Store for RedisStore {
     ) -> Result<(Vec<Vec<(String, u64)>>, u64), StoreError> {
         let scripts = &self.count_scripts;
         commands::read_counts(&mut self.hot.clone(), scripts, counts, alive, alive_since).await
+    }
+
+    async fn count_hot(
+        &self,
+        key: &str,
+        member: &str,
+        weight: u64,
+        bound: u64,
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        let scripts = &self.tally_scripts;
+        commands::count_hot(
+            &mut self.hot.clone(),
+            scripts,
+            (key, member),
+            weight,
+            bound,
+            ttl,
+        )
+        .await
+    }
+
+    async fn hottest(&self, key: &str, n: u64) -> Result<Vec<String>, StoreError> {
+        commands::hottest(&mut self.hot.clone(), key, n).await
+    }
+
+    async fn tally_add(
+        &self,
+        members: &[TallyMember<'_>],
+        bound: u64,
+        forget: Duration,
+    ) -> Result<Vec<u64>, StoreError> {
+        commands::tally_add(
+            &mut self.hot.clone(),
+            &self.tally_scripts,
+            members,
+            bound,
+            forget,
+        )
+        .await
+    }
+
+    async fn tally_read(
+        &self,
+        members: &[TallyMember<'_>],
+        forget: Duration,
+    ) -> Result<Vec<Tallied>, StoreError> {
+        commands::tally_read(&mut self.hot.clone(), &self.tally_scripts, members, forget).await
+    }
+
+    async fn tally_forget(&self, members: &[TallyMember<'_>]) -> Result<(), StoreError> {
+        commands::tally_forget(&mut self.hot.clone(), &self.tally_scripts, members).await
     }
 
     async fn hold_lease(&self, key: &str, token: &str, ttl: Duration) -> Result<bool, StoreError> {
