@@ -31,4 +31,5 @@ mod request_ids;
 mod resilience;
 mod spelling;
 mod strangers;
+mod warm_start;
 mod writes;
