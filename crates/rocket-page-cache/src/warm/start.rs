@@ -5,7 +5,7 @@
 //! up its hottest page in its own generation: found means an instance of this
 //! build warmed (or served) it already, and there is nothing to do. Otherwise
 //! it is `warming` until a task has fetched every listed page from its own
-//! listener, a few at a time, or `max_secs` have passed.
+//! listener, a few at a time and paced (see [`pace`]), or `max_secs` have passed.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::{Duration, Instant};
@@ -83,9 +83,18 @@ struct Warmed {
     stopped: Option<&'static str>,
 }
 
-/// Fetches `pages` from `listener`, [`CONCURRENCY`] at a time, until done or
-/// `deadline`. An answer that did not come from this instance (another
-/// program on the address) stops it at once.
+/// Time between two warm fetches starting: `max_secs` spread over twice
+/// `max_pages`, so that a full list is fetched within half of `max_secs` and the
+/// database sees at most `2 * max_pages / max_secs` warm renders a second (20
+/// by default), however many instances start together (they ask in the same
+/// order, and the render lease collapses their asks).
+fn pace(max_pages: u64, max_secs: u64) -> Duration {
+    Duration::from_secs(max_secs) / u32::try_from(max_pages.max(1) * 2).unwrap_or(u32::MAX)
+}
+
+/// Fetches `pages` from `listener`, one every [`pace`] and at most
+/// [`CONCURRENCY`] at a time, until done or `deadline`. An answer that did not
+/// come from this instance (another program on the address) stops it at once.
 async fn warm(
     cache: &Cache,
     listener: SocketAddr,
@@ -98,37 +107,56 @@ async fn warm(
         failed: 0,
         stopped: None,
     };
+    let warm = &cache.config().warm;
+    let pace = pace(warm.max_pages, warm.max_secs);
     let token = cache.warm_state().token().to_owned();
-    let mut queue = pages.into_iter();
+    let deadline = tokio::time::Instant::from_std(deadline);
+    let mut next_start = tokio::time::Instant::now();
+    let mut queue = pages.into_iter().peekable();
     let mut running = JoinSet::new();
     loop {
-        while running.len() < CONCURRENCY {
-            let Some(page) = queue.next() else { break };
-            let Some((host, path)) = request_of(&page).map(|(h, p)| (h.to_owned(), p.to_owned()))
-            else {
-                done.failed += 1;
-                continue;
-            };
-            let token = token.clone();
-            running.spawn(async move { fetch::get(listener, &host, &path, &token).await });
+        let may_start = running.len() < CONCURRENCY && queue.peek().is_some();
+        if !may_start && running.is_empty() {
+            break;
         }
-        let next = tokio::time::timeout_at(deadline.into(), running.join_next()).await;
-        match next {
-            Err(_) => {
+        tokio::select! {
+            () = tokio::time::sleep_until(deadline) => {
                 done.stopped = Some("warm.max_secs reached");
                 break;
             }
-            Ok(None) => break,
-            Ok(Some(Ok(Ok(Fetched {
-                from_self: false, ..
-            })))) => {
-                done.stopped = Some("another program answers on the instance's address");
-                break;
+            () = tokio::time::sleep_until(next_start), if may_start => {
+                next_start = next_start.max(tokio::time::Instant::now()) + pace;
+                let member = queue.next().unwrap_or_default();
+                let Some((host, path)) = request_of(&member) else {
+                    done.failed += 1;
+                    continue;
+                };
+                let (host, path, token) = (host.to_owned(), path.to_owned(), token.clone());
+                running.spawn(async move { fetch::get(listener, &host, &path, &token).await });
             }
-            Ok(Some(Ok(Ok(Fetched { status, .. })))) if status < 400 => done.fetched += 1,
-            Ok(Some(_)) => done.failed += 1,
+            Some(fetched) = running.join_next(), if !running.is_empty() => match fetched {
+                Ok(Ok(Fetched { from_self: false, .. })) => {
+                    done.stopped = Some("another program answers on the instance's address");
+                    break;
+                }
+                Ok(Ok(Fetched { status, .. })) if status < 400 => done.fetched += 1,
+                _ => done.failed += 1,
+            },
         }
     }
     running.abort_all();
     done
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pace;
+    use std::time::Duration;
+
+    #[test]
+    fn a_full_list_is_paced_over_half_of_max_secs() {
+        assert_eq!(pace(100, 10), Duration::from_millis(50));
+        assert_eq!(pace(0, 10), Duration::from_secs(5));
+        assert_eq!(pace(10_000, 1), Duration::from_micros(50));
+    }
 }
