@@ -11,6 +11,7 @@ pub mod db;
 pub mod follower;
 pub mod generation;
 pub mod logging;
+pub mod purged_position;
 pub mod request_warnings;
 pub mod startup_checks;
 pub mod web;

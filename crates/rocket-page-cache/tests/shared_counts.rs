@@ -1,5 +1,5 @@
-//! What the engine counts for the whole fleet in the shared store, on one Redis
-//! and on a Redis Cluster alike: tallies (per member, bounded, forgotten after
+//! What the engine counts for the whole fleet in the shared store, on one Redis,
+//! a Redis Cluster and the master Redis Sentinel names alike: tallies (per member, bounded, forgotten after
 //! a quiet time: the login throttle's) and the list of hot pages (a bounded
 //! top list, sampled from the pages served: the warm start's).
 
@@ -11,7 +11,7 @@ use serde_json::json;
 use crate::support::eventually;
 use crate::support::shared::Shared;
 
-crate::on_both!(
+crate::on_every_store!(
     a_tally_counts_every_instance_s_events_until_forgotten,
     a_tally_keeps_at_most_its_bound_of_members,
     the_hot_list_keeps_the_most_visited_within_its_bound,

@@ -11,6 +11,11 @@ pub mod db;
 #[allow(dead_code, reason = "the engine's failover tests use the rest")]
 pub mod own_cluster;
 pub mod own_mariadb;
+/// The engine's Redis Sentinel deployment of a test's own (a master, a
+/// replica, three sentinels), so that app features are tried on it too.
+#[path = "../../../crates/rocket-page-cache/tests/support/own_sentinel.rs"]
+#[allow(dead_code, reason = "the engine's failover test uses the rest")]
+pub mod own_sentinel;
 pub mod process;
 pub mod proxy;
 pub mod redis;

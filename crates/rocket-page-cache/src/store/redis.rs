@@ -1,20 +1,27 @@
-//! The shared backend: one Redis for every instance.
+//! The shared backend: one Redis for every instance, at `cache.url` or the
+//! master that Redis Sentinel names (`cache.sentinel`, see `sentinel`).
 //!
 //! Hot-path commands (GET, SET, scripts) go over one multiplexed connection that
 //! reconnects by itself, so a cache hit costs no pool checkout. Long walks over the
-//! keyspace (SCAN for clearing and usage) take a connection from a deadpool-redis
-//! pool so they never queue in front of page lookups.
+//! keyspace (SCAN for clearing and usage) take a connection of their own (from a
+//! deadpool-redis pool, or dialled to the master of the moment) so they never
+//! queue in front of page lookups. Both sources give a [`Conn`], which the
+//! commands below are sent over alike.
 
 use std::time::Duration;
 
 use bytes::Bytes;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::Script;
+use redis::aio::{
+    ConnectionLike, ConnectionManager, ConnectionManagerConfig, MultiplexedConnection,
+};
+use redis::{Cmd, Pipeline, RedisFuture, Script, Value};
 
 use super::commands::{self, millis, prefix_pattern, MARK_LIFETIME_MS};
+use super::sentinel::{MasterConnection, MasterSource};
 use super::{
     CountBatch, MemoryLimit, StalePatch, Store, StoreError, TagStamp, Tallied, TallyMember, Usage,
 };
+use crate::config::SentinelConfig;
 
 /// Stores an entry and files it under its tags, unless a tag was purged after
 /// the render began (its purge mark is above the render's `since`).
@@ -84,10 +91,64 @@ end
 return touched
 ";
 
+/// Where a [`RedisStore`]'s connections come from.
+enum Source {
+    /// `cache.url`: one server, always the same.
+    Url {
+        hot: ConnectionManager,
+        walks: deadpool_redis::Pool,
+        /// `host:port` of the server, for what is logged about it.
+        node: String,
+    },
+    /// `cache.sentinel`: the master of the moment.
+    Sentinel(MasterSource),
+}
+
+/// A connection of either source; the commands are generic over it.
+enum Conn {
+    Manager(ConnectionManager),
+    Pooled(deadpool_redis::Connection),
+    Master(MasterConnection),
+    Dedicated(MultiplexedConnection),
+}
+
+impl ConnectionLike for Conn {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            Self::Manager(conn) => conn.req_packed_command(cmd),
+            Self::Pooled(conn) => conn.req_packed_command(cmd),
+            Self::Master(conn) => conn.req_packed_command(cmd),
+            Self::Dedicated(conn) => conn.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            Self::Manager(conn) => conn.req_packed_commands(pipeline, offset, count),
+            Self::Pooled(conn) => conn.req_packed_commands(pipeline, offset, count),
+            Self::Master(conn) => conn.req_packed_commands(pipeline, offset, count),
+            Self::Dedicated(conn) => conn.req_packed_commands(pipeline, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Self::Manager(conn) => conn.get_db(),
+            Self::Pooled(conn) => conn.get_db(),
+            Self::Master(conn) => conn.get_db(),
+            Self::Dedicated(conn) => conn.get_db(),
+        }
+    }
+}
+
 /// The `redis` backend.
 pub struct RedisStore {
-    hot: ConnectionManager,
-    pool: deadpool_redis::Pool,
+    source: Source,
     tag_prefix: String,
     set_tagged: Script,
     purge_tags: Script,
@@ -96,8 +157,6 @@ pub struct RedisStore {
     holder_scripts: commands::HolderScripts,
     count_scripts: commands::CountScripts,
     tally_scripts: commands::TallyScripts,
-    /// `host:port` of the server, for what is logged about it.
-    node: String,
 }
 
 impl RedisStore {
@@ -130,12 +189,30 @@ impl RedisStore {
             },
             ..deadpool_redis::PoolConfig::default()
         });
-        let pool = pool_config
+        let walks = pool_config
             .create_pool(Some(deadpool_redis::Runtime::Tokio1))
             .map_err(|e| e.to_string())?;
-        Ok(Self {
-            hot,
-            pool,
+        Ok(Self::with_source(
+            Source::Url { hot, walks, node },
+            tag_prefix,
+        ))
+    }
+
+    /// The store on the master that `sentinel` names, reached with `url`'s
+    /// user, password, database and TLS. Dials nothing here either.
+    pub fn via_sentinel(
+        sentinel: &SentinelConfig,
+        url: &str,
+        op_timeout: Duration,
+        tag_prefix: String,
+    ) -> Result<Self, String> {
+        let source = MasterSource::new(sentinel, url, op_timeout)?;
+        Ok(Self::with_source(Source::Sentinel(source), tag_prefix))
+    }
+
+    fn with_source(source: Source, tag_prefix: String) -> Self {
+        Self {
+            source,
             tag_prefix,
             set_tagged: Script::new(SET_TAGGED),
             purge_tags: purge_tags_script(),
@@ -144,8 +221,15 @@ impl RedisStore {
             holder_scripts: commands::HolderScripts::default(),
             count_scripts: commands::CountScripts::default(),
             tally_scripts: commands::TallyScripts::default(),
-            node,
-        })
+        }
+    }
+
+    /// The connection for hot-path commands.
+    async fn hot(&self) -> Result<Conn, StoreError> {
+        match &self.source {
+            Source::Url { hot, .. } => Ok(Conn::Manager(hot.clone())),
+            Source::Sentinel(master) => Ok(Conn::Master(master.connection().await?)),
+        }
     }
 
     fn mark_key(&self, tag: &str) -> String {
@@ -161,16 +245,26 @@ impl RedisStore {
         format!("{}tag:{tag}", self.tag_prefix)
     }
 
-    async fn walk_conn(&self) -> Result<deadpool_redis::Connection, StoreError> {
-        self.pool
-            .get()
-            .await
-            .map_err(|e| StoreError::Pool(e.to_string()))
+    /// A connection for a long walk, and the `host:port` it reaches.
+    async fn walk_conn(&self) -> Result<(Conn, String), StoreError> {
+        match &self.source {
+            Source::Url { walks, node, .. } => {
+                let conn = walks
+                    .get()
+                    .await
+                    .map_err(|e| StoreError::Pool(e.to_string()))?;
+                Ok((Conn::Pooled(conn), node.clone()))
+            }
+            Source::Sentinel(master) => {
+                let (conn, node) = master.dedicated().await?;
+                Ok((Conn::Dedicated(conn), node))
+            }
+        }
     }
 
     /// One SCAN step over keys matching `pattern`: the next cursor and a batch.
     async fn scan_step(
-        conn: &mut deadpool_redis::Connection,
+        conn: &mut Conn,
         cursor: u64,
         pattern: &str,
     ) -> Result<(u64, Vec<String>), StoreError> {
@@ -183,19 +277,22 @@ impl RedisStore {
 #[rocket::async_trait]
 impl Store for RedisStore {
     fn name(&self) -> &'static str {
-        "redis"
+        match self.source {
+            Source::Url { .. } => "redis",
+            Source::Sentinel(_) => "redis-sentinel",
+        }
     }
 
     async fn get(&self, key: &str) -> Result<Option<Bytes>, StoreError> {
-        commands::get(&mut self.hot.clone(), key).await
+        commands::get(&mut self.hot().await?, key).await
     }
 
     async fn get_head(&self, key: &str, max_len: usize) -> Result<Option<Bytes>, StoreError> {
-        commands::get_head(&mut self.hot.clone(), key, max_len).await
+        commands::get_head(&mut self.hot().await?, key, max_len).await
     }
 
     async fn set(&self, key: &str, value: Bytes, ttl: Duration) -> Result<(), StoreError> {
-        commands::set(&mut self.hot.clone(), key, &value, ttl).await
+        commands::set(&mut self.hot().await?, key, &value, ttl).await
     }
 
     async fn set_tagged(
@@ -205,7 +302,7 @@ impl Store for RedisStore {
         ttl: Duration,
         stamp: &TagStamp,
     ) -> Result<bool, StoreError> {
-        let mut conn = self.hot.clone();
+        let mut conn = self.hot().await?;
         let mut call = self.set_tagged.key(key);
         call.arg(millis(ttl)).arg(value.as_ref()).arg(stamp.since);
         for tag in &stamp.tags {
@@ -217,7 +314,7 @@ impl Store for RedisStore {
 
     async fn purge_sequence(&self) -> Result<u64, StoreError> {
         commands::purge_sequence(
-            &mut self.hot.clone(),
+            &mut self.hot().await?,
             &self.purge_sequence,
             &self.sequence_key(),
         )
@@ -232,7 +329,7 @@ impl Store for RedisStore {
         if tags.is_empty() {
             return Ok(0);
         }
-        let mut conn = self.hot.clone();
+        let mut conn = self.hot().await?;
         let mut call = self.purge_tags.prepare_invoke();
         call.key(self.sequence_key());
         for tag in tags {
@@ -251,7 +348,7 @@ impl Store for RedisStore {
     }
 
     async fn delete(&self, keys: &[String]) -> Result<u64, StoreError> {
-        commands::unlink(&mut self.hot.clone(), keys).await
+        commands::unlink(&mut self.hot().await?, keys).await
     }
 
     /// Keeps what the trait says stays (purge marks, the sequence, singletons).
@@ -260,7 +357,7 @@ impl Store for RedisStore {
         let marks = self.mark_key("");
         let sequence = self.sequence_key();
         let singletons = format!("{}app:", self.tag_prefix);
-        let mut conn = self.walk_conn().await?;
+        let (mut conn, _) = self.walk_conn().await?;
         let (mut cursor, mut removed) = (0, 0);
         loop {
             let (next, mut keys) = Self::scan_step(&mut conn, cursor, &pattern).await?;
@@ -283,7 +380,7 @@ impl Store for RedisStore {
 
     async fn usage(&self, prefix: &str, limit: u64) -> Result<Usage, StoreError> {
         let pattern = prefix_pattern(prefix);
-        let mut conn = self.walk_conn().await?;
+        let (mut conn, _) = self.walk_conn().await?;
         let mut usage = Usage::default();
         let mut cursor = 0;
         loop {
@@ -309,15 +406,15 @@ impl Store for RedisStore {
     }
 
     async fn try_lease(&self, key: &str, token: &str, ttl: Duration) -> Result<bool, StoreError> {
-        commands::try_lease(&mut self.hot.clone(), key, token, ttl).await
+        commands::try_lease(&mut self.hot().await?, key, token, ttl).await
     }
 
     async fn release_lease(&self, key: &str, token: &str) -> Result<(), StoreError> {
-        commands::release_lease(&mut self.hot.clone(), &self.release_lease, key, token).await
+        commands::release_lease(&mut self.hot().await?, &self.release_lease, key, token).await
     }
 
     async fn add_counts(&self, batch: &CountBatch<'_>) -> Result<(), StoreError> {
-        commands::add_counts(&mut self.hot.clone(), &self.count_scripts, batch).await
+        commands::add_counts(&mut self.hot().await?, &self.count_scripts, batch).await
     }
 
     async fn read_counts(
@@ -327,7 +424,7 @@ impl Store for RedisStore {
         alive_since: u64,
     ) -> Result<(Vec<Vec<(String, u64)>>, u64), StoreError> {
         let scripts = &self.count_scripts;
-        commands::read_counts(&mut self.hot.clone(), scripts, counts, alive, alive_since).await
+        commands::read_counts(&mut self.hot().await?, scripts, counts, alive, alive_since).await
     }
 
     async fn count_hot(
@@ -340,7 +437,7 @@ impl Store for RedisStore {
     ) -> Result<(), StoreError> {
         let scripts = &self.tally_scripts;
         commands::count_hot(
-            &mut self.hot.clone(),
+            &mut self.hot().await?,
             scripts,
             (key, member),
             weight,
@@ -351,7 +448,7 @@ impl Store for RedisStore {
     }
 
     async fn hottest(&self, key: &str, n: u64) -> Result<Vec<String>, StoreError> {
-        commands::hottest(&mut self.hot.clone(), key, n).await
+        commands::hottest(&mut self.hot().await?, key, n).await
     }
 
     async fn tally_add(
@@ -361,7 +458,7 @@ impl Store for RedisStore {
         forget: Duration,
     ) -> Result<Vec<u64>, StoreError> {
         commands::tally_add(
-            &mut self.hot.clone(),
+            &mut self.hot().await?,
             &self.tally_scripts,
             members,
             bound,
@@ -375,19 +472,26 @@ impl Store for RedisStore {
         members: &[TallyMember<'_>],
         forget: Duration,
     ) -> Result<Vec<Tallied>, StoreError> {
-        commands::tally_read(&mut self.hot.clone(), &self.tally_scripts, members, forget).await
+        commands::tally_read(&mut self.hot().await?, &self.tally_scripts, members, forget).await
     }
 
     async fn tally_forget(&self, members: &[TallyMember<'_>]) -> Result<(), StoreError> {
-        commands::tally_forget(&mut self.hot.clone(), &self.tally_scripts, members).await
+        commands::tally_forget(&mut self.hot().await?, &self.tally_scripts, members).await
     }
 
     async fn hold_lease(&self, key: &str, token: &str, ttl: Duration) -> Result<bool, StoreError> {
-        commands::hold_lease(&mut self.hot.clone(), &self.holder_scripts, key, token, ttl).await
+        commands::hold_lease(
+            &mut self.hot().await?,
+            &self.holder_scripts,
+            key,
+            token,
+            ttl,
+        )
+        .await
     }
 
     async fn lease_holder(&self, key: &str) -> Result<Option<String>, StoreError> {
-        commands::lease_holder(&mut self.hot.clone(), key).await
+        commands::lease_holder(&mut self.hot().await?, key).await
     }
 
     async fn set_as_holder(
@@ -400,7 +504,7 @@ impl Store for RedisStore {
     ) -> Result<bool, StoreError> {
         let scripts = &self.holder_scripts;
         commands::set_as_holder(
-            &mut self.hot.clone(),
+            &mut self.hot().await?,
             scripts,
             (lease_key, token),
             key,
@@ -411,13 +515,11 @@ impl Store for RedisStore {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        commands::ping(&mut self.hot.clone()).await
+        commands::ping(&mut self.hot().await?).await
     }
 
     async fn memory_limits(&self) -> Result<Vec<MemoryLimit>, StoreError> {
-        let mut conn = self.walk_conn().await?;
-        Ok(vec![
-            commands::memory_limit(&mut conn, self.node.clone()).await?,
-        ])
+        let (mut conn, node) = self.walk_conn().await?;
+        Ok(vec![commands::memory_limit(&mut conn, node).await?])
     }
 }
