@@ -9,6 +9,7 @@ mod hello;
 mod cluster;
 mod compression;
 mod entry;
+mod eviction;
 mod example;
 mod fail_open;
 mod flight;

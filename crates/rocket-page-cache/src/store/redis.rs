@@ -8,27 +8,41 @@
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures_util::future::try_join_all;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::Script;
 
-use super::commands::{self, millis, prefix_pattern, MARK_LIFETIME_MS};
-use super::{CountBatch, MemoryLimit, StalePatch, Store, StoreError, TagStamp, Usage};
+use super::commands::{self, millis, prefix_pattern};
+use super::{CountBatch, IndexMember, MemoryLimit, StalePatch, Store, StoreError, TagStamp, Usage};
 
 /// Stores an entry and files it under its tags, unless a tag was purged after
-/// the render began (its purge mark is above the render's `since`).
+/// the render began (its purge mark is above the render's `since`) or the render
+/// began too long ago for the marks to tell. A tag set has no lifetime, so that
+/// under a `volatile-*` policy Redis evicts pages and never the index that finds
+/// them; filing into a set drops up to two of its members whose entry is gone,
+/// which keeps each set near the size of what it still files (the index sweep
+/// does the rest).
 /// KEYS: entry, then (mark, set) per tag. ARGV: ttl ms, value, since.
-const SET_TAGGED: &str = r"
-local since = tonumber(ARGV[3])
+fn set_tagged_script() -> Script {
+    Script::new(&format!(
+        "local since = tonumber(ARGV[3])\n{}{}",
+        commands::render_too_old_lua(),
+        SET_TAGGED_BODY
+    ))
+}
+
+const SET_TAGGED_BODY: &str = r"
 for i = 2, #KEYS, 2 do
   if tonumber(redis.call('GET', KEYS[i]) or '0') > since then return 0 end
 end
-local ttl = tonumber(ARGV[1])
-redis.call('SET', KEYS[1], ARGV[2], 'PX', ttl)
+redis.call('SET', KEYS[1], ARGV[2], 'PX', tonumber(ARGV[1]))
 for i = 3, #KEYS, 2 do
   local set = KEYS[i]
+  for _, other in ipairs(redis.call('SRANDMEMBER', set, 2)) do
+    if redis.call('EXISTS', other) == 0 then redis.call('SREM', set, other) end
+  end
   redis.call('SADD', set, KEYS[1])
-  local left = redis.call('PTTL', set)
-  if left < ttl then redis.call('PEXPIRE', set, ttl) end
+  if redis.call('PTTL', set) >= 0 then redis.call('PERSIST', set) end
 end
 return 1
 ";
@@ -39,12 +53,16 @@ return 1
 /// zero-padded digits of the patch's width, written at its offset; the others are
 /// unlinked (a value the patch is not for would be corrupted by it). Redis's clock
 /// is used so that every instance's soft purges agree.
+/// Marks are written with `pcall` and a patch that Redis refuses becomes an
+/// unlink: a Redis out of memory under `noeviction` refuses writes, and a purge
+/// must still remove its pages then.
 /// KEYS: the purge sequence, then (mark, set) per tag. ARGV: soft flag, patch
-/// offset, patch width, patch prefix, mark lifetime in ms.
+/// offset, patch width, patch prefix.
 fn purge_tags_script() -> Script {
     Script::new(&format!(
-        "local sequence = KEYS[1]\n{}{}",
+        "local sequence = KEYS[1]\n{}{}{}",
         commands::NEXT_PURGE_NUMBER_LUA,
+        commands::WRITE_MARK_LUA,
         PURGE_TAGS_BODY
     ))
 }
@@ -63,12 +81,12 @@ if soft then
 end
 local touched = 0
 for i = 2, #KEYS, 2 do
-  redis.call('SET', KEYS[i], mark, 'PX', tonumber(ARGV[5]))
+  write_mark(KEYS[i], mark)
   local set = KEYS[i + 1]
   for _, key in ipairs(redis.call('SMEMBERS', set)) do
     if soft then
-      if redis.call('GETRANGE', key, 0, #magic - 1) == magic then
-        redis.call('SETRANGE', key, offset, stamp)
+      if redis.call('GETRANGE', key, 0, #magic - 1) == magic
+          and type(redis.pcall('SETRANGE', key, offset, stamp)) == 'number' then
         touched = touched + 1
       else
         touched = touched + redis.call('UNLINK', key)
@@ -82,6 +100,13 @@ end
 return touched
 ";
 
+/// Removes an entry's key from a tag set if the entry is gone: atomic, so an
+/// entry stored again meanwhile stays filed. KEYS: set, entry.
+const REMOVE_IF_GONE: &str = r"
+if redis.call('EXISTS', KEYS[2]) == 0 then return redis.call('SREM', KEYS[1], KEYS[2]) end
+return 0
+";
+
 /// The `redis` backend.
 pub struct RedisStore {
     hot: ConnectionManager,
@@ -93,6 +118,8 @@ pub struct RedisStore {
     release_lease: Script,
     holder_scripts: commands::HolderScripts,
     count_scripts: commands::CountScripts,
+    sweep_scripts: commands::SweepScripts,
+    remove_if_gone: Script,
     /// `host:port` of the server, for what is logged about it.
     node: String,
 }
@@ -134,12 +161,14 @@ impl RedisStore {
             hot,
             pool,
             tag_prefix,
-            set_tagged: Script::new(SET_TAGGED),
+            set_tagged: set_tagged_script(),
             purge_tags: purge_tags_script(),
             purge_sequence: commands::purge_sequence_script(),
             release_lease: commands::release_lease_script(),
             holder_scripts: commands::HolderScripts::default(),
             count_scripts: commands::CountScripts::default(),
+            sweep_scripts: commands::SweepScripts::default(),
+            remove_if_gone: Script::new(REMOVE_IF_GONE),
             node,
         })
     }
@@ -162,6 +191,21 @@ impl RedisStore {
             .get()
             .await
             .map_err(|e| StoreError::Pool(e.to_string()))
+    }
+
+    /// Every key starting with `prefix` (a SCAN walk): the tag sets or the marks.
+    async fn keys_under(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        let pattern = prefix_pattern(prefix);
+        let mut conn = self.walk_conn().await?;
+        let (mut cursor, mut found) = (0, Vec::new());
+        loop {
+            let (next, keys) = Self::scan_step(&mut conn, cursor, &pattern).await?;
+            found.extend(keys);
+            if next == 0 {
+                return Ok(found);
+            }
+            cursor = next;
+        }
     }
 
     /// One SCAN step over keys matching `pattern`: the next cursor and a batch.
@@ -242,7 +286,6 @@ impl Store for RedisStore {
                 .arg(patch.prefix),
             None => call.arg("0").arg(0).arg(0).arg(""),
         };
-        call.arg(MARK_LIFETIME_MS);
         Ok(call.invoke_async(&mut conn).await?)
     }
 
@@ -356,6 +399,36 @@ impl Store for RedisStore {
 
     async fn ping(&self) -> Result<(), StoreError> {
         commands::ping(&mut self.hot.clone()).await
+    }
+
+    async fn dead_index_members(&self, limit: usize) -> Result<Vec<IndexMember>, StoreError> {
+        let mut dead = Vec::new();
+        for set in self.keys_under(&self.set_key("")).await? {
+            if dead.len() >= limit {
+                break;
+            }
+            commands::dead_members(&mut self.hot.clone(), &set, &mut dead, limit).await?;
+        }
+        Ok(dead)
+    }
+
+    async fn remove_index_members(&self, members: &[IndexMember]) -> Result<u64, StoreError> {
+        let mut removed = 0;
+        for batch in members.chunks(commands::SWEEP_BATCH) {
+            let removals = batch.iter().map(|member| {
+                let mut conn = self.hot.clone();
+                let mut call = self.remove_if_gone.key(&member.set);
+                call.key(&member.key);
+                async move { call.invoke_async::<u64>(&mut conn).await }
+            });
+            removed += try_join_all(removals).await?.into_iter().sum::<u64>();
+        }
+        Ok(removed)
+    }
+
+    async fn drop_old_marks(&self) -> Result<u64, StoreError> {
+        let marks = self.keys_under(&self.mark_key("")).await?;
+        commands::drop_old_marks(&mut self.hot.clone(), &self.sweep_scripts, &marks).await
     }
 
     async fn memory_limits(&self) -> Result<Vec<MemoryLimit>, StoreError> {
