@@ -10,6 +10,7 @@ pub mod config;
 pub mod db;
 pub mod follower;
 pub mod logging;
+pub mod purged_position;
 pub mod request_warnings;
 pub mod startup_checks;
 pub mod web;

@@ -32,10 +32,12 @@ pub enum WarningKind {
     SessionStore,
     /// A request hit a bug (a 500).
     Internal,
+    /// A read replica failed a render's read (the primary served it).
+    ReplicaFailed,
 }
 
 impl WarningKind {
-    const ALL: usize = 6;
+    const ALL: usize = 7;
 
     fn slot(self) -> usize {
         self as usize

@@ -43,6 +43,14 @@ pub struct DatabaseConfig {
     /// (sessions, migrations), which is never followed.
     #[serde(default)]
     pub binlog_ignore_tables: Vec<String>,
+    /// Read replicas of `url` (`mysql://...`, the same database name): page
+    /// renders and memoised values read from them, everything else from `url`.
+    #[serde(default)]
+    pub replicas: Vec<String>,
+    /// A replica further behind the primary than this is taken out of rotation
+    /// until it catches up.
+    #[serde(default = "DatabaseConfig::default_replica_max_lag_ms")]
+    pub replica_max_lag_ms: u64,
 }
 
 /// `databases.main.binlog`.
@@ -78,6 +86,9 @@ impl DatabaseConfig {
     }
     fn default_binlog_takeover_ms() -> u64 {
         5_000
+    }
+    fn default_replica_max_lag_ms() -> u64 {
+        1_000
     }
 
     /// Reads `databases.main` and checks every value.
@@ -123,6 +134,11 @@ impl DatabaseConfig {
                 self.startup_timeout_secs,
                 0..=3_600,
             ),
+            (
+                "databases.main.replica_max_lag_ms",
+                self.replica_max_lag_ms,
+                100..=600_000,
+            ),
         ] {
             crate::config::check_range(key, value, range)?;
         }
@@ -137,6 +153,49 @@ impl DatabaseConfig {
                 "databases.main.binlog_takeover_ms",
                 format!("from 500 to 600000; got {}", self.binlog_takeover_ms),
             ));
+        }
+        self.validate_replicas()
+    }
+
+    /// Each replica is a `mysql://` URL of the same database (the app reads the
+    /// same tables there), named once, and not the primary itself.
+    fn validate_replicas(&self) -> Result<(), ConfigError> {
+        const KEY: &str = "databases.main.replicas";
+        if self.replicas.len() > MAX_REPLICAS {
+            return Err(ConfigError::invalid(
+                KEY,
+                format!(
+                    "at most {MAX_REPLICAS} replicas; got {}",
+                    self.replicas.len()
+                ),
+            ));
+        }
+        let database = self.database_name();
+        for (i, replica) in self.replicas.iter().enumerate() {
+            let shown = redact_url(replica);
+            let url = url::Url::parse(replica)
+                .map_err(|e| ConfigError::invalid(KEY, format!("{shown} is not a URL ({e})")))?;
+            if url.scheme() != "mysql" {
+                return Err(ConfigError::invalid(
+                    KEY,
+                    format!("must start with mysql://, got {shown}"),
+                ));
+            }
+            if Some(url.path().trim_start_matches('/')) != database.as_deref() {
+                return Err(ConfigError::invalid(
+                    KEY,
+                    format!(
+                        "{shown} must name the primary's database, {}",
+                        database.as_deref().unwrap_or_default()
+                    ),
+                ));
+            }
+            if replica == &self.url || self.replicas[..i].contains(replica) {
+                return Err(ConfigError::invalid(
+                    KEY,
+                    format!("{shown} is named twice (or is the primary's url)"),
+                ));
+            }
         }
         Ok(())
     }
@@ -173,7 +232,13 @@ impl DatabaseConfig {
     pub fn binlog_takeover(&self) -> Duration {
         Duration::from_millis(self.binlog_takeover_ms)
     }
+    pub fn replica_max_lag(&self) -> Duration {
+        Duration::from_millis(self.replica_max_lag_ms)
+    }
 }
+
+/// Most replicas one instance reads from (each has a pool and a health check).
+pub const MAX_REPLICAS: usize = 16;
 
 #[cfg(test)]
 mod tests {
@@ -190,6 +255,8 @@ mod tests {
             binlog_server_id: 1,
             binlog_takeover_ms: 5_000,
             binlog_ignore_tables: Vec::new(),
+            replicas: Vec::new(),
+            replica_max_lag_ms: 1_000,
         }
     }
 
@@ -227,6 +294,29 @@ mod tests {
             redact_url("redis://127.0.0.1:6379/"),
             "redis://127.0.0.1:6379/"
         );
+    }
+
+    #[test]
+    fn replicas_must_be_mysql_urls_of_the_same_database() {
+        let mut c = config("mysql://root@db:3306/users");
+        c.replicas = vec!["mysql://root@r1:3306/users".to_owned()];
+        assert!(c.validate().is_ok());
+        for bad in [
+            "postgres://r1/users",
+            "mysql://root@r1:3306/other",
+            "mysql://root@db:3306/users",
+            "not a url",
+        ] {
+            c.replicas = vec![bad.to_owned()];
+            let err = c.validate().unwrap_err().to_string();
+            assert!(err.contains("databases.main.replicas"), "{bad}: {err}");
+        }
+        c.replicas = vec!["mysql://root@r1/users".to_owned(); 2];
+        assert!(c.validate().is_err(), "a replica named twice");
+        c.replicas.clear();
+        c.replica_max_lag_ms = 50;
+        let err = c.validate().unwrap_err().to_string();
+        assert!(err.contains("replica_max_lag_ms"), "{err}");
     }
 
     #[test]

@@ -9,10 +9,13 @@ pub mod failure;
 mod migrate;
 mod pool;
 pub mod reads;
+pub mod replicas;
 pub mod schema;
 pub mod sessions;
 pub mod tables;
 pub mod users;
+
+use std::sync::{Mutex, PoisonError};
 
 use rocket::fairing::{self, Fairing, Info, Kind};
 use rocket::{Build, Orbit, Rocket};
@@ -21,8 +24,9 @@ use config::DatabaseConfig;
 pub use migrate::{prepare_database, MIGRATIONS};
 pub use pool::{AcquireError, Db, DbConn, QueryCounter};
 
-/// Prepares the database at ignite (create, migrate), manages a [`Db`], and closes
-/// the pool at shutdown. Launch is aborted with one clear line when `MySQL` cannot be
+/// Prepares the database at ignite (create, migrate: on the primary only),
+/// manages a [`Db`], checks the replicas from liftoff (see [`replicas::health`]),
+/// and closes the pools at shutdown. Launch is aborted with one clear line when `MySQL` cannot be
 /// reached within `databases.main.startup_timeout_secs`.
 pub struct DbFairing;
 
@@ -31,7 +35,7 @@ impl Fairing for DbFairing {
     fn info(&self) -> Info {
         Info {
             name: "MySQL pool",
-            kind: Kind::Ignite | Kind::Shutdown,
+            kind: Kind::Ignite | Kind::Liftoff | Kind::Shutdown,
         }
     }
 
@@ -55,7 +59,7 @@ impl Fairing for DbFairing {
             return Err(rocket);
         }
         match Db::new(&config) {
-            Ok(db) => Ok(rocket.manage(db)),
+            Ok(db) => Ok(rocket.manage(db).manage(ReplicaWatch::default())),
             Err(e) => {
                 rocket::error!("could not build the MySQL pool: {e}");
                 Err(rocket)
@@ -63,9 +67,35 @@ impl Fairing for DbFairing {
         }
     }
 
+    async fn on_liftoff(&self, rocket: &Rocket<Orbit>) {
+        let (Some(db), Some(watch)) = (rocket.state::<Db>(), rocket.state::<ReplicaWatch>()) else {
+            return;
+        };
+        if !db.replicas().is_empty() {
+            let watcher = replicas::health::watch(db.replicas().clone());
+            // The one it replaces, if any, is aborted as it is dropped.
+            watch
+                .0
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .replace(watcher);
+        }
+    }
+
     async fn on_shutdown(&self, rocket: &Rocket<Orbit>) {
+        if let Some(watch) = rocket.state::<ReplicaWatch>() {
+            watch
+                .0
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take();
+        }
         if let Some(db) = rocket.state::<Db>() {
             db.close();
         }
     }
 }
+
+/// The replicas' checker, aborted when the app (its managed state) goes.
+#[derive(Default)]
+struct ReplicaWatch(Mutex<Option<replicas::health::Watcher>>);

@@ -1,4 +1,4 @@
-//! The `MySQL` connection pool, built at ignite by [`DbFairing`] and managed as [`Db`].
+//! The `MySQL` connection pools, built at ignite by [`DbFairing`] and managed as [`Db`].
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -11,6 +11,10 @@ use diesel_async::{AsyncConnection, AsyncMysqlConnection};
 use futures_util::FutureExt;
 
 use crate::db::config::DatabaseConfig;
+use crate::db::replicas::Replicas;
+
+/// A pool of connections to one server.
+pub(crate) type MysqlPool = Pool<AsyncMysqlConnection>;
 
 /// A pooled connection; dropping it gives it back.
 pub type DbConn = Object<AsyncMysqlConnection>;
@@ -40,55 +44,78 @@ pub enum AcquireError {
     Connect(String),
 }
 
-/// The app's handle on `MySQL`: a clonable pool plus its query counter.
+/// The app's handle on `MySQL`: a clonable pool of the primary, the replicas'
+/// pools, and one query counter for all of them.
+///
+/// [`Db::conn`] is always the primary: writes, sessions, logins and whatever
+/// must see the latest data. Renders choose a replica through [`Replicas`].
 #[derive(Clone)]
 pub struct Db {
     pool: Pool<AsyncMysqlConnection>,
     queries: QueryCounter,
     acquire_timeout: Duration,
+    replicas: Arc<Replicas>,
+}
+
+/// A pool of connections to `url` whose statements `queries` counts.
+fn build_pool(
+    url: &str,
+    size: usize,
+    config: &DatabaseConfig,
+    queries: &QueryCounter,
+) -> Result<Pool<AsyncMysqlConnection>, String> {
+    let counter = queries.clone();
+    let connect_timeout = config.connect_timeout();
+    let mut manager_config = ManagerConfig::<AsyncMysqlConnection>::default();
+    manager_config.custom_setup = Box::new(move |url| {
+        let counter = counter.clone();
+        let url = url.to_owned();
+        async move {
+            let mut conn =
+                tokio::time::timeout(connect_timeout, AsyncMysqlConnection::establish(&url))
+                    .await
+                    .map_err(|_| {
+                        diesel::ConnectionError::BadConnection(format!(
+                            "connect timed out after {connect_timeout:?}"
+                        ))
+                    })??;
+            conn.set_instrumentation(move |event: InstrumentationEvent<'_>| {
+                if matches!(event, InstrumentationEvent::StartQuery { .. }) {
+                    counter.bump();
+                }
+            });
+            Ok(conn)
+        }
+        .boxed()
+    });
+    let manager =
+        AsyncDieselConnectionManager::<AsyncMysqlConnection>::new_with_config(url, manager_config);
+    Pool::builder(manager)
+        .max_size(size)
+        .build()
+        .map_err(|e| e.to_string())
 }
 
 impl Db {
-    /// Builds the pool without connecting; connections open on first use.
+    /// Builds the pool of the primary and one per replica, without connecting;
+    /// connections open on first use.
     pub fn new(config: &DatabaseConfig) -> Result<Self, String> {
         let queries = QueryCounter::default();
-        let counter = queries.clone();
-        let connect_timeout = config.connect_timeout();
-        let mut manager_config = ManagerConfig::<AsyncMysqlConnection>::default();
-        manager_config.custom_setup = Box::new(move |url| {
-            let counter = counter.clone();
-            let url = url.to_owned();
-            async move {
-                let mut conn =
-                    tokio::time::timeout(connect_timeout, AsyncMysqlConnection::establish(&url))
-                        .await
-                        .map_err(|_| {
-                            diesel::ConnectionError::BadConnection(format!(
-                                "connect timed out after {connect_timeout:?}"
-                            ))
-                        })??;
-                conn.set_instrumentation(move |event: InstrumentationEvent<'_>| {
-                    if matches!(event, InstrumentationEvent::StartQuery { .. }) {
-                        counter.bump();
-                    }
-                });
-                Ok(conn)
-            }
-            .boxed()
-        });
-        let manager = AsyncDieselConnectionManager::<AsyncMysqlConnection>::new_with_config(
-            &config.url,
-            manager_config,
-        );
-        let pool = Pool::builder(manager)
-            .max_size(config.pool_size)
-            .build()
-            .map_err(|e| e.to_string())?;
+        let pool = build_pool(&config.url, config.pool_size, config, &queries)?;
+        let replicas = Replicas::new(config, |url| {
+            build_pool(url, config.pool_size, config, &queries)
+        })?;
         Ok(Self {
             pool,
             queries,
             acquire_timeout: config.acquire_timeout(),
+            replicas: Arc::new(replicas),
         })
+    }
+
+    /// The read replicas (none unless `databases.main.replicas` names some).
+    pub fn replicas(&self) -> &Arc<Replicas> {
+        &self.replicas
     }
 
     /// A connection within the acquire budget, or why not.
@@ -100,6 +127,11 @@ impl Db {
         }
     }
 
+    /// The budget for taking a connection (`databases.main.acquire_timeout_ms`).
+    pub fn acquire_timeout(&self) -> Duration {
+        self.acquire_timeout
+    }
+
     pub fn queries(&self) -> &QueryCounter {
         &self.queries
     }
@@ -107,5 +139,6 @@ impl Db {
     /// Closes idle connections; used at shutdown.
     pub fn close(&self) {
         self.pool.close();
+        self.replicas.close();
     }
 }

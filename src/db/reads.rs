@@ -28,6 +28,7 @@ pub trait RecordReads: Send + Sync {
 }
 
 /// For queries whose answer is never cached (a write's own checks, admin views).
+#[derive(Debug, Clone, Copy)]
 pub struct Unrecorded;
 
 impl RecordReads for Unrecorded {

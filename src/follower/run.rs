@@ -23,7 +23,9 @@ use tokio::task::JoinHandle;
 use super::changes;
 use super::status::FollowerStatus;
 use crate::db::binlog::{BinlogError, BinlogPosition, BinlogReader, TableFilter};
+use crate::db::replicas::GtidPosition;
 use crate::db::{tables, Db};
+use crate::purged_position;
 
 /// What the follower needs to know, from `databases.main`.
 #[derive(Clone)]
@@ -220,7 +222,12 @@ async fn follow_once(
             Ok(transaction) => transaction,
             Err(e) => return e.into(),
         };
-        purge(cache, &changes::of_transaction(&transaction)).await;
+        let changes = changes::of_transaction(&transaction);
+        if !changes.is_empty() {
+            let written = transaction.end.gtid().and_then(|gtid| gtid.parse().ok());
+            record_purge(db, cache, written.as_ref()).await;
+        }
+        purge(cache, &changes).await;
         let end = transaction.end.to_string();
         if let Err(e) = save(singleton, status, &end).await {
             return e;
@@ -279,6 +286,7 @@ async fn start_at_end(
         "binlog follower: {reason}; purging every followed table ({}) and reading from the end",
         tables.join(", ")
     );
+    record_purge(db, cache, None).await;
     purge(cache, &changes::whole_tables(&tables)).await;
     let end = reader.position().to_string();
     save(singleton, status, &end).await?;
@@ -298,6 +306,17 @@ async fn followed_tables(db: &Db) -> Result<Vec<String>, FollowError> {
                 backoff.wait().await;
             }
         }
+    }
+}
+
+/// With read replicas, raises the purged position to cover `written` (see
+/// `purged_position`) before the purge, trying again until it succeeds: a
+/// purge without it could let a lagging replica's render be stored.
+async fn record_purge(db: &Db, cache: &Cache, written: Option<&GtidPosition>) {
+    let mut backoff = Backoff::new();
+    while let Err(e) = purged_position::record_purge(db, cache, written).await {
+        backoff.warn(|| format!("cannot record the purged position ({e}); retrying"));
+        backoff.wait().await;
     }
 }
 

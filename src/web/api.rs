@@ -18,6 +18,7 @@ use super::pagination::{
     canonical_after, canonical_per_page, no_page_numbers, BadPageQuery, PageRequest,
 };
 use super::reads::load_user;
+use super::render_db::RenderDb;
 use super::user_id::{canonical_user_id, NoSuchUser};
 use super::validation::{missing_fields, UserInput};
 use super::writes::{self, Written};
@@ -110,12 +111,12 @@ fn link_header(listing: &Listing) -> String {
 
 #[get("/api/users")]
 async fn list(
-    db: &State<Db>,
+    db: RenderDb<'_>,
     cache: &State<Cache>,
     reads: Reads,
     request: Result<PageRequest, BadPageQuery>,
 ) -> Result<Either<Linked, Redirect>, AppError> {
-    let listing = match answer_list(db, cache, &reads, request, LIST).await? {
+    let listing = match answer_list(&db, cache, &reads, request, LIST).await? {
         ListAnswer::Page(listing) => listing,
         ListAnswer::Redirect(to) => return Ok(Either::Right(to)),
     };
@@ -137,11 +138,11 @@ async fn list(
 
 #[get("/api/users/<id>")]
 async fn show(
-    db: &State<Db>,
+    db: RenderDb<'_>,
     reads: Reads,
     id: Result<UserId, NoSuchUser>,
 ) -> Result<Json<User>, AppError> {
-    Ok(Json(load_user(db, &reads, id?).await?))
+    Ok(Json(load_user(&db, &reads, id?).await?))
 }
 
 /// The body, or the error that says what is wrong with it (415, 413 or 400).

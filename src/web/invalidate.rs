@@ -14,7 +14,10 @@ use std::fmt::Display;
 use std::time::Duration;
 
 use crate::db::reads::TableRow;
-use rocket_page_cache::{Cache, Change};
+use crate::db::replicas::GtidPosition;
+use crate::db::Db;
+use crate::purged_position::{self, PositionError};
+use rocket_page_cache::{Cache, Change, StoreError};
 
 /// A row of `T` was inserted: its own page (perhaps a cached "no such" page)
 /// and every answer that depends on which rows exist.
@@ -64,14 +67,21 @@ const RETRY_PAUSE: Duration = Duration::from_millis(100);
 const BACKGROUND_PAUSES: [u64; 5] = [1, 2, 4, 8, 16];
 
 /// Purges what `changes` touched after a commit, hard unless
-/// `cache.soft_purge_on_write`.
-pub async fn after_commit(cache: &Cache, changes: Vec<Change>) -> Purge {
+/// `cache.soft_purge_on_write`. With read replicas, each try first records
+/// the primary's position after the commit (see `purged_position`), so that
+/// no render reads a replica that lacks the write.
+pub async fn after_commit(db: &Db, cache: &Cache, changes: Vec<Change>) -> Purge {
     let soft = cache.config().soft_purge_on_write;
-    let Err(first) = cache.purge_changes(&changes, soft).await else {
+    // Read once, right after the commit: it covers the write on every try.
+    let written = purged_position::primary_now(db).await.ok().flatten();
+    let Err(first) = purge_once(db, cache, &changes, written.as_ref(), soft).await else {
         return Purge::Done;
     };
     tokio::time::sleep(RETRY_PAUSE).await;
-    if cache.purge_changes(&changes, soft).await.is_ok() {
+    if purge_once(db, cache, &changes, written.as_ref(), soft)
+        .await
+        .is_ok()
+    {
         return Purge::Done;
     }
     rocket::error!(
@@ -79,10 +89,14 @@ pub async fn after_commit(cache: &Cache, changes: Vec<Change>) -> Purge {
          background, pages may show old data meanwhile"
     );
     let cache = cache.clone();
+    let db = db.clone();
     tokio::spawn(async move {
         for pause in BACKGROUND_PAUSES {
             tokio::time::sleep(Duration::from_secs(pause)).await;
-            if cache.purge_changes(&changes, soft).await.is_ok() {
+            if purge_once(&db, &cache, &changes, written.as_ref(), soft)
+                .await
+                .is_ok()
+            {
                 rocket::info!("cache purge of {changes:?} done on retry");
                 return;
             }
@@ -93,4 +107,25 @@ pub async fn after_commit(cache: &Cache, changes: Vec<Change>) -> Purge {
         );
     });
     Purge::Pending
+}
+
+/// Why one try of a purge failed.
+#[derive(Debug, thiserror::Error)]
+enum PurgeError {
+    #[error("recording the purged position: {0}")]
+    Position(#[from] PositionError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Records the write's position (with replicas), then purges.
+async fn purge_once(
+    db: &Db,
+    cache: &Cache,
+    changes: &[Change],
+    written: Option<&GtidPosition>,
+    soft: bool,
+) -> Result<u64, PurgeError> {
+    purged_position::record_purge(db, cache, written).await?;
+    Ok(cache.purge_changes(changes, soft).await?)
 }

@@ -17,8 +17,10 @@ use std::time::Duration;
 
 use super::error::AppError;
 use super::pagination::{BadPageQuery, PageRequest};
+use super::render_db::RenderDb;
 use crate::db::users::{self, User, UserId};
-use crate::db::{Db, DbConn};
+use crate::db::DbConn;
+use futures_util::FutureExt;
 use rocket::response::Redirect;
 use rocket_page_cache::{Cache, Reads};
 
@@ -177,7 +179,7 @@ pub fn list_href(base: &str, after: Option<UserId>, per_page: u32) -> String {
 /// user (temporarily) to the page of the same users; a refused query is the
 /// error, for the route to word.
 pub async fn answer_list(
-    db: &Db,
+    db: &RenderDb<'_>,
     cache: &Cache,
     reads: &Reads,
     request: Result<PageRequest, BadPageQuery>,
@@ -205,17 +207,30 @@ pub async fn answer_list(
 /// around it) and, on a page whose number is not yet known but can be counted
 /// cheaply, a bounded count.
 pub async fn load_listing(
-    db: &Db,
+    db: &RenderDb<'_>,
     cache: &Cache,
     reads: &Reads,
     request: PageRequest,
 ) -> Result<Listed, AppError> {
     let total = users_total(db, cache, reads).await?;
-    let mut conn = db.conn().await?;
+    db.read(|conn| {
+        let reads = reads.clone();
+        async move { listing_on(conn, &reads, request, total).await }.boxed()
+    })
+    .await
+}
+
+/// [`load_listing`] after the total, on one connection.
+async fn listing_on(
+    conn: &mut DbConn,
+    reads: &Reads,
+    request: PageRequest,
+    total: Total,
+) -> Result<Listed, AppError> {
     let per_page = u64::from(request.per_page);
     let span = u64::from(NEAR_PAGES) * per_page + 1;
     let around = users::page_around(
-        &mut conn,
+        conn,
         reads,
         request.after,
         request.per_page,
@@ -249,7 +264,7 @@ pub async fn load_listing(
         Some(around.from_last)
     };
     if let (None, Some(after)) = (position, request.after) {
-        position = position_of(&mut conn, reads, total, after).await?;
+        position = position_of(conn, reads, total, after).await?;
     }
     Ok(Listed::Page(Listing {
         request,
@@ -321,21 +336,34 @@ async fn position_of(
 
 /// How many users there are, memoised and filed under what counting read (the
 /// table's membership), which the page that shows it inherits.
-pub async fn users_total(db: &Db, cache: &Cache, reads: &Reads) -> Result<Total, AppError> {
+pub async fn users_total(
+    db: &RenderDb<'_>,
+    cache: &Cache,
+    reads: &Reads,
+) -> Result<Total, AppError> {
     cache
         .get_or_compute_recorded("users:total", TOTAL_TTL, reads, |own| async move {
-            let mut conn = db.conn().await?;
-            // A table the estimate puts far past the limit is not counted at all,
-            // which matters where nothing memoises the total.
-            let size =
-                users::size(&mut conn, &own, EXACT_TOTAL_UP_TO + 1, ESTIMATE_ALONE_FROM).await?;
-            Ok::<_, AppError>(match size.counted {
-                Some(counted) if counted <= EXACT_TOTAL_UP_TO => Total::Exact(counted),
-                Some(counted) => Total::About(size.estimate.max(counted)),
-                None => Total::About(size.estimate),
+            // Read after the memo's own purge sequence: the replica's wait then
+            // covers every purge the memo's store could miss.
+            db.read(|conn| {
+                let own = own.clone();
+                async move { count_users(conn, &own).await }.boxed()
             })
+            .await
         })
         .await
+}
+
+/// How many users there are, counted while there are few, else estimated.
+async fn count_users(conn: &mut DbConn, own: &Reads) -> Result<Total, AppError> {
+    // A table the estimate puts far past the limit is not counted at all,
+    // which matters where nothing memoises the total.
+    let size = users::size(conn, own, EXACT_TOTAL_UP_TO + 1, ESTIMATE_ALONE_FROM).await?;
+    Ok(match size.counted {
+        Some(counted) if counted <= EXACT_TOTAL_UP_TO => Total::Exact(counted),
+        Some(counted) => Total::About(size.estimate.max(counted)),
+        None => Total::About(size.estimate),
+    })
 }
 
 #[cfg(test)]

@@ -18,6 +18,7 @@ pub mod metrics;
 pub mod observe;
 pub mod pagination;
 pub mod reads;
+pub mod render_db;
 pub mod request_id;
 pub mod security_headers;
 mod user_forms;

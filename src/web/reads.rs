@@ -7,10 +7,12 @@
 
 use std::fmt::Display;
 
+use futures_util::FutureExt;
+
 use super::error::AppError;
+use super::render_db::RenderDb;
 use crate::db::reads::RecordReads;
 use crate::db::users::{self, User, UserId};
-use crate::db::Db;
 use rocket_page_cache::Reads;
 
 /// The page cache's recorder stands in for whatever `db/` reports to.
@@ -25,14 +27,22 @@ impl RecordReads for Reads {
 }
 
 /// Reads one user; an unknown id is a 404.
-pub async fn load_user(db: &Db, reads: &dyn RecordReads, id: UserId) -> Result<User, AppError> {
-    let mut conn = db.conn().await?;
-    users::find(&mut conn, reads, id)
-        .await
-        .map_err(|e| match e {
-            diesel::result::Error::NotFound => {
-                AppError::NotFound(format!("There is no user {id}."))
-            }
-            other => other.into(),
-        })
+pub async fn load_user<R: RecordReads + Clone + 'static>(
+    db: &RenderDb<'_>,
+    reads: &R,
+    id: UserId,
+) -> Result<User, AppError> {
+    db.read(|conn| {
+        let reads = reads.clone();
+        async move {
+            users::find(conn, &reads, id).await.map_err(|e| match e {
+                diesel::result::Error::NotFound => {
+                    AppError::NotFound(format!("There is no user {id}."))
+                }
+                other => other.into(),
+            })
+        }
+        .boxed()
+    })
+    .await
 }

@@ -16,6 +16,7 @@ use super::auth::{AdminSession, AuthError};
 use super::csrf_form::{refused, CsrfForm};
 use super::invalidate::Purge;
 use super::reads::load_user;
+use super::render_db::RenderDb;
 use super::user_id::{segment, NoSuchUser};
 use super::validation::{FieldErrors, UserInput};
 use super::view::{page_session, AdminReply, AdminView, Denied};
@@ -215,7 +216,12 @@ async fn edit_form(
     id: Result<UserId, NoSuchUser>,
 ) -> Result<AdminReply, Denied> {
     let session = page_session(session, &format!("/users/{}/edit", segment(&id)))?;
-    let user = load_user(db, &Unrecorded, id.map_err(AppError::from)?).await?;
+    let user = load_user(
+        &RenderDb::primary(db),
+        &Unrecorded,
+        id.map_err(AppError::from)?,
+    )
+    .await?;
     let values = input_of(&user);
     let no_errors = FieldErrors::new();
     let view = edit_view(
@@ -258,7 +264,7 @@ async fn update(
         }
         Err(WriteError::Invalid(errors)) => {
             // The heading keeps the stored name, not what was typed.
-            let stored = load_user(db, &Unrecorded, id).await?;
+            let stored = load_user(&RenderDb::primary(db), &Unrecorded, id).await?;
             let view = edit_view(&id.to_string(), &stored.name, &input, &errors, &session);
             Ok(form_page(Status::UnprocessableEntity, &view))
         }
@@ -273,7 +279,12 @@ async fn delete_form(
     id: Result<UserId, NoSuchUser>,
 ) -> Result<AdminReply, Denied> {
     let session = page_session(session, &format!("/users/{}/delete", segment(&id)))?;
-    let user = load_user(db, &Unrecorded, id.map_err(AppError::from)?).await?;
+    let user = load_user(
+        &RenderDb::primary(db),
+        &Unrecorded,
+        id.map_err(AppError::from)?,
+    )
+    .await?;
     Ok(AdminReply::page(Template::render(
         "users/delete",
         context! {

@@ -11,10 +11,10 @@ use super::pagination::{
     DEFAULT_PER_PAGE,
 };
 use super::reads::load_user;
+use super::render_db::RenderDb;
 use super::user_id::{canonical_user_id, NoSuchUser};
 use super::view::{AdminView, FlashView, Shown, Viewer};
 use crate::db::users::{User, UserId};
-use crate::db::Db;
 use crate::web::error::AppError;
 use rocket_page_cache::{Cache, Reads, RoutePolicy};
 
@@ -101,13 +101,13 @@ const LIST: &str = "/";
 
 #[get("/")]
 async fn index(
-    db: &State<Db>,
+    db: RenderDb<'_>,
     cache: &State<Cache>,
     reads: Reads,
     viewer: Viewer,
     request: Result<PageRequest, BadPageQuery>,
 ) -> Result<Either<Shown<Template>, Redirect>, AppError> {
-    let listing = match answer_list(db, cache, &reads, request, LIST).await? {
+    let listing = match answer_list(&db, cache, &reads, request, LIST).await? {
         ListAnswer::Page(listing) => listing,
         ListAnswer::Redirect(to) => return Ok(Either::Right(to)),
     };
@@ -213,12 +213,12 @@ fn pager(listing: &Listing) -> Option<Pager> {
 
 #[get("/users/<id>")]
 async fn show(
-    db: &State<Db>,
+    db: RenderDb<'_>,
     reads: Reads,
     viewer: Viewer,
     id: Result<UserId, NoSuchUser>,
 ) -> Result<Shown<Template>, AppError> {
-    let user = load_user(db, &reads, id?).await?;
+    let user = load_user(&db, &reads, id?).await?;
     let page = Template::render(
         "users/show",
         context! {

@@ -91,7 +91,7 @@ pub async fn create_user(
     let user = users::insert(&mut conn(db).await?, row)
         .await
         .map_err(|e| db_error(e, None))?;
-    let purge = invalidate::after_commit(cache, invalidate::inserted::<User>(user.id)).await;
+    let purge = invalidate::after_commit(db, cache, invalidate::inserted::<User>(user.id)).await;
     Ok(Written { value: user, purge })
 }
 
@@ -117,7 +117,7 @@ pub async fn update_user(
         .await
         .map_err(|e| db_error(e, Some(id)))?;
     drop(conn);
-    let purge = invalidate::after_commit(cache, invalidate::updated::<User>(id)).await;
+    let purge = invalidate::after_commit(db, cache, invalidate::updated::<User>(id)).await;
     Ok(Written { value: user, purge })
 }
 
@@ -126,6 +126,6 @@ pub async fn delete_user(db: &Db, cache: &Cache, id: UserId) -> Result<Written<(
     users::delete(&mut conn(db).await?, id)
         .await
         .map_err(|e| db_error(e, Some(id)))?;
-    let purge = invalidate::after_commit(cache, invalidate::deleted::<User>(id)).await;
+    let purge = invalidate::after_commit(db, cache, invalidate::deleted::<User>(id)).await;
     Ok(Written { value: (), purge })
 }

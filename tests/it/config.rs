@@ -242,6 +242,12 @@ async fn a_short_metrics_token_or_an_unbounded_session_aborts_the_launch() {
 }
 
 #[rocket::async_test]
+async fn a_sentinel_master_name_with_a_space_aborts_the_launch() {
+    let sentinel = json!({ "master": "my master", "nodes": ["redis://127.0.0.1:26379/"] });
+    assert_refused("cache.sentinel", sentinel).await;
+}
+
+#[rocket::async_test]
 async fn a_misspelt_cache_key_aborts_the_launch() {
     assert_refused("cache.default_tll", 60).await;
 }

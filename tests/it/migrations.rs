@@ -152,6 +152,8 @@ fn database_config(db: &TestDb) -> DatabaseConfig {
         binlog_server_id: 4_000_000_001,
         binlog_takeover_ms: 5_000,
         binlog_ignore_tables: Vec::new(),
+        replicas: Vec::new(),
+        replica_max_lag_ms: 1_000,
     }
 }
 

@@ -39,6 +39,18 @@ pub struct RuleConfig {
     pub tags: Option<Vec<String>>,
 }
 
+/// `[default.cache.sentinel]`: where the sentinels are and which master of
+/// theirs holds the cache.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct SentinelConfig {
+    /// The name the sentinels monitor the master under (`sentinel monitor NAME ...`).
+    pub master: String,
+    /// The sentinels, `redis://[:password@]host:port/` (`rediss://` for TLS), each
+    /// with its own password if it has one; asked in this order.
+    pub nodes: Vec<String>,
+}
+
 /// The cache's settings. Durations are whole seconds unless the name says `_ms`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -51,6 +63,11 @@ pub struct CacheConfig {
     /// for TLS). When non-empty the `redis` backend talks to the cluster through
     /// these and `url` is not used; the client learns the other nodes itself.
     pub cluster_nodes: Vec<String>,
+    /// A master watched by Redis Sentinel: the `redis` backend asks these
+    /// sentinels which server is the master and follows it when it fails over.
+    /// The master is reached with the user, password, database and TLS of
+    /// `url` (whose host and port are then not used).
+    pub sentinel: Option<SentinelConfig>,
     /// Prefix of every key this app writes; two apps on one Redis must differ here.
     pub namespace: String,
     /// Part of every key; change it at deploy to start from a clean cache without
@@ -133,6 +150,7 @@ impl Default for CacheConfig {
             backend: BackendKind::Redis,
             url: "redis://127.0.0.1:6379/".to_owned(),
             cluster_nodes: Vec::new(),
+            sentinel: None,
             namespace: "rocket-cache".to_owned(),
             generation: String::new(),
             default_ttl: 300,
@@ -189,6 +207,7 @@ impl CacheConfig {
             return Err("cache.generation: printable characters without `:`, `{`, `}`".to_owned());
         }
         self.validate_cluster_nodes()?;
+        self.validate_sentinel()?;
         if self.backend == BackendKind::Redis && !self.is_cluster() {
             match url::Url::parse(&self.url) {
                 Ok(url) if matches!(url.scheme(), "redis" | "rediss") => {}
@@ -325,16 +344,56 @@ impl CacheConfig {
             return Err("cache.cluster_nodes: only with backend = \"redis\"".to_owned());
         }
         for (i, node) in self.cluster_nodes.iter().enumerate() {
-            match url::Url::parse(node) {
-                Ok(url)
-                    if matches!(url.scheme(), "redis" | "rediss")
-                        && url.host_str().is_some_and(|h| !h.is_empty()) => {}
-                _ => {
-                    return Err(format!(
-                        "cache.cluster_nodes[{i}]: must be a redis:// or rediss:// URL with a host, got {:?}",
-                        redact_url(node)
-                    ))
-                }
+            if !is_server_url(node) {
+                return Err(format!(
+                    "cache.cluster_nodes[{i}]: must be a redis:// or rediss:// URL with a host, got {:?}",
+                    redact_url(node)
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The sentinel table names a master and one to [`bounds::SENTINELS`]
+    /// sentinels by URL, and goes with the `redis` backend on one master only.
+    fn validate_sentinel(&self) -> Result<(), String> {
+        let Some(sentinel) = &self.sentinel else {
+            return Ok(());
+        };
+        if self.backend != BackendKind::Redis {
+            return Err("cache.sentinel: only with backend = \"redis\"".to_owned());
+        }
+        if !self.cluster_nodes.is_empty() {
+            return Err(
+                "cache.sentinel: not with cache.cluster_nodes (a Redis Cluster fails over by \
+                 itself); set one or the other"
+                    .to_owned(),
+            );
+        }
+        let name_ok = (1..=bounds::MASTER_NAME_LEN).contains(&sentinel.master.len())
+            && sentinel.master.bytes().all(|b| b.is_ascii_graphic());
+        if !name_ok {
+            return Err(format!(
+                "cache.sentinel.master: the name the sentinels monitor, 1 to {} printable \
+                 characters without spaces; got {:?}",
+                bounds::MASTER_NAME_LEN,
+                sentinel.master
+            ));
+        }
+        if !bounds::SENTINELS.contains(&sentinel.nodes.len()) {
+            return Err(format!(
+                "cache.sentinel.nodes: from {} to {} sentinel URLs; got {}",
+                bounds::SENTINELS.start(),
+                bounds::SENTINELS.end(),
+                sentinel.nodes.len()
+            ));
+        }
+        for (i, node) in sentinel.nodes.iter().enumerate() {
+            if !is_server_url(node) {
+                return Err(format!(
+                    "cache.sentinel.nodes[{i}]: must be a redis:// or rediss:// URL with a host, got {:?}",
+                    redact_url(node)
+                ));
             }
         }
         Ok(())
@@ -394,6 +453,10 @@ mod bounds {
     pub const WARN_INTERVAL: RangeInclusive<u64> = 1..=DAY;
     /// Above the longest a store takes from filing to setting its entry (5 s).
     pub const INDEX_SWEEP_SECS: RangeInclusive<u64> = 10..=DAY;
+    /// Sentinels of `cache.sentinel.nodes` (three or more survive one lost).
+    pub const SENTINELS: RangeInclusive<usize> = 1..=16;
+    /// Length of `cache.sentinel.master`.
+    pub const MASTER_NAME_LEN: usize = 128;
     /// Rows an entry is filed under one by one (see `reads`).
     pub const TAGS_PER_ENTRY: RangeInclusive<u64> = 1..=4096;
 
@@ -408,6 +471,13 @@ mod bounds {
             range.end()
         ))
     }
+}
+
+/// Whether `raw` is a `redis://` or `rediss://` URL with a host.
+fn is_server_url(raw: &str) -> bool {
+    url::Url::parse(raw).is_ok_and(|url| {
+        matches!(url.scheme(), "redis" | "rediss") && url.host_str().is_some_and(|h| !h.is_empty())
+    })
 }
 
 /// A URL fit for logs and error messages: its password, if any, is masked.
@@ -473,6 +543,65 @@ mod tests {
             .validate()
             .unwrap_err()
             .starts_with("cache.cluster_nodes"));
+    }
+
+    /// A change that makes a valid configuration invalid.
+    type Spoil = Box<dyn Fn(&mut CacheConfig)>;
+
+    #[test]
+    fn a_sentinel_table_is_checked_and_refused_beside_a_cluster() {
+        let sentinel = SentinelConfig {
+            master: "mymaster".into(),
+            nodes: vec![
+                "redis://10.0.0.1:26379/".into(),
+                "rediss://:secret@10.0.0.2:26379/".into(),
+            ],
+        };
+        let mut config = CacheConfig {
+            sentinel: Some(sentinel.clone()),
+            ..CacheConfig::default()
+        };
+        config.validate().unwrap();
+        let cases: Vec<(&str, Spoil)> = vec![
+            (
+                "cache.sentinel: not with cache.cluster_nodes",
+                Box::new(|c| c.cluster_nodes = vec!["redis://10.0.0.1:7000/".into()]),
+            ),
+            (
+                "cache.sentinel: only with backend = \"redis\"",
+                Box::new(|c| c.backend = BackendKind::Memory),
+            ),
+            (
+                "cache.sentinel.master: the name the sentinels monitor",
+                Box::new(|c| c.sentinel.as_mut().unwrap().master = "my master".into()),
+            ),
+            (
+                "cache.sentinel.master: the name the sentinels monitor",
+                Box::new(|c| c.sentinel.as_mut().unwrap().master = String::new()),
+            ),
+            (
+                "cache.sentinel.nodes: from 1 to 16 sentinel URLs; got 0",
+                Box::new(|c| c.sentinel.as_mut().unwrap().nodes.clear()),
+            ),
+            (
+                "cache.sentinel.nodes: from 1 to 16 sentinel URLs; got 17",
+                Box::new(|c| {
+                    c.sentinel.as_mut().unwrap().nodes = vec!["redis://s:26379/".into(); 17];
+                }),
+            ),
+            (
+                "cache.sentinel.nodes[1]: must be a redis:// or rediss:// URL with a host, got \"http://s:26379/\"",
+                Box::new(|c| c.sentinel.as_mut().unwrap().nodes[1] = "http://s:26379/".into()),
+            ),
+        ];
+        for (expected, spoil) in cases {
+            let mut spoiled = config.clone();
+            spoil(&mut spoiled);
+            let error = spoiled.validate().unwrap_err();
+            assert!(error.starts_with(expected), "{error}");
+        }
+        config.sentinel = Some(sentinel);
+        config.validate().unwrap();
     }
 
     #[test]

@@ -94,7 +94,8 @@ impl From<StoreError> for CacheUnavailable {
 pub struct CacheHealth {
     /// `up`, `degraded` (unreachable: pages are served uncached) or `disabled`.
     pub status: &'static str,
-    /// The store's name: `redis`, `redis-cluster`, `memory` or `none`.
+    /// The store's name: `redis`, `redis-sentinel`, `redis-cluster`, `memory`
+    /// or `none`.
     pub backend: &'static str,
     /// `cache.namespace`.
     pub namespace: String,
@@ -133,13 +134,22 @@ impl Cache {
                 ),
                 Breakers::per_slot_range(),
             ),
-            BackendKind::Redis => (
-                Arc::new(
-                    RedisStore::new(&config.url, config.op_timeout(), namespace_prefix.clone())
-                        .map_err(|e| format!("cache.url: {e}"))?,
-                ),
-                Breakers::single(),
-            ),
+            BackendKind::Redis => {
+                let store = match &config.sentinel {
+                    Some(sentinel) => RedisStore::via_sentinel(
+                        sentinel,
+                        &config.url,
+                        config.op_timeout(),
+                        namespace_prefix.clone(),
+                    )
+                    .map_err(|e| format!("cache.sentinel: {e}"))?,
+                    None => {
+                        RedisStore::new(&config.url, config.op_timeout(), namespace_prefix.clone())
+                            .map_err(|e| format!("cache.url: {e}"))?
+                    }
+                };
+                (Arc::new(store), Breakers::single())
+            }
             BackendKind::Memory => (
                 Arc::new(MemoryStore::new(config.memory_max_bytes)),
                 Breakers::single(),
@@ -227,6 +237,7 @@ impl Cache {
         let settings = LinkSettings {
             url: self.inner.config.url.clone(),
             cluster_nodes: self.inner.config.cluster_nodes.clone(),
+            sentinel: self.inner.config.sentinel.clone(),
             prefix: self.inner.key_base.clone(),
             heartbeat: Duration::from_millis(self.inner.config.near_heartbeat_ms),
         };

@@ -30,14 +30,16 @@
 //! - `route_stats`: counters per route policy ([`Outcome`], render times).
 //! - `handle`: the [`Cache`] handle, every store call within its budget.
 //! - `near`: the per-instance L1 in front of Redis and the invalidation link
-//!   that keeps it coherent (one tracking connection per master on a cluster).
+//!   that keeps it coherent (one tracking connection per master on a cluster;
+//!   on the master of the moment under Sentinel).
 //! - `fleet`: per-minute counts of every instance, in the shared store.
 //! - `singleton`: work one instance does for all (a lease by name, renewed, and a
 //!   state only its holder may write).
 //! - `clock`: the time every freshness decision reads ([`Clock`]; a
 //!   [`ManualClock`] for tests).
-//! - `store`: Redis (one server or a cluster), memory and none backends,
-//!   behind one trait; values are opaque bytes to them.
+//! - `store`: Redis (one server, the master Redis Sentinel names, or a
+//!   cluster), memory and none backends, behind one trait; values are opaque
+//!   bytes to them.
 
 #![forbid(unsafe_code)]
 
@@ -74,7 +76,7 @@ mod stats;
 mod store;
 
 pub use clock::{Clock, ManualClock};
-pub use config::{redact_url, BackendKind, CacheConfig, RuleConfig};
+pub use config::{redact_url, BackendKind, CacheConfig, RuleConfig, SentinelConfig};
 pub use fairing::{request_outcome, PageCache, RequestOutcome};
 pub use handle::{Cache, CacheHealth, CacheUnavailable};
 pub use key::normalise_request_path;

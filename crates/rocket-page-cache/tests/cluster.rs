@@ -16,7 +16,7 @@ use crate::support::own_cluster::OwnCluster;
 use crate::support::shared::Shared;
 use crate::support::{eventually, scan_namespace, Namespace};
 
-crate::on_both!(
+crate::on_every_store!(
     a_cold_key_under_300_requests_on_two_instances_renders_once,
     clearing_the_namespace_and_counting_it_reach_every_key,
 );

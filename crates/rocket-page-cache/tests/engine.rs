@@ -1,5 +1,6 @@
 //! The engine's own integration tests: a minimal Rocket app per test, the shared
-//! Redis (or a `redis-server` or Redis Cluster of the test's own), nothing else.
+//! Redis (or a `redis-server`, Redis Cluster or Sentinel deployment of the
+//! test's own), nothing else.
 
 mod support;
 
@@ -22,4 +23,5 @@ mod private;
 mod purge;
 mod reads;
 mod route_stats;
+mod sentinel;
 mod stale;

@@ -17,7 +17,7 @@ use crate::support::own_redis::OwnRedis;
 use crate::support::shared::Shared;
 use crate::support::{routes, Namespace};
 
-crate::on_both!(
+crate::on_every_store!(
     the_tag_index_has_no_lifetime_and_pages_have_one,
     a_member_gone_at_two_sweeps_is_removed_and_one_stored_again_is_kept,
     a_mark_older_than_a_render_may_be_is_dropped_and_a_young_one_kept,

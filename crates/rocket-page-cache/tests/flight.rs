@@ -15,7 +15,7 @@ use crate::support::Namespace;
 
 // The lease tests of the shared-store suite (the 300-request burst over two
 // instances is in `cluster`).
-crate::on_both!(
+crate::on_every_store!(
     a_burst_on_a_cold_key_over_two_instances_renders_once,
     a_render_that_hangs_past_the_lease_frees_the_key_when_the_lease_runs_out,
 );

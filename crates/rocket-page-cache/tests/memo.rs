@@ -8,7 +8,7 @@ use serde_json::json;
 
 use crate::support::shared::Shared;
 
-crate::on_both!(
+crate::on_every_store!(
     a_value_is_computed_once_until_its_tag_is_purged,
     an_error_of_compute_is_returned_and_not_cached,
 );

@@ -16,7 +16,7 @@ use crate::support::routes::Backend;
 use crate::support::shared::Shared;
 use crate::support::Namespace;
 
-crate::on_both!(
+crate::on_every_store!(
     a_page_is_served_from_memory_after_one_redis_hit_and_counted_apart,
     a_change_on_one_instance_leaves_no_near_copy_on_another_after_50_ms,
     a_purge_leaves_no_near_copy_of_pages_in_any_slot_after_50_ms,

@@ -7,7 +7,7 @@ use serde_json::json;
 
 use crate::support::shared::Shared;
 
-crate::on_both!(
+crate::on_every_store!(
     purging_a_tag_removes_exactly_the_pages_filed_under_it,
     purging_a_path_removes_its_pages_under_every_query,
     a_purge_during_a_render_keeps_that_render_out_of_the_store,

@@ -11,7 +11,7 @@ use serde_json::json;
 
 use crate::support::shared::Shared;
 
-crate::on_both!(
+crate::on_every_store!(
     a_page_is_purged_by_a_change_of_a_row_it_read_and_by_no_other,
     a_membership_change_purges_lists_and_not_single_rows,
     a_render_that_read_a_row_before_its_change_is_not_stored,

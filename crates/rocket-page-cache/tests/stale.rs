@@ -13,7 +13,7 @@ use serde_json::json;
 use crate::support::app::{Reply, TestApp};
 use crate::support::shared::Shared;
 
-crate::on_both!(
+crate::on_every_store!(
     a_stale_page_is_served_within_grace_while_one_request_refreshes_it,
     a_stale_page_answers_when_the_route_fails,
 );

@@ -11,6 +11,7 @@ use rocket::{get, post, routes, Route, State};
 use rocket_dyn_templates::Template;
 use serde::{Deserialize, Serialize};
 
+use crate::db::replicas::ReplicaView;
 use crate::db::Db;
 use crate::follower::{FollowerStatus, FollowerView};
 use crate::web::admin::chart::{chart, percent, ChartView};
@@ -61,6 +62,9 @@ struct CacheStatus {
     database: DatabaseHealth,
     /// The binlog follower: who follows, where it is, how far behind.
     binlog: FollowerView,
+    /// Each read replica as this instance's checker last saw it: state,
+    /// whether renders read it, lag, and the reads it served.
+    replicas: Vec<ReplicaView>,
 }
 
 /// One instance's figures since it started, counted as the cluster's are.
@@ -145,6 +149,7 @@ async fn status(
         cluster_error,
         database: database_health(db).await,
         binlog: follower.view().await,
+        replicas: db.replicas().views(),
     }
 }
 

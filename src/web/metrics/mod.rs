@@ -1,7 +1,8 @@
 //! `GET /metrics`: Prometheus's text format, from one registry per app instance
 //! (no global registry: several instances in one test process each count their
-//! own). It holds the HTTP metrics ([`http`]) and a collector of the page
-//! cache's figures ([`cache`]), read from the engine at scrape time.
+//! own). It holds the HTTP metrics ([`http`]), a collector of the page
+//! cache's figures ([`cache`]), read from the engine at scrape time, and one of
+//! the read replicas' states ([`replicas`]), when there are replicas.
 //!
 //! Never stored by the page cache (no policy covers it, and it says `no-store`),
 //! and behind a bearer token when `metrics.token` is set.
@@ -9,6 +10,7 @@
 mod access;
 mod cache;
 pub mod http;
+mod replicas;
 
 use std::sync::Arc;
 
@@ -19,6 +21,8 @@ use rocket::{get, routes, Responder, Route, State};
 
 use rocket_page_cache::Cache;
 
+use crate::db::replicas::Replicas;
+use crate::db::Db;
 use crate::follower::FollowerStatus;
 
 pub use access::{MetricsAccess, MetricsConfig, MetricsScraper};
@@ -45,7 +49,11 @@ impl Metrics {
         AdHoc::try_on_ignite("Metrics", |rocket| async move {
             let cache = rocket.state::<Cache>().cloned();
             let follower = rocket.state::<Arc<FollowerStatus>>().cloned();
-            match Self::new(cache, follower) {
+            let replicas = rocket
+                .state::<Db>()
+                .map(|db| db.replicas().clone())
+                .filter(|replicas| !replicas.is_empty());
+            match Self::new(cache, follower, replicas) {
                 Ok(metrics) => Ok(rocket.manage(metrics)),
                 Err(e) => {
                     rocket::error!("metrics: {e}");
@@ -58,11 +66,15 @@ impl Metrics {
     fn new(
         cache: Option<Cache>,
         follower: Option<Arc<FollowerStatus>>,
+        replicas: Option<Arc<Replicas>>,
     ) -> prometheus::Result<Self> {
         let registry = Registry::new();
         let http = HttpMetrics::register(&registry)?;
         if let Some(cache) = cache {
             registry.register(Box::new(cache::CacheCollector::new(cache, follower)?))?;
+        }
+        if let Some(replicas) = replicas {
+            registry.register(Box::new(replicas::ReplicaCollector::new(replicas)?))?;
         }
         Ok(Self { registry, http })
     }
@@ -132,7 +144,7 @@ mod tests {
 
     #[test]
     fn http_answers_are_exported_with_help_type_and_buckets() {
-        let metrics = Metrics::new(None, None).unwrap();
+        let metrics = Metrics::new(None, None, None).unwrap();
         for _ in 0..3 {
             metrics.http.observe(&Answer {
                 method: "GET",

@@ -15,6 +15,11 @@ pub mod own_mariadb;
 #[path = "../../../crates/rocket-page-cache/tests/support/own_redis.rs"]
 #[allow(dead_code, reason = "the engine's outage tests use the rest")]
 pub mod own_redis;
+/// The engine's Redis Sentinel deployment of a test's own (a master, a
+/// replica, three sentinels), so that app features are tried on it too.
+#[path = "../../../crates/rocket-page-cache/tests/support/own_sentinel.rs"]
+#[allow(dead_code, reason = "the engine's failover test uses the rest")]
+pub mod own_sentinel;
 pub mod process;
 pub mod proxy;
 pub mod redis;

@@ -87,6 +87,19 @@ impl OwnMariaDb {
         self.wait_until_it_answers();
     }
 
+    /// Kills the server (SIGKILL, as a crash); it stays down.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// A counter of `SHOW GLOBAL STATUS` (`Com_select`, ...).
+    pub fn status_counter(&self, name: &str) -> u64 {
+        self.cli(&format!("SHOW GLOBAL STATUS LIKE '{name}'"))
+            .and_then(|out| out.split_whitespace().nth(1)?.parse().ok())
+            .unwrap_or_else(|| panic!("no status counter {name} on port {}", self.port))
+    }
+
     /// The server's URL, with `database` (may be empty), for mysql_async.
     pub fn url(&self, database: &str) -> String {
         format!(
@@ -155,6 +168,60 @@ impl Drop for OwnMariaDb {
         let _ = self.watchdog.kill();
         let _ = self.watchdog.wait();
         let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A primary and a replica of it, each a server of the test's own: GTID
+/// replication (`MASTER_USE_GTID=slave_pos`), the replica with
+/// `--log-slave-updates`. Both are killed when the pair is dropped.
+pub struct ReplicatedPair {
+    pub primary: OwnMariaDb,
+    pub replica: OwnMariaDb,
+}
+
+impl ReplicatedPair {
+    /// Starts both servers and replication from the primary's first
+    /// transaction. Blocking: a few seconds.
+    pub fn start() -> Self {
+        let primary = OwnMariaDb::start(&[]);
+        let replica = OwnMariaDb::start(&["--server-id=2", "--log-slave-updates"]);
+        let replicate = format!(
+            "CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT={}, MASTER_USER='root', \
+             MASTER_USE_GTID=slave_pos; START SLAVE",
+            primary.port
+        );
+        replica
+            .cli(&replicate)
+            .expect("the replica replicates from the primary");
+        Self { primary, replica }
+    }
+
+    /// A fresh database on the primary, once the replica has it too.
+    pub async fn database(&self) -> Arc<OwnDatabase> {
+        let db = self.primary.database();
+        super::eventually(START_LIMIT, "the replica has the database", || async {
+            let shown = self
+                .replica
+                .cli(&format!("SHOW DATABASES LIKE '{}'", db.name))?;
+            shown.contains(&db.name).then_some(())
+        })
+        .await;
+        db
+    }
+
+    /// The URL of `db` on the replica.
+    pub fn replica_url(&self, db: &OwnDatabase) -> String {
+        self.replica.url(&db.name)
+    }
+
+    /// Waits until the replica has applied everything the primary wrote.
+    pub async fn caught_up(&self) {
+        super::eventually(START_LIMIT, "the replica catches up", || async {
+            let written = self.primary.cli("SELECT @@GLOBAL.gtid_binlog_pos")?;
+            let applied = self.replica.cli("SELECT @@GLOBAL.gtid_slave_pos")?;
+            (written.trim() == applied.trim()).then_some(())
+        })
+        .await;
     }
 }
 

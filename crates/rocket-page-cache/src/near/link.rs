@@ -21,6 +21,15 @@
 //! on, and any of them lost or silent flushes it. Each heartbeat also asks for
 //! the masters again: when they changed (a failover, a resharding), the links
 //! are rebuilt from scratch, the near cache flushed meanwhile.
+//!
+//! Under Redis Sentinel the link watches the master the sentinels name, asked
+//! again for every new connection. Its heartbeat is `ROLE` instead of PING (an
+//! answer other than `master` counts as a missed heartbeat), and asks the
+//! sentinels which server they name: a master that fails over is gone (the
+//! connection drops), demoted (Sentinel disconnects its clients, `ROLE` says
+//! so), or alive and still answering as a master for a while, when only the
+//! sentinels can tell. Either way the near cache is flushed and stays off until
+//! tracking is on at the new master.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,8 +39,9 @@ use redis::{AsyncConnectionConfig, IntoConnectionInfo, ProtocolVersion, PushInfo
 use tokio::sync::Notify;
 
 use super::NearCache;
-use crate::config::redact_url;
+use crate::config::{redact_url, SentinelConfig};
 use crate::store::cluster::masters_of;
+use crate::store::sentinel::{address_of, Sentinels, LOOKUP_LIMIT};
 
 /// Longest pause between two attempts to bring a lost link back.
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
@@ -46,6 +56,9 @@ pub struct LinkSettings {
     /// A cluster's seed nodes; when not empty, `url` is not used and the link
     /// watches every master (their URLs keep the seeds' scheme and password).
     pub cluster_nodes: Vec<String>,
+    /// When set (and `cluster_nodes` is empty), the link watches the master
+    /// these sentinels name, reached with `url`'s credentials and TLS.
+    pub sentinel: Option<SentinelConfig>,
     /// Changes to keys starting with this are reported.
     pub prefix: String,
     /// How often the link is proven with a PING, and how long the answer may take.
@@ -58,26 +71,18 @@ pub fn spawn(near: Arc<NearCache>, settings: LinkSettings) -> tokio::task::JoinH
 }
 
 async fn run(near: Arc<NearCache>, settings: LinkSettings) {
-    let single = if settings.cluster_nodes.is_empty() {
-        match resp3_client(&settings.url) {
-            Ok(client) => Some(client),
-            Err(e) => {
-                rocket::warn!("page cache: near cache off, its link cannot be built: {e}");
-                return;
-            }
+    let watched = match Watched::of(&settings) {
+        Ok(watched) => watched,
+        Err(e) => {
+            rocket::warn!("page cache: near cache off, its link cannot be built: {e}");
+            return;
         }
-    } else {
-        None
     };
     let mut backoff = FIRST_BACKOFF;
     let mut warned = false;
     loop {
-        let targets = match &single {
-            Some(client) => Ok(vec![(client.clone(), None)]),
-            None => cluster_targets(&settings).await,
-        };
-        let outcome = match targets {
-            Ok(targets) => session(&near, &targets, &settings).await,
+        let outcome = match watched.targets(&settings).await {
+            Ok((targets, proof)) => session(&near, &targets, &settings, proof).await,
             Err(e) => Err(e),
         };
         match outcome {
@@ -98,6 +103,63 @@ async fn run(near: Arc<NearCache>, settings: LinkSettings) {
     }
 }
 
+/// What the link watches.
+enum Watched {
+    /// The one server at `url`.
+    One(redis::Client),
+    /// The master the sentinels name, asked for every new connection.
+    Master(Box<Sentinels>),
+    /// Every master of the cluster, asked of the seeds for every new session.
+    Cluster,
+}
+
+/// What a heartbeat proves.
+enum Proof<'a> {
+    /// The server answers.
+    Answers,
+    /// The server at `address` answers as a master, and is the one the
+    /// sentinels name (a master failed over alive still answers as one until
+    /// Sentinel converts it).
+    NamedMaster {
+        sentinels: &'a Sentinels,
+        address: String,
+    },
+}
+
+impl Watched {
+    fn of(settings: &LinkSettings) -> Result<Self, String> {
+        if !settings.cluster_nodes.is_empty() {
+            return Ok(Self::Cluster);
+        }
+        if let Some(sentinel) = &settings.sentinel {
+            return Sentinels::new(sentinel, &settings.url, ProtocolVersion::RESP3)
+                .map(|sentinels| Self::Master(Box::new(sentinels)));
+        }
+        resp3_client(&settings.url)
+            .map(Self::One)
+            .map_err(|e| e.to_string())
+    }
+
+    /// The servers to track now, and what their heartbeats must prove.
+    async fn targets(&self, settings: &LinkSettings) -> Result<(Vec<Target>, Proof<'_>), String> {
+        match self {
+            Self::One(client) => Ok((vec![(client.clone(), None)], Proof::Answers)),
+            Self::Master(sentinels) => {
+                let client = tokio::time::timeout(LOOKUP_LIMIT, sentinels.master_client())
+                    .await
+                    .map_err(|_| format!("the sentinels named no master within {LOOKUP_LIMIT:?}"))?
+                    .map_err(|e| format!("the sentinels named no master that answers: {e}"))?;
+                let address = address_of(&client);
+                Ok((
+                    vec![(client, None)],
+                    Proof::NamedMaster { sentinels, address },
+                ))
+            }
+            Self::Cluster => Ok((cluster_targets(settings).await?, Proof::Answers)),
+        }
+    }
+}
+
 /// A server the link watches, and on a cluster the master's address as
 /// `CLUSTER SLOTS` names it (to notice when the masters change).
 type Target = (redis::Client, Option<(String, u16)>);
@@ -109,6 +171,7 @@ async fn session(
     near: &Arc<NearCache>,
     targets: &[Target],
     settings: &LinkSettings,
+    proof: Proof<'_>,
 ) -> Result<(), String> {
     let lost = Arc::new(Notify::new());
     let mut links = Vec::with_capacity(targets.len());
@@ -124,10 +187,23 @@ async fn session(
             () = lost.notified() => return Ok(()),
             _ = ticker.tick() => {
                 for connection in &mut links {
-                    if let Err(e) = heartbeat(connection, settings.heartbeat).await {
+                    let as_master = matches!(proof, Proof::NamedMaster { .. });
+                    if let Err(e) = heartbeat(connection, settings.heartbeat, as_master).await {
                         near.link_lost();
                         rocket::warn!("page cache: near cache link {e}; flushed");
                         return Ok(());
+                    }
+                }
+                if let Proof::NamedMaster { sentinels, address } = &proof {
+                    let named = tokio::time::timeout(settings.heartbeat, sentinels.named_master()).await;
+                    // Sentinels that do not answer say nothing of the master:
+                    // ROLE above tells whether it still is one.
+                    if let Ok(Ok(named)) = named {
+                        if named != *address {
+                            near.link_lost();
+                            rocket::info!("page cache: the sentinels name {named} master; near cache flushed, link moved");
+                            return Ok(());
+                        }
                     }
                 }
                 if !masters.is_empty() && !same_masters(&mut links[0], &masters, settings.heartbeat).await {
@@ -140,14 +216,27 @@ async fn session(
     }
 }
 
-/// A PING answered within `within`, or why not.
+/// A PING (or `as_master`, a `ROLE` that says master) answered within
+/// `within`, or why not.
 async fn heartbeat(
     connection: &mut redis::aio::MultiplexedConnection,
     within: Duration,
+    as_master: bool,
 ) -> Result<(), String> {
-    let ping = redis::cmd("PING");
-    match tokio::time::timeout(within, ping.query_async::<String>(connection)).await {
-        Ok(Ok(_)) => Ok(()),
+    let answer = async {
+        if as_master {
+            let role: redis::Role = redis::cmd("ROLE").query_async(connection).await?;
+            Ok(matches!(role, redis::Role::Primary { .. }))
+        } else {
+            redis::cmd("PING")
+                .query_async::<String>(connection)
+                .await
+                .map(|_| true)
+        }
+    };
+    match tokio::time::timeout(within, answer).await {
+        Ok(Ok(true)) => Ok(()),
+        Ok(Ok(false)) => Err("is on a server that is no longer the master".to_owned()),
         Ok(Err(e)) => Err(format!("failed ({e})")),
         Err(_) => Err("missed a heartbeat".to_owned()),
     }
@@ -350,6 +439,7 @@ mod tests {
             LinkSettings {
                 url: REDIS_URL.to_owned(),
                 cluster_nodes: Vec::new(),
+                sentinel: None,
                 prefix: prefix.clone(),
                 heartbeat: Duration::from_millis(500),
             },

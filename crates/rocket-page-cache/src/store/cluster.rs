@@ -500,11 +500,19 @@ impl Store for ClusterStore {
         let sets = self
             .keys_under(&mut conn, &format!("{}tag:", self.tag_prefix))
             .await?;
+        let exists = |key: String| {
+            let mut conn = conn.clone();
+            async move {
+                let n: u64 = redis::cmd("EXISTS").arg(key).query_async(&mut conn).await?;
+                Ok(n > 0)
+            }
+        };
         for set in sets {
             if dead.len() >= limit {
                 break;
             }
-            commands::dead_members(&mut conn, &set, &mut dead, limit).await?;
+            let mut walk = conn.clone();
+            commands::dead_members(&mut walk, &set, &mut dead, limit, &exists).await?;
         }
         Ok(dead)
     }
@@ -543,7 +551,15 @@ impl Store for ClusterStore {
         let marks = self
             .keys_under(&mut conn, &format!("{}tgen:", self.tag_prefix))
             .await?;
-        commands::drop_old_marks(&mut conn, &self.sweep_scripts, &marks).await
+        let mut dropped = 0;
+        for batch in marks.chunks(commands::SWEEP_BATCH) {
+            let drops = batch.iter().map(|mark| {
+                let mut conn = conn.clone();
+                async move { commands::drop_old_mark(&mut conn, &self.sweep_scripts, mark).await }
+            });
+            dropped += try_join_all(drops).await?.into_iter().sum::<u64>();
+        }
+        Ok(dropped)
     }
 
     /// PING on a random node: the cluster connection answers.

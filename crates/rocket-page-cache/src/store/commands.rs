@@ -121,14 +121,20 @@ impl Default for SweepScripts {
 pub const SWEEP_BATCH: usize = 200;
 
 /// Adds to `dead` the members of `set` whose entry does not exist, until `dead`
-/// holds `limit`. Each EXISTS is a command of its own, so that a cluster client
-/// routes it to the member's master.
-pub async fn dead_members<C: ConnectionLike + Clone + Send>(
+/// holds `limit`. `exists` checks one key (each store sends it where the key
+/// lives: a cluster client to the key's master), a batch at once.
+pub async fn dead_members<C, F, Fut>(
     conn: &mut C,
     set: &str,
     dead: &mut Vec<super::IndexMember>,
     limit: usize,
-) -> Result<(), StoreError> {
+    exists: F,
+) -> Result<(), StoreError>
+where
+    C: ConnectionLike + Send,
+    F: Fn(String) -> Fut,
+    Fut: std::future::Future<Output = Result<bool, StoreError>>,
+{
     let mut cursor = 0u64;
     loop {
         let (next, members): (u64, Vec<String>) = redis::cmd("SSCAN")
@@ -139,18 +145,10 @@ pub async fn dead_members<C: ConnectionLike + Clone + Send>(
             .query_async(conn)
             .await?;
         for batch in members.chunks(SWEEP_BATCH) {
-            let checks = batch.iter().map(|member| {
-                let mut conn = conn.clone();
-                async move {
-                    let exists: u64 = redis::cmd("EXISTS")
-                        .arg(member)
-                        .query_async(&mut conn)
-                        .await?;
-                    Ok::<_, StoreError>((member, exists))
-                }
-            });
-            for (member, exists) in futures_util::future::try_join_all(checks).await? {
-                if exists == 0 && dead.len() < limit {
+            let checks = batch.iter().map(|member| exists(member.clone()));
+            let found = futures_util::future::try_join_all(checks).await?;
+            for (member, exists) in batch.iter().zip(found) {
+                if !exists && dead.len() < limit {
                     dead.push(super::IndexMember {
                         set: set.to_owned(),
                         key: member.clone(),
@@ -165,25 +163,13 @@ pub async fn dead_members<C: ConnectionLike + Clone + Send>(
     }
 }
 
-/// Deletes each of `marks` that is older than a render may be; how many went.
-pub async fn drop_old_marks<C: ConnectionLike + Clone + Send>(
+/// Deletes `mark` if it is older than a render may be; 1 if it went.
+pub async fn drop_old_mark<C: ConnectionLike + Send>(
     conn: &mut C,
     scripts: &SweepScripts,
-    marks: &[String],
+    mark: &str,
 ) -> Result<u64, StoreError> {
-    let mut dropped = 0;
-    for batch in marks.chunks(SWEEP_BATCH) {
-        let drops = batch.iter().map(|mark| {
-            let mut conn = conn.clone();
-            let script = &scripts.drop_old_mark;
-            async move { script.key(mark).invoke_async::<u64>(&mut conn).await }
-        });
-        dropped += futures_util::future::try_join_all(drops)
-            .await?
-            .into_iter()
-            .sum::<u64>();
-    }
-    Ok(dropped)
+    Ok(scripts.drop_old_mark.key(mark).invoke_async(conn).await?)
 }
 
 /// Frees a lease only for the token that holds it. One key: valid on a cluster.

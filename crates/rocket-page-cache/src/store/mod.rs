@@ -1,7 +1,7 @@
 //! Where entries live, behind one trait: [`redis`] (one server shared by every
-//! instance), [`cluster`] (a Redis Cluster shared by every instance), [`memory`]
-//! (this process only) and [`none`]. The two Redis backends send their
-//! single-key commands through [`commands`].
+//! instance, or the master [`sentinel`]s name), [`cluster`] (a Redis Cluster
+//! shared by every instance), [`memory`] (this process only) and [`none`]. The
+//! two Redis backends send their single-key commands through [`commands`].
 //!
 //! Stores deal in whole keys and opaque bytes; what the bytes mean is `entry`'s
 //! business, and time budgets are applied by the caller.
@@ -11,6 +11,7 @@ mod commands;
 pub mod memory;
 pub mod none;
 pub mod redis;
+pub mod sentinel;
 
 use std::time::Duration;
 
@@ -28,6 +29,9 @@ pub enum StoreError {
     /// No answer within the operation's budget.
     #[error("timed out after {0:?}")]
     Timeout(Duration),
+    /// The sentinels named no master that answers (`cache.sentinel`).
+    #[error("no master: {0}")]
+    NoMaster(String),
     /// An answer of the wrong shape.
     #[error("unexpected reply: {0}")]
     Protocol(String),

@@ -1,19 +1,26 @@
-//! The shared backend: one Redis for every instance.
+//! The shared backend: one Redis for every instance, at `cache.url` or the
+//! master that Redis Sentinel names (`cache.sentinel`, see `sentinel`).
 //!
 //! Hot-path commands (GET, SET, scripts) go over one multiplexed connection that
 //! reconnects by itself, so a cache hit costs no pool checkout. Long walks over the
-//! keyspace (SCAN for clearing and usage) take a connection from a deadpool-redis
-//! pool so they never queue in front of page lookups.
+//! keyspace (SCAN for clearing and usage) take a connection of their own (from a
+//! deadpool-redis pool, or dialled to the master of the moment) so they never
+//! queue in front of page lookups. Both sources give a [`Conn`], which the
+//! commands below are sent over alike.
 
 use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::future::try_join_all;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::Script;
+use redis::aio::{
+    ConnectionLike, ConnectionManager, ConnectionManagerConfig, MultiplexedConnection,
+};
+use redis::{Cmd, Pipeline, RedisFuture, Script, Value};
 
 use super::commands::{self, millis, prefix_pattern};
+use super::sentinel::{MasterConnection, MasterSource};
 use super::{CountBatch, IndexMember, MemoryLimit, StalePatch, Store, StoreError, TagStamp, Usage};
+use crate::config::SentinelConfig;
 
 /// Stores an entry and files it under its tags, unless a tag was purged after
 /// the render began (its purge mark is above the render's `since`) or the render
@@ -107,10 +114,64 @@ if redis.call('EXISTS', KEYS[2]) == 0 then return redis.call('SREM', KEYS[1], KE
 return 0
 ";
 
+/// Where a [`RedisStore`]'s connections come from.
+enum Source {
+    /// `cache.url`: one server, always the same.
+    Url {
+        hot: ConnectionManager,
+        walks: deadpool_redis::Pool,
+        /// `host:port` of the server, for what is logged about it.
+        node: String,
+    },
+    /// `cache.sentinel`: the master of the moment.
+    Sentinel(MasterSource),
+}
+
+/// A connection of either source; the commands are generic over it.
+enum Conn {
+    Manager(ConnectionManager),
+    Pooled(deadpool_redis::Connection),
+    Master(MasterConnection),
+    Dedicated(MultiplexedConnection),
+}
+
+impl ConnectionLike for Conn {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            Self::Manager(conn) => conn.req_packed_command(cmd),
+            Self::Pooled(conn) => conn.req_packed_command(cmd),
+            Self::Master(conn) => conn.req_packed_command(cmd),
+            Self::Dedicated(conn) => conn.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            Self::Manager(conn) => conn.req_packed_commands(pipeline, offset, count),
+            Self::Pooled(conn) => conn.req_packed_commands(pipeline, offset, count),
+            Self::Master(conn) => conn.req_packed_commands(pipeline, offset, count),
+            Self::Dedicated(conn) => conn.req_packed_commands(pipeline, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Self::Manager(conn) => conn.get_db(),
+            Self::Pooled(conn) => conn.get_db(),
+            Self::Master(conn) => conn.get_db(),
+            Self::Dedicated(conn) => conn.get_db(),
+        }
+    }
+}
+
 /// The `redis` backend.
 pub struct RedisStore {
-    hot: ConnectionManager,
-    pool: deadpool_redis::Pool,
+    source: Source,
     tag_prefix: String,
     set_tagged: Script,
     purge_tags: Script,
@@ -120,8 +181,6 @@ pub struct RedisStore {
     count_scripts: commands::CountScripts,
     sweep_scripts: commands::SweepScripts,
     remove_if_gone: Script,
-    /// `host:port` of the server, for what is logged about it.
-    node: String,
 }
 
 impl RedisStore {
@@ -154,12 +213,30 @@ impl RedisStore {
             },
             ..deadpool_redis::PoolConfig::default()
         });
-        let pool = pool_config
+        let walks = pool_config
             .create_pool(Some(deadpool_redis::Runtime::Tokio1))
             .map_err(|e| e.to_string())?;
-        Ok(Self {
-            hot,
-            pool,
+        Ok(Self::with_source(
+            Source::Url { hot, walks, node },
+            tag_prefix,
+        ))
+    }
+
+    /// The store on the master that `sentinel` names, reached with `url`'s
+    /// user, password, database and TLS. Dials nothing here either.
+    pub fn via_sentinel(
+        sentinel: &SentinelConfig,
+        url: &str,
+        op_timeout: Duration,
+        tag_prefix: String,
+    ) -> Result<Self, String> {
+        let source = MasterSource::new(sentinel, url, op_timeout)?;
+        Ok(Self::with_source(Source::Sentinel(source), tag_prefix))
+    }
+
+    fn with_source(source: Source, tag_prefix: String) -> Self {
+        Self {
+            source,
             tag_prefix,
             set_tagged: set_tagged_script(),
             purge_tags: purge_tags_script(),
@@ -169,8 +246,15 @@ impl RedisStore {
             count_scripts: commands::CountScripts::default(),
             sweep_scripts: commands::SweepScripts::default(),
             remove_if_gone: Script::new(REMOVE_IF_GONE),
-            node,
-        })
+        }
+    }
+
+    /// The connection for hot-path commands.
+    async fn hot(&self) -> Result<Conn, StoreError> {
+        match &self.source {
+            Source::Url { hot, .. } => Ok(Conn::Manager(hot.clone())),
+            Source::Sentinel(master) => Ok(Conn::Master(master.connection().await?)),
+        }
     }
 
     fn mark_key(&self, tag: &str) -> String {
@@ -186,17 +270,36 @@ impl RedisStore {
         format!("{}tag:{tag}", self.tag_prefix)
     }
 
-    async fn walk_conn(&self) -> Result<deadpool_redis::Connection, StoreError> {
-        self.pool
-            .get()
-            .await
-            .map_err(|e| StoreError::Pool(e.to_string()))
+    /// A connection for a long walk, and the `host:port` it reaches.
+    async fn walk_conn(&self) -> Result<(Conn, String), StoreError> {
+        match &self.source {
+            Source::Url { walks, node, .. } => {
+                let conn = walks
+                    .get()
+                    .await
+                    .map_err(|e| StoreError::Pool(e.to_string()))?;
+                Ok((Conn::Pooled(conn), node.clone()))
+            }
+            Source::Sentinel(master) => {
+                let (conn, node) = master.dedicated().await?;
+                Ok((Conn::Dedicated(conn), node))
+            }
+        }
+    }
+
+    /// Whether `key` exists, on a hot connection of its own (checks run at once).
+    async fn exists(&self, key: String) -> Result<bool, StoreError> {
+        let n: u64 = redis::cmd("EXISTS")
+            .arg(key)
+            .query_async(&mut self.hot().await?)
+            .await?;
+        Ok(n > 0)
     }
 
     /// Every key starting with `prefix` (a SCAN walk): the tag sets or the marks.
     async fn keys_under(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
         let pattern = prefix_pattern(prefix);
-        let mut conn = self.walk_conn().await?;
+        let (mut conn, _) = self.walk_conn().await?;
         let (mut cursor, mut found) = (0, Vec::new());
         loop {
             let (next, keys) = Self::scan_step(&mut conn, cursor, &pattern).await?;
@@ -210,7 +313,7 @@ impl RedisStore {
 
     /// One SCAN step over keys matching `pattern`: the next cursor and a batch.
     async fn scan_step(
-        conn: &mut deadpool_redis::Connection,
+        conn: &mut Conn,
         cursor: u64,
         pattern: &str,
     ) -> Result<(u64, Vec<String>), StoreError> {
@@ -223,19 +326,22 @@ impl RedisStore {
 #[rocket::async_trait]
 impl Store for RedisStore {
     fn name(&self) -> &'static str {
-        "redis"
+        match self.source {
+            Source::Url { .. } => "redis",
+            Source::Sentinel(_) => "redis-sentinel",
+        }
     }
 
     async fn get(&self, key: &str) -> Result<Option<Bytes>, StoreError> {
-        commands::get(&mut self.hot.clone(), key).await
+        commands::get(&mut self.hot().await?, key).await
     }
 
     async fn get_head(&self, key: &str, max_len: usize) -> Result<Option<Bytes>, StoreError> {
-        commands::get_head(&mut self.hot.clone(), key, max_len).await
+        commands::get_head(&mut self.hot().await?, key, max_len).await
     }
 
     async fn set(&self, key: &str, value: Bytes, ttl: Duration) -> Result<(), StoreError> {
-        commands::set(&mut self.hot.clone(), key, &value, ttl).await
+        commands::set(&mut self.hot().await?, key, &value, ttl).await
     }
 
     async fn set_tagged(
@@ -245,7 +351,7 @@ impl Store for RedisStore {
         ttl: Duration,
         stamp: &TagStamp,
     ) -> Result<bool, StoreError> {
-        let mut conn = self.hot.clone();
+        let mut conn = self.hot().await?;
         let mut call = self.set_tagged.key(key);
         call.arg(millis(ttl)).arg(value.as_ref()).arg(stamp.since);
         for tag in &stamp.tags {
@@ -257,7 +363,7 @@ impl Store for RedisStore {
 
     async fn purge_sequence(&self) -> Result<u64, StoreError> {
         commands::purge_sequence(
-            &mut self.hot.clone(),
+            &mut self.hot().await?,
             &self.purge_sequence,
             &self.sequence_key(),
         )
@@ -272,7 +378,7 @@ impl Store for RedisStore {
         if tags.is_empty() {
             return Ok(0);
         }
-        let mut conn = self.hot.clone();
+        let mut conn = self.hot().await?;
         let mut call = self.purge_tags.prepare_invoke();
         call.key(self.sequence_key());
         for tag in tags {
@@ -290,7 +396,7 @@ impl Store for RedisStore {
     }
 
     async fn delete(&self, keys: &[String]) -> Result<u64, StoreError> {
-        commands::unlink(&mut self.hot.clone(), keys).await
+        commands::unlink(&mut self.hot().await?, keys).await
     }
 
     /// Keeps what the trait says stays (purge marks, the sequence, singletons).
@@ -299,7 +405,7 @@ impl Store for RedisStore {
         let marks = self.mark_key("");
         let sequence = self.sequence_key();
         let singletons = format!("{}app:", self.tag_prefix);
-        let mut conn = self.walk_conn().await?;
+        let (mut conn, _) = self.walk_conn().await?;
         let (mut cursor, mut removed) = (0, 0);
         loop {
             let (next, mut keys) = Self::scan_step(&mut conn, cursor, &pattern).await?;
@@ -322,7 +428,7 @@ impl Store for RedisStore {
 
     async fn usage(&self, prefix: &str, limit: u64) -> Result<Usage, StoreError> {
         let pattern = prefix_pattern(prefix);
-        let mut conn = self.walk_conn().await?;
+        let (mut conn, _) = self.walk_conn().await?;
         let mut usage = Usage::default();
         let mut cursor = 0;
         loop {
@@ -348,15 +454,15 @@ impl Store for RedisStore {
     }
 
     async fn try_lease(&self, key: &str, token: &str, ttl: Duration) -> Result<bool, StoreError> {
-        commands::try_lease(&mut self.hot.clone(), key, token, ttl).await
+        commands::try_lease(&mut self.hot().await?, key, token, ttl).await
     }
 
     async fn release_lease(&self, key: &str, token: &str) -> Result<(), StoreError> {
-        commands::release_lease(&mut self.hot.clone(), &self.release_lease, key, token).await
+        commands::release_lease(&mut self.hot().await?, &self.release_lease, key, token).await
     }
 
     async fn add_counts(&self, batch: &CountBatch<'_>) -> Result<(), StoreError> {
-        commands::add_counts(&mut self.hot.clone(), &self.count_scripts, batch).await
+        commands::add_counts(&mut self.hot().await?, &self.count_scripts, batch).await
     }
 
     async fn read_counts(
@@ -366,15 +472,22 @@ impl Store for RedisStore {
         alive_since: u64,
     ) -> Result<(Vec<Vec<(String, u64)>>, u64), StoreError> {
         let scripts = &self.count_scripts;
-        commands::read_counts(&mut self.hot.clone(), scripts, counts, alive, alive_since).await
+        commands::read_counts(&mut self.hot().await?, scripts, counts, alive, alive_since).await
     }
 
     async fn hold_lease(&self, key: &str, token: &str, ttl: Duration) -> Result<bool, StoreError> {
-        commands::hold_lease(&mut self.hot.clone(), &self.holder_scripts, key, token, ttl).await
+        commands::hold_lease(
+            &mut self.hot().await?,
+            &self.holder_scripts,
+            key,
+            token,
+            ttl,
+        )
+        .await
     }
 
     async fn lease_holder(&self, key: &str) -> Result<Option<String>, StoreError> {
-        commands::lease_holder(&mut self.hot.clone(), key).await
+        commands::lease_holder(&mut self.hot().await?, key).await
     }
 
     async fn set_as_holder(
@@ -387,7 +500,7 @@ impl Store for RedisStore {
     ) -> Result<bool, StoreError> {
         let scripts = &self.holder_scripts;
         commands::set_as_holder(
-            &mut self.hot.clone(),
+            &mut self.hot().await?,
             scripts,
             (lease_key, token),
             key,
@@ -398,7 +511,7 @@ impl Store for RedisStore {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        commands::ping(&mut self.hot.clone()).await
+        commands::ping(&mut self.hot().await?).await
     }
 
     async fn dead_index_members(&self, limit: usize) -> Result<Vec<IndexMember>, StoreError> {
@@ -407,7 +520,9 @@ impl Store for RedisStore {
             if dead.len() >= limit {
                 break;
             }
-            commands::dead_members(&mut self.hot.clone(), &set, &mut dead, limit).await?;
+            let mut conn = self.hot().await?;
+            commands::dead_members(&mut conn, &set, &mut dead, limit, |key| self.exists(key))
+                .await?;
         }
         Ok(dead)
     }
@@ -415,12 +530,14 @@ impl Store for RedisStore {
     async fn remove_index_members(&self, members: &[IndexMember]) -> Result<u64, StoreError> {
         let mut removed = 0;
         for batch in members.chunks(commands::SWEEP_BATCH) {
-            let removals = batch.iter().map(|member| {
-                let mut conn = self.hot.clone();
-                let mut call = self.remove_if_gone.key(&member.set);
-                call.key(&member.key);
-                async move { call.invoke_async::<u64>(&mut conn).await }
-            });
+            let removals =
+                batch.iter().map(|member| {
+                    let mut call = self.remove_if_gone.key(&member.set);
+                    call.key(&member.key);
+                    async move {
+                        Ok::<u64, StoreError>(call.invoke_async(&mut self.hot().await?).await?)
+                    }
+                });
             removed += try_join_all(removals).await?.into_iter().sum::<u64>();
         }
         Ok(removed)
@@ -428,13 +545,19 @@ impl Store for RedisStore {
 
     async fn drop_old_marks(&self) -> Result<u64, StoreError> {
         let marks = self.keys_under(&self.mark_key("")).await?;
-        commands::drop_old_marks(&mut self.hot.clone(), &self.sweep_scripts, &marks).await
+        let mut dropped = 0;
+        for batch in marks.chunks(commands::SWEEP_BATCH) {
+            let drops = batch.iter().map(|mark| async move {
+                let mut conn = self.hot().await?;
+                commands::drop_old_mark(&mut conn, &self.sweep_scripts, mark).await
+            });
+            dropped += try_join_all(drops).await?.into_iter().sum::<u64>();
+        }
+        Ok(dropped)
     }
 
     async fn memory_limits(&self) -> Result<Vec<MemoryLimit>, StoreError> {
-        let mut conn = self.walk_conn().await?;
-        Ok(vec![
-            commands::memory_limit(&mut conn, self.node.clone()).await?,
-        ])
+        let (mut conn, node) = self.walk_conn().await?;
+        Ok(vec![commands::memory_limit(&mut conn, node).await?])
     }
 }

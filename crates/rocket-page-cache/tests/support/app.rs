@@ -66,9 +66,9 @@ impl TestApp {
     }
 
     /// An instance on the namespace's store: the shared test Redis, or the
-    /// cluster the namespace lives on.
+    /// cluster or Sentinel deployment the namespace lives on.
     pub async fn start(namespace: &Arc<Namespace>, backend: &Arc<Backend>, extra: Value) -> Self {
-        let extra = super::shared::with_cluster_nodes(namespace, extra);
+        let extra = super::shared::with_store(namespace, extra);
         Self::start_on(REDIS_URL, namespace, backend, extra).await
     }
 

@@ -1,11 +1,13 @@
 //! What the engine's tests share: a namespace of their own in the shared Redis
-//! (or in a Redis Cluster of the run's own), a minimal Rocket app whose routes
-//! count their renders, a Redis server or cluster of a test's own (to stop,
-//! freeze or fail over), the shared-store suite's parameter, and one poll helper.
+//! (or in a Redis Cluster or Sentinel deployment of the run's own), a minimal
+//! Rocket app whose routes count their renders, a Redis server, cluster or
+//! Sentinel deployment of a test's own (to stop, freeze or fail over), the
+//! shared-store suite's parameter, and one poll helper.
 
 pub mod app;
 pub mod own_cluster;
 pub mod own_redis;
+pub mod own_sentinel;
 pub mod routes;
 pub mod shared;
 
@@ -48,6 +50,9 @@ pub struct Namespace {
     /// The cluster's node URLs when the namespace lives on a Redis Cluster
     /// (then `url` is not used).
     cluster: Vec<String>,
+    /// `cache.sentinel` when the namespace lives on the master of a Sentinel
+    /// deployment (then `url` is that master's).
+    sentinel: Option<serde_json::Value>,
     /// Whether the keys go away with their server (one of the test's own).
     throwaway: bool,
 }
@@ -59,8 +64,26 @@ impl Namespace {
             name: random_name("rpc-test"),
             url: REDIS_URL.to_owned(),
             cluster: Vec::new(),
+            sentinel: None,
             throwaway: false,
         })
+    }
+
+    /// A namespace on the master of a Sentinel deployment: `master_url` is the
+    /// master's now, `sentinel` the `cache.sentinel` table that finds it.
+    pub fn on_sentinel(master_url: String, sentinel: serde_json::Value) -> Arc<Self> {
+        Arc::new(Self {
+            name: random_name("rpc-test"),
+            url: master_url,
+            cluster: Vec::new(),
+            sentinel: Some(sentinel),
+            throwaway: false,
+        })
+    }
+
+    /// `cache.sentinel` of a namespace on a Sentinel deployment.
+    pub fn sentinel(&self) -> Option<&serde_json::Value> {
+        self.sentinel.as_ref()
     }
 
     /// A namespace on a Redis Cluster whose nodes are at `urls`, emptied when
@@ -70,6 +93,7 @@ impl Namespace {
             name: random_name("rpc-test"),
             url: String::new(),
             cluster: urls,
+            sentinel: None,
             throwaway: false,
         })
     }
@@ -86,6 +110,7 @@ impl Namespace {
             name: random_name("rpc-test"),
             url: url.to_owned(),
             cluster: Vec::new(),
+            sentinel: None,
             throwaway: true,
         })
     }

@@ -1,7 +1,8 @@
 //! The shared-store suite's parameter: each of its tests is written once, as an
-//! `async fn(Shared)`, and [`on_both!`](crate::on_both) makes one test of it
-//! against the shared single Redis (`single::<name>`) and one against the run's
-//! Redis Cluster (`cluster::<name>`).
+//! `async fn(Shared)`, and [`on_every_store!`](crate::on_every_store) makes one
+//! test of it against the shared single Redis (`single::<name>`), one against
+//! the run's Redis Cluster (`cluster::<name>`) and one against the master of the
+//! run's Sentinel deployment (`sentinel::<name>`).
 
 use std::sync::Arc;
 
@@ -9,6 +10,7 @@ use serde_json::{json, Value};
 
 use super::app::TestApp;
 use super::own_cluster::OwnCluster;
+use super::own_sentinel::OwnSentinel;
 use super::routes::Backend;
 use super::Namespace;
 
@@ -19,6 +21,9 @@ pub enum Shared {
     Single,
     /// The run's Redis Cluster (three masters, three replicas).
     Cluster,
+    /// The master of the run's Sentinel deployment (a master, a replica,
+    /// three sentinels), found through the sentinels.
+    Sentinel,
 }
 
 impl Shared {
@@ -27,6 +32,10 @@ impl Shared {
         match self {
             Self::Single => Namespace::new(),
             Self::Cluster => Namespace::on_cluster(OwnCluster::shared().urls()),
+            Self::Sentinel => {
+                let deployment = OwnSentinel::shared();
+                Namespace::on_sentinel(deployment.master_url(), deployment.config())
+            }
         }
     }
 
@@ -36,23 +45,25 @@ impl Shared {
     }
 }
 
-/// `extra` with `cache.cluster_nodes` set when `namespace` is on a cluster.
-pub fn with_cluster_nodes(namespace: &Namespace, extra: Value) -> Value {
+/// `extra` with `cache.cluster_nodes` set when `namespace` is on a cluster,
+/// `cache.sentinel` when it is on a Sentinel deployment.
+pub fn with_store(namespace: &Namespace, extra: Value) -> Value {
     let nodes = namespace.cluster_nodes();
-    if nodes.is_empty() {
-        return extra;
-    }
-    let mut table = json!({ "cluster_nodes": nodes });
+    let mut table = match namespace.sentinel() {
+        Some(sentinel) => json!({ "sentinel": sentinel }),
+        None if !nodes.is_empty() => json!({ "cluster_nodes": nodes }),
+        None => return extra,
+    };
     if let (Some(table), Some(extra)) = (table.as_object_mut(), extra.as_object()) {
         table.extend(extra.iter().map(|(k, v)| (k.clone(), v.clone())));
     }
     table
 }
 
-/// One test per store for each `async fn(Shared)` named: `single::<name>` and
-/// `cluster::<name>`, in the module that calls it.
+/// One test per store for each `async fn(Shared)` named: `single::<name>`,
+/// `cluster::<name>` and `sentinel::<name>`, in the module that calls it.
 #[macro_export]
-macro_rules! on_both {
+macro_rules! on_every_store {
     ($($case:ident),+ $(,)?) => {
         mod single {
             $(
@@ -67,6 +78,14 @@ macro_rules! on_both {
                 #[tokio::test]
                 async fn $case() {
                     super::$case($crate::support::shared::Shared::Cluster).await;
+                }
+            )+
+        }
+        mod sentinel {
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    super::$case($crate::support::shared::Shared::Sentinel).await;
                 }
             )+
         }

@@ -1,0 +1,313 @@
+//! A Redis Sentinel deployment of a test's own: a master, one replica and three
+//! sentinels (`redis-server FILE --sentinel`) on free ports, with a short
+//! `down-after-milliseconds` and `failover-timeout` so that a killed master's
+//! replica is promoted within a few seconds.
+//!
+//! Every server is killed and the directory of the sentinels' files removed
+//! when the deployment is dropped. The one deployment the tests of a run share
+//! lives in a static, which is never dropped: a watchdog shell does the same for
+//! it once the test process is gone.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// The name the sentinels monitor the master under.
+pub const MASTER_NAME: &str = "rpc-master";
+/// Sentinels, of which two must agree that the master is down.
+const SENTINELS: usize = 3;
+const QUORUM: usize = 2;
+/// How long the master may be silent before a sentinel thinks it down (ms).
+/// Short, yet long enough that a loaded machine does not fail it over by
+/// mistake.
+const DOWN_AFTER_MS: u64 = 1_000;
+/// Bound of one failover attempt (ms).
+const FAILOVER_TIMEOUT_MS: u64 = 3_000;
+/// Longest wait for the deployment to form or fail over.
+const FORMING_LIMIT: Duration = Duration::from_secs(30);
+
+/// One `redis-server`, as a data node or a sentinel.
+struct Server {
+    port: u16,
+    child: Child,
+}
+
+/// A running deployment; see the module's doc.
+pub struct OwnSentinel {
+    /// The master and the replica it was started with.
+    data: Vec<Server>,
+    sentinels: Vec<Server>,
+    dir: PathBuf,
+    watchdog: Child,
+}
+
+impl OwnSentinel {
+    /// The deployment the tests of this run share (each in a namespace of its
+    /// own), started by the first test that asks for it. Its master is never
+    /// killed: tests that fail over start their own.
+    pub fn shared() -> &'static OwnSentinel {
+        static SHARED: OnceLock<OwnSentinel> = OnceLock::new();
+        SHARED.get_or_init(OwnSentinel::start)
+    }
+
+    /// Starts a master and its replica, then three sentinels monitoring the
+    /// master, and waits until the replica is in sync and every sentinel knows
+    /// the replica and the two other sentinels (without which no failover can
+    /// be agreed). Blocking: it runs once per deployment, before any request.
+    pub fn start() -> Self {
+        let dir = std::env::temp_dir().join(super::random_name("rpc-sentinel"));
+        std::fs::create_dir_all(&dir).expect("sentinel directory");
+        let master_port = free_port(&[]);
+        let replica_port = free_port(&[master_port]);
+        let master = Server {
+            port: master_port,
+            child: start_data_node(master_port, None),
+        };
+        let replica = Server {
+            port: replica_port,
+            child: start_data_node(replica_port, Some(master_port)),
+        };
+        let mut taken = vec![master_port, replica_port];
+        let mut sentinels = Vec::with_capacity(SENTINELS);
+        for _ in 0..SENTINELS {
+            let port = free_port(&taken);
+            taken.push(port);
+            sentinels.push(Server {
+                port,
+                child: start_sentinel(&dir, port, master_port),
+            });
+        }
+        let watchdog = watchdog([&master, &replica].into_iter().chain(&sentinels), &dir);
+        let deployment = Self {
+            data: vec![master, replica],
+            sentinels,
+            dir,
+            watchdog,
+        };
+        wait_for(&format!("replica {replica_port} in sync"), || {
+            cli(replica_port, &["INFO", "REPLICATION"])
+                .is_some_and(|info| info.contains("master_link_status:up"))
+        });
+        for sentinel in &deployment.sentinels {
+            wait_for(
+                &format!("sentinel {} knows the replica and its peers", sentinel.port),
+                || {
+                    let Some(master) = cli(sentinel.port, &["SENTINEL", "MASTER", MASTER_NAME])
+                    else {
+                        return false;
+                    };
+                    let field = |name: &str| field_of(&master, name);
+                    field("num-slaves").as_deref() == Some("1")
+                        && field("num-other-sentinels").as_deref()
+                            == Some(&(SENTINELS - 1).to_string())
+                },
+            );
+        }
+        deployment
+    }
+
+    /// The sentinels' URLs, as `cache.sentinel.nodes` takes them.
+    pub fn sentinel_urls(&self) -> Vec<String> {
+        self.sentinels
+            .iter()
+            .map(|s| format!("redis://127.0.0.1:{}/", s.port))
+            .collect()
+    }
+
+    /// `cache.sentinel` for this deployment.
+    pub fn config(&self) -> serde_json::Value {
+        serde_json::json!({ "master": MASTER_NAME, "nodes": self.sentinel_urls() })
+    }
+
+    /// The master's port as the first sentinel that answers names it.
+    pub fn master_port(&self) -> Option<u16> {
+        self.sentinels.iter().find_map(|sentinel| {
+            let reply = cli(
+                sentinel.port,
+                &["SENTINEL", "GET-MASTER-ADDR-BY-NAME", MASTER_NAME],
+            )?;
+            reply.lines().nth(1)?.trim().parse().ok()
+        })
+    }
+
+    /// The URL of the master the sentinels name now.
+    pub fn master_url(&self) -> String {
+        let port = self.master_port().expect("a sentinel names the master");
+        format!("redis://127.0.0.1:{port}/")
+    }
+
+    /// SIGKILLs the data node on `port` (no goodbye to its replica or clients).
+    pub fn kill(&mut self, port: u16) {
+        if let Some(at) = self.data.iter().position(|node| node.port == port) {
+            let mut node = self.data.remove(at);
+            let _ = node.child.kill();
+            let _ = node.child.wait();
+        }
+    }
+
+    /// Asks a sentinel to fail the master over now (`SENTINEL FAILOVER`): the
+    /// replica is promoted and the master, alive, is made its replica.
+    pub fn hand_over(&self) {
+        let reply = cli(
+            self.sentinels[0].port,
+            &["SENTINEL", "FAILOVER", MASTER_NAME],
+        );
+        assert_eq!(
+            reply.as_deref().map(str::trim),
+            Some("OK"),
+            "SENTINEL FAILOVER"
+        );
+    }
+
+    /// Waits until the sentinels name a master other than `old` and it says it
+    /// is one; returns its port.
+    pub fn wait_for_new_master(&self, old: u16) -> u16 {
+        let mut promoted = None;
+        wait_for(&format!("a master other than {old}"), || {
+            promoted = self.master_port().filter(|&port| {
+                port != old && cli(port, &["ROLE"]).is_some_and(|role| role.starts_with("master"))
+            });
+            promoted.is_some()
+        });
+        promoted.expect("waited for")
+    }
+
+    /// What each sentinel says of the master, for a failing test to show.
+    pub fn report(&self) -> String {
+        self.sentinels
+            .iter()
+            .map(|s| {
+                let master = cli(s.port, &["SENTINEL", "MASTER", MASTER_NAME]).unwrap_or_default();
+                format!(
+                    "sentinel {}: ip {:?} port {:?} flags {:?}",
+                    s.port,
+                    field_of(&master, "ip"),
+                    field_of(&master, "port"),
+                    field_of(&master, "flags")
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
+impl Drop for OwnSentinel {
+    fn drop(&mut self) {
+        for server in self.data.iter_mut().chain(&mut self.sentinels) {
+            let _ = server.child.kill();
+            let _ = server.child.wait();
+        }
+        let _ = self.watchdog.kill();
+        let _ = self.watchdog.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A data node; `replica_of` makes it a replica of the master on that port.
+fn start_data_node(port: u16, replica_of: Option<u16>) -> Child {
+    let mut command = Command::new("redis-server");
+    command
+        .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+        .args(["--save", "", "--appendonly", "no"])
+        // Replicas sync at once instead of after the default five seconds.
+        .args(["--repl-diskless-sync-delay", "0"]);
+    if let Some(master) = replica_of {
+        command.args(["--replicaof", "127.0.0.1", &master.to_string()]);
+    }
+    command
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start redis-server (is it installed?)")
+}
+
+/// A sentinel on `port` monitoring the master on `master`; its configuration
+/// file (which it rewrites) lives in `dir`.
+fn start_sentinel(dir: &Path, port: u16, master: u16) -> Child {
+    let file = dir.join(format!("sentinel-{port}.conf"));
+    let config = format!(
+        "bind 127.0.0.1\nport {port}\ndir {dir}\n\
+         sentinel monitor {MASTER_NAME} 127.0.0.1 {master} {QUORUM}\n\
+         sentinel down-after-milliseconds {MASTER_NAME} {DOWN_AFTER_MS}\n\
+         sentinel failover-timeout {MASTER_NAME} {FAILOVER_TIMEOUT_MS}\n\
+         sentinel parallel-syncs {MASTER_NAME} 1\n",
+        dir = dir.display()
+    );
+    std::fs::write(&file, config).expect("write a sentinel's configuration");
+    Command::new("redis-server")
+        .arg(&file)
+        .arg("--sentinel")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start redis-server --sentinel")
+}
+
+/// A shell that outlives nothing: once this test process is gone it kills the
+/// servers and removes their files (a static deployment is never dropped).
+fn watchdog<'a>(servers: impl Iterator<Item = &'a Server>, dir: &Path) -> Child {
+    let pids: Vec<String> = servers.map(|s| s.child.id().to_string()).collect();
+    let script = format!(
+        "while kill -0 {parent} 2>/dev/null; do sleep 0.5; done; kill -9 {pids} 2>/dev/null; rm -rf '{dir}'",
+        parent = std::process::id(),
+        pids = pids.join(" "),
+        dir = dir.display(),
+    );
+    Command::new("sh")
+        .args(["-c", &script])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the sentinels' watchdog")
+}
+
+/// The value after `name` in a flat field/value reply, one item a line.
+fn field_of(reply: &str, name: &str) -> Option<String> {
+    let mut lines = reply.lines();
+    while let Some(line) = lines.next() {
+        if line.trim() == name {
+            return lines.next().map(|v| v.trim().to_owned());
+        }
+    }
+    None
+}
+
+/// One `redis-cli` command against a server; `None` when it does not answer.
+fn cli(port: u16, args: &[&str]) -> Option<String> {
+    let output = Command::new("redis-cli")
+        .args(["-h", "127.0.0.1", "-p", &port.to_string()])
+        .args(args)
+        .stderr(Stdio::null())
+        .output()
+        .ok()?;
+    output
+        .status
+        .success()
+        .then(|| String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+/// Polls `check` (blocking) until it holds, failing the test past the limit.
+fn wait_for(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + FORMING_LIMIT;
+    while !check() {
+        assert!(
+            Instant::now() < deadline,
+            "{what}: not within {FORMING_LIMIT:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A port nothing listens on now, and none of `taken`.
+fn free_port(taken: &[u16]) -> u16 {
+    loop {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("bind a free port")
+            .port();
+        if !taken.contains(&port) {
+            return port;
+        }
+    }
+}

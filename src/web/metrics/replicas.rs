@@ -1,0 +1,131 @@
+//! The read replicas as this instance sees them, one series per configured
+//! replica (a bounded list: `databases.main.replicas`), labelled by its URL
+//! with the password hidden.
+
+use std::sync::Arc;
+
+use prometheus::core::{Collector, Desc};
+use prometheus::proto::{self, LabelPair, Metric, MetricFamily, MetricType};
+
+use crate::db::replicas::{ReplicaView, Replicas};
+
+const UP: (&str, &str) = (
+    "db_replica_in_rotation",
+    "1 while renders may read this replica (healthy and within replica_max_lag_ms), else 0.",
+);
+const LAG: (&str, &str) = (
+    "db_replica_lag_seconds",
+    "How far this replica was behind the primary at its last check (-1 when unknown).",
+);
+const READS: (&str, &str) = (
+    "db_replica_reads_total",
+    "Render reads this instance made on this replica.",
+);
+const BEHIND: (&str, &str) = (
+    "db_replica_behind_purges_total",
+    "Render reads sent to the primary because this replica had not applied a purged write \
+     within the wait.",
+);
+
+/// Reads each replica's view at scrape time.
+pub struct ReplicaCollector {
+    replicas: Arc<Replicas>,
+    descs: Vec<Desc>,
+}
+
+impl ReplicaCollector {
+    pub fn new(replicas: Arc<Replicas>) -> prometheus::Result<Self> {
+        let descs = [UP, LAG, READS, BEHIND]
+            .into_iter()
+            .map(|(name, help)| {
+                Desc::new(
+                    name.to_owned(),
+                    help.to_owned(),
+                    vec!["replica".to_owned()],
+                    std::collections::HashMap::new(),
+                )
+            })
+            .collect::<prometheus::Result<_>>()?;
+        Ok(Self { replicas, descs })
+    }
+}
+
+impl Collector for ReplicaCollector {
+    fn desc(&self) -> Vec<&Desc> {
+        self.descs.iter().collect()
+    }
+
+    fn collect(&self) -> Vec<MetricFamily> {
+        let views = self.replicas.views();
+        let series = |read: fn(&ReplicaView) -> Sample| -> Vec<Metric> {
+            views
+                .iter()
+                .map(|view| read(view).metric(&view.replica))
+                .collect()
+        };
+        vec![
+            family(
+                UP,
+                MetricType::GAUGE,
+                series(|v| Sample::Gauge(f64::from(u8::from(v.in_rotation)))),
+            ),
+            family(
+                LAG,
+                MetricType::GAUGE,
+                series(|v| Sample::Gauge(v.lag_ms.map_or(-1.0, millis_as_seconds))),
+            ),
+            family(
+                READS,
+                MetricType::COUNTER,
+                series(|v| Sample::Counter(v.reads)),
+            ),
+            family(
+                BEHIND,
+                MetricType::COUNTER,
+                series(|v| Sample::Counter(v.behind_purges)),
+            ),
+        ]
+    }
+}
+
+enum Sample {
+    Gauge(f64),
+    Counter(u64),
+}
+
+impl Sample {
+    fn metric(self, replica: &str) -> Metric {
+        let mut label = LabelPair::default();
+        label.set_name("replica".to_owned());
+        label.set_value(replica.to_owned());
+        let mut metric = Metric::from_label(vec![label]);
+        match self {
+            Self::Gauge(value) => {
+                let mut gauge = proto::Gauge::default();
+                gauge.set_value(value);
+                metric.set_gauge(gauge);
+            }
+            Self::Counter(value) => {
+                let mut counter = proto::Counter::default();
+                #[allow(clippy::cast_precision_loss)] // counts stay far below 2^53
+                counter.set_value(value as f64);
+                metric.set_counter(counter);
+            }
+        }
+        metric
+    }
+}
+
+#[allow(clippy::cast_precision_loss)] // lags stay far below 2^53 ms
+fn millis_as_seconds(ms: u64) -> f64 {
+    ms as f64 / 1000.0
+}
+
+fn family((name, help): (&str, &str), kind: MetricType, metrics: Vec<Metric>) -> MetricFamily {
+    let mut family = MetricFamily::default();
+    family.set_name(name.to_owned());
+    family.set_help(help.to_owned());
+    family.set_field_type(kind);
+    family.set_metric(metrics);
+    family
+}
