@@ -14,6 +14,7 @@ mod cluster_figures;
 mod config;
 mod deploy;
 mod device_cookies;
+mod eviction;
 mod fleet_logins;
 mod follower;
 mod generation;

@@ -125,6 +125,12 @@ pub struct CacheConfig {
     /// Seconds during which an uncacheable answer is remembered so that others skip
     /// the lease wait.
     pub hit_for_miss_ttl: u64,
+    /// Seconds between two sweeps of the tag index (one instance of the
+    /// deployment sweeps): tag sets lose the keys of entries that expired or were
+    /// evicted, and purge marks older than a render may be go. An entry found
+    /// gone is removed from its set at the next sweep, so keep this above a few
+    /// seconds.
+    pub index_sweep_secs: u64,
     /// Probabilistic early refresh (`XFetch`) strength; 0 turns it off, 1 is the usual.
     pub early_refresh_beta: f64,
     /// Least seconds between two warnings of the same kind of cache failure.
@@ -194,6 +200,7 @@ impl Default for CacheConfig {
             lock_timeout_ms: 2_000,
             lease_ms: 5_000,
             hit_for_miss_ttl: 10,
+            index_sweep_secs: 60,
             early_refresh_beta: 0.0,
             warn_interval_secs: 10,
             soft_purge_on_write: false,
@@ -334,6 +341,11 @@ impl CacheConfig {
                 "cache.hit_for_miss_ttl",
                 self.hit_for_miss_ttl,
                 bounds::HIT_FOR_MISS_TTL,
+            ),
+            (
+                "cache.index_sweep_secs",
+                self.index_sweep_secs,
+                bounds::INDEX_SWEEP_SECS,
             ),
             (
                 "cache.warn_interval_secs",
@@ -479,6 +491,8 @@ mod bounds {
     pub const LEASE_MS: RangeInclusive<u64> = 1..=600_000;
     pub const HIT_FOR_MISS_TTL: RangeInclusive<u64> = 0..=DAY;
     pub const WARN_INTERVAL: RangeInclusive<u64> = 1..=DAY;
+    /// Above the longest a store takes from filing to setting its entry (5 s).
+    pub const INDEX_SWEEP_SECS: RangeInclusive<u64> = 10..=DAY;
     /// Sentinels of `cache.sentinel.nodes` (three or more survive one lost).
     pub const SENTINELS: RangeInclusive<usize> = 1..=16;
     /// Length of `cache.sentinel.master`.

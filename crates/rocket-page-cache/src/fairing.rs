@@ -197,16 +197,22 @@ impl Handler for HitRoute {
 }
 
 /// Logs what happens when the Redis behind the cache is full (see
-/// `memory_report`); a store that cannot say is only mentioned.
-async fn report_memory_limits(cache: &Cache) {
+/// `memory_report`); a store that cannot say is only mentioned. `false` when
+/// the cache must not start on this Redis.
+async fn report_memory_limits(cache: &Cache) -> bool {
     match cache.memory_limits().await {
         Ok(limits) => match describe(&limits) {
+            Some((Loudness::Refuse, line)) => {
+                rocket::error!("{line}");
+                return false;
+            }
             Some((Loudness::Warn, line)) => rocket::warn!("{line}"),
             Some((Loudness::Info, line)) => rocket::info!("{line}"),
             None => {}
         },
         Err(e) => rocket::info!("page cache: could not read Redis's maxmemory ({e})"),
     }
+    true
 }
 
 /// `[cache]` from the figment; all defaults when the table is absent.
@@ -253,8 +259,11 @@ impl Fairing for PageCache {
             cache.config().default_ttl
         );
         cache.warm_up().await;
-        report_memory_limits(&cache).await;
+        if !report_memory_limits(&cache).await {
+            return Err(rocket);
+        }
         cache.start_near_link();
+        cache.start_index_sweep();
         let hit = Route::new(Method::Get, HIT_ROUTE, HitRoute);
         // HEAD hits get a route of their own: Rocket would find none, log "No
         // matching routes for HEAD" on every hit, and only then fall back to GET.
@@ -276,6 +285,7 @@ impl Fairing for PageCache {
     async fn on_shutdown(&self, rocket: &Rocket<rocket::Orbit>) {
         if let Some(cache) = rocket.state::<Cache>() {
             cache.stop_near_link();
+            cache.stop_index_sweep();
         }
     }
 

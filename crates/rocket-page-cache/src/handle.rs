@@ -64,6 +64,8 @@ struct Inner {
     near_link: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
     /// Warm start: whether this instance is warming, and its hot-page sampling.
     warm: WarmState,
+    /// The task that sweeps the tag index, once started (shared stores only).
+    index_sweep: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 /// Why the store could not be used for an operation. The request goes on
@@ -173,6 +175,7 @@ impl Cache {
                 near,
                 near_link: std::sync::Mutex::new(None),
                 warm: WarmState::default(),
+                index_sweep: std::sync::Mutex::new(None),
                 route_stats: RouteStats::new(policies.route_labels()),
                 policies,
                 key_base: key_base(&config.namespace, config.generation()),
@@ -259,6 +262,52 @@ impl Cache {
         if let Some(old) = slot.replace(task) {
             old.abort();
         }
+    }
+
+    /// Starts the tag index sweep (see `index_sweep`) on a store shared by the
+    /// instances; the in-process store prunes its own index.
+    pub(crate) fn start_index_sweep(&self) {
+        if !matches!(self.inner.store.name(), "redis" | "redis-cluster") {
+            return;
+        }
+        let task = tokio::spawn(crate::index_sweep::run(self.clone()));
+        let mut slot = self
+            .inner
+            .index_sweep
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(old) = slot.replace(task) {
+            old.abort();
+        }
+    }
+
+    /// Stops the index sweep, if it runs.
+    pub(crate) fn stop_index_sweep(&self) {
+        let task = self
+            .inner
+            .index_sweep
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        if let Some(task) = task {
+            task.abort();
+        }
+    }
+
+    /// Logs a background task's store failure (rate-limited, as the others).
+    pub(crate) fn warn_store_error(&self, what: &str, e: &StoreError) {
+        self.inner.warnings.warn(|| format!("{what} failed: {e}"));
+    }
+
+    /// Counts what an index sweep removed.
+    pub(crate) fn count_index_sweep(&self, report: &crate::index_sweep::SweepReport) {
+        let stats = &self.inner.stats;
+        stats
+            .index_members_pruned
+            .fetch_add(report.members_removed, std::sync::atomic::Ordering::Relaxed);
+        stats
+            .index_marks_dropped
+            .fetch_add(report.marks_dropped, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Stops the link; the near cache is flushed and serves nothing after.

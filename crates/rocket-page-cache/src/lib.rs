@@ -63,6 +63,7 @@ mod flight;
 #[cfg(test)]
 mod freshness_tests;
 mod handle;
+pub mod index_sweep;
 mod key;
 mod lease;
 mod memory_report;

@@ -23,6 +23,8 @@ pub struct Stats {
     pub errors: AtomicU64,
     pub purges_by_writer: AtomicU64,
     pub purges_from_log: AtomicU64,
+    pub index_members_pruned: AtomicU64,
+    pub index_marks_dropped: AtomicU64,
 }
 
 /// A copy of [`Stats`] at one moment.
@@ -43,6 +45,11 @@ pub struct StatsSnapshot {
     pub purges_by_writer: u64,
     /// Purges of changes read from the database's log (anyone's writes).
     pub purges_from_log: u64,
+    /// Tag set members removed by the index sweep (their entry expired or was
+    /// evicted).
+    pub index_members_pruned: u64,
+    /// Purge marks removed by the index sweep (older than a render may be).
+    pub index_marks_dropped: u64,
     /// Bytes the near cache holds now (0 when it is off).
     pub near_bytes: u64,
 }
@@ -66,6 +73,8 @@ impl Stats {
             errors: read(&self.errors),
             purges_by_writer: read(&self.purges_by_writer),
             purges_from_log: read(&self.purges_from_log),
+            index_members_pruned: read(&self.index_members_pruned),
+            index_marks_dropped: read(&self.index_marks_dropped),
             near_bytes: 0,
         }
     }

@@ -10,6 +10,7 @@ mod hello;
 mod cluster;
 mod compression;
 mod entry;
+mod eviction;
 mod example;
 mod fail_open;
 mod flight;

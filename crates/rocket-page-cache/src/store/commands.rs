@@ -14,10 +14,38 @@ use super::StoreError;
 /// Keys visited per SCAN step.
 pub const SCAN_COUNT: u64 = 500;
 
-/// How long a tag's purge mark outlives its last purge. Renders last seconds, so
-/// a day is ample: a mark that lapses reads as 0, and only renders that began
-/// before that purge could be refused by it.
-pub const MARK_LIFETIME_MS: u64 = 86_400_000;
+/// How long a purge mark matters: a render that began longer ago than this is
+/// never stored (see [`RENDER_TOO_OLD_LUA`]), so a mark older than this refuses
+/// nothing and the index sweep may drop it. Renders last seconds.
+pub const MARK_LIFETIME_MS: u64 = 600_000;
+
+/// Lua that returns 0 from the script when the render that read `since` (a
+/// purge sequence number, which never runs behind Redis's clock in µs) began
+/// more than [`MARK_LIFETIME_MS`] ago: its tags' marks may have been swept, so
+/// nothing could tell whether a purge came after it. Expects `since`.
+pub fn render_too_old_lua() -> String {
+    format!(
+        r"
+local clock_now = redis.call('TIME')
+local now_us = tonumber(clock_now[1]) * 1000000 + tonumber(clock_now[2])
+if since < now_us - {} then return 0 end
+",
+        MARK_LIFETIME_MS * 1000
+    )
+}
+
+/// Lua that writes a purge mark `mark` (digits) into the key `mark_key` with no
+/// lifetime: under a `volatile-*` policy Redis then never evicts it, and the
+/// index sweep removes it once it is older than [`MARK_LIFETIME_MS`]. Through
+/// `pcall`: a Redis out of memory under `noeviction` refuses the write, and the
+/// purge must still remove its pages (a store is refused just the same then).
+pub const WRITE_MARK_LUA: &str = r"
+local function write_mark(mark_key, mark)
+  if tonumber(redis.call('GET', mark_key) or '0') < tonumber(mark) then
+    redis.pcall('SET', mark_key, mark)
+  end
+end
+";
 
 /// The purge sequence's current number. Were the key ever lost (evicted,
 /// deleted by hand), Redis's clock in microseconds stands in for it: every later
@@ -33,12 +61,14 @@ return tonumber(clock[1]) * 1000000 + tonumber(clock[2])
 /// Lua that takes the next purge number into `n`: above the sequence and above
 /// Redis's clock in microseconds (so a sequence that was lost, see
 /// [`PURGE_SEQUENCE`], still moves past every number handed out since), and
-/// saves it. Expects the sequence's key in `sequence`.
+/// saves it (through `pcall`: a Redis out of memory refuses the write, and the
+/// clock still numbers the next purge above this one). Expects the sequence's
+/// key in `sequence`.
 pub const NEXT_PURGE_NUMBER_LUA: &str = r"
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000000 + tonumber(clock[2]) + 1
 local n = math.max(tonumber(redis.call('GET', sequence) or '0') + 1, now)
-redis.call('SET', sequence, string.format('%.0f', n))
+redis.pcall('SET', sequence, string.format('%.0f', n))
 ";
 
 /// `{prefix}purge-seq`: the purge sequence of a namespace.
@@ -57,6 +87,89 @@ pub async fn purge_sequence<C: ConnectionLike + Send>(
     key: &str,
 ) -> Result<u64, StoreError> {
     Ok(script.key(key).invoke_async(conn).await?)
+}
+
+/// Deletes a purge mark older than [`MARK_LIFETIME_MS`] by Redis's clock (the
+/// mark is a purge number, µs-based). One key: valid on a cluster.
+fn drop_old_mark_script() -> Script {
+    Script::new(&format!(
+        r"
+local mark = tonumber(redis.call('GET', KEYS[1]) or 'x')
+local clock = redis.call('TIME')
+local now_us = tonumber(clock[1]) * 1000000 + tonumber(clock[2])
+if mark and mark < now_us - {} then return redis.call('DEL', KEYS[1]) end
+return 0
+",
+        MARK_LIFETIME_MS * 1000
+    ))
+}
+
+/// The index sweep's scripts and key names, built once per store.
+pub struct SweepScripts {
+    drop_old_mark: Script,
+}
+
+impl Default for SweepScripts {
+    fn default() -> Self {
+        Self {
+            drop_old_mark: drop_old_mark_script(),
+        }
+    }
+}
+
+/// Entries looked up at once by a sweep.
+pub const SWEEP_BATCH: usize = 200;
+
+/// Adds to `dead` the members of `set` whose entry does not exist, until `dead`
+/// holds `limit`. `exists` checks one key (each store sends it where the key
+/// lives: a cluster client to the key's master), a batch at once.
+pub async fn dead_members<C, F, Fut>(
+    conn: &mut C,
+    set: &str,
+    dead: &mut Vec<super::IndexMember>,
+    limit: usize,
+    exists: F,
+) -> Result<(), StoreError>
+where
+    C: ConnectionLike + Send,
+    F: Fn(String) -> Fut,
+    Fut: std::future::Future<Output = Result<bool, StoreError>>,
+{
+    let mut cursor = 0u64;
+    loop {
+        let (next, members): (u64, Vec<String>) = redis::cmd("SSCAN")
+            .arg(set)
+            .arg(cursor)
+            .arg("COUNT")
+            .arg(SCAN_COUNT)
+            .query_async(conn)
+            .await?;
+        for batch in members.chunks(SWEEP_BATCH) {
+            let checks = batch.iter().map(|member| exists(member.clone()));
+            let found = futures_util::future::try_join_all(checks).await?;
+            for (member, exists) in batch.iter().zip(found) {
+                if !exists && dead.len() < limit {
+                    dead.push(super::IndexMember {
+                        set: set.to_owned(),
+                        key: member.clone(),
+                    });
+                }
+            }
+        }
+        if next == 0 || dead.len() >= limit {
+            return Ok(());
+        }
+        cursor = next;
+    }
+}
+
+/// Deletes `mark` if it is older than a render may be; 1 if it went.
+pub async fn drop_old_mark<C: ConnectionLike + Send>(
+    conn: &mut C,
+    scripts: &SweepScripts,
+    mark: &str,
+) -> Result<u64, StoreError> {
+    Ok(scripts.drop_old_mark.key(mark).invoke_async(conn).await?)
 }
 
 /// Frees a lease only for the token that holds it. One key: valid on a cluster.

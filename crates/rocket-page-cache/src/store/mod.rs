@@ -207,6 +207,27 @@ pub trait Store: Send + Sync + 'static {
         Ok(Vec::new())
     }
 
+    /// Members of tag sets whose entry is gone (expired or evicted), at most
+    /// `limit` of them: the index sweep removes those it finds gone twice, a
+    /// sweep apart (see `index_sweep`). Empty for a store that prunes its own.
+    async fn dead_index_members(&self, limit: usize) -> Result<Vec<IndexMember>, StoreError> {
+        let _ = limit;
+        Ok(Vec::new())
+    }
+
+    /// Removes each of `members` from its set if its entry is still gone;
+    /// returns how many went.
+    async fn remove_index_members(&self, members: &[IndexMember]) -> Result<u64, StoreError> {
+        let _ = members;
+        Ok(0)
+    }
+
+    /// Deletes the purge marks older than a render may be (`MARK_LIFETIME_MS`
+    /// in `commands`): they can no longer refuse anything. Returns how many went.
+    async fn drop_old_marks(&self) -> Result<u64, StoreError> {
+        Ok(0)
+    }
+
     /// Adds `deltas` to the counter hash `counts` (which then lives `ttl`), and
     /// scores `member` with `now` in the sorted set `alive`, dropping members
     /// scored below `forget_below` (the set then lives `ttl_alive`): all of it or
@@ -308,6 +329,13 @@ pub struct TallyMember<'a> {
 pub struct Tallied {
     pub count: u64,
     pub since_last: Duration,
+}
+
+/// A member of a tag set: the set's key and the entry key filed in it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct IndexMember {
+    pub set: String,
+    pub key: String,
 }
 
 /// One instance's news for [`Store::add_counts`].
