@@ -142,6 +142,34 @@ pub struct CacheConfig {
     /// Store each text page also in br and gzip, compressed once when stored, and
     /// serve hits in the coding the request accepts (`Vary: Accept-Encoding`).
     pub precompress: bool,
+    /// Warm start: the list of the most requested pages, and what a starting
+    /// instance renders from it before it reports ready.
+    pub warm: WarmConfig,
+}
+
+/// `[default.cache.warm]`: the hot pages every instance counts, and how a
+/// starting instance of a new generation renders them before it is ready.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct WarmConfig {
+    /// Most pages on the shared list of hot pages, and most a starting instance
+    /// renders; 0 turns warm start (and the counting) off.
+    pub max_pages: u64,
+    /// Longest a starting instance warms before it reports ready whatever is left.
+    pub max_secs: u64,
+    /// One cacheable request in this many is counted (with that weight): the
+    /// counting costs the store one small write per this many requests.
+    pub sample_every: u64,
+}
+
+impl Default for WarmConfig {
+    fn default() -> Self {
+        Self {
+            max_pages: 100,
+            max_secs: 10,
+            sample_every: 10,
+        }
+    }
 }
 
 impl Default for CacheConfig {
@@ -177,6 +205,7 @@ impl Default for CacheConfig {
             warn_interval_secs: 10,
             soft_purge_on_write: false,
             precompress: true,
+            warm: WarmConfig::default(),
         }
     }
 }
@@ -328,6 +357,17 @@ impl CacheConfig {
                 u64::try_from(self.max_tags_per_entry).unwrap_or(u64::MAX),
                 bounds::TAGS_PER_ENTRY,
             ),
+            (
+                "cache.warm.max_pages",
+                self.warm.max_pages,
+                bounds::WARM_PAGES,
+            ),
+            ("cache.warm.max_secs", self.warm.max_secs, bounds::WARM_SECS),
+            (
+                "cache.warm.sample_every",
+                self.warm.sample_every,
+                bounds::WARM_SAMPLE,
+            ),
         ] {
             bounds::check(key, value, range)?;
         }
@@ -459,6 +499,11 @@ mod bounds {
     pub const MASTER_NAME_LEN: usize = 128;
     /// Rows an entry is filed under one by one (see `reads`).
     pub const TAGS_PER_ENTRY: RangeInclusive<u64> = 1..=4096;
+    /// Hot pages listed and warmed (0: off).
+    pub const WARM_PAGES: RangeInclusive<u64> = 0..=10_000;
+    /// Longest warm start: up to ten minutes.
+    pub const WARM_SECS: RangeInclusive<u64> = 1..=600;
+    pub const WARM_SAMPLE: RangeInclusive<u64> = 1..=10_000;
 
     /// `Err` naming `key` and the range when `value` is outside it.
     pub fn check(key: &str, value: u64, range: RangeInclusive<u64>) -> Result<(), String> {
@@ -496,6 +541,39 @@ pub fn redact_url(raw: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn warm_start_numbers_are_range_checked() {
+        for (warm, key) in [
+            (
+                WarmConfig {
+                    max_pages: 10_001,
+                    ..WarmConfig::default()
+                },
+                "cache.warm.max_pages: from 0 to 10000",
+            ),
+            (
+                WarmConfig {
+                    max_secs: 0,
+                    ..WarmConfig::default()
+                },
+                "cache.warm.max_secs: from 1 to 600",
+            ),
+            (
+                WarmConfig {
+                    sample_every: 0,
+                    ..WarmConfig::default()
+                },
+                "cache.warm.sample_every: from 1 to 10000",
+            ),
+        ] {
+            let config = CacheConfig {
+                warm,
+                ..CacheConfig::default()
+            };
+            assert!(config.validate().unwrap_err().starts_with(key), "{key}");
+        }
+    }
 
     #[test]
     fn defaults_are_valid() {

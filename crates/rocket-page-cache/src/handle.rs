@@ -30,6 +30,7 @@ use super::store::memory::MemoryStore;
 use super::store::none::NoStore;
 use super::store::redis::RedisStore;
 use super::store::{MemoryLimit, StalePatch, Store, StoreError, TagStamp, Usage};
+use super::warm::WarmState;
 
 /// The cache as the app and the fairing see it, managed by the fairing
 /// (`&State<Cache>`). Cloning is cheap: every clone shares one store, one set of
@@ -61,6 +62,8 @@ struct Inner {
     near: Option<Arc<NearCache>>,
     /// The task that keeps `near` coherent, once started.
     near_link: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// Warm start: whether this instance is warming, and its hot-page sampling.
+    warm: WarmState,
     /// The task that sweeps the tag index, once started (shared stores only).
     index_sweep: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
@@ -78,6 +81,10 @@ pub enum CacheUnavailable {
     /// The store failed repeatedly and is skipped for a moment.
     #[error("the cache store is skipped after repeated failures")]
     Skipped,
+    /// The backend lives in this process (`memory`) or nowhere (`none`): it
+    /// cannot count anything for the other instances.
+    #[error("the cache backend is not shared by the instances")]
+    NotShared,
 }
 
 impl From<StoreError> for CacheUnavailable {
@@ -167,6 +174,7 @@ impl Cache {
             inner: Arc::new(Inner {
                 near,
                 near_link: std::sync::Mutex::new(None),
+                warm: WarmState::default(),
                 index_sweep: std::sync::Mutex::new(None),
                 route_stats: RouteStats::new(policies.route_labels()),
                 policies,
@@ -196,6 +204,10 @@ impl Cache {
     /// freshness, grace and age decision is made at.
     pub(crate) fn now_ms(&self) -> u64 {
         self.inner.clock.now_ms()
+    }
+
+    pub(crate) fn warm_state(&self) -> &WarmState {
+        &self.inner.warm
     }
 
     pub(crate) fn store(&self) -> &dyn Store {
@@ -372,8 +384,23 @@ impl Cache {
         self.inner.breakers.for_key(key).allows()
     }
 
+    /// The breaker of the part of the store that holds `key`.
+    pub(crate) fn breaker_for(&self, key: &str) -> &Breaker {
+        self.inner.breakers.for_key(key)
+    }
+
+    /// `Ok` when the store is one every instance shares (Redis, one server or a
+    /// cluster), else [`CacheUnavailable::NotShared`].
+    pub(crate) fn shared_store(&self) -> Result<(), CacheUnavailable> {
+        if self.inner.config.backend == BackendKind::Redis {
+            Ok(())
+        } else {
+            Err(CacheUnavailable::NotShared)
+        }
+    }
+
     /// Runs a store operation within the budget, feeding `breaker` and the log.
-    async fn guarded<T>(
+    pub(crate) async fn guarded<T>(
         &self,
         breaker: &Breaker,
         what: &'static str,

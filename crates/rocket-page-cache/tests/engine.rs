@@ -24,4 +24,5 @@ mod purge;
 mod reads;
 mod route_stats;
 mod sentinel;
+mod shared_counts;
 mod stale;

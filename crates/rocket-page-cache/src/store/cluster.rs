@@ -48,7 +48,10 @@ use sha2::{Digest, Sha256};
 use tokio::sync::Mutex;
 
 use super::commands::{self, prefix_pattern};
-use super::{CountBatch, IndexMember, MemoryLimit, StalePatch, Store, StoreError, TagStamp, Usage};
+use super::{
+    CountBatch, IndexMember, MemoryLimit, StalePatch, Store, StoreError, TagStamp, Tallied,
+    TallyMember, Usage,
+};
 
 /// Files a key into a tag's set, unless the tag was purged after the render
 /// began (its mark is above the render's `since`) or the render began too long
@@ -136,6 +139,7 @@ pub struct ClusterStore {
     release_lease: Script,
     holder_scripts: commands::HolderScripts,
     count_scripts: commands::CountScripts,
+    tally_scripts: commands::TallyScripts,
     sweep_scripts: commands::SweepScripts,
 }
 
@@ -165,6 +169,7 @@ impl ClusterStore {
             release_lease: commands::release_lease_script(),
             holder_scripts: commands::HolderScripts::default(),
             count_scripts: commands::CountScripts::default(),
+            tally_scripts: commands::TallyScripts::default(),
             sweep_scripts: commands::SweepScripts::default(),
         })
     }
@@ -457,6 +462,64 @@ impl Store for ClusterStore {
     ) -> Result<(Vec<Vec<(String, u64)>>, u64), StoreError> {
         let scripts = &self.count_scripts;
         commands::read_counts(&mut self.conn().await?, scripts, counts, alive, alive_since).await
+    }
+
+    async fn count_hot(
+        &self,
+        key: &str,
+        member: &str,
+        weight: u64,
+        bound: u64,
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        let scripts = &self.tally_scripts;
+        commands::count_hot(
+            &mut self.conn().await?,
+            scripts,
+            (key, member),
+            weight,
+            bound,
+            ttl,
+        )
+        .await
+    }
+
+    async fn hottest(&self, key: &str, n: u64) -> Result<Vec<String>, StoreError> {
+        commands::hottest(&mut self.conn().await?, key, n).await
+    }
+
+    async fn tally_add(
+        &self,
+        members: &[TallyMember<'_>],
+        bound: u64,
+        forget: Duration,
+    ) -> Result<Vec<u64>, StoreError> {
+        commands::tally_add(
+            &mut self.conn().await?,
+            &self.tally_scripts,
+            members,
+            bound,
+            forget,
+        )
+        .await
+    }
+
+    async fn tally_read(
+        &self,
+        members: &[TallyMember<'_>],
+        forget: Duration,
+    ) -> Result<Vec<Tallied>, StoreError> {
+        commands::tally_read(
+            &mut self.conn().await?,
+            &self.tally_scripts,
+            members,
+            forget,
+        )
+        .await
+    }
+
+    async fn tally_forget(&self, members: &[TallyMember<'_>]) -> Result<(), StoreError> {
+        commands::tally_forget(&mut self.conn().await?, &self.tally_scripts, members).await
     }
 
     async fn hold_lease(&self, key: &str, token: &str, ttl: Duration) -> Result<bool, StoreError> {

@@ -347,6 +347,215 @@ pub async fn read_counts<C: ConnectionLike + Send>(
     Ok((hashes, alive_count))
 }
 
+/// Adds to a member of a bounded top list (Space-Saving: a newcomer to a full
+/// list replaces the lowest member and inherits its score). KEYS: the list.
+/// ARGV: member, weight, bound, ttl ms.
+const COUNT_HOT: &str = r"
+local weight = tonumber(ARGV[2])
+if redis.call('ZSCORE', KEYS[1], ARGV[1]) then
+  redis.call('ZINCRBY', KEYS[1], weight, ARGV[1])
+else
+  local base = 0
+  local over = redis.call('ZCARD', KEYS[1]) - tonumber(ARGV[3]) + 1
+  if over > 0 then
+    local gone = redis.call('ZPOPMIN', KEYS[1], over)
+    base = tonumber(gone[#gone])
+  end
+  redis.call('ZADD', KEYS[1], base + weight, ARGV[1])
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+return 1
+";
+
+/// Counts one event per member in its tally. Members quiet for `forget` are
+/// dropped a bounded batch at a time, and past `bound` the least recently
+/// counted go. KEYS: (counts, last) per member. ARGV: bound, forget ms, then the
+/// members. Returns each member's count.
+const TALLY_ADD: &str = r"
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+local bound = tonumber(ARGV[1])
+local forget = tonumber(ARGV[2])
+local out = {}
+for i = 1, #KEYS, 2 do
+  local counts, last, member = KEYS[i], KEYS[i + 1], ARGV[2 + (i + 1) / 2]
+  local quiet = redis.call('ZRANGEBYSCORE', last, '-inf', '(' .. (now - forget), 'LIMIT', 0, 64)
+  if #quiet > 0 then
+    redis.call('ZREM', last, unpack(quiet))
+    redis.call('HDEL', counts, unpack(quiet))
+  end
+  local seen = redis.call('ZSCORE', last, member)
+  if seen and tonumber(seen) < now - forget then redis.call('HDEL', counts, member) end
+  out[#out + 1] = redis.call('HINCRBY', counts, member, 1)
+  redis.call('ZADD', last, now, member)
+  local over = redis.call('ZCARD', last) - bound
+  if over > 0 then
+    local gone = redis.call('ZPOPMIN', last, over)
+    for j = 1, #gone, 2 do redis.call('HDEL', counts, gone[j]) end
+  end
+  redis.call('PEXPIRE', counts, forget)
+  redis.call('PEXPIRE', last, forget)
+end
+return out
+";
+
+/// Each member's count and ms since its last event (0, 0 when never counted or
+/// quiet for `forget`). KEYS: (counts, last) per member. ARGV: forget ms, then
+/// the members.
+const TALLY_READ: &str = r"
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+local forget = tonumber(ARGV[1])
+local out = {}
+for i = 1, #KEYS, 2 do
+  local member = ARGV[1 + (i + 1) / 2]
+  local seen = redis.call('ZSCORE', KEYS[i + 1], member)
+  local count = redis.call('HGET', KEYS[i], member)
+  if seen and count and tonumber(seen) >= now - forget then
+    out[#out + 1] = tonumber(count)
+    out[#out + 1] = math.max(0, now - tonumber(seen))
+  else
+    out[#out + 1] = 0
+    out[#out + 1] = 0
+  end
+end
+return out
+";
+
+/// Forgets members. KEYS: (counts, last) per member. ARGV: the members.
+const TALLY_FORGET: &str = r"
+for i = 1, #KEYS, 2 do
+  local member = ARGV[(i + 1) / 2]
+  redis.call('HDEL', KEYS[i], member)
+  redis.call('ZREM', KEYS[i + 1], member)
+end
+return 1
+";
+
+/// The scripts of top lists and tallies, built once per store.
+pub struct TallyScripts {
+    count_hot: Script,
+    add: Script,
+    read: Script,
+    forget: Script,
+}
+
+impl Default for TallyScripts {
+    fn default() -> Self {
+        Self {
+            count_hot: Script::new(COUNT_HOT),
+            add: Script::new(TALLY_ADD),
+            read: Script::new(TALLY_READ),
+            forget: Script::new(TALLY_FORGET),
+        }
+    }
+}
+
+pub async fn count_hot<C: ConnectionLike + Send>(
+    conn: &mut C,
+    scripts: &TallyScripts,
+    (key, member): (&str, &str),
+    weight: u64,
+    bound: u64,
+    ttl: Duration,
+) -> Result<(), StoreError> {
+    let _: i64 = scripts
+        .count_hot
+        .key(key)
+        .arg(member)
+        .arg(weight)
+        .arg(bound.max(1))
+        .arg(millis(ttl))
+        .invoke_async(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn hottest<C: ConnectionLike + Send>(
+    conn: &mut C,
+    key: &str,
+    n: u64,
+) -> Result<Vec<String>, StoreError> {
+    if n == 0 {
+        return Ok(Vec::new());
+    }
+    Ok(redis::cmd("ZRANGE")
+        .arg(key)
+        .arg(0)
+        .arg(n - 1)
+        .arg("REV")
+        .query_async(conn)
+        .await?)
+}
+
+/// A script call with the (counts, last) keys of each member, then `args`,
+/// then the members.
+fn tally_call<'s>(
+    script: &'s Script,
+    members: &[super::TallyMember<'_>],
+    args: &[u64],
+) -> redis::ScriptInvocation<'s> {
+    let mut call = script.prepare_invoke();
+    for m in members {
+        call.key(m.counts).key(m.last);
+    }
+    for arg in args {
+        call.arg(*arg);
+    }
+    for m in members {
+        call.arg(m.member);
+    }
+    call
+}
+
+pub async fn tally_add<C: ConnectionLike + Send>(
+    conn: &mut C,
+    scripts: &TallyScripts,
+    members: &[super::TallyMember<'_>],
+    bound: u64,
+    forget: Duration,
+) -> Result<Vec<u64>, StoreError> {
+    if members.is_empty() {
+        return Ok(Vec::new());
+    }
+    let call = tally_call(&scripts.add, members, &[bound.max(1), millis(forget)]);
+    Ok(call.invoke_async(conn).await?)
+}
+
+pub async fn tally_read<C: ConnectionLike + Send>(
+    conn: &mut C,
+    scripts: &TallyScripts,
+    members: &[super::TallyMember<'_>],
+    forget: Duration,
+) -> Result<Vec<super::Tallied>, StoreError> {
+    if members.is_empty() {
+        return Ok(Vec::new());
+    }
+    let call = tally_call(&scripts.read, members, &[millis(forget)]);
+    let flat: Vec<u64> = call.invoke_async(conn).await?;
+    Ok(flat
+        .chunks(2)
+        .map(|pair| super::Tallied {
+            count: pair[0],
+            since_last: Duration::from_millis(pair.get(1).copied().unwrap_or_default()),
+        })
+        .collect())
+}
+
+pub async fn tally_forget<C: ConnectionLike + Send>(
+    conn: &mut C,
+    scripts: &TallyScripts,
+    members: &[super::TallyMember<'_>],
+) -> Result<(), StoreError> {
+    if members.is_empty() {
+        return Ok(());
+    }
+    let _: i64 = tally_call(&scripts.forget, members, &[])
+        .invoke_async(conn)
+        .await?;
+    Ok(())
+}
+
 /// The release script, built once per store.
 pub fn release_lease_script() -> Script {
     Script::new(RELEASE_LEASE)

@@ -235,10 +235,7 @@ pub trait Store: Send + Sync + 'static {
     /// no fleet to count: it says so.
     async fn add_counts(&self, batch: &CountBatch<'_>) -> Result<(), StoreError> {
         let _ = batch;
-        Err(StoreError::Protocol(format!(
-            "the {} backend is not shared by the instances",
-            self.name()
-        )))
+        Err(not_shared(self.name()))
     }
 
     /// The counter hashes `counts` (empty for those that do not exist) and how
@@ -251,11 +248,87 @@ pub trait Store: Send + Sync + 'static {
         alive_since: u64,
     ) -> Result<(Vec<Vec<(String, u64)>>, u64), StoreError> {
         let _ = (counts, alive, alive_since);
-        Err(StoreError::Protocol(format!(
-            "the {} backend is not shared by the instances",
-            self.name()
-        )))
+        Err(not_shared(self.name()))
     }
+
+    /// Adds `weight` to `member` of the bounded top list `key` (a sorted set of
+    /// at most `bound` members that then lives `ttl`). A new member of a full
+    /// list takes the place of the lowest one and starts from its score plus
+    /// `weight` (the Space-Saving rule: a member that is truly frequent cannot be
+    /// kept out, whatever came before it). One key: valid on a cluster.
+    async fn count_hot(
+        &self,
+        key: &str,
+        member: &str,
+        weight: u64,
+        bound: u64,
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        let _ = (key, member, weight, bound, ttl);
+        Err(not_shared(self.name()))
+    }
+
+    /// The `n` members of the top list `key` with the highest scores, highest
+    /// first (empty when there is no list).
+    async fn hottest(&self, key: &str, n: u64) -> Result<Vec<String>, StoreError> {
+        let _ = (key, n);
+        Err(not_shared(self.name()))
+    }
+
+    /// Counts one event for each member, in its tally (see [`TallyMember`]),
+    /// atomically; returns each member's count since it was last quiet for
+    /// `forget`. A tally keeps at most `bound` members (the least recently
+    /// counted go first) and its keys live `forget` past the last event. The
+    /// keys of all `members` must share a cluster slot.
+    async fn tally_add(
+        &self,
+        members: &[TallyMember<'_>],
+        bound: u64,
+        forget: Duration,
+    ) -> Result<Vec<u64>, StoreError> {
+        let _ = (members, bound, forget);
+        Err(not_shared(self.name()))
+    }
+
+    /// Each member's count and how long ago its last event was, by the store's
+    /// clock; a member never counted, or quiet for `forget`, reads as
+    /// [`Tallied::default`]. Same slot rule as [`Self::tally_add`].
+    async fn tally_read(
+        &self,
+        members: &[TallyMember<'_>],
+        forget: Duration,
+    ) -> Result<Vec<Tallied>, StoreError> {
+        let _ = (members, forget);
+        Err(not_shared(self.name()))
+    }
+
+    /// Forgets these members' counts. Same slot rule as [`Self::tally_add`].
+    async fn tally_forget(&self, members: &[TallyMember<'_>]) -> Result<(), StoreError> {
+        let _ = members;
+        Err(not_shared(self.name()))
+    }
+}
+
+/// What a store in this process answers to what only a shared store can do.
+fn not_shared(name: &str) -> StoreError {
+    StoreError::Protocol(format!("the {name} backend is not shared by the instances"))
+}
+
+/// One member of a tally: `counts` (a hash of counts by member) and `last` (a
+/// sorted set of members by the time of their last event) are the tally's two
+/// keys.
+#[derive(Debug, Clone, Copy)]
+pub struct TallyMember<'a> {
+    pub counts: &'a str,
+    pub last: &'a str,
+    pub member: &'a str,
+}
+
+/// A member's count in a tally, and how long ago its last event was.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Tallied {
+    pub count: u64,
+    pub since_last: Duration,
 }
 
 /// A member of a tag set: the set's key and the entry key filed in it.

@@ -19,7 +19,10 @@ use redis::{Cmd, Pipeline, RedisFuture, Script, Value};
 
 use super::commands::{self, millis, prefix_pattern};
 use super::sentinel::{MasterConnection, MasterSource};
-use super::{CountBatch, IndexMember, MemoryLimit, StalePatch, Store, StoreError, TagStamp, Usage};
+use super::{
+    CountBatch, IndexMember, MemoryLimit, StalePatch, Store, StoreError, TagStamp, Tallied,
+    TallyMember, Usage,
+};
 use crate::config::SentinelConfig;
 
 /// Stores an entry and files it under its tags, unless a tag was purged after
@@ -179,6 +182,7 @@ pub struct RedisStore {
     release_lease: Script,
     holder_scripts: commands::HolderScripts,
     count_scripts: commands::CountScripts,
+    tally_scripts: commands::TallyScripts,
     sweep_scripts: commands::SweepScripts,
     remove_if_gone: Script,
 }
@@ -244,6 +248,7 @@ impl RedisStore {
             release_lease: commands::release_lease_script(),
             holder_scripts: commands::HolderScripts::default(),
             count_scripts: commands::CountScripts::default(),
+            tally_scripts: commands::TallyScripts::default(),
             sweep_scripts: commands::SweepScripts::default(),
             remove_if_gone: Script::new(REMOVE_IF_GONE),
         }
@@ -473,6 +478,58 @@ impl Store for RedisStore {
     ) -> Result<(Vec<Vec<(String, u64)>>, u64), StoreError> {
         let scripts = &self.count_scripts;
         commands::read_counts(&mut self.hot().await?, scripts, counts, alive, alive_since).await
+    }
+
+    async fn count_hot(
+        &self,
+        key: &str,
+        member: &str,
+        weight: u64,
+        bound: u64,
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        let scripts = &self.tally_scripts;
+        commands::count_hot(
+            &mut self.hot().await?,
+            scripts,
+            (key, member),
+            weight,
+            bound,
+            ttl,
+        )
+        .await
+    }
+
+    async fn hottest(&self, key: &str, n: u64) -> Result<Vec<String>, StoreError> {
+        commands::hottest(&mut self.hot().await?, key, n).await
+    }
+
+    async fn tally_add(
+        &self,
+        members: &[TallyMember<'_>],
+        bound: u64,
+        forget: Duration,
+    ) -> Result<Vec<u64>, StoreError> {
+        commands::tally_add(
+            &mut self.hot().await?,
+            &self.tally_scripts,
+            members,
+            bound,
+            forget,
+        )
+        .await
+    }
+
+    async fn tally_read(
+        &self,
+        members: &[TallyMember<'_>],
+        forget: Duration,
+    ) -> Result<Vec<Tallied>, StoreError> {
+        commands::tally_read(&mut self.hot().await?, &self.tally_scripts, members, forget).await
+    }
+
+    async fn tally_forget(&self, members: &[TallyMember<'_>]) -> Result<(), StoreError> {
+        commands::tally_forget(&mut self.hot().await?, &self.tally_scripts, members).await
     }
 
     async fn hold_lease(&self, key: &str, token: &str, ttl: Duration) -> Result<bool, StoreError> {
