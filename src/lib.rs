@@ -9,6 +9,7 @@
 pub mod config;
 pub mod db;
 pub mod follower;
+pub mod generation;
 pub mod logging;
 pub mod purged_position;
 pub mod request_warnings;
@@ -34,6 +35,7 @@ pub fn build(figment: Figment) -> Rocket<Build> {
     // Before Rocket installs its own logger (`rocket::custom` does).
     logging::init(&figment);
     let (figment, secret_key) = config::prepare_secret_key(figment);
+    let generation = generation::default_generation(&figment);
     rocket::custom(figment)
         // Before anything with side effects (migrations) at ignite.
         .attach(startup_checks::StartupChecks)
@@ -49,8 +51,9 @@ pub fn build(figment: Figment) -> Rocket<Build> {
         .attach(
             PageCache::new(web::cache_policies())
                 .session_cookie(web::auth::SESSION_COOKIE, web::auth::session_is_live)
-                // A deploy of the app (new templates) starts on fresh keys.
-                .generation(env!("CARGO_PKG_VERSION")),
+                // A build that renders differently (a new version, templates
+                // or stylesheet) starts on fresh keys; `cache.generation` wins.
+                .generation(&generation),
         )
         // After the cache and the database, whose handles it uses.
         .attach(follower::FollowerFairing)

@@ -39,14 +39,19 @@ impl Fairing for StartupChecks {
     }
 }
 
-/// The templates directory as the template fairing will resolve it (relative to
-/// Rocket.toml when set there, else to the working directory) must exist.
+/// The templates directory as the template fairing will resolve it: relative to
+/// Rocket.toml when set there, else to the working directory.
+pub fn template_dir(figment: &figment::Figment) -> Result<PathBuf, String> {
+    match figment.extract_inner::<RelativePathBuf>("template_dir") {
+        Ok(path) => Ok(path.relative()),
+        Err(e) if e.missing() => Ok(DEFAULT_TEMPLATE_DIR.into()),
+        Err(e) => Err(format!("invalid `template_dir`: {e}")),
+    }
+}
+
+/// The templates directory must exist.
 fn check_template_dir(figment: &figment::Figment) -> Result<(), String> {
-    let dir: PathBuf = match figment.extract_inner::<RelativePathBuf>("template_dir") {
-        Ok(path) => path.relative(),
-        Err(e) if e.missing() => DEFAULT_TEMPLATE_DIR.into(),
-        Err(e) => return Err(format!("invalid `template_dir`: {e}")),
-    };
+    let dir = template_dir(figment)?;
     if dir.is_dir() {
         return Ok(());
     }

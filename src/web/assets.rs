@@ -24,16 +24,26 @@ impl Asset {
 }
 
 const ICON: &str = include_str!("../../static/favicon.svg");
+const STYLESHEET: &str = include_str!("../../static/style.css");
+const SCRIPT: &str = include_str!("../../static/nav.js");
+
+/// Every static file the binary serves, by name: part of the cache generation's
+/// digest, so that a changed stylesheet starts on fresh keys.
+pub const EMBEDDED: [(&str, &str); 3] = [
+    ("favicon.svg", ICON),
+    ("nav.js", SCRIPT),
+    ("style.css", STYLESHEET),
+];
 
 #[get("/static/style.css")]
 fn stylesheet() -> Asset {
-    Asset::new(ContentType::CSS, include_str!("../../static/style.css"))
+    Asset::new(ContentType::CSS, STYLESHEET)
 }
 
 /// Progressive enhancement only: every link works without it.
 #[get("/static/nav.js")]
 fn script() -> Asset {
-    Asset::new(ContentType::JavaScript, include_str!("../../static/nav.js"))
+    Asset::new(ContentType::JavaScript, SCRIPT)
 }
 
 #[get("/static/favicon.svg")]

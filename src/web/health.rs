@@ -1,7 +1,9 @@
 //! Probes for load balancers and orchestrators; never cached.
 //!
-//! `ready` fails (503) only when `MySQL` is unreachable: with the cache down pages are
-//! still served from `MySQL`, so pulling the instance would only make things worse.
+//! `ready` fails (503) when `MySQL` is unreachable, and says `warming` (503) while a
+//! starting instance renders its new generation's hot pages (the cache's warm
+//! start, bounded by `cache.warm.max_secs`). With the cache down pages are still
+//! served from `MySQL`, so pulling the instance would only make things worse.
 
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -45,25 +47,31 @@ fn live() -> Probe {
 /// answer (driver messages name hosts, ports and users); it is logged, and shown
 /// on the admin cache page.
 #[get("/health/ready")]
-async fn ready(db: &State<Db>, cache: &State<Cache>, log: &State<FailureLog>) -> (Status, Probe) {
+async fn ready(
+    db: &State<Db>,
+    cache_handle: &State<Cache>,
+    log: &State<FailureLog>,
+) -> (Status, Probe) {
     let database = database_health(db).await;
     let database_up = database.error.is_none();
     if let Some(error) = &database.error {
         log.database
             .warn(&format!("readiness: MySQL is down: {error}"));
     }
-    let cache = cache.health().await;
+    let cache = cache_handle.health().await;
     if let Some(error) = &cache.error {
         log.cache
             .warn(&format!("readiness: the cache store is degraded: {error}"));
     }
-    let status = if database_up {
-        Status::Ok
-    } else {
-        Status::ServiceUnavailable
+    // A new generation's hot pages are rendered once before the instance takes
+    // traffic (the cache's warm start): a balancer waits for it.
+    let (status, word) = match (database_up, cache_handle.warming()) {
+        (false, _) => (Status::ServiceUnavailable, "unavailable"),
+        (true, true) => (Status::ServiceUnavailable, "warming"),
+        (true, false) => (Status::Ok, "ready"),
     };
     let body = json!({
-        "status": if database_up { "ready" } else { "unavailable" },
+        "status": word,
         "database": { "status": database.status },
         "cache": { "status": cache.status },
     });

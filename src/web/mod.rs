@@ -3,7 +3,7 @@
 
 mod admin;
 pub mod api;
-mod assets;
+pub(crate) mod assets;
 pub mod auth;
 mod catchers;
 pub mod cluster;

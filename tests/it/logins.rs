@@ -224,7 +224,12 @@ async fn a_next_that_is_not_a_uri_falls_back_to_the_home_page() {
 }
 
 /// A login attempt from `remote` (a client address), with the form's CSRF token.
-async fn login_from(app: &TestApp, remote: &str, username: &str, password: &str) -> (u16, String) {
+pub(crate) async fn login_from(
+    app: &TestApp,
+    remote: &str,
+    username: &str,
+    password: &str,
+) -> (u16, String) {
     let remote: SocketAddr = remote.parse().expect("an address");
     let (_, page) = app.get_text("/admin/login").await;
     let csrf = field_value(&page, "csrf").unwrap();

@@ -125,6 +125,12 @@ pub struct CacheConfig {
     /// Seconds during which an uncacheable answer is remembered so that others skip
     /// the lease wait.
     pub hit_for_miss_ttl: u64,
+    /// Seconds between two sweeps of the tag index (one instance of the
+    /// deployment sweeps): tag sets lose the keys of entries that expired or were
+    /// evicted, and purge marks older than a render may be go. An entry found
+    /// gone is removed from its set at the next sweep, so keep this above a few
+    /// seconds.
+    pub index_sweep_secs: u64,
     /// Probabilistic early refresh (`XFetch`) strength; 0 turns it off, 1 is the usual.
     pub early_refresh_beta: f64,
     /// Least seconds between two warnings of the same kind of cache failure.
@@ -139,6 +145,34 @@ pub struct CacheConfig {
     /// Keep the fragments apps ask for (`Cache::fragment`) in the store; `false`
     /// renders each one every time, as if there were no cache.
     pub fragments: bool,
+    /// Warm start: the list of the most requested pages, and what a starting
+    /// instance renders from it before it reports ready.
+    pub warm: WarmConfig,
+}
+
+/// `[default.cache.warm]`: the hot pages every instance counts, and how a
+/// starting instance of a new generation renders them before it is ready.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct WarmConfig {
+    /// Most pages on the shared list of hot pages, and most a starting instance
+    /// renders; 0 turns warm start (and the counting) off.
+    pub max_pages: u64,
+    /// Longest a starting instance warms before it reports ready whatever is left.
+    pub max_secs: u64,
+    /// One cacheable request in this many is counted (with that weight): the
+    /// counting costs the store one small write per this many requests.
+    pub sample_every: u64,
+}
+
+impl Default for WarmConfig {
+    fn default() -> Self {
+        Self {
+            max_pages: 100,
+            max_secs: 10,
+            sample_every: 10,
+        }
+    }
 }
 
 impl Default for CacheConfig {
@@ -169,11 +203,13 @@ impl Default for CacheConfig {
             lock_timeout_ms: 2_000,
             lease_ms: 5_000,
             hit_for_miss_ttl: 10,
+            index_sweep_secs: 60,
             early_refresh_beta: 0.0,
             warn_interval_secs: 10,
             soft_purge_on_write: false,
             precompress: true,
             fragments: true,
+            warm: WarmConfig::default(),
         }
     }
 }
@@ -311,6 +347,11 @@ impl CacheConfig {
                 bounds::HIT_FOR_MISS_TTL,
             ),
             (
+                "cache.index_sweep_secs",
+                self.index_sweep_secs,
+                bounds::INDEX_SWEEP_SECS,
+            ),
+            (
                 "cache.warn_interval_secs",
                 self.warn_interval_secs,
                 bounds::WARN_INTERVAL,
@@ -319,6 +360,17 @@ impl CacheConfig {
                 "cache.max_tags_per_entry",
                 u64::try_from(self.max_tags_per_entry).unwrap_or(u64::MAX),
                 bounds::TAGS_PER_ENTRY,
+            ),
+            (
+                "cache.warm.max_pages",
+                self.warm.max_pages,
+                bounds::WARM_PAGES,
+            ),
+            ("cache.warm.max_secs", self.warm.max_secs, bounds::WARM_SECS),
+            (
+                "cache.warm.sample_every",
+                self.warm.sample_every,
+                bounds::WARM_SAMPLE,
             ),
         ] {
             bounds::check(key, value, range)?;
@@ -443,12 +495,19 @@ mod bounds {
     pub const LEASE_MS: RangeInclusive<u64> = 1..=600_000;
     pub const HIT_FOR_MISS_TTL: RangeInclusive<u64> = 0..=DAY;
     pub const WARN_INTERVAL: RangeInclusive<u64> = 1..=DAY;
+    /// Above the longest a store takes from filing to setting its entry (5 s).
+    pub const INDEX_SWEEP_SECS: RangeInclusive<u64> = 10..=DAY;
     /// Sentinels of `cache.sentinel.nodes` (three or more survive one lost).
     pub const SENTINELS: RangeInclusive<usize> = 1..=16;
     /// Length of `cache.sentinel.master`.
     pub const MASTER_NAME_LEN: usize = 128;
     /// Rows an entry is filed under one by one (see `reads`).
     pub const TAGS_PER_ENTRY: RangeInclusive<u64> = 1..=4096;
+    /// Hot pages listed and warmed (0: off).
+    pub const WARM_PAGES: RangeInclusive<u64> = 0..=10_000;
+    /// Longest warm start: up to ten minutes.
+    pub const WARM_SECS: RangeInclusive<u64> = 1..=600;
+    pub const WARM_SAMPLE: RangeInclusive<u64> = 1..=10_000;
 
     /// `Err` naming `key` and the range when `value` is outside it.
     pub fn check(key: &str, value: u64, range: RangeInclusive<u64>) -> Result<(), String> {
@@ -486,6 +545,39 @@ pub fn redact_url(raw: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn warm_start_numbers_are_range_checked() {
+        for (warm, key) in [
+            (
+                WarmConfig {
+                    max_pages: 10_001,
+                    ..WarmConfig::default()
+                },
+                "cache.warm.max_pages: from 0 to 10000",
+            ),
+            (
+                WarmConfig {
+                    max_secs: 0,
+                    ..WarmConfig::default()
+                },
+                "cache.warm.max_secs: from 1 to 600",
+            ),
+            (
+                WarmConfig {
+                    sample_every: 0,
+                    ..WarmConfig::default()
+                },
+                "cache.warm.sample_every: from 1 to 10000",
+            ),
+        ] {
+            let config = CacheConfig {
+                warm,
+                ..CacheConfig::default()
+            };
+            assert!(config.validate().unwrap_err().starts_with(key), "{key}");
+        }
+    }
 
     #[test]
     fn defaults_are_valid() {

@@ -18,6 +18,7 @@ use super::render::Render;
 use super::revalidate::{self, Revalidation};
 use super::route_stats::RouteId;
 use super::stats::Stats;
+use super::warm::HotCandidate;
 
 /// The fairing's verdict on one request, kept in request-local state from
 /// `on_request` to `on_response`.
@@ -89,6 +90,11 @@ async fn verdict(
         vary: &vary,
     };
     let key = page_key(cache.key_base(), &parts, &policy.query);
+    // A page asked for without the headers it varies on can be warmed from its
+    // key alone: those are the ones the hot list counts.
+    if vary.iter().all(Option::is_none) && cache.sample_hot() {
+        request.local_cache(|| HotCandidate(Some(key.clone())));
+    }
 
     // The hottest path: a fresh page kept near, not due for early refresh.
     if let Some(entry) = cache.near_lookup(&key) {

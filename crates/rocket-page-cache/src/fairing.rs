@@ -11,7 +11,7 @@ use rocket::fairing::{self, Fairing, Info, Kind};
 use rocket::http::uri::Origin;
 use rocket::http::{Method, Status};
 use rocket::route::{Handler, Outcome as RouteOutcome};
-use rocket::{Build, Data, Request, Response, Rocket, Route};
+use rocket::{Build, Data, Orbit, Request, Response, Rocket, Route};
 
 use super::after_render::finish_render;
 use super::cache_status::Served;
@@ -25,6 +25,7 @@ use super::private::{SessionCheck, SessionChecks};
 use super::respond::{mark_bypass, serve_entry, serve_not_modified};
 use super::route_stats::{Outcome, RouteId};
 use super::stats::Stats;
+use super::warm::{self, HotCandidate, WARMED_HEADER};
 
 /// Where hits are rerouted. Requested directly, it is a 404.
 const HIT_ROUTE: &str = "/__rocket-cache/hit";
@@ -196,16 +197,22 @@ impl Handler for HitRoute {
 }
 
 /// Logs what happens when the Redis behind the cache is full (see
-/// `memory_report`); a store that cannot say is only mentioned.
-async fn report_memory_limits(cache: &Cache) {
+/// `memory_report`); a store that cannot say is only mentioned. `false` when
+/// the cache must not start on this Redis.
+async fn report_memory_limits(cache: &Cache) -> bool {
     match cache.memory_limits().await {
         Ok(limits) => match describe(&limits) {
+            Some((Loudness::Refuse, line)) => {
+                rocket::error!("{line}");
+                return false;
+            }
             Some((Loudness::Warn, line)) => rocket::warn!("{line}"),
             Some((Loudness::Info, line)) => rocket::info!("{line}"),
             None => {}
         },
         Err(e) => rocket::info!("page cache: could not read Redis's maxmemory ({e})"),
     }
+    true
 }
 
 /// `[cache]` from the figment; all defaults when the table is absent.
@@ -222,7 +229,7 @@ impl Fairing for PageCache {
     fn info(&self) -> Info {
         Info {
             name: "Page cache",
-            kind: Kind::Ignite | Kind::Request | Kind::Response | Kind::Shutdown,
+            kind: Kind::Ignite | Kind::Liftoff | Kind::Request | Kind::Response | Kind::Shutdown,
         }
     }
 
@@ -252,8 +259,11 @@ impl Fairing for PageCache {
             cache.config().default_ttl
         );
         cache.warm_up().await;
-        report_memory_limits(&cache).await;
+        if !report_memory_limits(&cache).await {
+            return Err(rocket);
+        }
         cache.start_near_link();
+        cache.start_index_sweep();
         let hit = Route::new(Method::Get, HIT_ROUTE, HitRoute);
         // HEAD hits get a route of their own: Rocket would find none, log "No
         // matching routes for HEAD" on every hit, and only then fall back to GET.
@@ -264,9 +274,18 @@ impl Fairing for PageCache {
             .mount("/", vec![hit, head_hit]))
     }
 
+    /// Warm start (see `warm`): decided here, before the first request is
+    /// answered, so `/health/ready` never says ready before it says warming.
+    async fn on_liftoff(&self, rocket: &Rocket<Orbit>) {
+        if let Some(cache) = rocket.state::<Cache>() {
+            warm::start::begin(cache, warm::start::own_listener(rocket)).await;
+        }
+    }
+
     async fn on_shutdown(&self, rocket: &Rocket<rocket::Orbit>) {
         if let Some(cache) = rocket.state::<Cache>() {
             cache.stop_near_link();
+            cache.stop_index_sweep();
         }
     }
 
@@ -291,31 +310,54 @@ impl Fairing for PageCache {
         let Some(cache) = request.rocket().state::<Cache>() else {
             return;
         };
-        if let Some(&(outcome, route)) = Observed::of(request).0.get() {
-            cache.route_stats().count(route, outcome);
-            if let Verdict::Render(render) = &verdict {
-                cache.route_stats().record_render(route, render.elapsed());
+        let warm_request = cache.is_warm_request(request);
+        let may_count = !warm_request && !matches!(verdict, Verdict::Bypass(_));
+        answer(cache, request, response, verdict).await;
+        // A page served or rendered (its status known only now), counted for
+        // the hot list when sampled; never the warm start's own requests.
+        if may_count && matches!(response.status().code, 200 | 304) {
+            if let HotCandidate(Some(key)) = request.local_cache(HotCandidate::default) {
+                cache.note_hot(key);
             }
         }
-        match verdict {
-            Verdict::Bypass(reason) => {
-                Stats::bump(&cache.stats().bypasses);
-                mark_bypass(response, reason);
-            }
-            Verdict::Serve { entry, served } => {
-                let counter = match served {
-                    Served::Hit | Served::Collapsed => &cache.stats().hits,
-                    Served::NearHit => &cache.stats().near_hits,
-                    Served::Stale => &cache.stats().stale,
-                };
-                Stats::bump(counter);
-                serve_entry(cache, request, response, &entry, served, None);
-            }
-            Verdict::NotModified(head) => {
-                Stats::bump(&cache.stats().hits);
-                serve_not_modified(cache, request, response, &head);
-            }
-            Verdict::Render(render) => finish_render(cache, request, response, *render).await,
+        // After the page was stored: the mark is for the warmer, not the entry.
+        if warm_request {
+            response.set_raw_header(WARMED_HEADER, "1");
         }
+    }
+}
+
+/// Writes the verdict into the response: a stored page, or what a render owes.
+async fn answer<'r>(
+    cache: &Cache,
+    request: &'r Request<'_>,
+    response: &mut Response<'r>,
+    verdict: Verdict,
+) {
+    if let Some(&(outcome, route)) = Observed::of(request).0.get() {
+        cache.route_stats().count(route, outcome);
+        if let Verdict::Render(render) = &verdict {
+            cache.route_stats().record_render(route, render.elapsed());
+        }
+    }
+    match verdict {
+        Verdict::Bypass(reason) => {
+            Stats::bump(&cache.stats().bypasses);
+            mark_bypass(response, reason);
+        }
+        Verdict::Serve { entry, served } => {
+            let counter = match served {
+                Served::Hit | Served::Collapsed => &cache.stats().hits,
+                Served::NearHit => &cache.stats().near_hits,
+                Served::Stale => &cache.stats().stale,
+            };
+            Stats::bump(counter);
+            serve_entry(cache, request, response, &entry, served, None);
+        }
+        Verdict::NotModified(head) => {
+            Stats::bump(&cache.stats().hits);
+            serve_not_modified(cache, request, response, &head);
+        }
+        Verdict::Render(render) => finish_render(cache, request, response, *render).await,
     }
 }

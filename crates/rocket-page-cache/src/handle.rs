@@ -30,6 +30,7 @@ use super::store::memory::MemoryStore;
 use super::store::none::NoStore;
 use super::store::redis::RedisStore;
 use super::store::{MemoryLimit, StalePatch, Store, StoreError, TagStamp, Usage};
+use super::warm::WarmState;
 
 /// The cache as the app and the fairing see it, managed by the fairing
 /// (`&State<Cache>`). Cloning is cheap: every clone shares one store, one set of
@@ -61,6 +62,10 @@ struct Inner {
     near: Option<Arc<NearCache>>,
     /// The task that keeps `near` coherent, once started.
     near_link: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// Warm start: whether this instance is warming, and its hot-page sampling.
+    warm: WarmState,
+    /// The task that sweeps the tag index, once started (shared stores only).
+    index_sweep: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 /// How a recorded value may be stored: for how long, up to what size (its
@@ -84,6 +89,10 @@ pub enum CacheUnavailable {
     /// The store failed repeatedly and is skipped for a moment.
     #[error("the cache store is skipped after repeated failures")]
     Skipped,
+    /// The backend lives in this process (`memory`) or nowhere (`none`): it
+    /// cannot count anything for the other instances.
+    #[error("the cache backend is not shared by the instances")]
+    NotShared,
 }
 
 impl From<StoreError> for CacheUnavailable {
@@ -173,6 +182,8 @@ impl Cache {
             inner: Arc::new(Inner {
                 near,
                 near_link: std::sync::Mutex::new(None),
+                warm: WarmState::default(),
+                index_sweep: std::sync::Mutex::new(None),
                 route_stats: RouteStats::new(policies.route_labels()),
                 policies,
                 key_base: key_base(&config.namespace, config.generation()),
@@ -201,6 +212,10 @@ impl Cache {
     /// freshness, grace and age decision is made at.
     pub(crate) fn now_ms(&self) -> u64 {
         self.inner.clock.now_ms()
+    }
+
+    pub(crate) fn warm_state(&self) -> &WarmState {
+        &self.inner.warm
     }
 
     pub(crate) fn store(&self) -> &dyn Store {
@@ -255,6 +270,52 @@ impl Cache {
         if let Some(old) = slot.replace(task) {
             old.abort();
         }
+    }
+
+    /// Starts the tag index sweep (see `index_sweep`) on a store shared by the
+    /// instances; the in-process store prunes its own index.
+    pub(crate) fn start_index_sweep(&self) {
+        if !matches!(self.inner.store.name(), "redis" | "redis-cluster") {
+            return;
+        }
+        let task = tokio::spawn(crate::index_sweep::run(self.clone()));
+        let mut slot = self
+            .inner
+            .index_sweep
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(old) = slot.replace(task) {
+            old.abort();
+        }
+    }
+
+    /// Stops the index sweep, if it runs.
+    pub(crate) fn stop_index_sweep(&self) {
+        let task = self
+            .inner
+            .index_sweep
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        if let Some(task) = task {
+            task.abort();
+        }
+    }
+
+    /// Logs a background task's store failure (rate-limited, as the others).
+    pub(crate) fn warn_store_error(&self, what: &str, e: &StoreError) {
+        self.inner.warnings.warn(|| format!("{what} failed: {e}"));
+    }
+
+    /// Counts what an index sweep removed.
+    pub(crate) fn count_index_sweep(&self, report: &crate::index_sweep::SweepReport) {
+        let stats = &self.inner.stats;
+        stats
+            .index_members_pruned
+            .fetch_add(report.members_removed, std::sync::atomic::Ordering::Relaxed);
+        stats
+            .index_marks_dropped
+            .fetch_add(report.marks_dropped, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Stops the link; the near cache is flushed and serves nothing after.
@@ -331,8 +392,23 @@ impl Cache {
         self.inner.breakers.for_key(key).allows()
     }
 
+    /// The breaker of the part of the store that holds `key`.
+    pub(crate) fn breaker_for(&self, key: &str) -> &Breaker {
+        self.inner.breakers.for_key(key)
+    }
+
+    /// `Ok` when the store is one every instance shares (Redis, one server or a
+    /// cluster), else [`CacheUnavailable::NotShared`].
+    pub(crate) fn shared_store(&self) -> Result<(), CacheUnavailable> {
+        if self.inner.config.backend == BackendKind::Redis {
+            Ok(())
+        } else {
+            Err(CacheUnavailable::NotShared)
+        }
+    }
+
     /// Runs a store operation within the budget, feeding `breaker` and the log.
-    async fn guarded<T>(
+    pub(crate) async fn guarded<T>(
         &self,
         breaker: &Breaker,
         what: &'static str,

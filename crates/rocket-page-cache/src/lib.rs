@@ -35,8 +35,12 @@
 //!   that keeps it coherent (one tracking connection per master on a cluster;
 //!   on the master of the moment under Sentinel).
 //! - `fleet`: per-minute counts of every instance, in the shared store.
+//! - `tally`: counts of events per member (the login throttle's), in the
+//!   shared store, bounded and forgotten after a quiet time.
 //! - `singleton`: work one instance does for all (a lease by name, renewed, and a
 //!   state only its holder may write).
+//! - `warm`: the shared list of hot pages, and the warm start of a new
+//!   generation (an instance renders them once before it reports ready).
 //! - `clock`: the time every freshness decision reads ([`Clock`]; a
 //!   [`ManualClock`] for tests).
 //! - `store`: Redis (one server, the master Redis Sentinel names, or a
@@ -62,6 +66,7 @@ mod fragment;
 #[cfg(test)]
 mod freshness_tests;
 mod handle;
+pub mod index_sweep;
 mod key;
 mod lease;
 mod memory_report;
@@ -76,9 +81,11 @@ mod route_stats;
 mod singleton;
 mod stats;
 mod store;
+mod tally;
+mod warm;
 
 pub use clock::{Clock, ManualClock};
-pub use config::{redact_url, BackendKind, CacheConfig, RuleConfig, SentinelConfig};
+pub use config::{redact_url, BackendKind, CacheConfig, RuleConfig, SentinelConfig, WarmConfig};
 pub use fairing::{request_outcome, PageCache, RequestOutcome};
 pub use handle::{Cache, CacheHealth, CacheUnavailable};
 pub use key::normalise_request_path;
@@ -88,4 +95,5 @@ pub use reads::{Change, Reads};
 pub use route_stats::{HistogramSnapshot, Outcome, RouteStatsSnapshot, RENDER_BUCKETS};
 pub use singleton::Singleton;
 pub use stats::StatsSnapshot;
-pub use store::{MemoryLimit, StoreError, Usage};
+pub use store::{MemoryLimit, StoreError, Tallied, Usage};
+pub use tally::TallyBounds;

@@ -7,16 +7,23 @@
 //! limit. Redis ships with none (`maxmemory 0`) and with `noeviction`: then
 //! nothing bounds it, and the line is a loud warning saying what to set. With a
 //! limit and `noeviction`, writes fail once full and pages are served uncached
-//! (rendered every time): a warning too. With a limit and an eviction policy,
-//! Redis makes room itself: an information line.
-
+//! (rendered every time): a warning too (purges still remove pages then).
+//!
+//! With a limit, the policy must be a `volatile-*` one: every page has a
+//! lifetime and may be evicted, while the tag index (the sets a purge finds
+//! pages by, and the purge marks) has none, so Redis never evicts it and a purge
+//! never misses a page (`index_sweep` keeps the index bounded). An `allkeys-*`
+//! policy could evict a tag's set and leave its pages served after their rows
+//! changed: the cache refuses to start on it.
 use super::store::MemoryLimit;
 
 /// How loud the line is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Loudness {
     Info,
     Warn,
+    /// The cache would not be correct on this server: it does not start.
+    Refuse,
 }
 
 /// The line to log about `limits`, and how loud; `None` when there is no
@@ -37,9 +44,7 @@ pub fn describe(limits: &[MemoryLimit]) -> Option<(Loudness, String)> {
         .iter()
         .map(|(limit, nodes)| {
             let (loud, consequence) = consequence(limit);
-            if loud == Loudness::Warn {
-                loudness = Loudness::Warn;
-            }
+            loudness = loudness.max(loud);
             let bound = if limit.max_bytes == 0 {
                 "no maxmemory".to_owned()
             } else {
@@ -58,42 +63,48 @@ pub fn describe(limits: &[MemoryLimit]) -> Option<(Loudness, String)> {
     Some((loudness, format!("page cache: {}", parts.join("; "))))
 }
 
-/// What one server does when full, and whether that deserves a warning.
+/// What one server does when full, and how loudly to say it.
 fn consequence(limit: &MemoryLimit) -> (Loudness, String) {
-    let evicts = limit.policy.starts_with("allkeys-") || limit.policy.starts_with("volatile-");
-    match (limit.max_bytes, evicts) {
-        (0, false) => (
+    let policy = limit.policy.as_str();
+    let evicts_any_key = policy.starts_with("allkeys-");
+    let evicts_pages = policy.starts_with("volatile-");
+    match limit.max_bytes {
+        0 if evicts_any_key || evicts_pages => (
+            Loudness::Warn,
+            format!(
+                "without maxmemory the {policy} policy never applies, so nothing bounds the \
+                 cache until the machine runs out of memory; set `maxmemory` (e.g. 1gb) and \
+                 `maxmemory-policy volatile-lru`"
+            ),
+        ),
+        0 => (
             Loudness::Warn,
             "NOTHING bounds the cache: every valid page anyone asks for is kept for its \
              lifetime, grace and stale-if-error, until the machine runs out of memory; set \
-             `maxmemory` (e.g. 1gb) and `maxmemory-policy allkeys-lru` on this Redis"
+             `maxmemory` (e.g. 1gb) and `maxmemory-policy volatile-lru` on this Redis"
                 .to_owned(),
         ),
-        (0, true) => (
-            Loudness::Warn,
+        _ if evicts_pages => (
+            Loudness::Info,
+            "when full, Redis evicts pages (each has a lifetime) to make room, never the \
+             tag index that purges find pages by (it has none; the index sweep bounds it); \
+             pages evicted are rendered again when asked for"
+                .to_owned(),
+        ),
+        _ if evicts_any_key => (
+            Loudness::Refuse,
             format!(
-                "without maxmemory the {} policy never applies, so nothing bounds the cache \
-                 until the machine runs out of memory; set `maxmemory` (e.g. 1gb)",
-                limit.policy
+                "the {policy} policy may evict the tag index that purges find pages by, and a \
+                 page whose rows changed would then be served until it expires; set \
+                 `maxmemory-policy volatile-lru` (or another volatile-* policy): pages have \
+                 lifetimes and are evicted first, the index has none"
             ),
         ),
-        (_, false) => (
+        _ => (
             Loudness::Warn,
             "when full, Redis refuses writes: new pages are then served uncached (rendered \
-             every time) until keys expire; set `maxmemory-policy allkeys-lru` to let Redis \
-             make room"
-                .to_owned(),
-        ),
-        (_, true) if limit.policy.starts_with("volatile-") => (
-            Loudness::Info,
-            "when full, Redis evicts keys that have a lifetime (every key the cache writes \
-             has one) to make room; pages evicted are rendered again when asked for"
-                .to_owned(),
-        ),
-        (_, true) => (
-            Loudness::Info,
-            "when full, Redis evicts keys to make room; pages evicted are rendered again \
-             when asked for"
+             every time) until keys expire, while purges still remove pages; set \
+             `maxmemory-policy volatile-lru` to let Redis make room"
                 .to_owned(),
         ),
     }
@@ -122,7 +133,7 @@ mod tests {
         let (loudness, line) = describe(&[limit("r:6379", 0, "noeviction")]).unwrap();
         assert_eq!(loudness, Loudness::Warn);
         assert!(line.starts_with("page cache: Redis r:6379: no maxmemory, maxmemory-policy noeviction: NOTHING bounds"), "{line}");
-        assert!(line.contains("allkeys-lru"), "{line}");
+        assert!(line.contains("volatile-lru"), "{line}");
     }
 
     #[test]
@@ -137,10 +148,10 @@ mod tests {
     }
 
     #[test]
-    fn a_limit_with_eviction_is_information_and_masters_alike_share_a_line() {
+    fn a_limit_with_a_volatile_policy_is_information_and_masters_alike_share_a_line() {
         let masters = [
-            limit("a:7000", 64 << 20, "allkeys-lru"),
-            limit("b:7001", 64 << 20, "allkeys-lru"),
+            limit("a:7000", 64 << 20, "volatile-lru"),
+            limit("b:7001", 64 << 20, "volatile-lru"),
         ];
         let (loudness, line) = describe(&masters).unwrap();
         assert_eq!(loudness, Loudness::Info);
@@ -148,14 +159,29 @@ mod tests {
             line.starts_with("page cache: Redis a:7000, b:7001: maxmemory 64.0 MiB"),
             "{line}"
         );
-        assert!(line.contains("evicts"), "{line}");
+        assert!(line.contains("evicts pages"), "{line}");
         let mixed = [
-            limit("a:7000", 64 << 20, "allkeys-lru"),
+            limit("a:7000", 64 << 20, "volatile-lru"),
             limit("b:7001", 0, "noeviction"),
         ];
         let (loudness, line) = describe(&mixed).unwrap();
         assert_eq!(loudness, Loudness::Warn, "one master unbounded is enough");
         assert!(line.contains("; Redis b:7001: no maxmemory"), "{line}");
         assert_eq!(describe(&[]), None);
+    }
+
+    #[test]
+    fn a_policy_that_may_evict_the_index_is_refused_naming_the_fix() {
+        for policy in ["allkeys-lru", "allkeys-lfu", "allkeys-random"] {
+            let masters = [
+                limit("a:7000", 64 << 20, "volatile-lru"),
+                limit("b:7001", 64 << 20, policy),
+            ];
+            let (loudness, line) = describe(&masters).unwrap();
+            assert_eq!(loudness, Loudness::Refuse, "{policy}");
+            assert!(line.contains("volatile-lru"), "{line}");
+        }
+        let unbounded = describe(&[limit("a:7000", 0, "allkeys-lru")]).unwrap();
+        assert_eq!(unbounded.0, Loudness::Warn, "no limit: nothing is evicted");
     }
 }

@@ -25,6 +25,8 @@ pub struct Stats {
     pub purges_from_log: AtomicU64,
     pub fragment_hits: AtomicU64,
     pub fragment_renders: AtomicU64,
+    pub index_members_pruned: AtomicU64,
+    pub index_marks_dropped: AtomicU64,
 }
 
 /// A copy of [`Stats`] at one moment.
@@ -49,6 +51,11 @@ pub struct StatsSnapshot {
     pub fragment_hits: u64,
     /// Fragments rendered (a miss, or the store not usable).
     pub fragment_renders: u64,
+    /// Tag set members removed by the index sweep (their entry expired or was
+    /// evicted).
+    pub index_members_pruned: u64,
+    /// Purge marks removed by the index sweep (older than a render may be).
+    pub index_marks_dropped: u64,
     /// Bytes the near cache holds now (0 when it is off).
     pub near_bytes: u64,
 }
@@ -74,6 +81,8 @@ impl Stats {
             purges_from_log: read(&self.purges_from_log),
             fragment_hits: read(&self.fragment_hits),
             fragment_renders: read(&self.fragment_renders),
+            index_members_pruned: read(&self.index_members_pruned),
+            index_marks_dropped: read(&self.index_marks_dropped),
             near_bytes: 0,
         }
     }

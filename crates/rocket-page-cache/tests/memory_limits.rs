@@ -13,15 +13,15 @@ use crate::support::shared::Shared;
 use crate::support::Namespace;
 
 #[tokio::test]
-async fn a_redis_of_64_mib_with_allkeys_lru_is_read_as_such() {
+async fn a_redis_of_64_mib_with_volatile_lru_is_read_as_such() {
     let redis =
-        OwnRedis::start_with(&["--maxmemory", "64mb", "--maxmemory-policy", "allkeys-lru"]).await;
+        OwnRedis::start_with(&["--maxmemory", "64mb", "--maxmemory-policy", "volatile-lru"]).await;
     let namespace = Namespace::throwaway(&redis.url);
     let app = TestApp::start_on(&redis.url, &namespace, &Arc::default(), json!({})).await;
     let limits = app.cache().memory_limits().await.expect("INFO answers");
     assert_eq!(limits.len(), 1, "{limits:?}");
     assert_eq!(limits[0].max_bytes, 64 * 1024 * 1024);
-    assert_eq!(limits[0].policy, "allkeys-lru");
+    assert_eq!(limits[0].policy, "volatile-lru");
     assert!(redis.url.contains(&limits[0].node), "{limits:?}");
 }
 

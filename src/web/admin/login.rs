@@ -26,6 +26,7 @@ use crate::web::auth::{
 };
 use crate::web::security_headers::OverTls;
 use crate::web::view::{flash_view, local_path, AdminReply, Denied, FlashView};
+use rocket_page_cache::Cache;
 
 pub fn routes() -> Vec<Route> {
     routes![login_form, login, logout]
@@ -123,6 +124,7 @@ impl<'r> Responder<'r, 'static> for LoginReply {
 #[post("/admin/login", data = "<form>")]
 async fn login(
     auth: &State<Auth>,
+    cache: Option<&State<Cache>>,
     db: &State<Db>,
     jar: &CookieJar<'_>,
     address: Option<IpAddr>,
@@ -163,7 +165,11 @@ async fn login(
     // A browser that logged in as this username before is not locked out by
     // failures from elsewhere (see `auth::device`).
     let device = device_for(jar, &username);
-    match auth.check_login(address, &username, password, device).await {
+    let shared = cache.map(State::inner);
+    match auth
+        .check_login(shared, address, &username, password, device)
+        .await
+    {
         LoginCheck::Valid => {}
         LoginCheck::Wrong => {
             return Ok(again(Status::Unauthorized, "Wrong username or password.").into())

@@ -7,7 +7,9 @@
 //! login form's address. A login attempt with a valid device cookie for the
 //! username it tries skips the per-username and per-address locks; its failures
 //! count against that device's id only, which locks that browser alone
-//! ([`LoginThrottle`](super::throttle::LoginThrottle) bounds and forgets them).
+//! ([`LoginThrottle`](super::throttle::LoginThrottle) bounds and forgets them, and
+//! counts them for the whole fleet in the shared store, as it does addresses and
+//! usernames).
 //! Browsers without one get the per-username lock, so strangers can still lock
 //! themselves out, never the admin's browser.
 

@@ -7,6 +7,7 @@
 
 pub mod config;
 mod device;
+mod fleet_throttle;
 mod gate;
 mod password;
 mod session;
@@ -109,8 +110,13 @@ impl Auth {
     /// device cookie for `username`), within the throttle and the bound on
     /// password checks in flight. The password is checked even when the username
     /// is wrong, so the time taken does not tell which was.
+    ///
+    /// Failures are counted for the whole fleet in `shared` (the page cache's
+    /// store), and in this process, which is what counts when `shared` is
+    /// `None` or cannot answer.
     pub async fn check_login(
         &self,
+        shared: Option<&rocket_page_cache::Cache>,
         address: Option<IpAddr>,
         username: &str,
         password: &str,
@@ -119,7 +125,11 @@ impl Auth {
         let Some(login) = &self.login else {
             return LoginCheck::Wrong;
         };
-        if let Err(wait) = self.throttle.check(address, username, device) {
+        let throttle = &self.throttle;
+        if let Err(wait) = throttle
+            .check_shared(shared, address, username, device)
+            .await
+        {
             return LoginCheck::LockedOut(wait);
         }
         let Some(permit) = self.gate.enter().await else {
@@ -129,10 +139,14 @@ impl Auth {
         let password_ok =
             password::verify_password_holding(&login.password_hash, password, permit).await;
         if user_ok && password_ok {
-            self.throttle.succeeded(address, username, device);
+            throttle
+                .succeeded_shared(shared, address, username, device)
+                .await;
             LoginCheck::Valid
         } else {
-            self.throttle.failed(address, username, device);
+            throttle
+                .failed_shared(shared, address, username, device)
+                .await;
             LoginCheck::Wrong
         }
     }

@@ -2,25 +2,29 @@
 //! with a device cookie, per device), with a lockout that doubles with every
 //! failure past the allowance.
 //!
-//! Both counts live in bounded in-process caches (moka): a flood of distinct
-//! usernames or addresses evicts the least useful entries instead of growing a map,
-//! and an entry is forgotten after [`FORGET_AFTER`] without failures. Usernames are
-//! kept as SHA-256 digests, so a long one costs no more than a short one. The counts
-//! are per instance: behind a load balancer an attacker gets the allowance once per
-//! instance, still with the same back-off on each.
+//! Failures are counted twice: in the shared store for the whole fleet (see
+//! `fleet_throttle`: behind a load balancer an attacker gets the allowance once,
+//! not once per instance), and in bounded in-process caches (moka) that are what
+//! the throttle goes by when the shared store cannot answer. A flood of distinct
+//! usernames or addresses evicts the least useful entries of either instead of
+//! growing a map, and an entry is forgotten after [`FORGET_AFTER`] without
+//! failures. Usernames are kept as SHA-256 digests, so a long one costs no more
+//! than a short one. An attempt waits out the longer of the two lockouts.
 
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use moka::sync::Cache;
+use rocket_page_cache::Cache as PageCache;
 use sha2::{Digest, Sha256};
 
 use super::device::DeviceId;
+use super::fleet_throttle::{self, AttemptKeys};
 
 /// Most addresses, and most usernames, tracked at once.
-const TRACKED: u64 = 10_000;
+pub(super) const TRACKED: u64 = 10_000;
 /// A key with no failure for this long starts afresh.
-const FORGET_AFTER: Duration = Duration::from_mins(15);
+pub(super) const FORGET_AFTER: Duration = Duration::from_mins(15);
 /// The longest lockout.
 const MAX_LOCKOUT: Duration = Duration::from_mins(15);
 
@@ -51,7 +55,61 @@ impl LoginThrottle {
     }
 
     /// `Err(wait)` while the attempt is locked out: with a device cookie, while
-    /// that device is; without one, while the address or the username is.
+    /// that device is; without one, while the address or the username is. By
+    /// the fleet's counts in `shared` and this instance's, whichever locks
+    /// longer; by this instance's alone when the shared store cannot answer.
+    pub async fn check_shared(
+        &self,
+        shared: Option<&PageCache>,
+        address: Option<IpAddr>,
+        username: &str,
+        device: Option<DeviceId>,
+    ) -> Result<(), Duration> {
+        let local = self.check(address, username, device).err();
+        let fleet = match shared {
+            Some(cache) => {
+                let keys = AttemptKeys::of(address, &digest(username), device);
+                fleet_throttle::wait(cache, &keys, self.allowed)
+                    .await
+                    .ok()
+                    .flatten()
+            }
+            None => None,
+        };
+        local.max(fleet).map_or(Ok(()), Err)
+    }
+
+    /// Counts a failed login here and in `shared` (see [`Self::failed`]).
+    pub async fn failed_shared(
+        &self,
+        shared: Option<&PageCache>,
+        address: Option<IpAddr>,
+        username: &str,
+        device: Option<DeviceId>,
+    ) {
+        self.failed(address, username, device);
+        if let Some(cache) = shared {
+            let keys = AttemptKeys::of(address, &digest(username), device);
+            let _ = fleet_throttle::failed(cache, &keys).await;
+        }
+    }
+
+    /// Clears the counts here and in `shared` (see [`Self::succeeded`]).
+    pub async fn succeeded_shared(
+        &self,
+        shared: Option<&PageCache>,
+        address: Option<IpAddr>,
+        username: &str,
+        device: Option<DeviceId>,
+    ) {
+        self.succeeded(address, username, device);
+        if let Some(cache) = shared {
+            let keys = AttemptKeys::of(address, &digest(username), device);
+            let _ = fleet_throttle::succeeded(cache, &keys).await;
+        }
+    }
+
+    /// As [`Self::check_shared`], by this instance's counts alone.
     pub fn check(
         &self,
         address: Option<IpAddr>,
@@ -129,7 +187,7 @@ where
 
 /// The lockout after the `count`th failure: none within the allowance, then 1 s,
 /// doubling, at most [`MAX_LOCKOUT`].
-fn lockout(count: u32, allowed: u32) -> Option<Duration> {
+pub(super) fn lockout(count: u32, allowed: u32) -> Option<Duration> {
     let past = count.checked_sub(allowed).filter(|past| *past > 0)?;
     let secs = 1_u64.checked_shl(past - 1).unwrap_or(u64::MAX);
     Some(Duration::from_secs(secs).min(MAX_LOCKOUT))

@@ -123,20 +123,7 @@ impl AppBuilder {
 
     /// Builds and ignites, returning the error instead of panicking.
     pub async fn try_start(mut self) -> Result<TestApp, rocket::Error> {
-        if self.extra_routes {
-            // Its own pattern, so its counters have their own route label; its
-            // tags come from the user row it reads.
-            self.rules
-                .push(serde_json::json!({ "path": "/test/user/<id>" }));
-            self.rules.push(serde_json::json!({ "path": "/test/*" }));
-        }
-        if !self.rules.is_empty() {
-            self.figment = self.figment.merge(("cache.rules", &self.rules));
-        }
-        let mut rocket = rocket_cache::build(self.figment);
-        if self.extra_routes {
-            rocket = routes::mount(rocket);
-        }
+        let rocket = self.build_rocket();
         let client = if self.untracked {
             Client::untracked(rocket).await?
         } else {
@@ -147,6 +134,25 @@ impl AppBuilder {
             namespace: self.namespace,
             db: self.db,
         })
+    }
+
+    /// The app from this builder's figment, rules and routes, not yet ignited.
+    pub(super) fn build_rocket(&mut self) -> rocket::Rocket<rocket::Build> {
+        if self.extra_routes {
+            // Its own pattern, so its counters have their own route label; its
+            // tags come from the user row it reads.
+            self.rules
+                .push(serde_json::json!({ "path": "/test/user/<id>" }));
+            self.rules.push(serde_json::json!({ "path": "/test/*" }));
+        }
+        if !self.rules.is_empty() {
+            self.figment = self.figment.clone().merge(("cache.rules", &self.rules));
+        }
+        let mut rocket = rocket_cache::build(self.figment.clone());
+        if self.extra_routes {
+            rocket = routes::mount(rocket);
+        }
+        rocket
     }
 }
 

@@ -459,16 +459,13 @@ impl Drop for ServedApp {
 
 impl AppBuilder {
     /// Launches the app on a free port of 127.0.0.1 and waits until it answers.
-    pub async fn serve(self) -> ServedApp {
+    pub async fn serve(mut self) -> ServedApp {
         let port = free_port();
-        let figment = self
+        self.figment = self
             .figment
             .merge(("address", "127.0.0.1"))
             .merge(("port", port));
-        let rocket = rocket_cache::build(figment)
-            .ignite()
-            .await
-            .expect("the app ignites");
+        let rocket = self.build_rocket().ignite().await.expect("the app ignites");
         let queries = rocket.state::<Db>().expect("Db managed").queries().clone();
         let cache = rocket
             .state::<rocket_page_cache::Cache>()

@@ -11,6 +11,10 @@ pub mod db;
 #[allow(dead_code, reason = "the engine's failover tests use the rest")]
 pub mod own_cluster;
 pub mod own_mariadb;
+/// The engine's `redis-server` of a test's own (one that may fill up).
+#[path = "../../../crates/rocket-page-cache/tests/support/own_redis.rs"]
+#[allow(dead_code, reason = "the engine's outage tests use the rest")]
+pub mod own_redis;
 /// The engine's Redis Sentinel deployment of a test's own (a master, a
 /// replica, three sentinels), so that app features are tried on it too.
 #[path = "../../../crates/rocket-page-cache/tests/support/own_sentinel.rs"]

@@ -47,18 +47,29 @@ use redis::{Script, Value};
 use sha2::{Digest, Sha256};
 use tokio::sync::Mutex;
 
-use super::commands::{self, millis, prefix_pattern, MARK_LIFETIME_MS};
-use super::{CountBatch, MemoryLimit, StalePatch, Store, StoreError, TagStamp, Usage};
+use super::commands::{self, prefix_pattern};
+use super::{
+    CountBatch, IndexMember, MemoryLimit, StalePatch, Store, StoreError, TagStamp, Tallied,
+    TallyMember, Usage,
+};
 
 /// Files a key into a tag's set, unless the tag was purged after the render
-/// began (its mark is above the render's `since`); keeps the set alive at least
-/// as long as the entry.
-/// KEYS: mark, set (one slot). ARGV: since, entry key, ttl ms.
-const FILE_UNDER_TAG: &str = r"
-if tonumber(redis.call('GET', KEYS[1]) or '0') > tonumber(ARGV[1]) then return 0 end
+/// began (its mark is above the render's `since`) or the render began too long
+/// ago for the marks to tell. The set has no lifetime (see the `redis`
+/// backend's `set_tagged_script` for why); the index sweep prunes it.
+/// KEYS: mark, set (one slot). ARGV: since, entry key.
+fn file_under_tag_script() -> Script {
+    Script::new(&format!(
+        "local since = tonumber(ARGV[1])\n{}{}",
+        commands::render_too_old_lua(),
+        FILE_UNDER_TAG_BODY
+    ))
+}
+
+const FILE_UNDER_TAG_BODY: &str = r"
+if tonumber(redis.call('GET', KEYS[1]) or '0') > since then return 0 end
 redis.call('SADD', KEYS[2], ARGV[2])
-local ttl = tonumber(ARGV[3])
-if redis.call('PTTL', KEYS[2]) < ttl then redis.call('PEXPIRE', KEYS[2], ttl) end
+if redis.call('PTTL', KEYS[2]) >= 0 then redis.call('PERSIST', KEYS[2]) end
 return 1
 ";
 
@@ -70,16 +81,18 @@ fn next_purge_number_script() -> Script {
     ))
 }
 
-/// Marks a tag with a purge's number (never lowering a later purge's mark) and
-/// hands back its members; a hard purge empties the set (its members are about
-/// to go), a soft one keeps it so that a later hard purge still finds the pages
-/// it marked stale.
-/// KEYS: mark, set (one slot). ARGV: soft flag, mark lifetime ms, purge number.
-const PURGE_TAG: &str = r"
-local n = tonumber(ARGV[3])
-if tonumber(redis.call('GET', KEYS[1]) or '0') < n then
-  redis.call('SET', KEYS[1], ARGV[3], 'PX', tonumber(ARGV[2]))
-end
+/// Marks a tag with a purge's number (never lowering a later purge's mark; the
+/// mark has no lifetime and is written through `pcall`, see `WRITE_MARK_LUA`)
+/// and hands back its members; a hard purge empties the set (its members are
+/// about to go), a soft one keeps it so that a later hard purge still finds the
+/// pages it marked stale.
+/// KEYS: mark, set (one slot). ARGV: soft flag, purge number.
+fn purge_tag_script() -> Script {
+    Script::new(&format!("{}{}", commands::WRITE_MARK_LUA, PURGE_TAG_BODY))
+}
+
+const PURGE_TAG_BODY: &str = r"
+write_mark(KEYS[1], ARGV[2])
 local members = redis.call('SMEMBERS', KEYS[2])
 if ARGV[1] ~= '1' then redis.call('DEL', KEYS[2]) end
 return members
@@ -87,18 +100,26 @@ return members
 
 /// Marks one value stale in place (see `StalePatch`): a value starting with the
 /// patch's prefix gets this node's time in ms, zero-padded to the patch's width,
-/// at its offset; any other value is unlinked (the patch is not for it).
+/// at its offset; any other value is unlinked (the patch is not for it), and so
+/// is one Redis refuses to patch (out of memory).
 /// KEYS: the value. ARGV: offset, width, prefix.
 const PATCH_STALE: &str = r"
 local magic = ARGV[3]
 if redis.call('GETRANGE', KEYS[1], 0, #magic - 1) == magic then
   local clock = redis.call('TIME')
   local now_ms = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
-  redis.call('SETRANGE', KEYS[1], tonumber(ARGV[1]), string.format('%0' .. ARGV[2] .. 'd', now_ms))
-  return 1
+  local stamp = string.format('%0' .. ARGV[2] .. 'd', now_ms)
+  if type(redis.pcall('SETRANGE', KEYS[1], tonumber(ARGV[1]), stamp)) == 'number' then
+    return 1
+  end
 end
 return redis.call('UNLINK', KEYS[1])
 ";
+
+/// The longest a store may take from filing its key to setting it before it
+/// takes the entry back: the index sweep relies on it (see
+/// `remove_index_members`), and sweeps are further apart than this.
+pub const FILING_SPAN_LIMIT: Duration = Duration::from_secs(5);
 
 /// Soft-purge patches in flight at once: each is a round trip to the member's
 /// master, and a tag may hold many pages.
@@ -118,6 +139,8 @@ pub struct ClusterStore {
     release_lease: Script,
     holder_scripts: commands::HolderScripts,
     count_scripts: commands::CountScripts,
+    tally_scripts: commands::TallyScripts,
+    sweep_scripts: commands::SweepScripts,
 }
 
 impl ClusterStore {
@@ -138,14 +161,16 @@ impl ClusterStore {
             client,
             conn: Mutex::new(None),
             tag_prefix,
-            file_under_tag: Script::new(FILE_UNDER_TAG),
+            file_under_tag: file_under_tag_script(),
             next_purge_number: next_purge_number_script(),
             purge_sequence: commands::purge_sequence_script(),
-            purge_tag: Script::new(PURGE_TAG),
+            purge_tag: purge_tag_script(),
             patch_stale: Script::new(PATCH_STALE),
             release_lease: commands::release_lease_script(),
             holder_scripts: commands::HolderScripts::default(),
             count_scripts: commands::CountScripts::default(),
+            tally_scripts: commands::TallyScripts::default(),
+            sweep_scripts: commands::SweepScripts::default(),
         })
     }
 
@@ -204,6 +229,28 @@ impl ClusterStore {
             )
             .await?;
         Ok(redis::from_redis_value(reply).map_err(redis::RedisError::from)?)
+    }
+
+    /// Every key starting with `prefix`, on every master (SCAN walks).
+    async fn keys_under(
+        &self,
+        conn: &mut ClusterConnection,
+        prefix: &str,
+    ) -> Result<Vec<String>, StoreError> {
+        let pattern = prefix_pattern(prefix);
+        let mut found = Vec::new();
+        for master in self.masters(conn).await? {
+            let mut cursor = 0;
+            loop {
+                let (next, keys) = Self::scan_step(conn, &master, cursor, &pattern).await?;
+                found.extend(keys);
+                if next == 0 {
+                    break;
+                }
+                cursor = next;
+            }
+        }
+        Ok(found)
     }
 
     /// Applies the stale patch to each of `keys`, a bounded number at once;
@@ -266,13 +313,11 @@ impl Store for ClusterStore {
         stamp: &TagStamp,
     ) -> Result<bool, StoreError> {
         let conn = self.conn().await?;
+        let filing_began = std::time::Instant::now();
         let filings = stamp.tags.iter().map(|tag| {
             let mut conn = conn.clone();
             let mut call = self.file_under_tag.key(self.mark_key(tag));
-            call.key(self.set_key(tag))
-                .arg(stamp.since)
-                .arg(key)
-                .arg(millis(ttl));
+            call.key(self.set_key(tag)).arg(stamp.since).arg(key);
             async move { call.invoke_async::<i64>(&mut conn).await }
         });
         let filed = try_join_all(filings).await?;
@@ -283,7 +328,8 @@ impl Store for ClusterStore {
         commands::set(&mut conn, key, &value, ttl).await?;
         let keys: Vec<String> = stamp.tags.iter().map(|t| self.mark_key(t)).collect();
         let marks = commands::marks(&mut conn, &keys).await?;
-        let unmoved = marks.iter().all(|&mark| mark <= stamp.since);
+        let unmoved = marks.iter().all(|&mark| mark <= stamp.since)
+            && filing_began.elapsed() < FILING_SPAN_LIMIT;
         if !unmoved {
             commands::unlink(&mut conn, &[key.to_owned()]).await?;
         }
@@ -316,7 +362,6 @@ impl Store for ClusterStore {
             let mut call = self.purge_tag.key(self.mark_key(tag));
             call.key(self.set_key(tag))
                 .arg(if stale.is_some() { "1" } else { "0" })
-                .arg(MARK_LIFETIME_MS)
                 .arg(number);
             async move { call.invoke_async::<Vec<String>>(&mut conn).await }
         });
@@ -419,6 +464,64 @@ impl Store for ClusterStore {
         commands::read_counts(&mut self.conn().await?, scripts, counts, alive, alive_since).await
     }
 
+    async fn count_hot(
+        &self,
+        key: &str,
+        member: &str,
+        weight: u64,
+        bound: u64,
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        let scripts = &self.tally_scripts;
+        commands::count_hot(
+            &mut self.conn().await?,
+            scripts,
+            (key, member),
+            weight,
+            bound,
+            ttl,
+        )
+        .await
+    }
+
+    async fn hottest(&self, key: &str, n: u64) -> Result<Vec<String>, StoreError> {
+        commands::hottest(&mut self.conn().await?, key, n).await
+    }
+
+    async fn tally_add(
+        &self,
+        members: &[TallyMember<'_>],
+        bound: u64,
+        forget: Duration,
+    ) -> Result<Vec<u64>, StoreError> {
+        commands::tally_add(
+            &mut self.conn().await?,
+            &self.tally_scripts,
+            members,
+            bound,
+            forget,
+        )
+        .await
+    }
+
+    async fn tally_read(
+        &self,
+        members: &[TallyMember<'_>],
+        forget: Duration,
+    ) -> Result<Vec<Tallied>, StoreError> {
+        commands::tally_read(
+            &mut self.conn().await?,
+            &self.tally_scripts,
+            members,
+            forget,
+        )
+        .await
+    }
+
+    async fn tally_forget(&self, members: &[TallyMember<'_>]) -> Result<(), StoreError> {
+        commands::tally_forget(&mut self.conn().await?, &self.tally_scripts, members).await
+    }
+
     async fn hold_lease(&self, key: &str, token: &str, ttl: Duration) -> Result<bool, StoreError> {
         commands::hold_lease(
             &mut self.conn().await?,
@@ -452,6 +555,74 @@ impl Store for ClusterStore {
             ttl,
         )
         .await
+    }
+
+    async fn dead_index_members(&self, limit: usize) -> Result<Vec<IndexMember>, StoreError> {
+        let mut conn = self.conn().await?;
+        let mut dead = Vec::new();
+        let sets = self
+            .keys_under(&mut conn, &format!("{}tag:", self.tag_prefix))
+            .await?;
+        let exists = |key: String| {
+            let mut conn = conn.clone();
+            async move {
+                let n: u64 = redis::cmd("EXISTS").arg(key).query_async(&mut conn).await?;
+                Ok(n > 0)
+            }
+        };
+        for set in sets {
+            if dead.len() >= limit {
+                break;
+            }
+            let mut walk = conn.clone();
+            commands::dead_members(&mut walk, &set, &mut dead, limit, &exists).await?;
+        }
+        Ok(dead)
+    }
+
+    /// Not atomic here (the entry and the set live on different masters): the
+    /// sweep only removes what it found gone a sweep ago, longer than
+    /// [`FILING_SPAN_LIMIT`], the most a store may take from filing to setting.
+    async fn remove_index_members(&self, members: &[IndexMember]) -> Result<u64, StoreError> {
+        let conn = self.conn().await?;
+        let mut removed = 0;
+        for batch in members.chunks(commands::SWEEP_BATCH) {
+            let removals = batch.iter().map(|member| {
+                let mut conn = conn.clone();
+                async move {
+                    let exists: u64 = redis::cmd("EXISTS")
+                        .arg(&member.key)
+                        .query_async(&mut conn)
+                        .await?;
+                    if exists != 0 {
+                        return Ok::<u64, StoreError>(0);
+                    }
+                    Ok(redis::cmd("SREM")
+                        .arg(&member.set)
+                        .arg(&member.key)
+                        .query_async(&mut conn)
+                        .await?)
+                }
+            });
+            removed += try_join_all(removals).await?.into_iter().sum::<u64>();
+        }
+        Ok(removed)
+    }
+
+    async fn drop_old_marks(&self) -> Result<u64, StoreError> {
+        let mut conn = self.conn().await?;
+        let marks = self
+            .keys_under(&mut conn, &format!("{}tgen:", self.tag_prefix))
+            .await?;
+        let mut dropped = 0;
+        for batch in marks.chunks(commands::SWEEP_BATCH) {
+            let drops = batch.iter().map(|mark| {
+                let mut conn = conn.clone();
+                async move { commands::drop_old_mark(&mut conn, &self.sweep_scripts, mark).await }
+            });
+            dropped += try_join_all(drops).await?.into_iter().sum::<u64>();
+        }
+        Ok(dropped)
     }
 
     /// PING on a random node: the cluster connection answers.

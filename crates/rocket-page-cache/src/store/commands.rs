@@ -14,10 +14,38 @@ use super::StoreError;
 /// Keys visited per SCAN step.
 pub const SCAN_COUNT: u64 = 500;
 
-/// How long a tag's purge mark outlives its last purge. Renders last seconds, so
-/// a day is ample: a mark that lapses reads as 0, and only renders that began
-/// before that purge could be refused by it.
-pub const MARK_LIFETIME_MS: u64 = 86_400_000;
+/// How long a purge mark matters: a render that began longer ago than this is
+/// never stored (see [`RENDER_TOO_OLD_LUA`]), so a mark older than this refuses
+/// nothing and the index sweep may drop it. Renders last seconds.
+pub const MARK_LIFETIME_MS: u64 = 600_000;
+
+/// Lua that returns 0 from the script when the render that read `since` (a
+/// purge sequence number, which never runs behind Redis's clock in µs) began
+/// more than [`MARK_LIFETIME_MS`] ago: its tags' marks may have been swept, so
+/// nothing could tell whether a purge came after it. Expects `since`.
+pub fn render_too_old_lua() -> String {
+    format!(
+        r"
+local clock_now = redis.call('TIME')
+local now_us = tonumber(clock_now[1]) * 1000000 + tonumber(clock_now[2])
+if since < now_us - {} then return 0 end
+",
+        MARK_LIFETIME_MS * 1000
+    )
+}
+
+/// Lua that writes a purge mark `mark` (digits) into the key `mark_key` with no
+/// lifetime: under a `volatile-*` policy Redis then never evicts it, and the
+/// index sweep removes it once it is older than [`MARK_LIFETIME_MS`]. Through
+/// `pcall`: a Redis out of memory under `noeviction` refuses the write, and the
+/// purge must still remove its pages (a store is refused just the same then).
+pub const WRITE_MARK_LUA: &str = r"
+local function write_mark(mark_key, mark)
+  if tonumber(redis.call('GET', mark_key) or '0') < tonumber(mark) then
+    redis.pcall('SET', mark_key, mark)
+  end
+end
+";
 
 /// The purge sequence's current number. Were the key ever lost (evicted,
 /// deleted by hand), Redis's clock in microseconds stands in for it: every later
@@ -33,12 +61,14 @@ return tonumber(clock[1]) * 1000000 + tonumber(clock[2])
 /// Lua that takes the next purge number into `n`: above the sequence and above
 /// Redis's clock in microseconds (so a sequence that was lost, see
 /// [`PURGE_SEQUENCE`], still moves past every number handed out since), and
-/// saves it. Expects the sequence's key in `sequence`.
+/// saves it (through `pcall`: a Redis out of memory refuses the write, and the
+/// clock still numbers the next purge above this one). Expects the sequence's
+/// key in `sequence`.
 pub const NEXT_PURGE_NUMBER_LUA: &str = r"
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000000 + tonumber(clock[2]) + 1
 local n = math.max(tonumber(redis.call('GET', sequence) or '0') + 1, now)
-redis.call('SET', sequence, string.format('%.0f', n))
+redis.pcall('SET', sequence, string.format('%.0f', n))
 ";
 
 /// `{prefix}purge-seq`: the purge sequence of a namespace.
@@ -57,6 +87,89 @@ pub async fn purge_sequence<C: ConnectionLike + Send>(
     key: &str,
 ) -> Result<u64, StoreError> {
     Ok(script.key(key).invoke_async(conn).await?)
+}
+
+/// Deletes a purge mark older than [`MARK_LIFETIME_MS`] by Redis's clock (the
+/// mark is a purge number, µs-based). One key: valid on a cluster.
+fn drop_old_mark_script() -> Script {
+    Script::new(&format!(
+        r"
+local mark = tonumber(redis.call('GET', KEYS[1]) or 'x')
+local clock = redis.call('TIME')
+local now_us = tonumber(clock[1]) * 1000000 + tonumber(clock[2])
+if mark and mark < now_us - {} then return redis.call('DEL', KEYS[1]) end
+return 0
+",
+        MARK_LIFETIME_MS * 1000
+    ))
+}
+
+/// The index sweep's scripts and key names, built once per store.
+pub struct SweepScripts {
+    drop_old_mark: Script,
+}
+
+impl Default for SweepScripts {
+    fn default() -> Self {
+        Self {
+            drop_old_mark: drop_old_mark_script(),
+        }
+    }
+}
+
+/// Entries looked up at once by a sweep.
+pub const SWEEP_BATCH: usize = 200;
+
+/// Adds to `dead` the members of `set` whose entry does not exist, until `dead`
+/// holds `limit`. `exists` checks one key (each store sends it where the key
+/// lives: a cluster client to the key's master), a batch at once.
+pub async fn dead_members<C, F, Fut>(
+    conn: &mut C,
+    set: &str,
+    dead: &mut Vec<super::IndexMember>,
+    limit: usize,
+    exists: F,
+) -> Result<(), StoreError>
+where
+    C: ConnectionLike + Send,
+    F: Fn(String) -> Fut,
+    Fut: std::future::Future<Output = Result<bool, StoreError>>,
+{
+    let mut cursor = 0u64;
+    loop {
+        let (next, members): (u64, Vec<String>) = redis::cmd("SSCAN")
+            .arg(set)
+            .arg(cursor)
+            .arg("COUNT")
+            .arg(SCAN_COUNT)
+            .query_async(conn)
+            .await?;
+        for batch in members.chunks(SWEEP_BATCH) {
+            let checks = batch.iter().map(|member| exists(member.clone()));
+            let found = futures_util::future::try_join_all(checks).await?;
+            for (member, exists) in batch.iter().zip(found) {
+                if !exists && dead.len() < limit {
+                    dead.push(super::IndexMember {
+                        set: set.to_owned(),
+                        key: member.clone(),
+                    });
+                }
+            }
+        }
+        if next == 0 || dead.len() >= limit {
+            return Ok(());
+        }
+        cursor = next;
+    }
+}
+
+/// Deletes `mark` if it is older than a render may be; 1 if it went.
+pub async fn drop_old_mark<C: ConnectionLike + Send>(
+    conn: &mut C,
+    scripts: &SweepScripts,
+    mark: &str,
+) -> Result<u64, StoreError> {
+    Ok(scripts.drop_old_mark.key(mark).invoke_async(conn).await?)
 }
 
 /// Frees a lease only for the token that holds it. One key: valid on a cluster.
@@ -232,6 +345,215 @@ pub async fn read_counts<C: ConnectionLike + Send>(
         })
         .collect::<Result<_, StoreError>>()?;
     Ok((hashes, alive_count))
+}
+
+/// Adds to a member of a bounded top list (Space-Saving: a newcomer to a full
+/// list replaces the lowest member and inherits its score). KEYS: the list.
+/// ARGV: member, weight, bound, ttl ms.
+const COUNT_HOT: &str = r"
+local weight = tonumber(ARGV[2])
+if redis.call('ZSCORE', KEYS[1], ARGV[1]) then
+  redis.call('ZINCRBY', KEYS[1], weight, ARGV[1])
+else
+  local base = 0
+  local over = redis.call('ZCARD', KEYS[1]) - tonumber(ARGV[3]) + 1
+  if over > 0 then
+    local gone = redis.call('ZPOPMIN', KEYS[1], over)
+    base = tonumber(gone[#gone])
+  end
+  redis.call('ZADD', KEYS[1], base + weight, ARGV[1])
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+return 1
+";
+
+/// Counts one event per member in its tally. Members quiet for `forget` are
+/// dropped a bounded batch at a time, and past `bound` the least recently
+/// counted go. KEYS: (counts, last) per member. ARGV: bound, forget ms, then the
+/// members. Returns each member's count.
+const TALLY_ADD: &str = r"
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+local bound = tonumber(ARGV[1])
+local forget = tonumber(ARGV[2])
+local out = {}
+for i = 1, #KEYS, 2 do
+  local counts, last, member = KEYS[i], KEYS[i + 1], ARGV[2 + (i + 1) / 2]
+  local quiet = redis.call('ZRANGEBYSCORE', last, '-inf', '(' .. (now - forget), 'LIMIT', 0, 64)
+  if #quiet > 0 then
+    redis.call('ZREM', last, unpack(quiet))
+    redis.call('HDEL', counts, unpack(quiet))
+  end
+  local seen = redis.call('ZSCORE', last, member)
+  if seen and tonumber(seen) < now - forget then redis.call('HDEL', counts, member) end
+  out[#out + 1] = redis.call('HINCRBY', counts, member, 1)
+  redis.call('ZADD', last, now, member)
+  local over = redis.call('ZCARD', last) - bound
+  if over > 0 then
+    local gone = redis.call('ZPOPMIN', last, over)
+    for j = 1, #gone, 2 do redis.call('HDEL', counts, gone[j]) end
+  end
+  redis.call('PEXPIRE', counts, forget)
+  redis.call('PEXPIRE', last, forget)
+end
+return out
+";
+
+/// Each member's count and ms since its last event (0, 0 when never counted or
+/// quiet for `forget`). KEYS: (counts, last) per member. ARGV: forget ms, then
+/// the members.
+const TALLY_READ: &str = r"
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+local forget = tonumber(ARGV[1])
+local out = {}
+for i = 1, #KEYS, 2 do
+  local member = ARGV[1 + (i + 1) / 2]
+  local seen = redis.call('ZSCORE', KEYS[i + 1], member)
+  local count = redis.call('HGET', KEYS[i], member)
+  if seen and count and tonumber(seen) >= now - forget then
+    out[#out + 1] = tonumber(count)
+    out[#out + 1] = math.max(0, now - tonumber(seen))
+  else
+    out[#out + 1] = 0
+    out[#out + 1] = 0
+  end
+end
+return out
+";
+
+/// Forgets members. KEYS: (counts, last) per member. ARGV: the members.
+const TALLY_FORGET: &str = r"
+for i = 1, #KEYS, 2 do
+  local member = ARGV[(i + 1) / 2]
+  redis.call('HDEL', KEYS[i], member)
+  redis.call('ZREM', KEYS[i + 1], member)
+end
+return 1
+";
+
+/// The scripts of top lists and tallies, built once per store.
+pub struct TallyScripts {
+    count_hot: Script,
+    add: Script,
+    read: Script,
+    forget: Script,
+}
+
+impl Default for TallyScripts {
+    fn default() -> Self {
+        Self {
+            count_hot: Script::new(COUNT_HOT),
+            add: Script::new(TALLY_ADD),
+            read: Script::new(TALLY_READ),
+            forget: Script::new(TALLY_FORGET),
+        }
+    }
+}
+
+pub async fn count_hot<C: ConnectionLike + Send>(
+    conn: &mut C,
+    scripts: &TallyScripts,
+    (key, member): (&str, &str),
+    weight: u64,
+    bound: u64,
+    ttl: Duration,
+) -> Result<(), StoreError> {
+    let _: i64 = scripts
+        .count_hot
+        .key(key)
+        .arg(member)
+        .arg(weight)
+        .arg(bound.max(1))
+        .arg(millis(ttl))
+        .invoke_async(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn hottest<C: ConnectionLike + Send>(
+    conn: &mut C,
+    key: &str,
+    n: u64,
+) -> Result<Vec<String>, StoreError> {
+    if n == 0 {
+        return Ok(Vec::new());
+    }
+    Ok(redis::cmd("ZRANGE")
+        .arg(key)
+        .arg(0)
+        .arg(n - 1)
+        .arg("REV")
+        .query_async(conn)
+        .await?)
+}
+
+/// A script call with the (counts, last) keys of each member, then `args`,
+/// then the members.
+fn tally_call<'s>(
+    script: &'s Script,
+    members: &[super::TallyMember<'_>],
+    args: &[u64],
+) -> redis::ScriptInvocation<'s> {
+    let mut call = script.prepare_invoke();
+    for m in members {
+        call.key(m.counts).key(m.last);
+    }
+    for arg in args {
+        call.arg(*arg);
+    }
+    for m in members {
+        call.arg(m.member);
+    }
+    call
+}
+
+pub async fn tally_add<C: ConnectionLike + Send>(
+    conn: &mut C,
+    scripts: &TallyScripts,
+    members: &[super::TallyMember<'_>],
+    bound: u64,
+    forget: Duration,
+) -> Result<Vec<u64>, StoreError> {
+    if members.is_empty() {
+        return Ok(Vec::new());
+    }
+    let call = tally_call(&scripts.add, members, &[bound.max(1), millis(forget)]);
+    Ok(call.invoke_async(conn).await?)
+}
+
+pub async fn tally_read<C: ConnectionLike + Send>(
+    conn: &mut C,
+    scripts: &TallyScripts,
+    members: &[super::TallyMember<'_>],
+    forget: Duration,
+) -> Result<Vec<super::Tallied>, StoreError> {
+    if members.is_empty() {
+        return Ok(Vec::new());
+    }
+    let call = tally_call(&scripts.read, members, &[millis(forget)]);
+    let flat: Vec<u64> = call.invoke_async(conn).await?;
+    Ok(flat
+        .chunks(2)
+        .map(|pair| super::Tallied {
+            count: pair[0],
+            since_last: Duration::from_millis(pair.get(1).copied().unwrap_or_default()),
+        })
+        .collect())
+}
+
+pub async fn tally_forget<C: ConnectionLike + Send>(
+    conn: &mut C,
+    scripts: &TallyScripts,
+    members: &[super::TallyMember<'_>],
+) -> Result<(), StoreError> {
+    if members.is_empty() {
+        return Ok(());
+    }
+    let _: i64 = tally_call(&scripts.forget, members, &[])
+        .invoke_async(conn)
+        .await?;
+    Ok(())
 }
 
 /// The release script, built once per store.

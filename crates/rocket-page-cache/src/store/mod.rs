@@ -207,6 +207,27 @@ pub trait Store: Send + Sync + 'static {
         Ok(Vec::new())
     }
 
+    /// Members of tag sets whose entry is gone (expired or evicted), at most
+    /// `limit` of them: the index sweep removes those it finds gone twice, a
+    /// sweep apart (see `index_sweep`). Empty for a store that prunes its own.
+    async fn dead_index_members(&self, limit: usize) -> Result<Vec<IndexMember>, StoreError> {
+        let _ = limit;
+        Ok(Vec::new())
+    }
+
+    /// Removes each of `members` from its set if its entry is still gone;
+    /// returns how many went.
+    async fn remove_index_members(&self, members: &[IndexMember]) -> Result<u64, StoreError> {
+        let _ = members;
+        Ok(0)
+    }
+
+    /// Deletes the purge marks older than a render may be (`MARK_LIFETIME_MS`
+    /// in `commands`): they can no longer refuse anything. Returns how many went.
+    async fn drop_old_marks(&self) -> Result<u64, StoreError> {
+        Ok(0)
+    }
+
     /// Adds `deltas` to the counter hash `counts` (which then lives `ttl`), and
     /// scores `member` with `now` in the sorted set `alive`, dropping members
     /// scored below `forget_below` (the set then lives `ttl_alive`): all of it or
@@ -214,10 +235,7 @@ pub trait Store: Send + Sync + 'static {
     /// no fleet to count: it says so.
     async fn add_counts(&self, batch: &CountBatch<'_>) -> Result<(), StoreError> {
         let _ = batch;
-        Err(StoreError::Protocol(format!(
-            "the {} backend is not shared by the instances",
-            self.name()
-        )))
+        Err(not_shared(self.name()))
     }
 
     /// The counter hashes `counts` (empty for those that do not exist) and how
@@ -230,11 +248,94 @@ pub trait Store: Send + Sync + 'static {
         alive_since: u64,
     ) -> Result<(Vec<Vec<(String, u64)>>, u64), StoreError> {
         let _ = (counts, alive, alive_since);
-        Err(StoreError::Protocol(format!(
-            "the {} backend is not shared by the instances",
-            self.name()
-        )))
+        Err(not_shared(self.name()))
     }
+
+    /// Adds `weight` to `member` of the bounded top list `key` (a sorted set of
+    /// at most `bound` members that then lives `ttl`). A new member of a full
+    /// list takes the place of the lowest one and starts from its score plus
+    /// `weight` (the Space-Saving rule: a member that is truly frequent cannot be
+    /// kept out, whatever came before it). One key: valid on a cluster.
+    async fn count_hot(
+        &self,
+        key: &str,
+        member: &str,
+        weight: u64,
+        bound: u64,
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        let _ = (key, member, weight, bound, ttl);
+        Err(not_shared(self.name()))
+    }
+
+    /// The `n` members of the top list `key` with the highest scores, highest
+    /// first (empty when there is no list).
+    async fn hottest(&self, key: &str, n: u64) -> Result<Vec<String>, StoreError> {
+        let _ = (key, n);
+        Err(not_shared(self.name()))
+    }
+
+    /// Counts one event for each member, in its tally (see [`TallyMember`]),
+    /// atomically; returns each member's count since it was last quiet for
+    /// `forget`. A tally keeps at most `bound` members (the least recently
+    /// counted go first) and its keys live `forget` past the last event. The
+    /// keys of all `members` must share a cluster slot.
+    async fn tally_add(
+        &self,
+        members: &[TallyMember<'_>],
+        bound: u64,
+        forget: Duration,
+    ) -> Result<Vec<u64>, StoreError> {
+        let _ = (members, bound, forget);
+        Err(not_shared(self.name()))
+    }
+
+    /// Each member's count and how long ago its last event was, by the store's
+    /// clock; a member never counted, or quiet for `forget`, reads as
+    /// [`Tallied::default`]. Same slot rule as [`Self::tally_add`].
+    async fn tally_read(
+        &self,
+        members: &[TallyMember<'_>],
+        forget: Duration,
+    ) -> Result<Vec<Tallied>, StoreError> {
+        let _ = (members, forget);
+        Err(not_shared(self.name()))
+    }
+
+    /// Forgets these members' counts. Same slot rule as [`Self::tally_add`].
+    async fn tally_forget(&self, members: &[TallyMember<'_>]) -> Result<(), StoreError> {
+        let _ = members;
+        Err(not_shared(self.name()))
+    }
+}
+
+/// What a store in this process answers to what only a shared store can do.
+fn not_shared(name: &str) -> StoreError {
+    StoreError::Protocol(format!("the {name} backend is not shared by the instances"))
+}
+
+/// One member of a tally: `counts` (a hash of counts by member) and `last` (a
+/// sorted set of members by the time of their last event) are the tally's two
+/// keys.
+#[derive(Debug, Clone, Copy)]
+pub struct TallyMember<'a> {
+    pub counts: &'a str,
+    pub last: &'a str,
+    pub member: &'a str,
+}
+
+/// A member's count in a tally, and how long ago its last event was.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Tallied {
+    pub count: u64,
+    pub since_last: Duration,
+}
+
+/// A member of a tag set: the set's key and the entry key filed in it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct IndexMember {
+    pub set: String,
+    pub key: String,
 }
 
 /// One instance's news for [`Store::add_counts`].

@@ -11,31 +11,48 @@
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures_util::future::try_join_all;
 use redis::aio::{
     ConnectionLike, ConnectionManager, ConnectionManagerConfig, MultiplexedConnection,
 };
 use redis::{Cmd, Pipeline, RedisFuture, Script, Value};
 
-use super::commands::{self, millis, prefix_pattern, MARK_LIFETIME_MS};
+use super::commands::{self, millis, prefix_pattern};
 use super::sentinel::{MasterConnection, MasterSource};
-use super::{CountBatch, MemoryLimit, StalePatch, Store, StoreError, TagStamp, Usage};
+use super::{
+    CountBatch, IndexMember, MemoryLimit, StalePatch, Store, StoreError, TagStamp, Tallied,
+    TallyMember, Usage,
+};
 use crate::config::SentinelConfig;
 
 /// Stores an entry and files it under its tags, unless a tag was purged after
-/// the render began (its purge mark is above the render's `since`).
+/// the render began (its purge mark is above the render's `since`) or the render
+/// began too long ago for the marks to tell. A tag set has no lifetime, so that
+/// under a `volatile-*` policy Redis evicts pages and never the index that finds
+/// them; filing into a set drops up to two of its members whose entry is gone,
+/// which keeps each set near the size of what it still files (the index sweep
+/// does the rest).
 /// KEYS: entry, then (mark, set) per tag. ARGV: ttl ms, value, since.
-const SET_TAGGED: &str = r"
-local since = tonumber(ARGV[3])
+fn set_tagged_script() -> Script {
+    Script::new(&format!(
+        "local since = tonumber(ARGV[3])\n{}{}",
+        commands::render_too_old_lua(),
+        SET_TAGGED_BODY
+    ))
+}
+
+const SET_TAGGED_BODY: &str = r"
 for i = 2, #KEYS, 2 do
   if tonumber(redis.call('GET', KEYS[i]) or '0') > since then return 0 end
 end
-local ttl = tonumber(ARGV[1])
-redis.call('SET', KEYS[1], ARGV[2], 'PX', ttl)
+redis.call('SET', KEYS[1], ARGV[2], 'PX', tonumber(ARGV[1]))
 for i = 3, #KEYS, 2 do
   local set = KEYS[i]
+  for _, other in ipairs(redis.call('SRANDMEMBER', set, 2)) do
+    if redis.call('EXISTS', other) == 0 then redis.call('SREM', set, other) end
+  end
   redis.call('SADD', set, KEYS[1])
-  local left = redis.call('PTTL', set)
-  if left < ttl then redis.call('PEXPIRE', set, ttl) end
+  if redis.call('PTTL', set) >= 0 then redis.call('PERSIST', set) end
 end
 return 1
 ";
@@ -46,12 +63,16 @@ return 1
 /// zero-padded digits of the patch's width, written at its offset; the others are
 /// unlinked (a value the patch is not for would be corrupted by it). Redis's clock
 /// is used so that every instance's soft purges agree.
+/// Marks are written with `pcall` and a patch that Redis refuses becomes an
+/// unlink: a Redis out of memory under `noeviction` refuses writes, and a purge
+/// must still remove its pages then.
 /// KEYS: the purge sequence, then (mark, set) per tag. ARGV: soft flag, patch
-/// offset, patch width, patch prefix, mark lifetime in ms.
+/// offset, patch width, patch prefix.
 fn purge_tags_script() -> Script {
     Script::new(&format!(
-        "local sequence = KEYS[1]\n{}{}",
+        "local sequence = KEYS[1]\n{}{}{}",
         commands::NEXT_PURGE_NUMBER_LUA,
+        commands::WRITE_MARK_LUA,
         PURGE_TAGS_BODY
     ))
 }
@@ -70,12 +91,12 @@ if soft then
 end
 local touched = 0
 for i = 2, #KEYS, 2 do
-  redis.call('SET', KEYS[i], mark, 'PX', tonumber(ARGV[5]))
+  write_mark(KEYS[i], mark)
   local set = KEYS[i + 1]
   for _, key in ipairs(redis.call('SMEMBERS', set)) do
     if soft then
-      if redis.call('GETRANGE', key, 0, #magic - 1) == magic then
-        redis.call('SETRANGE', key, offset, stamp)
+      if redis.call('GETRANGE', key, 0, #magic - 1) == magic
+          and type(redis.pcall('SETRANGE', key, offset, stamp)) == 'number' then
         touched = touched + 1
       else
         touched = touched + redis.call('UNLINK', key)
@@ -87,6 +108,13 @@ for i = 2, #KEYS, 2 do
   if not soft then redis.call('DEL', set) end
 end
 return touched
+";
+
+/// Removes an entry's key from a tag set if the entry is gone: atomic, so an
+/// entry stored again meanwhile stays filed. KEYS: set, entry.
+const REMOVE_IF_GONE: &str = r"
+if redis.call('EXISTS', KEYS[2]) == 0 then return redis.call('SREM', KEYS[1], KEYS[2]) end
+return 0
 ";
 
 /// Where a [`RedisStore`]'s connections come from.
@@ -154,6 +182,9 @@ pub struct RedisStore {
     release_lease: Script,
     holder_scripts: commands::HolderScripts,
     count_scripts: commands::CountScripts,
+    tally_scripts: commands::TallyScripts,
+    sweep_scripts: commands::SweepScripts,
+    remove_if_gone: Script,
 }
 
 impl RedisStore {
@@ -211,12 +242,15 @@ impl RedisStore {
         Self {
             source,
             tag_prefix,
-            set_tagged: Script::new(SET_TAGGED),
+            set_tagged: set_tagged_script(),
             purge_tags: purge_tags_script(),
             purge_sequence: commands::purge_sequence_script(),
             release_lease: commands::release_lease_script(),
             holder_scripts: commands::HolderScripts::default(),
             count_scripts: commands::CountScripts::default(),
+            tally_scripts: commands::TallyScripts::default(),
+            sweep_scripts: commands::SweepScripts::default(),
+            remove_if_gone: Script::new(REMOVE_IF_GONE),
         }
     }
 
@@ -255,6 +289,30 @@ impl RedisStore {
                 let (conn, node) = master.dedicated().await?;
                 Ok((Conn::Dedicated(conn), node))
             }
+        }
+    }
+
+    /// Whether `key` exists, on a hot connection of its own (checks run at once).
+    async fn exists(&self, key: String) -> Result<bool, StoreError> {
+        let n: u64 = redis::cmd("EXISTS")
+            .arg(key)
+            .query_async(&mut self.hot().await?)
+            .await?;
+        Ok(n > 0)
+    }
+
+    /// Every key starting with `prefix` (a SCAN walk): the tag sets or the marks.
+    async fn keys_under(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        let pattern = prefix_pattern(prefix);
+        let (mut conn, _) = self.walk_conn().await?;
+        let (mut cursor, mut found) = (0, Vec::new());
+        loop {
+            let (next, keys) = Self::scan_step(&mut conn, cursor, &pattern).await?;
+            found.extend(keys);
+            if next == 0 {
+                return Ok(found);
+            }
+            cursor = next;
         }
     }
 
@@ -339,7 +397,6 @@ impl Store for RedisStore {
                 .arg(patch.prefix),
             None => call.arg("0").arg(0).arg(0).arg(""),
         };
-        call.arg(MARK_LIFETIME_MS);
         Ok(call.invoke_async(&mut conn).await?)
     }
 
@@ -423,6 +480,58 @@ impl Store for RedisStore {
         commands::read_counts(&mut self.hot().await?, scripts, counts, alive, alive_since).await
     }
 
+    async fn count_hot(
+        &self,
+        key: &str,
+        member: &str,
+        weight: u64,
+        bound: u64,
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        let scripts = &self.tally_scripts;
+        commands::count_hot(
+            &mut self.hot().await?,
+            scripts,
+            (key, member),
+            weight,
+            bound,
+            ttl,
+        )
+        .await
+    }
+
+    async fn hottest(&self, key: &str, n: u64) -> Result<Vec<String>, StoreError> {
+        commands::hottest(&mut self.hot().await?, key, n).await
+    }
+
+    async fn tally_add(
+        &self,
+        members: &[TallyMember<'_>],
+        bound: u64,
+        forget: Duration,
+    ) -> Result<Vec<u64>, StoreError> {
+        commands::tally_add(
+            &mut self.hot().await?,
+            &self.tally_scripts,
+            members,
+            bound,
+            forget,
+        )
+        .await
+    }
+
+    async fn tally_read(
+        &self,
+        members: &[TallyMember<'_>],
+        forget: Duration,
+    ) -> Result<Vec<Tallied>, StoreError> {
+        commands::tally_read(&mut self.hot().await?, &self.tally_scripts, members, forget).await
+    }
+
+    async fn tally_forget(&self, members: &[TallyMember<'_>]) -> Result<(), StoreError> {
+        commands::tally_forget(&mut self.hot().await?, &self.tally_scripts, members).await
+    }
+
     async fn hold_lease(&self, key: &str, token: &str, ttl: Duration) -> Result<bool, StoreError> {
         commands::hold_lease(
             &mut self.hot().await?,
@@ -460,6 +569,48 @@ impl Store for RedisStore {
 
     async fn ping(&self) -> Result<(), StoreError> {
         commands::ping(&mut self.hot().await?).await
+    }
+
+    async fn dead_index_members(&self, limit: usize) -> Result<Vec<IndexMember>, StoreError> {
+        let mut dead = Vec::new();
+        for set in self.keys_under(&self.set_key("")).await? {
+            if dead.len() >= limit {
+                break;
+            }
+            let mut conn = self.hot().await?;
+            commands::dead_members(&mut conn, &set, &mut dead, limit, |key| self.exists(key))
+                .await?;
+        }
+        Ok(dead)
+    }
+
+    async fn remove_index_members(&self, members: &[IndexMember]) -> Result<u64, StoreError> {
+        let mut removed = 0;
+        for batch in members.chunks(commands::SWEEP_BATCH) {
+            let removals =
+                batch.iter().map(|member| {
+                    let mut call = self.remove_if_gone.key(&member.set);
+                    call.key(&member.key);
+                    async move {
+                        Ok::<u64, StoreError>(call.invoke_async(&mut self.hot().await?).await?)
+                    }
+                });
+            removed += try_join_all(removals).await?.into_iter().sum::<u64>();
+        }
+        Ok(removed)
+    }
+
+    async fn drop_old_marks(&self) -> Result<u64, StoreError> {
+        let marks = self.keys_under(&self.mark_key("")).await?;
+        let mut dropped = 0;
+        for batch in marks.chunks(commands::SWEEP_BATCH) {
+            let drops = batch.iter().map(|mark| async move {
+                let mut conn = self.hot().await?;
+                commands::drop_old_mark(&mut conn, &self.sweep_scripts, mark).await
+            });
+            dropped += try_join_all(drops).await?.into_iter().sum::<u64>();
+        }
+        Ok(dropped)
     }
 
     async fn memory_limits(&self) -> Result<Vec<MemoryLimit>, StoreError> {

@@ -1,10 +1,9 @@
 //! A `redis-server` of a test's own on a free port, for what the shared one must
-//! never do: go away, or freeze mid-connection.
+//! never do: go away, freeze mid-connection, or fill up. Self-contained, so
+//! that the app's tests include it too.
 
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
-
-use super::eventually;
+use std::time::{Duration, Instant};
 
 /// A running `redis-server`, killed when dropped.
 pub struct OwnRedis {
@@ -33,21 +32,21 @@ impl OwnRedis {
         let url = format!("redis://127.0.0.1:{port}/");
         let redis = Self { child, url };
         let client = redis::Client::open(redis.url.as_str()).expect("redis URL");
-        eventually(
-            "own redis-server answers PING",
-            Duration::from_secs(10),
-            || {
-                let client = client.clone();
-                async move {
-                    let mut conn = client.get_multiplexed_async_connection().await.ok()?;
-                    redis::cmd("PING")
-                        .query_async::<String>(&mut conn)
-                        .await
-                        .ok()
-                }
-            },
-        )
-        .await;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let answered = async {
+                let mut conn = client.get_multiplexed_async_connection().await.ok()?;
+                redis::cmd("PING")
+                    .query_async::<String>(&mut conn)
+                    .await
+                    .ok()
+            };
+            if answered.await.is_some() {
+                break;
+            }
+            assert!(Instant::now() < deadline, "own redis-server answers PING");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
         redis
     }
 
