@@ -44,7 +44,8 @@ pub fn build(figment: Figment) -> Rocket<Build> {
         // Then this, so a refused request reaches neither the cache nor a route.
         .attach(web::host_guard::HostGuard)
         .attach(web::auth::AuthFairing::new(secret_key))
-        .attach(Template::fairing())
+        // With the helper that places cached fragments in admin pages.
+        .attach(Template::custom(web::fragments::register_helpers))
         .attach(db::DbFairing)
         .attach(web::metrics::MetricsAccess::fairing())
         .attach(

@@ -185,21 +185,36 @@ pub async fn answer_list(
     request: Result<PageRequest, BadPageQuery>,
     base: &str,
 ) -> Result<ListAnswer, AppError> {
-    let request = match request {
+    let request = match accepted_request(request, base)? {
         Ok(request) => request,
-        Err(BadPageQuery::DefaultSize(canonical)) => {
-            return Ok(ListAnswer::Redirect(Redirect::permanent(format!(
-                "{base}{canonical}"
-            ))))
-        }
-        Err(bad) => return Err(bad.into()),
+        Err(redirect) => return Ok(ListAnswer::Redirect(redirect)),
     };
     Ok(match load_listing(db, cache, reads, request).await? {
         Listed::Page(listing) => ListAnswer::Page(listing),
-        Listed::Moved(to) => {
-            ListAnswer::Redirect(Redirect::temporary(list_href(base, to.after, to.per_page)))
-        }
+        Listed::Moved(to) => ListAnswer::Redirect(moved_to(base, &to)),
     })
+}
+
+/// The request the list at `base` reads (`Ok`), or the address it goes to
+/// instead (`per_page` written out at its default: permanently to the address
+/// without it); a refused query is the error.
+pub fn accepted_request(
+    request: Result<PageRequest, BadPageQuery>,
+    base: &str,
+) -> Result<Result<PageRequest, Redirect>, AppError> {
+    match request {
+        Ok(request) => Ok(Ok(request)),
+        Err(BadPageQuery::DefaultSize(canonical)) => {
+            Ok(Err(Redirect::permanent(format!("{base}{canonical}"))))
+        }
+        Err(bad) => Err(bad.into()),
+    }
+}
+
+/// Where a list request whose cursor names no user goes (temporarily): the
+/// page of the same users.
+pub fn moved_to(base: &str, to: &PageRequest) -> Redirect {
+    Redirect::temporary(list_href(base, to.after, to.per_page))
 }
 
 /// Reads the page `request` names, with its neighbours' starts and the total:

@@ -9,6 +9,7 @@ mod catchers;
 pub mod cluster;
 mod csrf_form;
 pub mod error;
+pub mod fragments;
 pub mod health;
 pub mod host_guard;
 pub mod invalidate;

@@ -3,9 +3,11 @@
 use rocket::response::Redirect;
 use rocket::serde::Serialize;
 use rocket::{get, routes, Either, Route, State};
-use rocket_dyn_templates::{context, Template};
+use rocket_dyn_templates::{context, Metadata, Template};
+use serde::Deserialize;
 
-use super::listing::{answer_list, thousands, ListAnswer, Listing, Total};
+use super::fragments::{self, Fragments, Html, ADMIN_ROLE, FRAGMENT_TTL};
+use super::listing::{accepted_request, load_listing, moved_to, thousands, Listed, Listing, Total};
 use super::pagination::{
     canonical_after, canonical_per_page, no_page_numbers, BadPageQuery, PageRequest,
     DEFAULT_PER_PAGE,
@@ -13,7 +15,7 @@ use super::pagination::{
 use super::reads::load_user;
 use super::render_db::RenderDb;
 use super::user_id::{canonical_user_id, NoSuchUser};
-use super::view::{AdminView, FlashView, Shown, Viewer};
+use super::view::{Shown, Viewer};
 use crate::db::users::{User, UserId};
 use crate::web::error::AppError;
 use rocket_page_cache::{Cache, Reads, RoutePolicy};
@@ -40,18 +42,39 @@ pub fn cache_policies() -> Vec<RoutePolicy> {
     ]
 }
 
+/// The list's body (`users/list`): the public page's, and the admins' shared
+/// fragment with `actions` set.
 #[derive(Serialize)]
 #[serde(crate = "rocket::serde")]
-struct ListView<'a> {
-    title: &'static str,
+struct ListBody<'a> {
     items: &'a [User],
     summary: String,
     pager: Option<Pager>,
     /// This page as JSON.
     json: ListLink,
-    /// Set for the admin only (edit buttons); such pages are never stored.
-    admin: Option<AdminView>,
-    flash: Option<FlashView>,
+    /// The Edit and Delete links of each row (the same for every admin).
+    actions: bool,
+}
+
+impl<'a> ListBody<'a> {
+    fn of(listing: &'a Listing, actions: bool) -> Self {
+        Self {
+            items: &listing.items,
+            summary: summary(listing),
+            pager: pager(listing),
+            json: ListLink::new(listing.request.after, listing.request.per_page),
+            actions,
+        }
+    }
+}
+
+/// The public list page: its body in place.
+#[derive(Serialize)]
+#[serde(crate = "rocket::serde")]
+struct ListView<'a> {
+    title: &'static str,
+    #[serde(flatten)]
+    body: ListBody<'a>,
 }
 
 /// The links between pages: first, previous, the numbers near this page (when
@@ -105,24 +128,84 @@ async fn index(
     cache: &State<Cache>,
     reads: Reads,
     viewer: Viewer,
+    metadata: Metadata<'_>,
     request: Result<PageRequest, BadPageQuery>,
 ) -> Result<Either<Shown<Template>, Redirect>, AppError> {
-    let listing = match answer_list(&db, cache, &reads, request, LIST).await? {
-        ListAnswer::Page(listing) => listing,
-        ListAnswer::Redirect(to) => return Ok(Either::Right(to)),
+    let request = match accepted_request(request, LIST)? {
+        Ok(request) => request,
+        Err(redirect) => return Ok(Either::Right(redirect)),
+    };
+    if viewer.is_admin() {
+        return admin_index(&db, cache, &reads, viewer, &metadata, request).await;
+    }
+    let listing = match load_listing(&db, cache, &reads, request).await? {
+        Listed::Page(listing) => listing,
+        Listed::Moved(to) => return Ok(Either::Right(moved_to(LIST, &to))),
     };
     let view = ListView {
         title: "Users",
-        items: &listing.items,
-        summary: summary(&listing),
-        pager: pager(&listing),
-        json: ListLink::new(listing.request.after, listing.request.per_page),
-        admin: viewer.admin.clone(),
-        flash: viewer.flash.clone(),
+        body: ListBody::of(&listing, false),
     };
     Ok(Either::Left(Shown {
         inner: Template::render("users/index", &view),
-        private: viewer.is_admin(),
+        private: false,
+    }))
+}
+
+/// Why the admins' list fragment was not made: the page moved (its cursor
+/// names no user), or an error. Neither is stored.
+enum ListFragmentError {
+    Moved(PageRequest),
+    Failed(AppError),
+}
+
+impl From<AppError> for ListFragmentError {
+    fn from(error: AppError) -> Self {
+        Self::Failed(error)
+    }
+}
+
+/// The admin's list: the page around the shared fragment of its body, private.
+async fn admin_index(
+    db: &RenderDb<'_>,
+    cache: &Cache,
+    reads: &Reads,
+    viewer: Viewer,
+    metadata: &Metadata<'_>,
+    request: PageRequest,
+) -> Result<Either<Shown<Template>, Redirect>, AppError> {
+    let after = request.after.map(|id| id.to_string()).unwrap_or_default();
+    let per_page = request.per_page.to_string();
+    let vary = [ADMIN_ROLE, ("after", &after), ("per_page", &per_page)];
+    let list = cache
+        .fragment("users-list", &vary, FRAGMENT_TTL, reads, |own| async move {
+            match load_listing(db, cache, &own, request).await? {
+                Listed::Page(listing) => Ok(fragments::render(
+                    metadata,
+                    "users/list",
+                    ListBody::of(&listing, true),
+                )?),
+                Listed::Moved(to) => Err(ListFragmentError::Moved(to)),
+            }
+        })
+        .await;
+    let list = match list {
+        Ok(list) => list,
+        Err(ListFragmentError::Moved(to)) => return Ok(Either::Right(moved_to(LIST, &to))),
+        Err(ListFragmentError::Failed(error)) => return Err(error),
+    };
+    let page = Template::render(
+        "users/index",
+        context! {
+            title: "Users",
+            admin: viewer.admin,
+            flash: viewer.flash,
+            fragments: Fragments::from([("list", list)]),
+        },
+    );
+    Ok(Either::Left(Shown {
+        inner: page,
+        private: true,
     }))
 }
 
@@ -214,22 +297,80 @@ fn pager(listing: &Listing) -> Option<Pager> {
 #[get("/users/<id>")]
 async fn show(
     db: RenderDb<'_>,
+    cache: &State<Cache>,
     reads: Reads,
     viewer: Viewer,
+    metadata: Metadata<'_>,
     id: Result<UserId, NoSuchUser>,
 ) -> Result<Shown<Template>, AppError> {
-    let user = load_user(&db, &reads, id?).await?;
+    let id = id?;
+    if viewer.is_admin() {
+        return admin_show(&db, cache, &reads, viewer, &metadata, id).await;
+    }
+    let user = load_user(&db, &reads, id).await?;
     let page = Template::render(
         "users/show",
         context! {
             title: user.name.clone(),
             user,
-            admin: viewer.admin.clone(),
-            flash: viewer.flash.clone(),
         },
     );
     Ok(Shown {
         inner: page,
-        private: viewer.is_admin(),
+        private: false,
+    })
+}
+
+/// The admins' shared fragment of a user's page: the details with their
+/// actions, and the name for the page's title.
+#[derive(Serialize, Deserialize)]
+#[serde(crate = "rocket::serde")]
+struct UserDetail {
+    title: String,
+    detail: Html,
+}
+
+/// The admin's user page: the page around the shared fragment, private.
+async fn admin_show(
+    db: &RenderDb<'_>,
+    cache: &Cache,
+    reads: &Reads,
+    viewer: Viewer,
+    metadata: &Metadata<'_>,
+    id: UserId,
+) -> Result<Shown<Template>, AppError> {
+    let key = id.to_string();
+    let shown = cache
+        .fragment(
+            "user-detail",
+            &[ADMIN_ROLE, ("id", &key)],
+            FRAGMENT_TTL,
+            reads,
+            |own| async move {
+                let user = load_user(db, &own, id).await?;
+                let detail = fragments::render(
+                    metadata,
+                    "users/detail",
+                    context! { user: &user, actions: true },
+                )?;
+                Ok::<_, AppError>(UserDetail {
+                    title: user.name,
+                    detail,
+                })
+            },
+        )
+        .await?;
+    let page = Template::render(
+        "users/show",
+        context! {
+            title: shown.title,
+            admin: viewer.admin,
+            flash: viewer.flash,
+            fragments: Fragments::from([("detail", shown.detail)]),
+        },
+    );
+    Ok(Shown {
+        inner: page,
+        private: true,
     })
 }

@@ -3,7 +3,7 @@
 
 use rocket::http::{Header, Status};
 use rocket::request::{FlashMessage, FromRequest, Outcome, Request};
-use rocket::response::{self, Flash, Redirect, Responder};
+use rocket::response::{self, Body, Flash, Redirect, Responder};
 use rocket_dyn_templates::Template;
 use serde::Serialize;
 
@@ -97,11 +97,21 @@ pub struct Shown<R> {
     pub private: bool,
 }
 
+/// Largest piece a rendered page is handed to the connection in.
+const MAX_PAGE_CHUNK: usize = 64 * 1024;
+
 impl<'r, 'o: 'r, R: Responder<'r, 'o>> Responder<'r, 'o> for Shown<R> {
     fn respond_to(self, request: &'r Request<'_>) -> response::Result<'o> {
         let mut response = self.inner.respond_to(request)?;
         if self.private {
             set_private(&mut response);
+        }
+        // A rendered page is in memory already: hand it to the connection in one
+        // piece (Rocket's default is 4 KiB chunks, each a wake-up of the writing
+        // task), as the cache does for its hits; the cap bounds what a slow
+        // reader holds.
+        if let Some(len) = response.body().preset_size() {
+            response.set_max_chunk_size(len.clamp(Body::DEFAULT_MAX_CHUNK, MAX_PAGE_CHUNK));
         }
         Ok(response)
     }

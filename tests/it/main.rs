@@ -17,6 +17,7 @@ mod device_cookies;
 mod eviction;
 mod fleet_logins;
 mod follower;
+mod fragments;
 mod generation;
 mod health;
 mod invalidation;

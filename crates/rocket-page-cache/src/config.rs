@@ -142,6 +142,9 @@ pub struct CacheConfig {
     /// Store each text page also in br and gzip, compressed once when stored, and
     /// serve hits in the coding the request accepts (`Vary: Accept-Encoding`).
     pub precompress: bool,
+    /// Keep the fragments apps ask for (`Cache::fragment`) in the store; `false`
+    /// renders each one every time, as if there were no cache.
+    pub fragments: bool,
     /// Warm start: the list of the most requested pages, and what a starting
     /// instance renders from it before it reports ready.
     pub warm: WarmConfig,
@@ -205,6 +208,7 @@ impl Default for CacheConfig {
             warn_interval_secs: 10,
             soft_purge_on_write: false,
             precompress: true,
+            fragments: true,
             warm: WarmConfig::default(),
         }
     }

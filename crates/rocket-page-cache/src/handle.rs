@@ -68,6 +68,14 @@ struct Inner {
     index_sweep: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
+/// How a recorded value may be stored: for how long, up to what size (its
+/// encoding), and whether at all (a switched-off feature computes each time).
+pub(crate) struct RecordedStore {
+    pub ttl: Duration,
+    pub max_bytes: Option<usize>,
+    pub use_store: bool,
+}
+
 /// Why the store could not be used for an operation. The request goes on
 /// without the cache; the failure was already counted and logged.
 #[derive(Debug, thiserror::Error)]
@@ -618,43 +626,81 @@ impl Cache {
         F: FnOnce(Reads) -> Fut,
         Fut: std::future::Future<Output = Result<T, E>>,
     {
+        let full_key = format!("{}memo:{key}", self.inner.key_base);
+        let storable = RecordedStore {
+            ttl,
+            max_bytes: None,
+            use_store: true,
+        };
+        self.recorded_at(&full_key, storable, reads, compute)
+            .await
+            .0
+    }
+
+    /// The value recorded under `full_key` with the reads that made it, or
+    /// `compute`'s, stored under its reads as `storable` allows (and only if
+    /// none of them was purged since `compute` began); the reads go into
+    /// `reads` either way. Also says whether the value came from the store.
+    pub(crate) async fn recorded_at<T, E, F, Fut>(
+        &self,
+        full_key: &str,
+        storable: RecordedStore,
+        reads: &Reads,
+        compute: F,
+    ) -> (Result<T, E>, bool)
+    where
+        T: Serialize + serde::de::DeserializeOwned,
+        F: FnOnce(Reads) -> Fut,
+        Fut: std::future::Future<Output = Result<T, E>>,
+    {
         #[derive(Serialize, serde::Deserialize)]
         struct Recorded<T> {
             value: T,
             reads: ReadSet,
         }
         let own = Reads::new(self.inner.config.max_tags_per_entry);
-        let full_key = format!("{}memo:{key}", self.inner.key_base);
-        if !self.enabled() || !self.store_allowed_for(&full_key) {
+        if !storable.use_store || !self.enabled() || !self.store_allowed_for(full_key) {
             let value = compute(own.clone()).await;
             reads.merge(&own.snapshot());
-            return value;
+            return (value, false);
         }
-        if let Some(raw) = self.memo_lookup(&full_key).await {
+        if let Some(raw) = self.memo_lookup(full_key).await {
             if let Ok(found) = serde_json::from_slice::<Recorded<T>>(&raw) {
                 reads.merge(&found.reads);
-                return Ok(found.value);
+                return (Ok(found.value), true);
             }
         }
         let stamp = self.stamp_tags(Vec::new()).await.ok();
         let value = compute(own.clone()).await;
         let read = own.snapshot();
         reads.merge(&read);
-        let value = value?;
+        let value = match value {
+            Ok(value) => value,
+            Err(e) => return (Err(e), false),
+        };
         let tags = read
             .tags()
             .map(|tags| tags.into_iter().map(bounded_tag).collect());
         if let (Some(mut stamp), Some(tags)) = (stamp, tags) {
             stamp.tags = tags;
             let recorded = Recorded { value, reads: read };
-            if let Ok(raw) = serde_json::to_vec(&recorded) {
+            let raw = serde_json::to_vec(&recorded)
+                .ok()
+                .filter(|raw| storable.max_bytes.is_none_or(|max| raw.len() <= max));
+            if let Some(raw) = raw {
                 let _ = self
-                    .put("memo store", &full_key, Bytes::from(raw), ttl, Some(&stamp))
+                    .put(
+                        "memo store",
+                        full_key,
+                        Bytes::from(raw),
+                        storable.ttl,
+                        Some(&stamp),
+                    )
                     .await;
             }
-            return Ok(recorded.value);
+            return (Ok(recorded.value), false);
         }
-        Ok(value)
+        (Ok(value), false)
     }
 
     /// Purges what these committed changes, made by this instance, touched (see

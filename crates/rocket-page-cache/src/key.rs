@@ -65,6 +65,26 @@ pub fn page_key(base: &str, parts: &RequestParts<'_>, declared: &[String]) -> St
     format!("{base}{rest}")
 }
 
+/// The key of a fragment: `base` `frag:` the name, then each vary pair in the
+/// order given (`?role=admin&after=20`), every part percent-encoded so that no
+/// name or value can pose as another; past [`MAX_PLAIN_KEY`], the part after
+/// `base` is replaced by its SHA-256, as a page key's is.
+pub fn fragment_key(base: &str, name: &str, vary: &[(&str, &str)]) -> String {
+    let mut rest = String::with_capacity(64);
+    rest.push_str("frag:");
+    encode_into(&mut rest, name);
+    for (i, (key, value)) in vary.iter().enumerate() {
+        rest.push(if i == 0 { '?' } else { '&' });
+        encode_into(&mut rest, key);
+        rest.push('=');
+        encode_into(&mut rest, value);
+    }
+    if base.len() + rest.len() > MAX_PLAIN_KEY {
+        rest = format!("#frag:{}", hex_sha256(rest.as_bytes()));
+    }
+    format!("{base}{rest}")
+}
+
 /// Tags up to this length are kept readable; longer ones are hashed.
 pub const MAX_PLAIN_TAG: usize = 128;
 
@@ -132,6 +152,24 @@ fn encode_into(out: &mut String, text: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fragment_keys_name_their_vary_and_stay_bounded() {
+        let base = "ns:v1:g:";
+        assert_eq!(
+            fragment_key(base, "users list", &[("role", "admin"), ("after", "20")]),
+            "ns:v1:g:frag:users%20list?role=admin&after=20"
+        );
+        // A value cannot pose as another pair.
+        assert_ne!(
+            fragment_key(base, "a", &[("x", "1&y=2")]),
+            fragment_key(base, "a", &[("x", "1"), ("y", "2")])
+        );
+        let long = "v".repeat(500);
+        let hashed = fragment_key(base, "a", &[("x", &long)]);
+        assert!(hashed.starts_with("ns:v1:g:#frag:"), "{hashed}");
+        assert!(hashed.len() <= MAX_PLAIN_KEY, "{hashed}");
+    }
 
     fn key(path: &[&str], query: &[(&str, &str)]) -> String {
         let parts = RequestParts {

@@ -26,6 +26,8 @@
 //! - `flight`: one render per key in this process (knows no store).
 //! - `lease`: the cluster-wide lease and what a flight's leader does with it,
 //!   above the handle.
+//! - `fragment`: parts of a page kept in the store under what they read
+//!   ([`Cache::fragment`]), for pages that are not stored whole.
 //! - `memory_report`: the line at start that says what happens when Redis is full.
 //! - `route_stats`: counters per route policy ([`Outcome`], render times).
 //! - `handle`: the [`Cache`] handle, every store call within its budget.
@@ -60,6 +62,7 @@ mod entry;
 mod fairing;
 mod fleet;
 mod flight;
+mod fragment;
 #[cfg(test)]
 mod freshness_tests;
 mod handle;

@@ -23,6 +23,8 @@ pub struct Stats {
     pub errors: AtomicU64,
     pub purges_by_writer: AtomicU64,
     pub purges_from_log: AtomicU64,
+    pub fragment_hits: AtomicU64,
+    pub fragment_renders: AtomicU64,
     pub index_members_pruned: AtomicU64,
     pub index_marks_dropped: AtomicU64,
 }
@@ -45,6 +47,10 @@ pub struct StatsSnapshot {
     pub purges_by_writer: u64,
     /// Purges of changes read from the database's log (anyone's writes).
     pub purges_from_log: u64,
+    /// Fragments found in the store.
+    pub fragment_hits: u64,
+    /// Fragments rendered (a miss, or the store not usable).
+    pub fragment_renders: u64,
     /// Tag set members removed by the index sweep (their entry expired or was
     /// evicted).
     pub index_members_pruned: u64,
@@ -73,6 +79,8 @@ impl Stats {
             errors: read(&self.errors),
             purges_by_writer: read(&self.purges_by_writer),
             purges_from_log: read(&self.purges_from_log),
+            fragment_hits: read(&self.fragment_hits),
+            fragment_renders: read(&self.fragment_renders),
             index_members_pruned: read(&self.index_members_pruned),
             index_marks_dropped: read(&self.index_marks_dropped),
             near_bytes: 0,

@@ -14,6 +14,7 @@ mod eviction;
 mod example;
 mod fail_open;
 mod flight;
+mod fragments;
 mod keys;
 mod memo;
 mod memory_limits;

@@ -45,6 +45,16 @@ const COUNTERS: &[(&str, &str, Read)] = &[
         |f| f.stats.not_stored,
     ),
     (
+        "page_cache_fragment_hits_total",
+        "Fragments of admin pages found in the cache store.",
+        |f| f.stats.fragment_hits,
+    ),
+    (
+        "page_cache_fragment_renders_total",
+        "Fragments of admin pages rendered (not in the store, or the store not usable).",
+        |f| f.stats.fragment_renders,
+    ),
+    (
         "page_cache_store_errors_total",
         "Cache store operations that failed or ran out of time.",
         |f| f.stats.errors,
