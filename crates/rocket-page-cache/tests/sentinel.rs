@@ -399,9 +399,14 @@ async fn a_master_handed_over_alive_is_left_for_the_one_the_sentinels_name() {
         .purge_tags(&["item:handed".to_owned()], false)
         .await
         .expect("a purge on the new master");
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    // The near caches drop the page when the new master's invalidation arrives:
+    // at once on a quiet machine, later under load, well within their backstop.
     for app in [&first, &second] {
-        let reply = app.get(path).await;
-        assert!(render_of(&reply) > before, "{reply:?}");
+        eventually(
+            "the purge seen on the new master",
+            Duration::from_secs(3),
+            || async { (render_of(&app.get(path).await) > before).then_some(()) },
+        )
+        .await;
     }
 }
