@@ -275,7 +275,7 @@ impl Cache {
     /// Starts the tag index sweep (see `index_sweep`) on a store shared by the
     /// instances; the in-process store prunes its own index.
     pub(crate) fn start_index_sweep(&self) {
-        if !matches!(self.inner.store.name(), "redis" | "redis-cluster") {
+        if self.shared_store().is_err() {
             return;
         }
         let task = tokio::spawn(crate::index_sweep::run(self.clone()));
@@ -397,8 +397,8 @@ impl Cache {
         self.inner.breakers.for_key(key)
     }
 
-    /// `Ok` when the store is one every instance shares (Redis, one server or a
-    /// cluster), else [`CacheUnavailable::NotShared`].
+    /// `Ok` when the store is one every instance shares (Redis: one server, a
+    /// cluster or the master Sentinel names), else [`CacheUnavailable::NotShared`].
     pub(crate) fn shared_store(&self) -> Result<(), CacheUnavailable> {
         if self.inner.config.backend == BackendKind::Redis {
             Ok(())

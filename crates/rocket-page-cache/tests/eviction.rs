@@ -22,6 +22,7 @@ crate::on_every_store!(
     a_member_gone_at_two_sweeps_is_removed_and_one_stored_again_is_kept,
     a_mark_older_than_a_render_may_be_is_dropped_and_a_young_one_kept,
     a_render_that_began_longer_ago_than_a_mark_lives_is_not_stored,
+    the_instance_sweeps_the_index_by_itself,
 );
 
 fn row(key: &str) -> Change {
@@ -103,6 +104,29 @@ async fn a_member_gone_at_two_sweeps_is_removed_and_one_stored_again_is_kept(sto
         .await
         .expect("purge");
     assert_eq!(app.get("/shows/2").await.x_cache(), "MISS", "still purged");
+}
+
+async fn the_instance_sweeps_the_index_by_itself(store: Shared) {
+    let namespace = store.namespace();
+    let settings = json!({ "index_sweep_secs": 10 });
+    let app = TestApp::start(&namespace, &Arc::default(), settings).await;
+    app.get("/shows/1").await;
+    let gone = namespace.page_key("/shows/1").expect("page stored");
+    let _: u64 = namespace.command(redis::cmd("UNLINK").arg(&gone));
+    let filed = || {
+        keys_containing(&namespace, ":tag:").iter().any(|set| {
+            let member: bool = namespace.command(redis::cmd("SISMEMBER").arg(set).arg(&gone));
+            member
+        })
+    };
+    assert!(filed(), "filed until swept");
+    // Found gone at the first sweep (10 s), removed at the second (20 s).
+    crate::support::eventually(
+        "the background sweep removes the gone page's members",
+        std::time::Duration::from_secs(35),
+        || async { (!filed()).then_some(()) },
+    )
+    .await;
 }
 
 async fn a_mark_older_than_a_render_may_be_is_dropped_and_a_young_one_kept(store: Shared) {
