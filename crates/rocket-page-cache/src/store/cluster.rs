@@ -585,28 +585,24 @@ impl Store for ClusterStore {
     /// [`FILING_SPAN_LIMIT`], the most a store may take from filing to setting.
     async fn remove_index_members(&self, members: &[IndexMember]) -> Result<u64, StoreError> {
         let conn = self.conn().await?;
-        let mut removed = 0;
-        for batch in members.chunks(commands::SWEEP_BATCH) {
-            let removals = batch.iter().map(|member| {
-                let mut conn = conn.clone();
-                async move {
-                    let exists: u64 = redis::cmd("EXISTS")
-                        .arg(&member.key)
-                        .query_async(&mut conn)
-                        .await?;
-                    if exists != 0 {
-                        return Ok::<u64, StoreError>(0);
-                    }
-                    Ok(redis::cmd("SREM")
-                        .arg(&member.set)
-                        .arg(&member.key)
-                        .query_async(&mut conn)
-                        .await?)
+        commands::sum_in_batches(members, |member| {
+            let mut conn = conn.clone();
+            async move {
+                let exists: u64 = redis::cmd("EXISTS")
+                    .arg(&member.key)
+                    .query_async(&mut conn)
+                    .await?;
+                if exists != 0 {
+                    return Ok(0);
                 }
-            });
-            removed += try_join_all(removals).await?.into_iter().sum::<u64>();
-        }
-        Ok(removed)
+                Ok(redis::cmd("SREM")
+                    .arg(&member.set)
+                    .arg(&member.key)
+                    .query_async(&mut conn)
+                    .await?)
+            }
+        })
+        .await
     }
 
     async fn drop_old_marks(&self) -> Result<u64, StoreError> {
@@ -614,15 +610,11 @@ impl Store for ClusterStore {
         let marks = self
             .keys_under(&mut conn, &format!("{}tgen:", self.tag_prefix))
             .await?;
-        let mut dropped = 0;
-        for batch in marks.chunks(commands::SWEEP_BATCH) {
-            let drops = batch.iter().map(|mark| {
-                let mut conn = conn.clone();
-                async move { commands::drop_old_mark(&mut conn, &self.sweep_scripts, mark).await }
-            });
-            dropped += try_join_all(drops).await?.into_iter().sum::<u64>();
-        }
-        Ok(dropped)
+        commands::sum_in_batches(&marks, |mark| {
+            let mut conn = conn.clone();
+            async move { commands::drop_old_mark(&mut conn, &self.sweep_scripts, mark).await }
+        })
+        .await
     }
 
     /// PING on a random node: the cluster connection answers.

@@ -163,6 +163,21 @@ where
     }
 }
 
+/// Runs `each` on every item, [`SWEEP_BATCH`] of them at once, and adds up what
+/// they return: how the index sweep removes members and drops marks.
+pub async fn sum_in_batches<'a, T, F, Fut>(items: &'a [T], each: F) -> Result<u64, StoreError>
+where
+    F: Fn(&'a T) -> Fut,
+    Fut: std::future::Future<Output = Result<u64, StoreError>>,
+{
+    let mut total = 0;
+    for batch in items.chunks(SWEEP_BATCH) {
+        let done = futures_util::future::try_join_all(batch.iter().map(&each)).await?;
+        total += done.into_iter().sum::<u64>();
+    }
+    Ok(total)
+}
+
 /// Deletes `mark` if it is older than a render may be; 1 if it went.
 pub async fn drop_old_mark<C: ConnectionLike + Send>(
     conn: &mut C,

@@ -11,7 +11,6 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures_util::future::try_join_all;
 use redis::aio::{
     ConnectionLike, ConnectionManager, ConnectionManagerConfig, MultiplexedConnection,
 };
@@ -585,32 +584,21 @@ impl Store for RedisStore {
     }
 
     async fn remove_index_members(&self, members: &[IndexMember]) -> Result<u64, StoreError> {
-        let mut removed = 0;
-        for batch in members.chunks(commands::SWEEP_BATCH) {
-            let removals =
-                batch.iter().map(|member| {
-                    let mut call = self.remove_if_gone.key(&member.set);
-                    call.key(&member.key);
-                    async move {
-                        Ok::<u64, StoreError>(call.invoke_async(&mut self.hot().await?).await?)
-                    }
-                });
-            removed += try_join_all(removals).await?.into_iter().sum::<u64>();
-        }
-        Ok(removed)
+        commands::sum_in_batches(members, |member| {
+            let mut call = self.remove_if_gone.key(&member.set);
+            call.key(&member.key);
+            async move { Ok(call.invoke_async(&mut self.hot().await?).await?) }
+        })
+        .await
     }
 
     async fn drop_old_marks(&self) -> Result<u64, StoreError> {
         let marks = self.keys_under(&self.mark_key("")).await?;
-        let mut dropped = 0;
-        for batch in marks.chunks(commands::SWEEP_BATCH) {
-            let drops = batch.iter().map(|mark| async move {
-                let mut conn = self.hot().await?;
-                commands::drop_old_mark(&mut conn, &self.sweep_scripts, mark).await
-            });
-            dropped += try_join_all(drops).await?.into_iter().sum::<u64>();
-        }
-        Ok(dropped)
+        commands::sum_in_batches(&marks, |mark| async move {
+            let mut conn = self.hot().await?;
+            commands::drop_old_mark(&mut conn, &self.sweep_scripts, mark).await
+        })
+        .await
     }
 
     async fn memory_limits(&self) -> Result<Vec<MemoryLimit>, StoreError> {
