@@ -42,23 +42,24 @@ impl OwnMariaDb {
     /// answers. Blocking: about two seconds, most of them `mariadb-install-db`.
     pub fn start(extra: &[&str]) -> Self {
         let dir = std::env::temp_dir().join(super::random_name("rc-mariadb"));
-        std::fs::create_dir_all(&dir).expect("server directory");
+        std::fs::create_dir_all(dir.join(TMP_DIR)).expect("server directory");
         // Watching from the start: a test process gone while the data directory
         // is being made leaves nothing behind either.
         let watchdog = watchdog(&dir);
         let installed = Command::new("mariadb-install-db")
             .arg("--no-defaults")
             .arg(format!("--datadir={}", dir.join("data").display()))
+            .arg(format!("--tmpdir={}", dir.join(TMP_DIR).display()))
             .args(["--auth-root-authentication-method=normal", "--skip-test-db"])
             .args(as_root())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
+            .output()
             .expect("run mariadb-install-db (is MariaDB installed?)");
         assert!(
-            installed.success(),
-            "mariadb-install-db failed in {}",
-            dir.display()
+            installed.status.success(),
+            "mariadb-install-db failed in {}:\n{}{}",
+            dir.display(),
+            String::from_utf8_lossy(&installed.stdout),
+            String::from_utf8_lossy(&installed.stderr)
         );
         let port = free_port();
         let extra: Vec<String> = extra.iter().map(|flag| (*flag).to_owned()).collect();
@@ -266,6 +267,7 @@ fn spawn_server(dir: &Path, port: u16, extra: &[String]) -> Child {
         // Must come first: no my.cnf of the machine's.
         .arg("--no-defaults")
         .arg(format!("--datadir={}", dir.join("data").display()))
+        .arg(format!("--tmpdir={}", dir.join(TMP_DIR).display()))
         .arg(format!("--socket={}", dir.join("sock").display()))
         .arg(format!("--log-error={}", dir.join("error.log").display()))
         .arg(format!("--pid-file={}", dir.join("pid").display()))
@@ -285,6 +287,12 @@ fn spawn_server(dir: &Path, port: u16, extra: &[String]) -> Child {
     std::fs::write(dir.join(CHILD_PID), child.id().to_string()).expect("write the server's pid");
     child
 }
+
+/// The server's own directory for temporary tables. MariaDB deletes every
+/// `#sql*` file in its tmpdir when it starts, so servers sharing `/tmp` delete
+/// each other's temporary tables (a failed `mariadb-install-db`, or a query
+/// failing with "Error on delete of '/tmp/#sql-temptable-...'").
+const TMP_DIR: &str = "tmp";
 
 /// The file, in the server's directory, that names the server's process.
 const CHILD_PID: &str = "child.pid";
