@@ -28,6 +28,7 @@ mod metrics;
 mod migrations;
 mod near;
 mod pages;
+mod pool;
 mod probe;
 mod read_tags;
 mod replicas;

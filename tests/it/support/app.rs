@@ -8,7 +8,7 @@ use figment::Figment;
 use rocket::http::uri::Host;
 use rocket::http::{Cookie, Header, Method};
 use rocket::local::asynchronous::{Client, LocalResponse};
-use rocket_cache::db::Db;
+use rocket_cache::db::{Db, QueryCounter};
 use rocket_page_cache::Cache;
 
 use super::db::TestDb;
@@ -232,12 +232,22 @@ impl TestApp {
 
     /// Statements this instance has sent to `MySQL` so far.
     pub fn queries(&self) -> u64 {
+        self.query_counter().get()
+    }
+
+    /// Statements sent to MySQL besides the pool's liveness checks, which come
+    /// and go with the time since a connection's last statement.
+    pub fn statements_besides_pings(&self) -> u64 {
+        let counter = self.query_counter();
+        counter.get() - counter.liveness_checks()
+    }
+
+    fn query_counter(&self) -> &QueryCounter {
         self.client
             .rocket()
             .state::<Db>()
             .expect("Db managed")
             .queries()
-            .get()
     }
 
     /// Renders of the test routes so far (see [`routes`]).
