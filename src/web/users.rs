@@ -323,7 +323,7 @@ async fn show(
 
 /// The admins' shared fragment of a user's page: the details with their
 /// actions, and the name for the page's title.
-#[derive(Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(crate = "rocket::serde")]
 struct UserDetail {
     title: String,

@@ -11,12 +11,13 @@
 //! while they render, so an app resolves its fragments first and hands them to
 //! the page's template to place.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::handle::{Cache, RecordedStore};
+use super::handle::{Cache, Recorded, RecordedStore};
 use super::key;
 use super::reads::Reads;
 use super::stats::Stats;
@@ -47,7 +48,7 @@ impl Cache {
         render: F,
     ) -> Result<T, E>
     where
-        T: Serialize + DeserializeOwned,
+        T: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
         F: FnOnce(Reads) -> Fut,
         Fut: std::future::Future<Output = Result<T, E>>,
     {
@@ -57,7 +58,27 @@ impl Cache {
             max_bytes: Some(self.config().max_body_bytes),
             use_store: self.config().fragments,
         };
-        let (value, hit) = self.recorded_at(&full_key, storable, reads, render).await;
+        // A fragment found in the store is kept near, decoded, as pages are: a
+        // repeated view then costs neither a round trip nor a decode.
+        let near = self.near().filter(|_| storable.use_store && self.enabled());
+        if let Some(kept) = near.and_then(|near| near.get_value::<Recorded<T>>(&full_key)) {
+            reads.merge(&kept.reads);
+            Stats::bump(&self.stats().fragment_hits);
+            Stats::bump(&self.stats().fragment_near_hits);
+            return Ok(kept.value.clone());
+        }
+        let ticket = near.and_then(|near| near.ticket(&full_key));
+        let keep_near = |found: &Recorded<T>, encoded_bytes: usize| {
+            if let (Some(near), Some(ticket)) = (near, ticket) {
+                // Its remaining life in the store is not known here: `ttl` at
+                // most, and the near cache's own cap.
+                let found = Arc::new(found.clone());
+                near.keep_value(ticket, &full_key, found, encoded_bytes, ttl);
+            }
+        };
+        let (value, hit) = self
+            .recorded_at(&full_key, storable, reads, render, keep_near)
+            .await;
         let counter = if hit {
             &self.stats().fragment_hits
         } else {

@@ -76,6 +76,13 @@ pub(crate) struct RecordedStore {
     pub use_store: bool,
 }
 
+/// A recorded value as the store holds it: the value and what computing it read.
+#[derive(Clone, Serialize, serde::Deserialize)]
+pub(crate) struct Recorded<T> {
+    pub value: T,
+    pub reads: ReadSet,
+}
+
 /// Why the store could not be used for an operation. The request goes on
 /// without the cache; the failure was already counted and logged.
 #[derive(Debug, thiserror::Error)]
@@ -337,6 +344,11 @@ impl Cache {
     /// The fresh page this instance keeps near under `key`, if any.
     pub(crate) fn near_lookup(&self, key: &str) -> Option<Arc<Entry>> {
         self.inner.near.as_ref()?.get(key)
+    }
+
+    /// The near cache, when this instance has one.
+    pub(crate) fn near(&self) -> Option<&NearCache> {
+        self.inner.near.as_deref()
     }
 
     /// Whether the near cache is on and trusted now (for tests and health).
@@ -632,7 +644,7 @@ impl Cache {
             max_bytes: None,
             use_store: true,
         };
-        self.recorded_at(&full_key, storable, reads, compute)
+        self.recorded_at(&full_key, storable, reads, compute, |_, _| {})
             .await
             .0
     }
@@ -640,24 +652,21 @@ impl Cache {
     /// The value recorded under `full_key` with the reads that made it, or
     /// `compute`'s, stored under its reads as `storable` allows (and only if
     /// none of them was purged since `compute` began); the reads go into
-    /// `reads` either way. Also says whether the value came from the store.
+    /// `reads` either way. Also says whether the value came from the store,
+    /// and hands a value found there to `found` with the size of its encoding.
     pub(crate) async fn recorded_at<T, E, F, Fut>(
         &self,
         full_key: &str,
         storable: RecordedStore,
         reads: &Reads,
         compute: F,
+        found: impl FnOnce(&Recorded<T>, usize),
     ) -> (Result<T, E>, bool)
     where
         T: Serialize + serde::de::DeserializeOwned,
         F: FnOnce(Reads) -> Fut,
         Fut: std::future::Future<Output = Result<T, E>>,
     {
-        #[derive(Serialize, serde::Deserialize)]
-        struct Recorded<T> {
-            value: T,
-            reads: ReadSet,
-        }
         let own = Reads::new(self.inner.config.max_tags_per_entry);
         if !storable.use_store || !self.enabled() || !self.store_allowed_for(full_key) {
             let value = compute(own.clone()).await;
@@ -665,9 +674,10 @@ impl Cache {
             return (value, false);
         }
         if let Some(raw) = self.memo_lookup(full_key).await {
-            if let Ok(found) = serde_json::from_slice::<Recorded<T>>(&raw) {
-                reads.merge(&found.reads);
-                return (Ok(found.value), true);
+            if let Ok(recorded) = serde_json::from_slice::<Recorded<T>>(&raw) {
+                reads.merge(&recorded.reads);
+                found(&recorded, raw.len());
+                return (Ok(recorded.value), true);
             }
         }
         let stamp = self.stamp_tags(Vec::new()).await.ok();

@@ -24,6 +24,7 @@ pub struct Stats {
     pub purges_by_writer: AtomicU64,
     pub purges_from_log: AtomicU64,
     pub fragment_hits: AtomicU64,
+    pub fragment_near_hits: AtomicU64,
     pub fragment_renders: AtomicU64,
     pub index_members_pruned: AtomicU64,
     pub index_marks_dropped: AtomicU64,
@@ -47,8 +48,10 @@ pub struct StatsSnapshot {
     pub purges_by_writer: u64,
     /// Purges of changes read from the database's log (anyone's writes).
     pub purges_from_log: u64,
-    /// Fragments found in the store.
+    /// Fragments found in the store (the near cache included).
     pub fragment_hits: u64,
+    /// Of those, fragments this instance kept near (no round trip, no decode).
+    pub fragment_near_hits: u64,
     /// Fragments rendered (a miss, or the store not usable).
     pub fragment_renders: u64,
     /// Tag set members removed by the index sweep (their entry expired or was
@@ -80,6 +83,7 @@ impl Stats {
             purges_by_writer: read(&self.purges_by_writer),
             purges_from_log: read(&self.purges_from_log),
             fragment_hits: read(&self.fragment_hits),
+            fragment_near_hits: read(&self.fragment_near_hits),
             fragment_renders: read(&self.fragment_renders),
             index_members_pruned: read(&self.index_members_pruned),
             index_marks_dropped: read(&self.index_marks_dropped),

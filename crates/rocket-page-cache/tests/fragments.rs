@@ -11,6 +11,7 @@ use rocket_page_cache::{Cache, Change, Reads};
 use serde_json::json;
 
 use crate::support::app::TestApp;
+use crate::support::eventually;
 use crate::support::own_redis::OwnRedis;
 use crate::support::routes::Backend;
 use crate::support::shared::Shared;
@@ -22,6 +23,7 @@ crate::on_every_store!(
     a_fragment_rendered_from_rows_read_before_a_purge_is_not_stored,
     a_fragment_over_the_size_limit_is_served_and_not_stored,
     switched_off_fragments_render_every_time,
+    a_fragment_found_in_the_store_is_kept_near_until_a_purge_reaches_each_instance,
 );
 
 const TTL: Duration = Duration::from_mins(1);
@@ -227,4 +229,59 @@ async fn a_fragment_is_rendered_when_the_store_fails_and_cached_again_when_it_is
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// Waits until the instance's near cache serves (its link has tracking on).
+async fn near_serves(app: &TestApp) {
+    eventually("the near cache serves", Duration::from_secs(30), || async {
+        app.cache().near_serving().then_some(())
+    })
+    .await;
+}
+
+async fn a_fragment_found_in_the_store_is_kept_near_until_a_purge_reaches_each_instance(
+    store: Shared,
+) {
+    let app = store.app(json!({})).await;
+    let other = app.peer(json!({})).await;
+    near_serves(&app).await;
+    near_serves(&other).await;
+    let renders = AtomicU32::new(0);
+    let first = shown(app.cache(), &[], "4", &Reads::default(), &renders).await;
+    // The store's invalidation of the new key reaches the other instance's link
+    // a moment later, and would drop a copy kept before it.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    for instance in [&app, &other] {
+        shown(instance.cache(), &[], "4", &Reads::default(), &renders).await;
+        let page = Reads::default();
+        let again = shown(instance.cache(), &[], "4", &page, &renders).await;
+        assert_eq!(again, first);
+        assert_eq!(
+            page.snapshot().tags().unwrap(),
+            ["db:thing", "db:thing:row:4"],
+            "a near hit hands its reads to the page too"
+        );
+        let stats = instance.cache().stats_snapshot();
+        assert_eq!(stats.fragment_near_hits, 1, "the second view is near");
+    }
+    assert_eq!(renders.load(Ordering::SeqCst), 1);
+
+    app.cache()
+        .purge_changes(&[row("4")], false)
+        .await
+        .expect("purge");
+    let purger = shown(app.cache(), &[], "4", &Reads::default(), &renders).await;
+    assert_eq!(
+        purger, "<p>row 4, render 2</p>",
+        "the purger's own copy goes at once"
+    );
+    eventually(
+        "the other instance drops its near copy",
+        Duration::from_secs(5),
+        || async {
+            let seen = shown(other.cache(), &[], "4", &Reads::default(), &renders).await;
+            (seen != first).then_some(())
+        },
+    )
+    .await;
 }

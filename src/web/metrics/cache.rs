@@ -50,6 +50,11 @@ const COUNTERS: &[(&str, &str, Read)] = &[
         |f| f.stats.fragment_hits,
     ),
     (
+        "page_cache_fragment_near_hits_total",
+        "Of the fragment hits, those served from this instance's near cache.",
+        |f| f.stats.fragment_near_hits,
+    ),
+    (
         "page_cache_fragment_renders_total",
         "Fragments of admin pages rendered (not in the store, or the store not usable).",
         |f| f.stats.fragment_renders,

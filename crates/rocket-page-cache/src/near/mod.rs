@@ -12,9 +12,13 @@
 //!   fetch takes a [`Ticket`] first; an invalidation moves the ticket's stripe on).
 //! - Every entry's life is capped at its freshness in the store and at
 //!   `near_max_ttl_ms`, a backstop should an invalidation ever be lost unseen.
+//!
+//! Besides pages it keeps fragments, decoded, under their store keys and by the
+//! same rules, so a repeated fragment costs neither a round trip nor a decode.
 
 pub mod link;
 
+use std::any::Any;
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -34,11 +38,23 @@ const STRIPES: usize = 1024;
 /// bookkeeping), so that many tiny pages cannot exceed the bound unseen.
 const ENTRY_OVERHEAD: usize = 256;
 
-/// A page kept near, with how long it may stay.
+/// A page or a decoded value kept near, with how long it may stay.
 #[derive(Clone)]
 struct Kept {
-    entry: Arc<Entry>,
+    held: Held,
     lifetime: Duration,
+}
+
+/// What is kept under a key.
+#[derive(Clone)]
+enum Held {
+    Page(Arc<Entry>),
+    /// A value decoded from the store (a fragment), with the size of its
+    /// encoding, which is what it is weighed by.
+    Value {
+        value: Arc<dyn Any + Send + Sync>,
+        encoded_bytes: usize,
+    },
 }
 
 /// Ends each entry's life at the lifetime it was inserted with.
@@ -90,7 +106,12 @@ impl NearCache {
     pub fn new(max_bytes: u64, max_ttl: Duration) -> Self {
         let entries = Moka::builder()
             .max_capacity(max_bytes)
-            .weigher(|key: &String, kept: &Kept| weight(key, &kept.entry))
+            .weigher(|key: &String, kept: &Kept| match &kept.held {
+                Held::Page(entry) => weight(key, entry),
+                Held::Value { encoded_bytes, .. } => {
+                    u32::try_from(key.len() + encoded_bytes + ENTRY_OVERHEAD).unwrap_or(u32::MAX)
+                }
+            })
             .expire_after(KeptLifetime)
             .build();
         Self {
@@ -108,7 +129,21 @@ impl NearCache {
         if !self.link_up.load(Ordering::Acquire) {
             return None;
         }
-        self.entries.get(key).map(|kept| kept.entry)
+        match self.entries.get(key)?.held {
+            Held::Page(entry) => Some(entry),
+            Held::Value { .. } => None,
+        }
+    }
+
+    /// The value kept under `key`, if the link is up and it is kept as a `T`.
+    pub fn get_value<T: Any + Send + Sync>(&self, key: &str) -> Option<Arc<T>> {
+        if !self.link_up.load(Ordering::Acquire) {
+            return None;
+        }
+        match self.entries.get(key)?.held {
+            Held::Value { value, .. } => value.downcast().ok(),
+            Held::Page(_) => None,
+        }
     }
 
     /// A ticket for a fetch of `key` about to start; `None` while the link is
@@ -137,11 +172,33 @@ impl NearCache {
         if lifetime.is_zero() || !self.still_valid(ticket) {
             return;
         }
-        let kept = Kept {
-            entry: Arc::new(entry.clone()),
-            lifetime,
+        self.insert_checked(ticket, key, Held::Page(Arc::new(entry.clone())), lifetime);
+    }
+
+    /// Keeps `value`, decoded from `encoded_bytes` fetched from the store, for
+    /// at most `fresh_for` (and `max_ttl`), if nothing invalidated its key since
+    /// `ticket` was taken.
+    pub fn keep_value<T: Any + Send + Sync>(
+        &self,
+        ticket: Ticket,
+        key: &str,
+        value: Arc<T>,
+        encoded_bytes: usize,
+        fresh_for: Duration,
+    ) {
+        let lifetime = fresh_for.min(self.max_ttl);
+        if lifetime.is_zero() || !self.still_valid(ticket) {
+            return;
+        }
+        let held = Held::Value {
+            value,
+            encoded_bytes,
         };
-        self.entries.insert(key.to_owned(), kept);
+        self.insert_checked(ticket, key, held, lifetime);
+    }
+
+    fn insert_checked(&self, ticket: Ticket, key: &str, held: Held, lifetime: Duration) {
+        self.entries.insert(key.to_owned(), Kept { held, lifetime });
         // An invalidation that raced with the insert above may have removed
         // nothing yet moved the stripe on: check again, and undo.
         if !self.still_valid(ticket) {
@@ -263,6 +320,45 @@ mod tests {
         let ticket = near.ticket("k").unwrap();
         near.keep(ticket, "k", &page(10_000, b"new"), NOW);
         assert!(near.get("k").is_some());
+    }
+
+    #[test]
+    fn a_value_is_kept_by_the_same_rules_and_only_read_as_its_own_type() {
+        let near = near_up();
+        let ticket = near.ticket("v").unwrap();
+        near.invalidate("v");
+        near.keep_value(
+            ticket,
+            "v",
+            Arc::new("old".to_owned()),
+            3,
+            Duration::from_mins(1),
+        );
+        assert!(
+            near.get_value::<String>("v").is_none(),
+            "invalidated meanwhile"
+        );
+
+        let ticket = near.ticket("v").unwrap();
+        near.keep_value(
+            ticket,
+            "v",
+            Arc::new("new".to_owned()),
+            3,
+            Duration::from_mins(1),
+        );
+        assert_eq!(
+            near.get_value::<String>("v").as_deref().map(String::as_str),
+            Some("new")
+        );
+        assert!(near.get_value::<u64>("v").is_none(), "another type");
+        assert!(near.get("v").is_none(), "not a page");
+
+        near.link_lost();
+        assert!(
+            near.get_value::<String>("v").is_none(),
+            "nothing while the link is down"
+        );
     }
 
     #[test]
