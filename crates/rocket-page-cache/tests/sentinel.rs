@@ -114,7 +114,7 @@ async fn load_worker(
         let reply = app.get(path).await;
         seen.push(Seen {
             at,
-            on_purger: worker % 2 == 0,
+            on_purger: worker.is_multiple_of(2),
             path: path.clone(),
             took: at.elapsed(),
             reply,
