@@ -15,7 +15,17 @@ use super::DbConn;
 pub const MAX_LIVE_SESSIONS: i64 = 100;
 
 /// One session, as stored.
-#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    Queryable,
+    Selectable,
+    Insertable,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 #[diesel(table_name = admin_session, check_for_backend(diesel::mysql::Mysql))]
 pub struct SessionRow {
     pub token_hash: Vec<u8>,

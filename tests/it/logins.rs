@@ -9,7 +9,11 @@ use rocket::http::{ContentType, Header};
 
 use crate::support::admin::{field_value, form_body, ADMIN_PASSWORD, ADMIN_USER};
 use crate::support::process::{server_command, Process};
-use crate::support::{closed_port, header, AppBuilder, TestApp, TestDb, TestNamespace};
+use crate::support::{
+    closed_port, eventually, header, invalidations_arrive, AppBuilder, TestApp, TestDb,
+    TestNamespace,
+};
+use rocket_cache::web::auth::SESSION_MEMO_TTL;
 
 /// The session cookie as the browser holds it.
 fn session_cookie(app: &TestApp) -> String {
@@ -55,6 +59,9 @@ async fn after_logout_the_old_cookie_and_csrf_token_work_on_no_instance() {
     assert_eq!(logout.status().code, 303);
     drop(logout);
     assert_eq!(session_rows(&a), 0, "logout deletes the session row");
+    // The peer kept the session (it served it): the logout's purge reaches its
+    // near cache with Redis's invalidation, as a write's reaches pages.
+    invalidations_arrive().await;
 
     for app in [&a, &b] {
         let page = app.get_with("/admin/cache", &[("Cookie", &cookie)]).await;
@@ -123,10 +130,16 @@ async fn an_expired_session_is_refused_and_its_row_deleted_at_the_next_login() {
     app.login().await;
     let cookie = session_cookie(&app);
     assert_eq!(app.get("/users/new").await.status().code, 200);
-    // Expire it server-side, whatever the cookie says.
+    // Expire it server-side, whatever the cookie says: a change made outside
+    // the app, seen once the cache's copy of the row has lived its few seconds.
     app.db
         .execute("UPDATE `admin_session` SET expires_at = UNIX_TIMESTAMP() - 1");
-    assert_eq!(app.get("/users/new").await.status().code, 303);
+    eventually(
+        SESSION_MEMO_TTL + Duration::from_secs(5),
+        "the expired session refused",
+        || async { (app.get("/users/new").await.status().code == 303).then_some(()) },
+    )
+    .await;
 
     let other = app.peer().with_admin().start().await;
     other.login().await;
@@ -454,4 +467,50 @@ async fn behind_tls_the_login_cookies_are_secure_and_over_plain_http_they_work()
         .find(|line| line.starts_with("rc_session="))
         .expect("a session");
     assert!(!session.contains("Secure"), "{session}");
+}
+
+#[rocket::async_test]
+async fn an_admins_session_is_read_from_mysql_once_then_kept_by_the_cache() {
+    let app = AppBuilder::new().with_admin().start().await;
+    let peer = app.peer().with_admin().start().await;
+    app.login().await;
+    let cookie = session_cookie(&app);
+    let statements = |app: &TestApp| app.statements_besides_pings();
+    for instance in [&app, &peer] {
+        instance
+            .get_with("/users/new", &[("Cookie", &cookie)])
+            .await;
+        for _ in 0..3 {
+            let before = statements(instance);
+            let page = instance
+                .get_with("/users/new", &[("Cookie", &cookie)])
+                .await;
+            assert_eq!(page.status().code, 200);
+            assert_eq!(
+                statements(instance),
+                before,
+                "the session comes from the cache, not MySQL"
+            );
+        }
+    }
+}
+
+#[rocket::async_test]
+async fn a_session_row_deleted_outside_the_app_is_refused_within_the_memo_ttl() {
+    let app = AppBuilder::new().with_admin().start().await;
+    app.login().await;
+    assert_eq!(app.get("/users/new").await.status().code, 200);
+    let deleted = std::time::Instant::now();
+    app.db.execute("DELETE FROM `admin_session`");
+    eventually(
+        SESSION_MEMO_TTL + Duration::from_secs(5),
+        "the deleted session refused",
+        || async { (app.get("/users/new").await.status().code == 303).then_some(()) },
+    )
+    .await;
+    assert!(
+        deleted.elapsed() <= SESSION_MEMO_TTL + Duration::from_secs(1),
+        "refused {:?} after the delete",
+        deleted.elapsed()
+    );
 }

@@ -599,12 +599,64 @@ impl Cache {
     where
         T: Serialize + serde::de::DeserializeOwned,
     {
-        let full_key = format!("{}memo:{key}", self.inner.key_base);
-        if !self.enabled() || !self.store_allowed_for(&full_key) {
+        let full_key = self.memo_key(key);
+        self.memo_at(&full_key, ttl, tags, compute, |_, _| {}).await
+    }
+
+    /// Like [`get_or_compute`](Self::get_or_compute), and a value found in the
+    /// store is also kept, decoded, in this instance's near cache (when it has
+    /// one) under the pages' rules: Redis's invalidation of its key drops it on
+    /// every instance, a purge made here drops it at once, and it lives at most
+    /// `ttl` and `near_max_ttl_ms`. For small values read by most requests,
+    /// which then cost neither a round trip nor a decode.
+    pub async fn get_or_compute_near<T, E>(
+        &self,
+        key: &str,
+        ttl: Duration,
+        tags: &[&str],
+        compute: impl std::future::Future<Output = Result<T, E>>,
+    ) -> Result<T, E>
+    where
+        T: Serialize + serde::de::DeserializeOwned + Clone + Send + Sync + 'static,
+    {
+        let full_key = self.memo_key(key);
+        let near = self.near().filter(|_| self.enabled());
+        if let Some(kept) = near.and_then(|near| near.get_value::<T>(&full_key)) {
+            return Ok(T::clone(&kept));
+        }
+        let ticket = near.and_then(|near| near.ticket(&full_key));
+        let keep_near = |found: &T, encoded_bytes: usize| {
+            if let (Some(near), Some(ticket)) = (near, ticket) {
+                let found = Arc::new(found.clone());
+                near.keep_value(ticket, &full_key, found, encoded_bytes, ttl);
+            }
+        };
+        self.memo_at(&full_key, ttl, tags, compute, keep_near).await
+    }
+
+    fn memo_key(&self, key: &str) -> String {
+        format!("{}memo:{key}", self.inner.key_base)
+    }
+
+    /// The memo under `full_key`, handed to `found` with the size of its
+    /// encoding when it came from the store, or `compute`'s, stored under `tags`.
+    async fn memo_at<T, E>(
+        &self,
+        full_key: &str,
+        ttl: Duration,
+        tags: &[&str],
+        compute: impl std::future::Future<Output = Result<T, E>>,
+        found: impl FnOnce(&T, usize),
+    ) -> Result<T, E>
+    where
+        T: Serialize + serde::de::DeserializeOwned,
+    {
+        if !self.enabled() || !self.store_allowed_for(full_key) {
             return compute.await;
         }
-        if let Some(raw) = self.memo_lookup(&full_key).await {
+        if let Some(raw) = self.memo_lookup(full_key).await {
             if let Ok(value) = serde_json::from_slice(&raw) {
+                found(&value, raw.len());
                 return Ok(value);
             }
         }
@@ -613,7 +665,7 @@ impl Cache {
         let value = compute.await?;
         if let (Some(stamp), Ok(raw)) = (stamp, serde_json::to_vec(&value)) {
             let _ = self
-                .put("memo store", &full_key, Bytes::from(raw), ttl, Some(&stamp))
+                .put("memo store", full_key, Bytes::from(raw), ttl, Some(&stamp))
                 .await;
         }
         Ok(value)
@@ -638,7 +690,7 @@ impl Cache {
         F: FnOnce(Reads) -> Fut,
         Fut: std::future::Future<Output = Result<T, E>>,
     {
-        let full_key = format!("{}memo:{key}", self.inner.key_base);
+        let full_key = self.memo_key(key);
         let storable = RecordedStore {
             ttl,
             max_bytes: None,

@@ -196,6 +196,7 @@ async fn login(
 async fn logout(
     session: Result<AdminSession, AuthError>,
     db: &State<Db>,
+    cache: Option<&State<Cache>>,
     jar: &CookieJar<'_>,
     form: Form<LogoutFields>,
 ) -> Result<AdminReply, Denied> {
@@ -206,6 +207,6 @@ async fn logout(
         Err(AuthError::Unavailable) => return Err(AuthError::Unavailable.into()),
         Err(_) => {}
     }
-    end_session(jar, db).await?;
+    end_session(jar, db, cache.map(State::inner)).await?;
     Ok(AdminReply::done("/admin/login", "Logged out."))
 }

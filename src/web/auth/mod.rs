@@ -31,7 +31,7 @@ use gate::VerifyGate;
 pub use password::{hash_password, verify_password};
 pub use session::{
     check_login_token, end_session, issue_login_token, session_is_live, start_session,
-    AdminSession, SESSION_COOKIE,
+    AdminSession, SESSION_COOKIE, SESSION_MEMO_TTL,
 };
 use throttle::LoginThrottle;
 pub(crate) use token::bearer_token;

@@ -1,10 +1,19 @@
 //! The admin session: a row in `MySQL` (`admin_session`, the source of truth) found
 //! by the SHA-256 of a random token that the browser holds in a private cookie
 //! (encrypted with `secret_key`, so a forged cookie is refused before any query).
-//! Logging out deletes the row, which ends the session on every instance at once;
-//! there is no in-process cache in front, so nothing lives on after it. The CSRF
-//! token of the session's forms is stored with it, so it is new at every login and
-//! dies at logout.
+//! The CSRF token of the session's forms is stored with it, so it is new at every
+//! login and dies at logout.
+//!
+//! A row found is kept as a memo in the page cache's store, and decoded in each
+//! instance's near cache (Django's `cached_db` sessions, made coherent): an
+//! admin's request then costs no `MySQL` round trip. Logging out deletes the row
+//! and purges the memo, which Redis's invalidations take out of every instance's
+//! near cache at once, so the session ends everywhere as soon as the logout
+//! answers. A row deleted from outside the app (a SQL console, or the oldest
+//! sessions ended by [`sessions::MAX_LIVE_SESSIONS`]) is refused at most
+//! [`SESSION_MEMO_TTL`] later; expiry and the password's fingerprint are checked
+//! on every request, on the kept row too. Without a cache store, every request
+//! reads the row.
 //!
 //! The login form has no session yet; its CSRF token lives in a short-lived private
 //! cookie of its own, scoped to `/admin/login`.
@@ -15,6 +24,8 @@ use rocket::http::{Cookie, CookieJar, Method, SameSite, Status};
 use rocket::request::{FromRequest, Outcome, Request};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+
+use rocket_page_cache::{Cache, Change};
 
 use super::{random_token, same_secret, Auth, AuthError};
 use crate::db::sessions::{self, SessionRow};
@@ -31,6 +42,9 @@ pub(super) const LOGIN_PATH: &str = "/admin/login";
 const LOGIN_FORM_TTL: Duration = Duration::from_mins(30);
 /// Clock difference between instances that is tolerated on `issued`.
 const CLOCK_SKEW_SECS: u64 = 60;
+/// Longest a session row is kept by the cache after it was read: how late a row
+/// deleted outside the app (not by a logout) is noticed.
+pub const SESSION_MEMO_TTL: Duration = Duration::from_secs(10);
 
 /// What the login cookie holds.
 #[derive(Serialize, Deserialize)]
@@ -155,11 +169,14 @@ async fn read_session(request: &Request<'_>) -> Result<AdminSession, AuthError> 
         .rocket()
         .state::<Db>()
         .ok_or(AuthError::Unavailable)?;
-    let mut conn = db.conn().await.map_err(unavailable)?;
-    let row = sessions::find_live(&mut conn, &hash, unix_now())
-        .await
-        .map_err(unavailable)?
-        .filter(|row| row.username == login.username && row.fingerprint == login.fingerprint);
+    let now = unix_now();
+    let row = live_session(db, request.rocket().state::<Cache>(), &hash)
+        .await?
+        .filter(|row| {
+            row.expires_at > now
+                && row.username == login.username
+                && row.fingerprint == login.fingerprint
+        });
     let Some(row) = row else {
         // A token that names no live session never will again: remember it, so
         // a replayed cookie costs one lookup, not one per request.
@@ -172,6 +189,48 @@ async fn read_session(request: &Request<'_>) -> Result<AdminSession, AuthError> 
         username: row.username,
         csrf: row.csrf,
     })
+}
+
+/// The live session row with this token hash, kept by `cache` when there is one
+/// (see the module's doc). No row is not kept: [`Auth::ended_sessions`]
+/// remembers those.
+async fn live_session(
+    db: &Db,
+    cache: Option<&Cache>,
+    hash: &[u8],
+) -> Result<Option<SessionRow>, AuthError> {
+    // `Err(None)`: no live row.
+    let lookup = async {
+        let mut conn = db.conn().await.map_err(|e| Some(unavailable(e)))?;
+        sessions::find_live(&mut conn, hash, unix_now())
+            .await
+            .map_err(|e| Some(unavailable(e)))?
+            .ok_or(None)
+    };
+    let found = match cache {
+        Some(cache) => {
+            let tags = session_change(hash).tags();
+            let tags: Vec<&str> = tags.iter().map(String::as_str).collect();
+            let key = format!("admin-session:{}", hex::encode(hash));
+            cache
+                .get_or_compute_near(&key, SESSION_MEMO_TTL, &tags, lookup)
+                .await
+        }
+        None => lookup.await,
+    };
+    match found {
+        Ok(row) => Ok(Some(row)),
+        Err(None) => Ok(None),
+        Err(Some(failure)) => Err(failure),
+    }
+}
+
+/// The change a logout makes: the session's row, which its memo is filed under.
+fn session_change(hash: &[u8]) -> Change {
+    Change::Row {
+        table: "admin_session".to_owned(),
+        key: hex::encode(hash),
+    }
 }
 
 /// Logs why the session store failed; the request gets a 503.
@@ -225,14 +284,26 @@ pub async fn start_session(
     Ok(())
 }
 
-/// Logs out: the session row is deleted (on every instance at once) and the
-/// cookie removed.
-pub async fn end_session(jar: &CookieJar<'_>, db: &Db) -> Result<(), AuthError> {
+/// Logs out: the session row is deleted, its memo purged (so the session ends on
+/// every instance at once) and the cookie removed.
+pub async fn end_session(
+    jar: &CookieJar<'_>,
+    db: &Db,
+    cache: Option<&Cache>,
+) -> Result<(), AuthError> {
     if let Some(cookie) = jar.get_private(SESSION_COOKIE) {
+        let hash = token_hash(cookie.value());
         let mut conn = db.conn().await.map_err(unavailable)?;
-        sessions::delete(&mut conn, &token_hash(cookie.value()))
+        sessions::delete(&mut conn, &hash)
             .await
             .map_err(unavailable)?;
+        if let Some(cache) = cache {
+            // Hard: nothing of the session may be served after the logout. A
+            // purge that fails leaves the memo to its short life.
+            if let Err(e) = cache.purge_changes(&[session_change(&hash)], false).await {
+                unavailable(format!("the ended session's memo was not purged: {e}"));
+            }
+        }
     }
     jar.remove_private(Cookie::build(SESSION_COOKIE).path("/"));
     Ok(())
