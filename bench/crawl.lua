@@ -2,9 +2,11 @@
 -- it has not asked for before, taken from the links of the pages it got back
 -- (first, previous, the numbered pages, next, last), as a crawler would.
 --
--- Each thread starts from the first page at its own page sizes (`?per_page=N`,
--- N spread over the threads), so threads never ask for the same URL and there
--- are always more URLs to ask for than connections. Prints how many responses
+-- Each thread starts from the first pages of its share of the page sizes the
+-- list offers, and from pages spread over the whole table (`?after=<id>`, as
+-- links from elsewhere would lead a crawler in; CRAWL_MAX_ID is the table's
+-- largest id, CRAWL_SEEDS how many such pages in all), so threads never ask for
+-- the same seed and there are always more URLs to ask for than connections. Prints how many responses
 -- had each status and X-Cache (`crawl <status> <x-cache> <count>`) and how many
 -- requests had to repeat a URL because none was left (`crawl repeats <count>`).
 
@@ -27,12 +29,24 @@ function init(args)
   tail = 0
   seen = {}
   local count = tonumber(os.getenv("CRAWL_THREADS") or "1")
-  for size = 2, 100 do
-    if size % count == id and size ~= 20 then
-      local url = "/?per_page=" .. size
-      seen[url] = true
-      tail = tail + 1
-      queue[tail] = url
+  local function seed(url)
+    seen[url] = true
+    tail = tail + 1
+    queue[tail] = url
+  end
+  for i, size in ipairs({20, 5, 10, 50, 100}) do
+    if i % count == id % count then
+      seed(size == 20 and "/" or "/?per_page=" .. size)
+    end
+  end
+  local max_id = tonumber(os.getenv("CRAWL_MAX_ID") or "0")
+  local seeds = tonumber(os.getenv("CRAWL_SEEDS") or "40000")
+  if max_id > 1 then
+    local step = math.max(1, math.floor(max_id / seeds))
+    local k = id
+    while (k + 1) * step < max_id do
+      seed("/?after=" .. ((k + 1) * step))
+      k = k + count
     end
   end
   last = queue[1]
