@@ -62,11 +62,11 @@ impl OwnSentinel {
         let replica_port = free_port(&[master_port]);
         let master = Server {
             port: master_port,
-            child: start_data_node(master_port, None),
+            child: start_data_node(&dir, master_port, None),
         };
         let replica = Server {
             port: replica_port,
-            child: start_data_node(replica_port, Some(master_port)),
+            child: start_data_node(&dir, replica_port, Some(master_port)),
         };
         let mut taken = vec![master_port, replica_port];
         let mut sentinels = Vec::with_capacity(SENTINELS);
@@ -205,9 +205,12 @@ impl Drop for OwnSentinel {
 }
 
 /// A data node; `replica_of` makes it a replica of the master on that port.
-fn start_data_node(port: u16, replica_of: Option<u16>) -> Child {
+/// It runs in `dir`, where a replica's full sync writes its RDB file (never the
+/// directory the tests were started from).
+fn start_data_node(dir: &Path, port: u16, replica_of: Option<u16>) -> Child {
     let mut command = Command::new("redis-server");
     command
+        .current_dir(dir)
         .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
         .args(["--save", "", "--appendonly", "no"])
         // Replicas sync at once instead of after the default five seconds.
