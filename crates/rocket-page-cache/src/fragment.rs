@@ -39,6 +39,12 @@ impl Cache {
     /// `render` are returned and not stored; a fragment whose encoding is over
     /// `cache.max_body_bytes`, or whose reads cannot be bounded, is returned and
     /// not stored. Concurrent callers on a miss each render.
+    ///
+    /// A fragment found in the store is also kept, decoded, in this instance's
+    /// near cache (when it has one), under the pages' rules: Redis's
+    /// invalidation of its key drops it everywhere, a purge made here at once,
+    /// and it lives at most `ttl` and `near_max_ttl_ms`. That is why `T` must be
+    /// `Clone`: each view gets its own copy.
     pub async fn fragment<T, E, F, Fut>(
         &self,
         name: &str,
