@@ -9,9 +9,10 @@
 use std::sync::Arc;
 
 use prometheus::core::{Collector, Desc};
-use prometheus::proto::{self, LabelPair, Metric, MetricFamily, MetricType};
+use prometheus::proto::{self, Metric, MetricFamily, MetricType};
 use rocket_page_cache::{Cache, HistogramSnapshot, StatsSnapshot};
 
+use super::families::{counter, family, gauge, labelled};
 use crate::follower::FollowerStatus;
 
 /// What the engine says at one scrape.
@@ -170,7 +171,9 @@ impl Collector for CacheCollector {
             families.push(family((name, help), MetricType::COUNTER, vec![metric]));
         }
         for (name, help, read) in GAUGES {
-            let metric = gauge(read(&figures), &[]);
+            // Gauges are byte counts and flags, far below 2^53.
+            #[allow(clippy::cast_precision_loss)]
+            let metric = gauge(read(&figures) as f64, &[]);
             families.push(family((name, help), MetricType::GAUGE, vec![metric]));
         }
         let purges = vec![
@@ -187,54 +190,9 @@ impl Collector for CacheCollector {
             MetricType::COUNTER,
             vec![counter(events, &[])],
         ));
-        let mut lag_gauge = proto::Gauge::default();
-        lag_gauge.set_value(lag);
-        let mut lag_metric = Metric::default();
-        lag_metric.set_gauge(lag_gauge);
-        families.push(family(BINLOG_LAG, MetricType::GAUGE, vec![lag_metric]));
+        families.push(family(BINLOG_LAG, MetricType::GAUGE, vec![gauge(lag, &[])]));
         families
     }
-}
-
-fn family((name, help): (&str, &str), kind: MetricType, metrics: Vec<Metric>) -> MetricFamily {
-    let mut family = MetricFamily::default();
-    family.set_name(name.to_owned());
-    family.set_help(help.to_owned());
-    family.set_field_type(kind);
-    family.set_metric(metrics);
-    family
-}
-
-fn labelled(labels: &[(&str, &str)]) -> Metric {
-    let pairs = labels
-        .iter()
-        .map(|(name, value)| {
-            let mut pair = LabelPair::default();
-            pair.set_name((*name).to_owned());
-            pair.set_value((*value).to_owned());
-            pair
-        })
-        .collect();
-    Metric::from_label(pairs)
-}
-
-// Counts stay far below 2^53, where f64 (Prometheus's sample type) is exact.
-#[allow(clippy::cast_precision_loss)]
-fn counter(value: u64, labels: &[(&str, &str)]) -> Metric {
-    let mut metric = labelled(labels);
-    let mut counter = proto::Counter::default();
-    counter.set_value(value as f64);
-    metric.set_counter(counter);
-    metric
-}
-
-#[allow(clippy::cast_precision_loss)]
-fn gauge(value: u64, labels: &[(&str, &str)]) -> Metric {
-    let mut metric = labelled(labels);
-    let mut gauge = proto::Gauge::default();
-    gauge.set_value(value as f64);
-    metric.set_gauge(gauge);
-    metric
 }
 
 fn histogram(snapshot: &HistogramSnapshot, route: &str) -> Metric {

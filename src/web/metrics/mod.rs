@@ -9,6 +9,7 @@
 
 mod access;
 mod cache;
+mod families;
 pub mod http;
 mod replicas;
 

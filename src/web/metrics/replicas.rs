@@ -5,8 +5,9 @@
 use std::sync::Arc;
 
 use prometheus::core::{Collector, Desc};
-use prometheus::proto::{self, LabelPair, Metric, MetricFamily, MetricType};
+use prometheus::proto::{Metric, MetricFamily, MetricType};
 
+use super::families::{counter, family, gauge};
 use crate::db::replicas::{ReplicaView, Replicas};
 
 const UP: (&str, &str) = (
@@ -57,75 +58,38 @@ impl Collector for ReplicaCollector {
 
     fn collect(&self) -> Vec<MetricFamily> {
         let views = self.replicas.views();
-        let series = |read: fn(&ReplicaView) -> Sample| -> Vec<Metric> {
+        let series = |sample: fn(&ReplicaView, &[(&str, &str)]) -> Metric| -> Vec<Metric> {
             views
                 .iter()
-                .map(|view| read(view).metric(&view.replica))
+                .map(|view| sample(view, &[("replica", &view.replica)]))
                 .collect()
         };
         vec![
             family(
                 UP,
                 MetricType::GAUGE,
-                series(|v| Sample::Gauge(f64::from(u8::from(v.in_rotation)))),
+                series(|v, labels| gauge(f64::from(u8::from(v.in_rotation)), labels)),
             ),
             family(
                 LAG,
                 MetricType::GAUGE,
-                series(|v| Sample::Gauge(v.lag_ms.map_or(-1.0, millis_as_seconds))),
+                series(|v, labels| gauge(v.lag_ms.map_or(-1.0, millis_as_seconds), labels)),
             ),
             family(
                 READS,
                 MetricType::COUNTER,
-                series(|v| Sample::Counter(v.reads)),
+                series(|v, labels| counter(v.reads, labels)),
             ),
             family(
                 BEHIND,
                 MetricType::COUNTER,
-                series(|v| Sample::Counter(v.behind_purges)),
+                series(|v, labels| counter(v.behind_purges, labels)),
             ),
         ]
-    }
-}
-
-enum Sample {
-    Gauge(f64),
-    Counter(u64),
-}
-
-impl Sample {
-    fn metric(self, replica: &str) -> Metric {
-        let mut label = LabelPair::default();
-        label.set_name("replica".to_owned());
-        label.set_value(replica.to_owned());
-        let mut metric = Metric::from_label(vec![label]);
-        match self {
-            Self::Gauge(value) => {
-                let mut gauge = proto::Gauge::default();
-                gauge.set_value(value);
-                metric.set_gauge(gauge);
-            }
-            Self::Counter(value) => {
-                let mut counter = proto::Counter::default();
-                #[allow(clippy::cast_precision_loss)] // counts stay far below 2^53
-                counter.set_value(value as f64);
-                metric.set_counter(counter);
-            }
-        }
-        metric
     }
 }
 
 #[allow(clippy::cast_precision_loss)] // lags stay far below 2^53 ms
 fn millis_as_seconds(ms: u64) -> f64 {
     ms as f64 / 1000.0
-}
-
-fn family((name, help): (&str, &str), kind: MetricType, metrics: Vec<Metric>) -> MetricFamily {
-    let mut family = MetricFamily::default();
-    family.set_name(name.to_owned());
-    family.set_help(help.to_owned());
-    family.set_field_type(kind);
-    family.set_metric(metrics);
-    family
 }
