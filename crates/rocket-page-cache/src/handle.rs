@@ -61,11 +61,36 @@ struct Inner {
     /// This instance's L1 in front of the store, when configured.
     near: Option<Arc<NearCache>>,
     /// The task that keeps `near` coherent, once started.
-    near_link: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
+    near_link: TaskSlot,
     /// Warm start: whether this instance is warming, and its hot-page sampling.
     warm: WarmState,
     /// The task that sweeps the tag index, once started (shared stores only).
-    index_sweep: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
+    index_sweep: TaskSlot,
+}
+
+/// Where a background task of the cache is kept: starting one stops the one
+/// before it, and stopping leaves none.
+#[derive(Default)]
+struct TaskSlot(std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>);
+
+impl TaskSlot {
+    fn start(&self, task: tokio::task::JoinHandle<()>) {
+        if let Some(old) = self.lock().replace(task) {
+            old.abort();
+        }
+    }
+
+    fn stop(&self) {
+        if let Some(task) = self.lock().take() {
+            task.abort();
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<tokio::task::JoinHandle<()>>> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
 }
 
 /// How a recorded value may be stored: for how long, up to what size (its
@@ -188,9 +213,9 @@ impl Cache {
         Ok(Self {
             inner: Arc::new(Inner {
                 near,
-                near_link: std::sync::Mutex::new(None),
+                near_link: TaskSlot::default(),
                 warm: WarmState::default(),
-                index_sweep: std::sync::Mutex::new(None),
+                index_sweep: TaskSlot::default(),
                 route_stats: RouteStats::new(policies.route_labels()),
                 policies,
                 key_base: key_base(&config.namespace, config.generation()),
@@ -268,15 +293,9 @@ impl Cache {
             prefix: self.inner.key_base.clone(),
             heartbeat: Duration::from_millis(self.inner.config.near_heartbeat_ms),
         };
-        let task = link::spawn(Arc::clone(near), settings);
-        let mut slot = self
-            .inner
+        self.inner
             .near_link
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(old) = slot.replace(task) {
-            old.abort();
-        }
+            .start(link::spawn(Arc::clone(near), settings));
     }
 
     /// Starts the tag index sweep (see `index_sweep`) on a store shared by the
@@ -285,28 +304,14 @@ impl Cache {
         if self.shared_store().is_err() {
             return;
         }
-        let task = tokio::spawn(crate::index_sweep::run(self.clone()));
-        let mut slot = self
-            .inner
+        self.inner
             .index_sweep
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(old) = slot.replace(task) {
-            old.abort();
-        }
+            .start(tokio::spawn(crate::index_sweep::run(self.clone())));
     }
 
     /// Stops the index sweep, if it runs.
     pub(crate) fn stop_index_sweep(&self) {
-        let task = self
-            .inner
-            .index_sweep
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .take();
-        if let Some(task) = task {
-            task.abort();
-        }
+        self.inner.index_sweep.stop();
     }
 
     /// Logs a background task's store failure (rate-limited, as the others).
@@ -327,15 +332,7 @@ impl Cache {
 
     /// Stops the link; the near cache is flushed and serves nothing after.
     pub(crate) fn stop_near_link(&self) {
-        let task = self
-            .inner
-            .near_link
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .take();
-        if let Some(task) = task {
-            task.abort();
-        }
+        self.inner.near_link.stop();
         if let Some(near) = &self.inner.near {
             near.link_lost();
         }
