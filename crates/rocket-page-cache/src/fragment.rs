@@ -11,7 +11,6 @@
 //! while they render, so an app resolves its fragments first and hands them to
 //! the page's template to place.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
@@ -19,6 +18,7 @@ use serde::Serialize;
 
 use super::handle::{Cache, Recorded, RecordedStore};
 use super::key;
+use super::near::NearRead;
 use super::reads::Reads;
 use super::stats::Stats;
 
@@ -66,20 +66,18 @@ impl Cache {
         };
         // A fragment found in the store is kept near, decoded, as pages are: a
         // repeated view then costs neither a round trip nor a decode.
-        let near = self.near().filter(|_| storable.use_store && self.enabled());
-        if let Some(kept) = near.and_then(|near| near.get_value::<Recorded<T>>(&full_key)) {
-            reads.merge(&kept.reads);
-            Stats::bump(&self.stats().fragment_hits);
-            Stats::bump(&self.stats().fragment_near_hits);
-            return Ok(kept.value.clone());
-        }
-        let ticket = near.and_then(|near| near.ticket(&full_key));
+        let keeper = match self.near_read::<Recorded<T>>(&full_key, ttl, storable.use_store) {
+            NearRead::Kept(kept) => {
+                reads.merge(&kept.reads);
+                Stats::bump(&self.stats().fragment_hits);
+                Stats::bump(&self.stats().fragment_near_hits);
+                return Ok(kept.value.clone());
+            }
+            NearRead::Fetch(keeper) => keeper,
+        };
         let keep_near = |found: &Recorded<T>, encoded_bytes: usize| {
-            if let (Some(near), Some(ticket)) = (near, ticket) {
-                // Its remaining life in the store is not known here: `ttl` at
-                // most, and the near cache's own cap.
-                let found = Arc::new(found.clone());
-                near.keep_value(ticket, &full_key, found, encoded_bytes, ttl);
+            if let Some(keeper) = keeper {
+                keeper.keep(found.clone(), encoded_bytes);
             }
         };
         let (value, hit) = self

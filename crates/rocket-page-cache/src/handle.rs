@@ -20,7 +20,7 @@ use super::entry::{stale_patch, Entry};
 use super::flight::Flights;
 use super::key::{bounded_tag, key_base, normalise_request_path};
 use super::near::link::{self, LinkSettings};
-use super::near::NearCache;
+use super::near::{NearCache, NearRead};
 use super::policy::{Policies, RoutePolicy};
 use super::reads::{self, Change, ReadSet, Reads};
 use super::route_stats::{RouteStats, RouteStatsSnapshot};
@@ -343,9 +343,20 @@ impl Cache {
         self.inner.near.as_ref()?.get(key)
     }
 
-    /// The near cache, when this instance has one.
-    pub(crate) fn near(&self) -> Option<&NearCache> {
-        self.inner.near.as_deref()
+    /// The near cache's part in reading a decoded value at `full_key` from the
+    /// store (see [`NearRead`]); none without a near cache, with the cache off,
+    /// or when the caller does not `use_store`. Its life in the store is not
+    /// known here: it is kept at most `ttl` (and the near cache's cap).
+    pub(crate) fn near_read<'a, T: std::any::Any + Send + Sync>(
+        &'a self,
+        full_key: &'a str,
+        ttl: Duration,
+        use_store: bool,
+    ) -> NearRead<'a, T> {
+        match self.inner.near.as_deref() {
+            Some(near) if use_store && self.enabled() => near.read_value(full_key, ttl),
+            _ => NearRead::Fetch(None),
+        }
     }
 
     /// Whether the near cache is on and trusted now (for tests and health).
@@ -617,15 +628,13 @@ impl Cache {
         T: Serialize + serde::de::DeserializeOwned + Clone + Send + Sync + 'static,
     {
         let full_key = self.memo_key(key);
-        let near = self.near().filter(|_| self.enabled());
-        if let Some(kept) = near.and_then(|near| near.get_value::<T>(&full_key)) {
-            return Ok(T::clone(&kept));
-        }
-        let ticket = near.and_then(|near| near.ticket(&full_key));
+        let keeper = match self.near_read::<T>(&full_key, ttl, true) {
+            NearRead::Kept(kept) => return Ok(T::clone(&kept)),
+            NearRead::Fetch(keeper) => keeper,
+        };
         let keep_near = |found: &T, encoded_bytes: usize| {
-            if let (Some(near), Some(ticket)) = (near, ticket) {
-                let found = Arc::new(found.clone());
-                near.keep_value(ticket, &full_key, found, encoded_bytes, ttl);
+            if let Some(keeper) = keeper {
+                keeper.keep(found.clone(), encoded_bytes);
             }
         };
         self.memo_at(&full_key, ttl, tags, compute, keep_near).await

@@ -85,6 +85,36 @@ pub struct Ticket {
     epoch_seen: u64,
 }
 
+/// What the near cache has of a decoded value: the value, or a keeper for the
+/// one about to be read from the store (none while the link is down).
+pub enum NearRead<'a, T> {
+    Kept(Arc<T>),
+    Fetch(Option<Keeper<'a>>),
+}
+
+/// Keeps a value read from the store, unless its key was invalidated since the
+/// keeper was made (it holds the read's [`Ticket`]).
+pub struct Keeper<'a> {
+    near: &'a NearCache,
+    ticket: Ticket,
+    key: &'a str,
+    fresh_for: Duration,
+}
+
+impl Keeper<'_> {
+    /// Keeps `value`, decoded from the `encoded_bytes` the store gave, for at
+    /// most the keeper's `fresh_for` (and `max_ttl`).
+    pub fn keep<T: Any + Send + Sync>(self, value: T, encoded_bytes: usize) {
+        let Self {
+            near,
+            ticket,
+            key,
+            fresh_for,
+        } = self;
+        near.keep_value(ticket, key, Arc::new(value), encoded_bytes, fresh_for);
+    }
+}
+
 /// The L1 of one instance. Shared by every request; every method is lock-free
 /// apart from the map's own striped locks.
 pub struct NearCache {
@@ -173,6 +203,24 @@ impl NearCache {
             return;
         }
         self.insert_checked(ticket, key, Held::Page(Arc::new(entry.clone())), lifetime);
+    }
+
+    /// The value kept under `key` as a `T`, or a keeper, taken before the store
+    /// is read, for what it gives; kept at most `fresh_for`.
+    pub fn read_value<'a, T: Any + Send + Sync>(
+        &'a self,
+        key: &'a str,
+        fresh_for: Duration,
+    ) -> NearRead<'a, T> {
+        if let Some(kept) = self.get_value(key) {
+            return NearRead::Kept(kept);
+        }
+        NearRead::Fetch(self.ticket(key).map(|ticket| Keeper {
+            near: self,
+            ticket,
+            key,
+            fresh_for,
+        }))
     }
 
     /// Keeps `value`, decoded from `encoded_bytes` fetched from the store, for
