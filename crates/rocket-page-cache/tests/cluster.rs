@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 use futures::future::join_all;
 use serde_json::json;
 
-use crate::support::app::{Reply, TestApp};
+use crate::support::app::TestApp;
+use crate::support::failover_load::{load_worker, near_hit, store_hit, Seen, WORKERS};
 use crate::support::own_cluster::OwnCluster;
 use crate::support::shared::Shared;
 use crate::support::{eventually, scan_namespace, Namespace};
@@ -123,52 +124,6 @@ async fn clearing_the_namespace_and_counting_it_reach_every_key(store: Shared) {
     assert_eq!(app.get("/item/clear0").await.x_cache(), "MISS");
 }
 
-/// What one request of the failover load saw.
-struct Seen {
-    at: Instant,
-    path: String,
-    took: Duration,
-    reply: Reply,
-}
-
-/// A hit read from the store by this request: not from the near cache, and not
-/// shared by another request of this instance (whose hit may have been near).
-fn store_hit(reply: &Reply) -> bool {
-    let status = reply.cache_status();
-    reply.x_cache() == "HIT" && !status.contains("detail=near") && !status.contains("collapsed")
-}
-
-/// Requests in flight at once during the failover load.
-const WORKERS: usize = 8;
-
-/// One worker of the failover load: requests `paths` in turn from `worker`
-/// until `stop`, recording each answer.
-async fn load_worker(
-    app: Arc<TestApp>,
-    paths: Arc<Vec<String>>,
-    stop: Arc<AtomicBool>,
-    worker: usize,
-) -> Vec<Seen> {
-    let mut seen = Vec::new();
-    let mut i = worker;
-    while !stop.load(Ordering::SeqCst) {
-        let path = &paths[i % paths.len()];
-        let at = Instant::now();
-        let reply = app.get(path).await;
-        seen.push(Seen {
-            at,
-            path: path.clone(),
-            took: at.elapsed(),
-            reply,
-        });
-        i += WORKERS;
-        // A request the cache cannot help completes without waiting on
-        // anything: let the conductor and the other workers run.
-        tokio::task::yield_now().await;
-    }
-    seen
-}
-
 /// The pages `victim` (a master's port) holds of `namespace`, by path.
 fn pages_on(victim: u16, namespace: &str) -> BTreeSet<String> {
     keys_on(victim, namespace)
@@ -214,9 +169,7 @@ impl Figures {
             worst: seen.iter().map(|s| s.took).max().unwrap_or_default(),
             uncached: after().filter(|s| s.reply.x_cache() != "HIT").count(),
             resumed,
-            near_hits: after()
-                .filter(|s| s.reply.cache_status().contains("detail=near"))
-                .count(),
+            near_hits: after().filter(|s| near_hit(&s.reply)).count(),
             others_during: others_during().count(),
             others_hits_during: others_during()
                 .filter(|s| s.reply.x_cache() == "HIT")

@@ -15,6 +15,7 @@ use serde_json::json;
 
 use crate::support::app::{Reply, TestApp};
 use crate::support::eventually;
+use crate::support::failover_load::{load_worker, near_hit, store_hit, Seen, WORKERS};
 use crate::support::own_sentinel::OwnSentinel;
 use crate::support::shared::Shared;
 use crate::support::Namespace;
@@ -61,22 +62,10 @@ async fn sentinels_that_do_not_answer_leave_pages_served_uncached() {
 
 /// Pages the failover load goes round.
 const PAGES: usize = 20;
-/// Requests in flight at once, spread over the two instances.
-const WORKERS: usize = 8;
 
 /// How late the purge's invalidation may reach the other instance's near
 /// cache, as in the near cache's own tests (the purger drops its own at once).
 const STALENESS_BOUND: Duration = Duration::from_millis(50);
-
-/// What one request of the failover load saw.
-struct Seen {
-    at: Instant,
-    /// Asked of the instance that made the purge.
-    on_purger: bool,
-    path: String,
-    took: Duration,
-    reply: Reply,
-}
 
 /// The render a page's body comes from (`<path> render <n>`).
 fn render_of(reply: &Reply) -> usize {
@@ -88,41 +77,9 @@ fn render_of(reply: &Reply) -> usize {
         .unwrap_or_else(|| panic!("no render number in {:?}", reply.body))
 }
 
-/// A hit read from the store by this request (not near, not shared by another
-/// request of the instance).
-fn store_hit(reply: &Reply) -> bool {
-    let status = reply.cache_status();
-    reply.x_cache() == "HIT" && !status.contains("detail=near") && !status.contains("collapsed")
-}
-
-fn near_hit(reply: &Reply) -> bool {
-    reply.cache_status().contains("detail=near")
-}
-
-/// One worker: requests `paths` in turn on its instance until `stop`.
-async fn load_worker(
-    app: Arc<TestApp>,
-    paths: Arc<Vec<String>>,
-    stop: Arc<AtomicBool>,
-    worker: usize,
-) -> Vec<Seen> {
-    let mut seen = Vec::new();
-    let mut i = worker;
-    while !stop.load(Ordering::SeqCst) {
-        let path = &paths[i % paths.len()];
-        let at = Instant::now();
-        let reply = app.get(path).await;
-        seen.push(Seen {
-            at,
-            on_purger: worker.is_multiple_of(2),
-            path: path.clone(),
-            took: at.elapsed(),
-            reply,
-        });
-        i += WORKERS;
-        tokio::task::yield_now().await;
-    }
-    seen
+/// Whether `worker` of the load asks the instance that makes the purge.
+fn on_purger(worker: usize) -> bool {
+    worker.is_multiple_of(2)
 }
 
 /// When each step of the failover was seen, from the kill.
@@ -248,11 +205,17 @@ impl Figures {
                 .iter()
                 .filter(|s| render_of(&s.reply) <= timeline.renders_at_purge[&s.path])
                 .filter(|s| {
-                    s.on_purger || !near_hit(&s.reply) || s.at >= timeline.purged + STALENESS_BOUND
+                    on_purger(s.worker)
+                        || !near_hit(&s.reply)
+                        || s.at >= timeline.purged + STALENESS_BOUND
                 })
                 .map(|s| {
                     let after = s.at.duration_since(timeline.purged);
-                    let instance = if s.on_purger { "purger" } else { "other" };
+                    let instance = if on_purger(s.worker) {
+                        "purger"
+                    } else {
+                        "other"
+                    };
                     format!(
                         "{} {after:?} after, on the {instance}: {}",
                         s.reply.body,
@@ -299,8 +262,8 @@ async fn a_master_killed_under_load_fails_no_request_and_no_read_is_stale_after_
 
     let stop = Arc::new(AtomicBool::new(false));
     let load = (0..WORKERS).map(|worker| {
-        // Even workers ask `first`, which makes the purge (`Seen::on_purger`).
-        let app = Arc::clone(if worker % 2 == 0 { &first } else { &second });
+        // Even workers ask `first`, which makes the purge (`on_purger`).
+        let app = Arc::clone(if on_purger(worker) { &first } else { &second });
         tokio::spawn(load_worker(
             app,
             Arc::clone(&paths),

@@ -20,6 +20,9 @@ pub mod own_redis;
 #[path = "../../../crates/rocket-page-cache/tests/support/own_sentinel.rs"]
 #[allow(dead_code, reason = "the engine's failover test uses the rest")]
 pub mod own_sentinel;
+/// What the engine's own cluster and Sentinel deployments share.
+#[path = "../../../crates/rocket-page-cache/tests/support/own_servers.rs"]
+pub mod own_servers;
 pub mod process;
 pub mod proxy;
 pub mod redis;

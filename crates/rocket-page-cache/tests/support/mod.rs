@@ -5,9 +5,11 @@
 //! shared-store suite's parameter, and one poll helper.
 
 pub mod app;
+pub mod failover_load;
 pub mod own_cluster;
 pub mod own_redis;
 pub mod own_sentinel;
+pub mod own_servers;
 pub mod routes;
 pub mod shared;
 

@@ -11,15 +11,14 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+
+use super::own_servers::{cli, wait_for, watchdog};
 
 /// Masters, and one replica for each.
 const MASTERS: usize = 3;
 const NODES: usize = MASTERS * 2;
 /// How long a node may be silent before it is failed over (ms).
 const NODE_TIMEOUT_MS: &str = "1000";
-/// Longest wait for the cluster to form or heal.
-const FORMING_LIMIT: Duration = Duration::from_secs(30);
 
 /// One `redis-server --cluster-enabled yes`.
 struct Node {
@@ -59,7 +58,8 @@ impl OwnCluster {
                 child: start_node(&dir, port),
             })
             .collect();
-        let watchdog = watchdog(&nodes, &dir);
+        let pids: Vec<u32> = nodes.iter().map(|n| n.child.id()).collect();
+        let watchdog = watchdog(&pids, &dir, "cluster");
         let cluster = Self {
             nodes,
             dir,
@@ -207,50 +207,6 @@ fn start_node(dir: &std::path::Path, port: u16) -> Child {
         .stderr(Stdio::null())
         .spawn()
         .expect("start redis-server (is it installed?)")
-}
-
-/// A shell that outlives nothing: once this test process is gone it kills the
-/// nodes and removes their files (a static cluster is never dropped).
-fn watchdog(nodes: &[Node], dir: &std::path::Path) -> Child {
-    let pids: Vec<String> = nodes.iter().map(|n| n.child.id().to_string()).collect();
-    let script = format!(
-        "while kill -0 {parent} 2>/dev/null; do sleep 0.5; done; kill -9 {pids} 2>/dev/null; rm -rf '{dir}'",
-        parent = std::process::id(),
-        pids = pids.join(" "),
-        dir = dir.display(),
-    );
-    Command::new("sh")
-        .args(["-c", &script])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start the cluster's watchdog")
-}
-
-/// One `redis-cli` command against a node; `None` when it does not answer.
-fn cli(port: u16, args: &[&str]) -> Option<String> {
-    let output = Command::new("redis-cli")
-        .args(["-h", "127.0.0.1", "-p", &port.to_string()])
-        .args(args)
-        .stderr(Stdio::null())
-        .output()
-        .ok()?;
-    output
-        .status
-        .success()
-        .then(|| String::from_utf8_lossy(&output.stdout).into_owned())
-}
-
-/// Polls `check` (blocking) until it holds, failing the test past the limit.
-fn wait_for(what: &str, mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + FORMING_LIMIT;
-    while !check() {
-        assert!(
-            Instant::now() < deadline,
-            "{what}: not within {FORMING_LIMIT:?}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 /// A port free now whose cluster bus port (+10000) is free too.

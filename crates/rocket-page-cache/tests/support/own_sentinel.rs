@@ -11,7 +11,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+
+use super::own_servers::{cli, wait_for, watchdog};
 
 /// The name the sentinels monitor the master under.
 pub const MASTER_NAME: &str = "rpc-master";
@@ -24,8 +25,6 @@ const QUORUM: usize = 2;
 const DOWN_AFTER_MS: u64 = 1_000;
 /// Bound of one failover attempt (ms).
 const FAILOVER_TIMEOUT_MS: u64 = 3_000;
-/// Longest wait for the deployment to form or fail over.
-const FORMING_LIMIT: Duration = Duration::from_secs(30);
 
 /// One `redis-server`, as a data node or a sentinel.
 struct Server {
@@ -78,7 +77,12 @@ impl OwnSentinel {
                 child: start_sentinel(&dir, port, master_port),
             });
         }
-        let watchdog = watchdog([&master, &replica].into_iter().chain(&sentinels), &dir);
+        let pids: Vec<u32> = [&master, &replica]
+            .into_iter()
+            .chain(&sentinels)
+            .map(|s| s.child.id())
+            .collect();
+        let watchdog = watchdog(&pids, &dir, "sentinels");
         let deployment = Self {
             data: vec![master, replica],
             sentinels,
@@ -247,24 +251,6 @@ fn start_sentinel(dir: &Path, port: u16, master: u16) -> Child {
         .expect("start redis-server --sentinel")
 }
 
-/// A shell that outlives nothing: once this test process is gone it kills the
-/// servers and removes their files (a static deployment is never dropped).
-fn watchdog<'a>(servers: impl Iterator<Item = &'a Server>, dir: &Path) -> Child {
-    let pids: Vec<String> = servers.map(|s| s.child.id().to_string()).collect();
-    let script = format!(
-        "while kill -0 {parent} 2>/dev/null; do sleep 0.5; done; kill -9 {pids} 2>/dev/null; rm -rf '{dir}'",
-        parent = std::process::id(),
-        pids = pids.join(" "),
-        dir = dir.display(),
-    );
-    Command::new("sh")
-        .args(["-c", &script])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start the sentinels' watchdog")
-}
-
 /// The value after `name` in a flat field/value reply, one item a line.
 fn field_of(reply: &str, name: &str) -> Option<String> {
     let mut lines = reply.lines();
@@ -274,32 +260,6 @@ fn field_of(reply: &str, name: &str) -> Option<String> {
         }
     }
     None
-}
-
-/// One `redis-cli` command against a server; `None` when it does not answer.
-fn cli(port: u16, args: &[&str]) -> Option<String> {
-    let output = Command::new("redis-cli")
-        .args(["-h", "127.0.0.1", "-p", &port.to_string()])
-        .args(args)
-        .stderr(Stdio::null())
-        .output()
-        .ok()?;
-    output
-        .status
-        .success()
-        .then(|| String::from_utf8_lossy(&output.stdout).into_owned())
-}
-
-/// Polls `check` (blocking) until it holds, failing the test past the limit.
-fn wait_for(what: &str, mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + FORMING_LIMIT;
-    while !check() {
-        assert!(
-            Instant::now() < deadline,
-            "{what}: not within {FORMING_LIMIT:?}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 /// A port nothing listens on now, and none of `taken`.
