@@ -49,6 +49,22 @@ async fn in_rotation(app: &TestApp) {
     }
 }
 
+/// Two instances on a database of the pair with the users, both with the
+/// replica in rotation; the database lives as long as its holder.
+async fn two_instances_reading_the_replica(
+    pair: &ReplicatedPair,
+) -> (Arc<OwnDatabase>, TestApp, TestApp) {
+    let db = pair.database().await;
+    let namespace = TestNamespace::new();
+    let a = instance(pair, &db, &namespace).start().await;
+    let b = instance(pair, &db, &namespace).start().await;
+    add_users(&db).await;
+    pair.caught_up().await;
+    in_rotation(&a).await;
+    in_rotation(&b).await;
+    (db, a, b)
+}
+
 async fn add_users(db: &OwnDatabase) {
     db.run(&format!(
         "INSERT INTO user (name, email, phone, address) \
@@ -339,14 +355,7 @@ fn p99(took: &mut [Duration]) -> Duration {
 #[rocket::async_test]
 async fn renders_read_the_replica() {
     let pair = ReplicatedPair::start();
-    let db = pair.database().await;
-    let namespace = TestNamespace::new();
-    let a = instance(&pair, &db, &namespace).start().await;
-    let b = instance(&pair, &db, &namespace).start().await;
-    add_users(&db).await;
-    pair.caught_up().await;
-    in_rotation(&a).await;
-    in_rotation(&b).await;
+    let (_db, a, b) = two_instances_reading_the_replica(&pair).await;
     let before = (selects(&pair.primary), selects(&pair.replica));
     let load = miss_heavy_load(&[&a, &b], 20).await;
     assert_eq!(load.errors, Vec::<String>::new());
@@ -375,14 +384,7 @@ async fn renders_read_the_replica() {
 #[rocket::async_test]
 async fn a_replica_killed_under_load_costs_no_request_an_error() {
     let mut pair = ReplicatedPair::start();
-    let db = pair.database().await;
-    let namespace = TestNamespace::new();
-    let a = instance(&pair, &db, &namespace).start().await;
-    let b = instance(&pair, &db, &namespace).start().await;
-    add_users(&db).await;
-    pair.caught_up().await;
-    in_rotation(&a).await;
-    in_rotation(&b).await;
+    let (_db, a, b) = two_instances_reading_the_replica(&pair).await;
     let apps = [&a, &b];
     let load = miss_heavy_load(&apps, 30);
     let kill = async {
