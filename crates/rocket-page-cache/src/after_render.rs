@@ -2,7 +2,8 @@
 //! it answered when a shared cache may; then tell the waiters and free the lease.
 //!
 //! Storing is a row of steps with one job each: decide storability, buffer the
-//! body, precompress it, build the entry, store it, count it, write the headers.
+//! body, compress it for its requester, build the entry, store it, count it,
+//! write the headers.
 
 use std::io::Cursor;
 use std::time::Duration;
@@ -13,7 +14,8 @@ use rocket::{Request, Response};
 use sha2::{Digest, Sha256};
 
 use super::cache_status::{CacheStatus, Rendered, Served};
-use super::compress::{precompress, worth_compressing};
+use super::compress::{compress, worth_compressing};
+use super::encoding::{negotiate, Coding};
 use super::entry::{Compressed, Entry, Freshness, Kind};
 use super::flight::Outcome;
 use super::handle::Cache;
@@ -116,17 +118,18 @@ async fn store_render<'r>(
         status_of(render, Rendered::Refused(Refusal::TooLarge)).write_to(response);
         return Outcome::Uncacheable;
     }
-    let compressed = if should_precompress(cache, response, &body) {
-        precompress(body.clone()).await
-    } else {
-        Compressed::default()
-    };
+    let mut compressed = Compressed::default();
+    if let Some(coding) = coding_to_store(cache, request, response, &body) {
+        if let Some(encoded) = compress(body.clone(), coding).await {
+            compressed.set(coding, encoded);
+        }
+    }
     let entry = build_entry(cache.now_ms(), response, render, ttl, body, compressed);
     let rendered = store(cache, request, render, &entry).await;
     count(cache, rendered);
     // Served like the hits that follow: same coding, same tag for the same
     // request, so a browser's first revalidation already matches.
-    let etag = write_body(request, response, &entry);
+    let etag = write_body(cache, request, response, &entry);
     status_of(render, rendered).write_to(response);
     let browser_ttl = u64::from(entry.browser_ttl_secs).min(ttl.as_secs());
     set_validators(request, response, &etag, browser_ttl);
@@ -167,16 +170,26 @@ async fn buffer_body(response: &mut Response<'_>) -> Option<Bytes> {
     response.body_mut().to_bytes().await.ok().map(Bytes::from)
 }
 
-/// Whether to store the body in br and gzip too: `cache.precompress` is on and
-/// the body is text of some size that the route did not encode.
-fn should_precompress(cache: &Cache, response: &Response<'_>, body: &Bytes) -> bool {
+/// The one coding to store a render in besides identity: the one its
+/// requester prefers, when `cache.precompress` is on and the body is text of some
+/// size that the route did not encode. A client that accepts none (a crawler,
+/// a load generator) costs no compression; the codings others ask for later
+/// are added on their first hit ([`crate::coding_jobs`]).
+fn coding_to_store(
+    cache: &Cache,
+    request: &Request<'_>,
+    response: &Response<'_>,
+    body: &Bytes,
+) -> Option<Coding> {
     let headers = response.headers();
-    cache.config().precompress
+    let worth = cache.config().precompress
         && worth_compressing(
             headers.get_one("Content-Type"),
             headers.get_one("Content-Encoding"),
             body.len(),
-        )
+        );
+    let coding = negotiate(request.headers().get("Accept-Encoding"), |_| true);
+    (worth && coding != Coding::Identity).then_some(coding)
 }
 
 /// The entry for this answer: its status, the headers worth keeping, its

@@ -1,14 +1,15 @@
-//! Precompressing a page once, when it is stored, so that every hit is served
-//! compressed without compressing again.
+//! Compressing a page's body into one coding, off the async workers.
 //!
 //! Compression is CPU work of a millisecond or more for a large page: it runs on
 //! Tokio's blocking threads, never on the async workers that serve hits, and at
 //! most as many at once as the machine has cores (more would only queue for the
-//! CPU while holding their buffers).
+//! CPU while holding their buffers). Which coding is made, and when, is the
+//! callers' business: a render is stored in the coding its requester prefers,
+//! and [`crate::coding_jobs`] adds another when a hit first asks for it.
 //!
-//! Levels, chosen for a page compressed once and served many times, on a render
-//! path that waits for it (figures: the users list of 100 rows, 36.9 KB, release
-//! build on the 2-core build machine):
+//! Levels, chosen for a page compressed once and served many times (figures:
+//! the users list of 100 rows, 36.9 KB, release build on the 2-core build
+//! machine):
 //! - brotli quality 5: 1.6 KB in about 1.5 ms; qualities 6 to 9 save under 0.3%
 //!   more for two to five times the time, 11 saves 11% for a hundred times it.
 //! - gzip level 6 (zlib's default): 2.6 KB in well under a millisecond; level 9
@@ -20,7 +21,8 @@ use std::sync::OnceLock;
 use bytes::Bytes;
 use tokio::sync::Semaphore;
 
-use super::entry::Compressed;
+use super::encoding::Coding;
+use super::entry::Entry;
 
 /// Bodies smaller than this are stored as they are: compression saves too little
 /// to be worth a coding's headers and the work.
@@ -69,26 +71,40 @@ fn slots() -> &'static Semaphore {
     })
 }
 
-/// `body` in br and gzip, each kept only if smaller than `body`, compressed on
-/// a blocking thread. Waits for a free slot when all cores are compressing.
-/// Should compression fail (it does not on memory buffers), the page is
-/// simply stored without that coding.
-pub async fn precompress(body: Bytes) -> Compressed {
-    let Ok(_slot) = slots().acquire().await else {
-        return Compressed::default();
+/// Whether a stored entry's body (`body_len` bytes, as its head may be read
+/// without it) is worth compressing, as [`worth_compressing`] judges a
+/// response's.
+pub fn entry_worth_compressing(entry: &Entry, body_len: usize) -> bool {
+    let header = |name: &str| {
+        entry
+            .headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     };
-    tokio::task::spawn_blocking(move || compress_all(&body))
-        .await
-        .unwrap_or_default()
+    worth_compressing(header("content-type"), header("content-encoding"), body_len)
 }
 
-/// Both codings of `body`, now, on this thread.
-pub fn compress_all(body: &[u8]) -> Compressed {
-    let smaller = |encoded: Vec<u8>| (encoded.len() < body.len()).then(|| Bytes::from(encoded));
-    Compressed {
-        br: brotli(body).and_then(smaller),
-        gzip: gzip(body).and_then(smaller),
-    }
+/// `body` in `coding`, if that is smaller, compressed on a blocking thread.
+/// Waits for a free slot when all cores are compressing. Should compression
+/// fail (it does not on memory buffers), there is simply no such coding.
+pub async fn compress(body: Bytes, coding: Coding) -> Option<Bytes> {
+    let _slot = slots().acquire().await.ok()?;
+    tokio::task::spawn_blocking(move || encode(&body, coding))
+        .await
+        .ok()
+        .flatten()
+}
+
+/// `body` in `coding`, now, on this thread; `None` for identity or when the
+/// coding is no smaller.
+pub fn encode(body: &[u8], coding: Coding) -> Option<Bytes> {
+    let encoded = match coding {
+        Coding::Br => brotli(body)?,
+        Coding::Gzip => gzip(body)?,
+        Coding::Identity => return None,
+    };
+    (encoded.len() < body.len()).then(|| Bytes::from(encoded))
 }
 
 fn brotli(body: &[u8]) -> Option<Vec<u8>> {
@@ -134,9 +150,8 @@ mod tests {
     #[test]
     fn both_codings_decode_to_the_body() {
         let body = page();
-        let compressed = compress_all(&body);
-        let br = compressed.br.expect("br is smaller");
-        let gzip = compressed.gzip.expect("gzip is smaller");
+        let br = encode(&body, Coding::Br).expect("br is smaller");
+        let gzip = encode(&body, Coding::Gzip).expect("gzip is smaller");
         assert!(br.len() < body.len() / 5 && gzip.len() < body.len() / 5);
         let mut decoded = Vec::new();
         brotli::Decompressor::new(&br[..], 4096)
@@ -153,7 +168,9 @@ mod tests {
     #[test]
     fn a_coding_that_does_not_shrink_the_body_is_dropped() {
         let noise: Vec<u8> = (0..4096).map(|_| rand::random::<u8>()).collect();
-        assert_eq!(compress_all(&noise), Compressed::default());
+        for coding in [Coding::Br, Coding::Gzip, Coding::Identity] {
+            assert_eq!(encode(&noise, coding), None, "{coding:?}");
+        }
     }
 
     #[test]

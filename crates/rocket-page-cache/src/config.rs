@@ -139,8 +139,11 @@ pub struct CacheConfig {
     /// the pages so the next request renders the new data; `true` (soft) marks them
     /// stale, so they are served within grace while one request refreshes them.
     pub soft_purge_on_write: bool,
-    /// Store each text page also in br and gzip, compressed once when stored, and
-    /// serve hits in the coding the request accepts (`Vary: Accept-Encoding`).
+    /// Serve text pages compressed: a render is stored also in the coding
+    /// (br or gzip) its requester prefers, a coding a later hit prefers is
+    /// compressed once and added to the stored page, and hits are served in
+    /// the best coding the request accepts (`Vary: Accept-Encoding`). A page
+    /// that only clients accepting no coding ask for is never compressed.
     pub precompress: bool,
     /// Keep the fragments apps ask for (`Cache::fragment`) in the store; `false`
     /// renders each one every time, as if there were no cache.

@@ -7,6 +7,7 @@ use rocket::http::Method;
 use rocket::Request;
 
 use super::cache_status::{Bypass, Served};
+use super::coding_jobs;
 use super::entry::{Entry, Freshness, Head, Kind};
 use super::flight::{self, Outcome, Role};
 use super::handle::{path_tag, Cache};
@@ -99,6 +100,12 @@ async fn verdict(
     // The hottest path: a fresh page kept near, not due for early refresh.
     if let Some(entry) = cache.near_lookup(&key) {
         if is_plain_hit(cache, &entry, cache.now_ms()) {
+            coding_jobs::offer(
+                cache,
+                request.headers().get("Accept-Encoding"),
+                &key,
+                &entry,
+            );
             return Verdict::Serve {
                 entry,
                 served: Served::NearHit,
@@ -125,8 +132,15 @@ async fn verdict(
     // The hot path: a fresh page not due for early refresh is served as it is.
     let found = match found {
         Some(entry) if is_plain_hit(cache, &entry, now) => {
+            let entry = Arc::new(entry);
+            coding_jobs::offer(
+                cache,
+                request.headers().get("Accept-Encoding"),
+                &key,
+                &entry,
+            );
             return Verdict::Serve {
-                entry: entry.into(),
+                entry,
                 served: Served::Hit,
             };
         }

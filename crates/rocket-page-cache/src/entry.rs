@@ -82,8 +82,9 @@ pub struct Entry {
     pub compressed: Compressed,
 }
 
-/// A page's body in compressed codings, made once when it was stored; a coding
-/// is absent when it was not worth it (small, binary, or no smaller).
+/// A page's body in compressed codings, each made once: when the page was
+/// stored or when a hit first asked for it; a coding is absent until then, or
+/// when it is not worth it (small, binary, or no smaller).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Compressed {
     pub br: Option<Bytes>,
@@ -97,6 +98,15 @@ impl Compressed {
             Coding::Br => self.br.as_ref(),
             Coding::Gzip => self.gzip.as_ref(),
             Coding::Identity => None,
+        }
+    }
+
+    /// Holds `body` as the page in `coding` (identity is the entry's body, not here).
+    pub fn set(&mut self, coding: Coding, body: Bytes) {
+        match coding {
+            Coding::Br => self.br = Some(body),
+            Coding::Gzip => self.gzip = Some(body),
+            Coding::Identity => {}
         }
     }
 
@@ -125,12 +135,19 @@ pub struct Head {
     metadata: Entry,
     br: bool,
     gzip: bool,
+    /// The length of the identity body, which is not read.
+    body_len: usize,
 }
 
 impl Head {
     /// Everything but the bodies (which are empty here).
     pub fn metadata(&self) -> &Entry {
         &self.metadata
+    }
+
+    /// The length of the entry's identity body.
+    pub fn body_len(&self) -> usize {
+        self.body_len
     }
 
     /// Whether the entry holds its body in `coding` (identity: always).
@@ -253,20 +270,7 @@ impl Entry {
         let mut out = BytesMut::with_capacity(
             FIXED_HEADER + 2 + self.etag.len() + 2 + headers_len + 1 + bodies_len,
         );
-        out.put_slice(MAGIC);
-        out.put_u8(FORMAT_VERSION);
-        out.put_slice(&fresh_until_stamp(self.fresh_until_ms));
-        out.put_u8(match self.kind {
-            Kind::Page => 0,
-            Kind::HitForMiss => 1,
-        });
-        out.put_u64(self.stored_at_ms);
-        out.put_u32(self.grace_secs);
-        out.put_u32(self.stale_if_error_secs);
-        out.put_u32(self.browser_ttl_secs);
-        out.put_u32(self.render_ms);
-        out.put_u16(self.status);
-        put_short(&mut out, self.etag.as_bytes());
+        self.put_version(&mut out);
         out.put_u16(u16::try_from(self.headers.len()).unwrap_or(u16::MAX));
         for (name, value) in self.headers.iter().take(usize::from(u16::MAX)) {
             put_short(&mut out, name.as_bytes());
@@ -281,6 +285,33 @@ impl Entry {
             out.put_slice(body);
         }
         out.freeze()
+    }
+
+    /// The first bytes of the encoded entry, through its `ETag`: they tell one
+    /// stored version of a page from any other (a new render has another
+    /// stored-at or tag, a soft purge rewrites fresh-until), so a write that must
+    /// only change this version compares them.
+    pub fn version_prefix(&self) -> Bytes {
+        let mut out = BytesMut::with_capacity(FIXED_HEADER + 2 + self.etag.len());
+        self.put_version(&mut out);
+        out.freeze()
+    }
+
+    fn put_version(&self, out: &mut BytesMut) {
+        out.put_slice(MAGIC);
+        out.put_u8(FORMAT_VERSION);
+        out.put_slice(&fresh_until_stamp(self.fresh_until_ms));
+        out.put_u8(match self.kind {
+            Kind::Page => 0,
+            Kind::HitForMiss => 1,
+        });
+        out.put_u64(self.stored_at_ms);
+        out.put_u32(self.grace_secs);
+        out.put_u32(self.stale_if_error_secs);
+        out.put_u32(self.browser_ttl_secs);
+        out.put_u32(self.render_ms);
+        out.put_u16(self.status);
+        put_short(out, self.etag.as_bytes());
     }
 
     /// The entry in `raw`, which must be a whole value.
@@ -303,6 +334,11 @@ impl Entry {
             std::cmp::Ordering::Greater => Ok(Prefix::Head(Head {
                 br: head.has(Coding::Br),
                 gzip: head.has(Coding::Gzip),
+                body_len: head
+                    .table
+                    .iter()
+                    .find(|&&(coding, _)| coding == Coding::Identity)
+                    .map_or(0, |&(_, len)| len),
                 metadata: head.entry,
             })),
             std::cmp::Ordering::Less => Err(DecodeError::Malformed),

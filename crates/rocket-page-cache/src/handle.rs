@@ -15,6 +15,7 @@ use serde::Serialize;
 use super::breaker::{Breaker, Breakers};
 use super::budget::WindowBudget;
 use super::clock::Clock;
+use super::coding_jobs::CodingJobs;
 use super::config::{BackendKind, CacheConfig};
 use super::entry::{stale_patch, Entry};
 use super::flight::Flights;
@@ -66,6 +67,8 @@ struct Inner {
     warm: WarmState,
     /// The task that sweeps the tag index, once started (shared stores only).
     index_sweep: TaskSlot,
+    /// Codings added to stored pages on their first demand.
+    coding_jobs: CodingJobs,
 }
 
 /// Where a background task of the cache is kept: starting one stops the one
@@ -216,6 +219,7 @@ impl Cache {
                 near_link: TaskSlot::default(),
                 warm: WarmState::default(),
                 index_sweep: TaskSlot::default(),
+                coding_jobs: CodingJobs::default(),
                 route_stats: RouteStats::new(policies.route_labels()),
                 policies,
                 key_base: key_base(&config.namespace, config.generation()),
@@ -546,6 +550,36 @@ impl Cache {
         let retention = Duration::from_millis(entry.retention_ms(self.now_ms()));
         self.put("store", key, entry.encode(), retention, stamp)
             .await
+    }
+
+    pub(crate) fn coding_jobs(&self) -> &CodingJobs {
+        &self.inner.coding_jobs
+    }
+
+    /// Writes `grown` in place of `current` (the same version with more codings),
+    /// only while the store still holds `current`; the near copy of this
+    /// instance goes, so the next hit keeps the grown one.
+    pub(crate) async fn replace_entry(
+        &self,
+        key: &str,
+        current: &Entry,
+        grown: &Entry,
+    ) -> Result<bool, CacheUnavailable> {
+        let replaced = self
+            .guarded(
+                self.inner.breakers.for_key(key),
+                "coding add",
+                self.inner.store.replace_if_starts_with(
+                    key,
+                    &current.version_prefix(),
+                    grown.encode(),
+                ),
+            )
+            .await?;
+        if let (true, Some(near)) = (replaced, &self.inner.near) {
+            near.invalidate(key);
+        }
+        Ok(replaced)
     }
 
     /// Stores `value` for `ttl`, filed under the stamp's tags when it has any (and

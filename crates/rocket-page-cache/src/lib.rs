@@ -22,7 +22,9 @@
 //!   app's check says it is live), so that junk cookies cannot bypass.
 //! - `entry`: the stored envelope (its layout is private).
 //! - `encoding`: which content coding a request gets, and each one's `ETag`.
-//! - `compress`: a page's br and gzip forms, made once when it is stored.
+//! - `compress`: a page's body in br or gzip, off the async workers.
+//! - `coding_jobs`: a coding a hit asks for, added to the stored page then
+//!   (a render is stored only in its requester's coding).
 //! - `flight`: one render per key in this process (knows no store).
 //! - `lease`: the cluster-wide lease and what a flight's leader does with it,
 //!   above the handle.
@@ -54,6 +56,7 @@ mod breaker;
 mod budget;
 mod cache_status;
 mod clock;
+mod coding_jobs;
 mod compress;
 mod config;
 mod decide;

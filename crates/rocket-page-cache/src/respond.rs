@@ -8,6 +8,7 @@ use rocket::http::{Header, Status};
 use rocket::{Request, Response};
 
 use super::cache_status::{Bypass, CacheStatus, Served};
+use super::compress::entry_worth_compressing;
 use super::encoding::{negotiate, Coding};
 use super::entry::{Entry, Head, Kind};
 use super::handle::Cache;
@@ -33,7 +34,7 @@ pub fn serve_entry(
     failed: Option<u16>,
 ) {
     let browser_ttl = write_stored_headers(cache, response, entry, served, failed);
-    let etag = write_body(request, response, entry);
+    let etag = write_body(cache, request, response, entry);
     set_validators(request, response, &etag, browser_ttl);
 }
 
@@ -58,8 +59,9 @@ pub fn serve_not_modified(
     let meta = head.metadata();
     let browser_ttl = write_stored_headers(cache, response, meta, Served::Hit, None);
     let coding = coding_for(request, |c| head.has(c));
-    let compressed = Coding::COMPRESSED.iter().any(|&c| head.has(c));
-    set_coding_headers(response, coding, compressed);
+    let varies = Coding::COMPRESSED.iter().any(|&c| head.has(c))
+        || may_gain_codings(cache, meta, head.body_len());
+    set_coding_headers(response, coding, varies);
     set_validators(request, response, &coding.etag_of(&meta.etag), browser_ttl);
     response.set_status(Status::NotModified);
 }
@@ -104,17 +106,30 @@ fn chunk_size_for(len: usize) -> usize {
 /// Sets the body of `entry` in the best coding the request accepts among those
 /// stored, with `Content-Encoding` and `Vary`; returns that representation's
 /// `ETag`. Every coding's body decodes to the same bytes.
-pub fn write_body(request: &Request<'_>, response: &mut Response<'_>, entry: &Entry) -> String {
+pub fn write_body(
+    cache: &Cache,
+    request: &Request<'_>,
+    response: &mut Response<'_>,
+    entry: &Entry,
+) -> String {
     let coding = coding_for(request, |c| entry.body_in(c).is_some());
     let body = entry.body_in(coding).unwrap_or(&entry.body).clone();
     let len = body.len();
     response.set_sized_body(len, Cursor::new(body));
     response.set_max_chunk_size(chunk_size_for(len));
-    let compressed = Coding::COMPRESSED
+    let varies = Coding::COMPRESSED
         .iter()
-        .any(|&c| entry.compressed.get(c).is_some());
-    set_coding_headers(response, coding, compressed);
+        .any(|&c| entry.compressed.get(c).is_some())
+        || may_gain_codings(cache, entry, entry.body.len());
+    set_coding_headers(response, coding, varies);
     coding.etag_of(&entry.etag)
+}
+
+/// Whether the page may be stored in a compressed coding, if not yet: then
+/// its answers vary on `Accept-Encoding` whatever this one got, since a coding
+/// may be added on a later hit.
+fn may_gain_codings(cache: &Cache, entry: &Entry, body_len: usize) -> bool {
+    cache.config().precompress && entry_worth_compressing(entry, body_len)
 }
 
 /// The coding this request gets among those `stored`.
@@ -123,13 +138,14 @@ fn coding_for(request: &Request<'_>, stored: impl Fn(Coding) -> bool) -> Coding 
 }
 
 /// `Content-Encoding` of the chosen coding, and `Vary: Accept-Encoding` when the
-/// page is stored in more than one (whichever this request got: a shared cache
-/// downstream must not hand this answer to a client that accepts otherwise).
-fn set_coding_headers(response: &mut Response<'_>, coding: Coding, compressed: bool) {
+/// page `varies`: is or may be stored in more than one coding (whichever this
+/// request got: a shared cache downstream must not hand this answer to a
+/// client that accepts otherwise).
+fn set_coding_headers(response: &mut Response<'_>, coding: Coding, varies: bool) {
     if let Some(token) = coding.token() {
         response.set_header(Header::new("Content-Encoding", token));
     }
-    if compressed {
+    if varies {
         add_vary(response, "Accept-Encoding");
     }
 }

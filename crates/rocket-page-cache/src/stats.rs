@@ -28,6 +28,8 @@ pub struct Stats {
     pub fragment_renders: AtomicU64,
     pub index_members_pruned: AtomicU64,
     pub index_marks_dropped: AtomicU64,
+    pub codings_added: AtomicU64,
+    pub codings_refused: AtomicU64,
 }
 
 /// A copy of [`Stats`] at one moment.
@@ -59,6 +61,11 @@ pub struct StatsSnapshot {
     pub index_members_pruned: u64,
     /// Purge marks removed by the index sweep (older than a render may be).
     pub index_marks_dropped: u64,
+    /// Compressed codings added to stored pages on first demand.
+    pub codings_added: u64,
+    /// Codings made for a version of a page that the store no longer held
+    /// (rendered again or purged meanwhile), so not written.
+    pub codings_refused: u64,
     /// Bytes the near cache holds now (0 when it is off).
     pub near_bytes: u64,
 }
@@ -87,6 +94,8 @@ impl Stats {
             fragment_renders: read(&self.fragment_renders),
             index_members_pruned: read(&self.index_members_pruned),
             index_marks_dropped: read(&self.index_marks_dropped),
+            codings_added: read(&self.codings_added),
+            codings_refused: read(&self.codings_refused),
             near_bytes: 0,
         }
     }

@@ -1,6 +1,9 @@
-//! Precompressed pages: a stored page is served in the coding the request
-//! accepts, every coding decodes to the page as rendered, each coding has its
-//! own ETag, and a revalidation that matches is answered from the entry's head.
+//! Compressed pages: a render is stored in the coding its requester prefers, a
+//! coding a later hit asks for is added to the stored page (for every instance,
+//! never over a newer version), a stored page is served in the coding the
+//! request accepts, every coding decodes to the page as rendered, each coding
+//! has its own ETag, and a revalidation that matches is answered from the
+//! entry's head.
 
 use std::io::Read;
 use std::time::Duration;
@@ -8,6 +11,8 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::support::app::{Reply, TestApp};
+use crate::support::eventually;
+use crate::support::shared::Shared;
 
 const PAGE: &str = "/html/page";
 
@@ -34,6 +39,29 @@ async fn stored(path: &str, extra: serde_json::Value) -> (TestApp, Reply) {
     (app, miss)
 }
 
+/// A stored page in br and gzip too: each asked for once, then served in it
+/// once the coding was added.
+async fn stored_in_every_coding(path: &str, extra: serde_json::Value) -> (TestApp, Reply) {
+    let (app, miss) = stored(path, extra).await;
+    for coding in ["br", "gzip"] {
+        until_served_in(&app, path, coding).await;
+    }
+    (app, miss)
+}
+
+/// Asks for `path` in `coding` until a hit comes in it.
+async fn until_served_in(app: &TestApp, path: &str, coding: &str) -> Reply {
+    eventually(
+        &format!("{path} in {coding}"),
+        Duration::from_secs(5),
+        || async {
+            let reply = app.get_with(path, &accept(coding)).await;
+            (reply.header("Content-Encoding") == Some(coding)).then_some(reply)
+        },
+    )
+    .await
+}
+
 fn accept(coding: &str) -> [(&str, &str); 1] {
     [("Accept-Encoding", coding)]
 }
@@ -49,7 +77,7 @@ fn vary_names(reply: &Reply) -> Vec<String> {
 
 #[tokio::test]
 async fn a_hit_asked_for_br_or_gzip_gets_it_and_it_decodes_to_the_identity_body() {
-    let (app, miss) = stored(PAGE, json!({})).await;
+    let (app, miss) = stored_in_every_coding(PAGE, json!({})).await;
     let identity = app.get(PAGE).await;
     assert_eq!(identity.x_cache(), "HIT");
     assert_eq!(identity.header("Content-Encoding"), None);
@@ -86,7 +114,7 @@ async fn a_hit_asked_for_br_or_gzip_gets_it_and_it_decodes_to_the_identity_body(
 /// Rocket's default 4 KiB chunks (each a copy and a task wake-up).
 #[tokio::test]
 async fn a_hits_body_is_handed_to_the_connection_in_one_piece() {
-    let (app, miss) = stored(PAGE, json!({})).await;
+    let (app, miss) = stored_in_every_coding(PAGE, json!({})).await;
     assert!(
         miss.bytes.len() > 4096,
         "the page outgrows one default chunk"
@@ -105,7 +133,7 @@ async fn a_hits_body_is_handed_to_the_connection_in_one_piece() {
 
 #[tokio::test]
 async fn a_client_that_accepts_no_coding_we_hold_gets_identity() {
-    let (app, miss) = stored(PAGE, json!({})).await;
+    let (app, miss) = stored_in_every_coding(PAGE, json!({})).await;
     for asked in ["", "identity", "deflate, zstd", "br;q=0, gzip;q=0", "*;q=0"] {
         let reply = app.get_with(PAGE, &accept(asked)).await;
         assert_eq!(reply.x_cache(), "HIT", "{asked:?}");
@@ -116,7 +144,7 @@ async fn a_client_that_accepts_no_coding_we_hold_gets_identity() {
 
 #[tokio::test]
 async fn every_answer_of_a_compressed_page_varies_on_accept_encoding() {
-    let (app, miss) = stored(PAGE, json!({})).await;
+    let (app, miss) = stored_in_every_coding(PAGE, json!({})).await;
     assert_eq!(vary_names(&miss), ["accept-encoding"], "{miss:?}");
     for asked in ["br", "gzip", "identity"] {
         let reply = app.get_with(PAGE, &accept(asked)).await;
@@ -141,7 +169,7 @@ async fn every_answer_of_a_compressed_page_varies_on_accept_encoding() {
 
 #[tokio::test]
 async fn head_gets_the_content_length_of_the_coding_it_would_get() {
-    let (app, _) = stored(PAGE, json!({})).await;
+    let (app, _) = stored_in_every_coding(PAGE, json!({})).await;
     for asked in ["br", "gzip", "identity"] {
         let get = app.get_with(PAGE, &accept(asked)).await;
         let head = app.head_with(PAGE, &accept(asked)).await;
@@ -158,7 +186,7 @@ async fn head_gets_the_content_length_of_the_coding_it_would_get() {
 
 #[tokio::test]
 async fn each_coding_has_its_own_etag_and_a_browser_sending_it_back_gets_304() {
-    let (app, miss) = stored(PAGE, json!({})).await;
+    let (app, miss) = stored_in_every_coding(PAGE, json!({})).await;
     let identity_tag = miss.header("ETag").expect("an ETag").to_owned();
     let br = app.get_with(PAGE, &accept("br")).await;
     let gzip = app.get_with(PAGE, &accept("gzip")).await;
@@ -197,7 +225,7 @@ async fn each_coding_has_its_own_etag_and_a_browser_sending_it_back_gets_304() {
 #[tokio::test]
 async fn a_matching_revalidation_is_answered_from_the_entry_head_alone() {
     // Without a near cache: this is about what is read from Redis.
-    let (app, _) = stored(PAGE, json!({ "near_max_bytes": 0 })).await;
+    let (app, _) = stored_in_every_coding(PAGE, json!({ "near_max_bytes": 0 })).await;
     let br_tag = app
         .get_with(PAGE, &accept("br"))
         .await
@@ -282,13 +310,14 @@ async fn a_render_is_served_in_the_coding_its_hits_will_have() {
 }
 
 #[tokio::test]
-async fn requests_that_waited_for_a_render_get_their_own_coding() {
+async fn requests_that_waited_for_a_render_get_a_coding_it_was_stored_in() {
     let app = TestApp::spawn(json!({})).await;
     let gate = &app.backend.gate;
-    let leader = app.get("/html/gated");
+    let accept_br = accept("br");
+    let leader = app.get_with("/html/gated", &accept_br);
     let followers = async {
         gate.entered().await;
-        let (accept_br, accept_gzip) = (accept("br"), accept("gzip"));
+        let accept_gzip = accept("gzip");
         let br = app.get_with("/html/gated", &accept_br);
         let gzip = app.get_with("/html/gated", &accept_gzip);
         let release = async {
@@ -302,11 +331,17 @@ async fn requests_that_waited_for_a_render_get_their_own_coding() {
     };
     let (leader, (br, gzip)) = tokio::join!(leader, followers);
     assert_eq!(app.backend.renders("/html/gated"), 1, "{br:?} {gzip:?}");
-    for (reply, coding) in [(&br, "br"), (&gzip, "gzip")] {
+    assert_eq!(leader.header("Content-Encoding"), Some("br"));
+    let page = decode(Some("br"), &leader.bytes);
+    // The render was stored in br (its leader's coding) and identity.
+    for (reply, coding) in [(&br, Some("br")), (&gzip, None)] {
         assert!(reply.cache_status().contains("collapsed"), "{reply:?}");
-        assert_eq!(reply.header("Content-Encoding"), Some(coding));
-        assert_eq!(decode(Some(coding), &reply.bytes), leader.bytes);
+        assert_eq!(reply.header("Content-Encoding"), coding);
+        assert_eq!(decode(coding, &reply.bytes), page);
     }
+    let gzip = until_served_in(&app, "/html/gated", "gzip").await;
+    assert_eq!(decode(Some("gzip"), &gzip.bytes), page);
+    assert_eq!(app.backend.renders("/html/gated"), 1);
 }
 
 #[tokio::test]
@@ -314,18 +349,21 @@ async fn a_stale_copy_standing_in_for_a_failed_render_is_served_compressed() {
     let rules = json!({ "rules": [{
         "path": "/html/flaky", "ttl": 1, "grace": 0, "stale_if_error": 600
     }] });
-    let (app, miss) = stored("/html/flaky", rules).await;
+    let app = TestApp::spawn(rules).await;
+    let miss = app.get_with("/html/flaky", &accept("gzip")).await;
+    assert_eq!(miss.x_cache(), "MISS", "{miss:?}");
+    let miss_bytes = decode(Some("gzip"), &miss.bytes);
     tokio::time::sleep(Duration::from_millis(1_100)).await;
     app.backend.set_failing(true);
     let reply = app.get_with("/html/flaky", &accept("gzip")).await;
     assert_eq!((reply.status, reply.x_cache()), (200, "STALE"), "{reply:?}");
     assert_eq!(reply.header("Content-Encoding"), Some("gzip"));
-    assert_eq!(decode(Some("gzip"), &reply.bytes), miss.bytes);
+    assert_eq!(decode(Some("gzip"), &reply.bytes), miss_bytes);
 }
 
 #[tokio::test]
 async fn the_memory_backend_serves_codings_and_revalidations_alike() {
-    let (app, miss) = stored(PAGE, json!({ "backend": "memory" })).await;
+    let (app, miss) = stored_in_every_coding(PAGE, json!({ "backend": "memory" })).await;
     let br = app.get_with(PAGE, &accept("br")).await;
     assert_eq!(br.x_cache(), "HIT", "{br:?}");
     assert_eq!(decode(Some("br"), &br.bytes), miss.bytes);
@@ -333,4 +371,118 @@ async fn the_memory_backend_serves_codings_and_revalidations_alike() {
     let headers = [("Accept-Encoding", "br"), ("If-None-Match", tag)];
     let reply = app.get_with(PAGE, &headers).await;
     assert_eq!((reply.status, reply.x_cache()), (304, "HIT"), "{reply:?}");
+}
+
+crate::on_every_store!(
+    a_render_is_stored_in_its_requesters_coding_and_a_coding_asked_for_later_is_added_for_all,
+    a_coding_is_never_written_over_a_newer_version_of_the_page,
+);
+
+/// The stored value's size, as the store reports it.
+fn stored_len(app: &TestApp, path: &str) -> usize {
+    let key = app.namespace.page_key(path).expect("stored");
+    app.namespace.command(redis::cmd("STRLEN").arg(&key))
+}
+
+fn codings(app: &TestApp) -> (u64, u64) {
+    let stats = app.cache().stats_snapshot();
+    (stats.codings_added, stats.codings_refused)
+}
+
+async fn a_render_is_stored_in_its_requesters_coding_and_a_coding_asked_for_later_is_added_for_all(
+    shared: Shared,
+) {
+    let first = shared.app(json!({})).await;
+    let other = first.peer(json!({})).await;
+    // A client that accepts no coding (a crawler) costs no compression.
+    let miss = first.get(PAGE).await;
+    assert_eq!(miss.x_cache(), "MISS");
+    assert_eq!(
+        vary_names(&miss),
+        ["accept-encoding"],
+        "a coding may be added"
+    );
+    let identity_only = stored_len(&first, PAGE);
+    assert!(
+        identity_only < miss.bytes.len() + 1024,
+        "{identity_only} bytes stored for a page of {}",
+        miss.bytes.len()
+    );
+
+    // The first hit asking for br gets what is stored; br is added for all.
+    let hit = other.get_with(PAGE, &accept("br")).await;
+    assert_eq!(hit.x_cache(), "HIT", "{hit:?}");
+    assert_eq!(hit.header("Content-Encoding"), None);
+    assert_eq!(hit.bytes, miss.bytes);
+    for app in [&other, &first] {
+        let br = until_served_in(app, PAGE, "br").await;
+        assert_eq!(br.x_cache(), "HIT");
+        assert_eq!(decode(Some("br"), &br.bytes), miss.bytes);
+    }
+    assert!(
+        stored_len(&first, PAGE) > identity_only,
+        "br is in the store"
+    );
+    let gzip = until_served_in(&first, PAGE, "gzip").await;
+    assert_eq!(decode(Some("gzip"), &gzip.bytes), miss.bytes);
+    // Identity is still served as it was rendered, with the same tag.
+    let identity = other.get(PAGE).await;
+    assert_eq!(identity.bytes, miss.bytes);
+    assert_eq!(identity.header("ETag"), miss.header("ETag"));
+
+    assert_eq!(
+        first.backend.renders(PAGE),
+        1,
+        "codings are added, never rendered"
+    );
+    let (added_first, _) = codings(&first);
+    let (added_other, _) = codings(&other);
+    assert_eq!(added_first + added_other, 2, "br once, gzip once");
+}
+
+async fn a_coding_is_never_written_over_a_newer_version_of_the_page(shared: Shared) {
+    let first = shared.app(json!({})).await;
+    let other = first.peer(json!({ "near_max_bytes": 0 })).await;
+    // Compressing the large page takes long enough that the purge and the new
+    // render land first; should the job win the race, the case starts over on
+    // a page of its own.
+    for attempt in 0..5 {
+        let path = format!("/html/large/{attempt}");
+        let old = first.get(&path).await;
+        assert_eq!(old.x_cache(), "MISS", "{old:?}");
+        let (added_before, refused_before) = codings(&other);
+        let hit = other.get_with(&path, &accept("br")).await;
+        assert_eq!(
+            (hit.x_cache(), hit.header("Content-Encoding")),
+            ("HIT", None)
+        );
+        // The job for the old version runs; the page is purged and rendered again.
+        first
+            .cache()
+            .purge_path(&path, false)
+            .await
+            .expect("purged");
+        let new = first.get(&path).await;
+        assert_eq!(new.x_cache(), "MISS", "{new:?}");
+        assert_ne!(new.bytes, old.bytes, "each render differs");
+
+        let (added, refused) = eventually("the job ends", Duration::from_secs(30), || async {
+            let now = codings(&other);
+            (now != (added_before, refused_before)).then_some(now)
+        })
+        .await;
+        if added > added_before {
+            continue;
+        }
+        assert_eq!(refused, refused_before + 1);
+        assert_eq!(
+            first.get(&path).await.bytes,
+            new.bytes,
+            "the new version stays"
+        );
+        let br = until_served_in(&other, &path, "br").await;
+        assert_eq!(decode(Some("br"), &br.bytes), new.bytes);
+        return;
+    }
+    panic!("the job finished before the purge every time");
 }

@@ -61,6 +61,16 @@ const COUNTERS: &[(&str, &str, Read)] = &[
         |f| f.stats.fragment_renders,
     ),
     (
+        "page_cache_codings_added_total",
+        "Compressed codings added to stored pages on their first demand.",
+        |f| f.stats.codings_added,
+    ),
+    (
+        "page_cache_codings_refused_total",
+        "Codings made for a page the store no longer held in that version (rendered again or purged).",
+        |f| f.stats.codings_refused,
+    ),
+    (
         "page_cache_store_errors_total",
         "Cache store operations that failed or ran out of time.",
         |f| f.stats.errors,

@@ -137,6 +137,7 @@ pub struct ClusterStore {
     purge_tag: Script,
     patch_stale: Script,
     release_lease: Script,
+    replace: Script,
     holder_scripts: commands::HolderScripts,
     count_scripts: commands::CountScripts,
     tally_scripts: commands::TallyScripts,
@@ -167,6 +168,7 @@ impl ClusterStore {
             purge_tag: purge_tag_script(),
             patch_stale: Script::new(PATCH_STALE),
             release_lease: commands::release_lease_script(),
+            replace: commands::replace_script(),
             holder_scripts: commands::HolderScripts::default(),
             count_scripts: commands::CountScripts::default(),
             tally_scripts: commands::TallyScripts::default(),
@@ -301,6 +303,22 @@ impl Store for ClusterStore {
 
     async fn set(&self, key: &str, value: Bytes, ttl: Duration) -> Result<(), StoreError> {
         commands::set(&mut self.conn().await?, key, &value, ttl).await
+    }
+
+    async fn replace_if_starts_with(
+        &self,
+        key: &str,
+        expected: &[u8],
+        value: Bytes,
+    ) -> Result<bool, StoreError> {
+        commands::replace_if_starts_with(
+            &mut self.conn().await?,
+            &self.replace,
+            key,
+            expected,
+            &value,
+        )
+        .await
     }
 
     /// File, set, check again (see the module's doc for why this order). The

@@ -572,6 +572,38 @@ pub async fn tally_forget<C: ConnectionLike + Send>(
 }
 
 /// The release script, built once per store.
+/// Replaces a value, keeping its lifetime, while it still starts with the
+/// expected bytes. KEYS: the value. ARGV: expected prefix, new value.
+const REPLACE_IF_STARTS_WITH: &str = r"
+local prefix = ARGV[1]
+if #prefix == 0 then return 0 end
+if redis.call('GETRANGE', KEYS[1], 0, #prefix - 1) ~= prefix then return 0 end
+redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL')
+return 1
+";
+
+pub fn replace_script() -> Script {
+    Script::new(REPLACE_IF_STARTS_WITH)
+}
+
+/// One key: valid on a cluster. A missing key reads as an empty prefix, which
+/// matches no expected one.
+pub async fn replace_if_starts_with<C: ConnectionLike + Send>(
+    conn: &mut C,
+    script: &Script,
+    key: &str,
+    expected: &[u8],
+    value: &[u8],
+) -> Result<bool, StoreError> {
+    let replaced: i64 = script
+        .key(key)
+        .arg(expected)
+        .arg(value)
+        .invoke_async(conn)
+        .await?;
+    Ok(replaced == 1)
+}
+
 pub fn release_lease_script() -> Script {
     Script::new(RELEASE_LEASE)
 }

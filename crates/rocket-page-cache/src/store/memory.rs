@@ -145,6 +145,30 @@ impl Store for MemoryStore {
         Ok(())
     }
 
+    async fn replace_if_starts_with(
+        &self,
+        key: &str,
+        expected: &[u8],
+        value: Bytes,
+    ) -> Result<bool, StoreError> {
+        // Under the tags' lock, as purges change entries.
+        let _index = lock(&self.tags);
+        let Some(stored) = self.entries.get(key) else {
+            return Ok(false);
+        };
+        if expected.is_empty() || !stored.value.starts_with(expected) {
+            return Ok(false);
+        }
+        self.entries.insert(
+            key.to_owned(),
+            Stored {
+                value,
+                expires_at: stored.expires_at,
+            },
+        );
+        Ok(true)
+    }
+
     async fn set_tagged(
         &self,
         key: &str,
@@ -359,5 +383,26 @@ mod tests {
         let entry = store.get("entry").await.unwrap();
         assert_eq!(entry.as_deref(), Some(&b"E999rest"[..]));
         assert_eq!(store.get("memo").await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn a_value_is_replaced_only_while_it_starts_as_expected() {
+        let store = MemoryStore::new(1 << 20);
+        let ttl = Duration::from_mins(1);
+        store.set("k", Bytes::from("v1-body"), ttl).await.unwrap();
+        let replace = |expected: &'static str| {
+            store.replace_if_starts_with("k", expected.as_bytes(), Bytes::from("v1-body+br"))
+        };
+        assert!(!replace("v2").await.unwrap(), "another version");
+        assert!(
+            !replace("").await.unwrap(),
+            "nothing expected matches nothing"
+        );
+        assert!(replace("v1").await.unwrap());
+        let value = store.get("k").await.unwrap();
+        assert_eq!(value.as_deref(), Some(&b"v1-body+br"[..]));
+        let gone = store.replace_if_starts_with("gone", b"v1", Bytes::from("x"));
+        assert!(!gone.await.unwrap(), "an absent key is not created");
+        assert_eq!(store.get("gone").await.unwrap(), None);
     }
 }

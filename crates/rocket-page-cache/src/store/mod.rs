@@ -130,6 +130,18 @@ pub trait Store: Send + Sync + 'static {
     /// Stores `value` for `ttl`, replacing any value.
     async fn set(&self, key: &str, value: Bytes, ttl: Duration) -> Result<(), StoreError>;
 
+    /// Replaces the value under `key` by `value`, keeping its lifetime and its
+    /// filing, only while the stored value still starts with `expected`; returns
+    /// whether it did. What adds a coding to a stored page uses it: the page's
+    /// version is in its first bytes, so a newer render, a purge or a soft
+    /// purge's stamp in the meantime leaves the store as it is.
+    async fn replace_if_starts_with(
+        &self,
+        key: &str,
+        expected: &[u8],
+        value: Bytes,
+    ) -> Result<bool, StoreError>;
+
     /// Stores `value` for `ttl` and files it under each of the stamp's tags, but
     /// only if no tag has been purged since `stamp.since`; returns whether it was
     /// stored. This is what keeps a render that read old rows from landing after

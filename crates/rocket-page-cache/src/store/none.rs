@@ -21,6 +21,14 @@ impl Store for NoStore {
     async fn set(&self, _: &str, _: Bytes, _: Duration) -> Result<(), StoreError> {
         Ok(())
     }
+    async fn replace_if_starts_with(
+        &self,
+        _: &str,
+        _: &[u8],
+        _: Bytes,
+    ) -> Result<bool, StoreError> {
+        Ok(false)
+    }
     async fn set_tagged(
         &self,
         _: &str,

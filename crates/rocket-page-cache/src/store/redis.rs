@@ -179,6 +179,7 @@ pub struct RedisStore {
     purge_tags: Script,
     purge_sequence: Script,
     release_lease: Script,
+    replace: Script,
     holder_scripts: commands::HolderScripts,
     count_scripts: commands::CountScripts,
     tally_scripts: commands::TallyScripts,
@@ -245,6 +246,7 @@ impl RedisStore {
             purge_tags: purge_tags_script(),
             purge_sequence: commands::purge_sequence_script(),
             release_lease: commands::release_lease_script(),
+            replace: commands::replace_script(),
             holder_scripts: commands::HolderScripts::default(),
             count_scripts: commands::CountScripts::default(),
             tally_scripts: commands::TallyScripts::default(),
@@ -346,6 +348,22 @@ impl Store for RedisStore {
 
     async fn set(&self, key: &str, value: Bytes, ttl: Duration) -> Result<(), StoreError> {
         commands::set(&mut self.hot().await?, key, &value, ttl).await
+    }
+
+    async fn replace_if_starts_with(
+        &self,
+        key: &str,
+        expected: &[u8],
+        value: Bytes,
+    ) -> Result<bool, StoreError> {
+        commands::replace_if_starts_with(
+            &mut self.hot().await?,
+            &self.replace,
+            key,
+            expected,
+            &value,
+        )
+        .await
     }
 
     async fn set_tagged(

@@ -22,6 +22,9 @@ pub const BIG_BODY: usize = 4096;
 
 /// Rows of an `/html/..` page: some 8 KB of HTML, worth compressing.
 const HTML_ROWS: usize = 200;
+/// Rows of `/html/large..`: some 800 KB, under the body limit, whose
+/// compression takes a while.
+const LARGE_HTML_ROWS: usize = 20_000;
 
 /// What the routes of every instance of one test share.
 #[derive(Default)]
@@ -166,13 +169,18 @@ impl<'r> Responder<'r, 'static> for Page {
 }
 
 /// `/html/..`: an HTML page of [`HTML_ROWS`] rows (under `/html/small`, a few:
-/// some 300 bytes that would compress, yet under the engine's minimum).
+/// some 300 bytes that would compress, yet under the engine's minimum; under
+/// `/html/large`, many).
 /// `/html/gated` waits at the gate, `/html/flaky` answers 500 while the backend
 /// is failing, `/html-vary` varies on `Accept-Language`.
 async fn html_page(page: &mut Page, path: &str, n: usize, seen: &Seen, backend: &Backend) {
     page.headers
         .push(Header::new("Content-Type", "text/html; charset=utf-8"));
-    let rows = if path == "/html/small" { 8 } else { HTML_ROWS };
+    let rows = match path {
+        "/html/small" => 8,
+        large if large.starts_with("/html/large") => LARGE_HTML_ROWS,
+        _ => HTML_ROWS,
+    };
     let lang = seen.accept_language.as_deref().unwrap_or_default();
     page.body = String::new();
     for row in 0..rows {
