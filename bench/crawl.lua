@@ -50,6 +50,13 @@ function init(args)
     end
   end
   last = queue[1]
+  -- CRAWL_ACCEPT_ENCODING: what the crawler says it decodes (none by default,
+  -- as wrk; "gzip, deflate, br" as search engines' crawlers send).
+  headers = {}
+  local accept = os.getenv("CRAWL_ACCEPT_ENCODING") or ""
+  if accept ~= "" then
+    headers["Accept-Encoding"] = accept
+  end
 end
 
 function request()
@@ -63,7 +70,7 @@ function request()
     repeats = repeats + 1
     url = last
   end
-  return wrk.format("GET", url)
+  return wrk.format("GET", url, headers)
 end
 
 function response(status, headers, body)

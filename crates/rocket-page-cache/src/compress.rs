@@ -7,13 +7,16 @@
 //! callers' business: a render is stored in the coding its requester prefers,
 //! and [`crate::coding_jobs`] adds another when a hit first asks for it.
 //!
-//! Levels, chosen for a page compressed once and served many times (figures:
-//! the users list of 100 rows, 36.9 KB, release build on the 2-core build
-//! machine):
-//! - brotli quality 5: 1.6 KB in about 1.5 ms; qualities 6 to 9 save under 0.3%
-//!   more for two to five times the time, 11 saves 11% for a hundred times it.
-//! - gzip level 6 (zlib's default): 2.6 KB in well under a millisecond; level 9
-//!   saves nothing more on HTML, level 1 is 13% larger.
+//! Levels, chosen for a page compressed once and served many times, whose
+//! compression a request may wait for (figures: users-list-like HTML of 5.8,
+//! 38 and 290 KB, release build on the 2-core build machine, 200 runs each):
+//! - brotli quality 4 with a 64 KiB window: 52, 200 and 1,490 µs, to 316,
+//!   1,558 and 8,870 bytes. Quality 5 took 558, 812 and 4,175 µs for output no
+//!   smaller (303, 1,671, 10,561 bytes); larger windows cost more time (its
+//!   tables grow with the window, and a small page pays for them all: 493 µs
+//!   at 5.8 KB with a 4 MiB window) and saved nothing on these pages.
+//! - gzip level 6 (zlib's default): 36, 332 and 3,250 µs, 5-8% smaller than
+//!   level 1; gzip is what clients without br get, few and rarely.
 
 use std::io::Write;
 use std::sync::OnceLock;
@@ -28,9 +31,9 @@ use super::entry::Entry;
 /// to be worth a coding's headers and the work.
 pub const MIN_BODY_BYTES: usize = 512;
 
-const BROTLI_QUALITY: i32 = 5;
-/// Window of 4 MiB (2^22), brotli's usual: larger than any page the cache keeps.
-const BROTLI_WINDOW: i32 = 22;
+const BROTLI_QUALITY: i32 = 4;
+/// Window of 64 KiB (2^16): see the module's figures.
+const BROTLI_WINDOW: i32 = 16;
 const GZIP_LEVEL: u32 = 6;
 
 /// Whether a body with these headers is worth compressing: text-like content
