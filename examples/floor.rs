@@ -25,6 +25,11 @@ use rocket::http::ContentType;
 use rocket::response::{self, Responder};
 use rocket::{get, routes, Request, Response, State};
 
+/// The server binary's allocator, so that the floor differs from it only in
+/// what the app does.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The page, read once at start; every request borrows it, nothing is copied.
 #[derive(Clone, Copy)]
 struct Page {

@@ -2,6 +2,12 @@
 
 use std::process::ExitCode;
 
+/// mimalloc rather than the system's: a render allocates and frees thousands
+/// of small buffers (rows, template values, the page), and glibc's malloc and
+/// free were a fifth of a miss's CPU time.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[rocket::main]
 async fn main() -> ExitCode {
     match rocket_cache::rocket().launch().await {
