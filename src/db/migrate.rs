@@ -10,7 +10,7 @@ use diesel_async::{AsyncConnection, AsyncMysqlConnection, SimpleAsyncConnection}
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
 use crate::db::config::DatabaseConfig;
-use rocket_page_cache::redact_url;
+use crate::db::redact::redact_url;
 
 /// The SQL under `migrations/`, compiled into the binary.
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");

@@ -9,6 +9,7 @@ pub mod failure;
 mod migrate;
 mod pool;
 pub mod reads;
+pub mod redact;
 pub mod replicas;
 pub mod schema;
 pub mod sessions;

@@ -533,7 +533,7 @@ fn is_server_url(raw: &str) -> bool {
 }
 
 /// A URL fit for logs and error messages: its password, if any, is masked.
-pub fn redact_url(raw: &str) -> String {
+pub(crate) fn redact_url(raw: &str) -> String {
     match url::Url::parse(raw) {
         Ok(mut url) => {
             if url.password().is_some() {

@@ -88,7 +88,7 @@ mod tally;
 mod warm;
 
 pub use clock::{Clock, ManualClock};
-pub use config::{redact_url, BackendKind, CacheConfig, RuleConfig, SentinelConfig, WarmConfig};
+pub use config::{BackendKind, CacheConfig, RuleConfig, SentinelConfig, WarmConfig};
 pub use fairing::{request_outcome, PageCache, RequestOutcome};
 pub use handle::{Cache, CacheHealth, CacheUnavailable};
 pub use key::normalise_request_path;

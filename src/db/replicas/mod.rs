@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use rocket_page_cache::redact_url;
+use crate::db::redact::redact_url;
 use serde::Serialize;
 
 use super::config::DatabaseConfig;
