@@ -6,6 +6,7 @@
 //! Stores deal in whole keys and opaque bytes; what the bytes mean is `entry`'s
 //! business, and time budgets are applied by the caller.
 
+mod build;
 pub mod cluster;
 mod commands;
 pub mod memory;
@@ -16,6 +17,8 @@ pub mod sentinel;
 use std::time::Duration;
 
 use bytes::Bytes;
+
+pub use build::build;
 
 /// A failed cache operation. Never shown to a user: the request goes on uncached.
 #[derive(Debug, thiserror::Error)]

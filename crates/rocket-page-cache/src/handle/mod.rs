@@ -1,15 +1,14 @@
 //! [`Cache`]: the clonable handle on the engine, managed by Rocket.
 //!
-//! Every store call goes through here, inside the time budget and a circuit
-//! breaker (see `breaker`); failures are counted, logged at a bounded rate and
-//! handed to the caller as [`CacheUnavailable`], which it turns into "no cache",
-//! never into an error page. The handle also holds the [`Clock`] that every freshness decision
-//! reads.
+//! - here: building it, what it holds (the store, the near cache, the counters,
+//!   the [`Clock`] every freshness decision reads) and its public calls
+//!   (purges, usage, health);
+//! - `gateway`: every store call, inside its time budget and a circuit breaker;
+//! - `memo`: values other than pages (`get_or_compute*`).
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
 use serde::Serialize;
 
 use super::breaker::{Breaker, Breakers};
@@ -23,15 +22,17 @@ use super::key::{bounded_tag, key_base, normalise_request_path};
 use super::near::link::{self, LinkSettings};
 use super::near::{NearCache, NearRead};
 use super::policy::{Policies, RoutePolicy};
-use super::reads::{self, Change, ReadSet, Reads};
+use super::reads::{self, Change};
 use super::route_stats::{RouteStats, RouteStatsSnapshot};
 use super::stats::{Stats, StatsSnapshot, WarnLimiter};
-use super::store::cluster::ClusterStore;
-use super::store::memory::MemoryStore;
-use super::store::none::NoStore;
-use super::store::redis::RedisStore;
-use super::store::{MemoryLimit, StalePatch, Store, StoreError, TagStamp, Usage};
+use super::store::{self, MemoryLimit, StalePatch, Store, StoreError, Usage};
 use super::warm::WarmState;
+
+mod gateway;
+mod memo;
+
+pub(crate) use gateway::within;
+pub(crate) use memo::{Recorded, RecordedStore};
 
 /// The cache as the app and the fairing see it, managed by the fairing
 /// (`&State<Cache>`). Cloning is cheap: every clone shares one store, one set of
@@ -96,21 +97,6 @@ impl TaskSlot {
     }
 }
 
-/// How a recorded value may be stored: for how long, up to what size (its
-/// encoding), and whether at all (a switched-off feature computes each time).
-pub(crate) struct RecordedStore {
-    pub ttl: Duration,
-    pub max_bytes: Option<usize>,
-    pub use_store: bool,
-}
-
-/// A recorded value as the store holds it: the value and what computing it read.
-#[derive(Clone, Serialize, serde::Deserialize)]
-pub(crate) struct Recorded<T> {
-    pub value: T,
-    pub reads: ReadSet,
-}
-
 /// Why the store could not be used for an operation. The request goes on
 /// without the cache; the failure was already counted and logged.
 #[derive(Debug, thiserror::Error)]
@@ -170,42 +156,7 @@ impl Cache {
     ) -> Result<Self, String> {
         config.validate()?;
         let namespace_prefix = format!("{}:", config.namespace);
-        // A cluster's masters fail apart: its single-key operations get a breaker
-        // per range of slots (see `breaker`).
-        let (store, breakers): (Arc<dyn Store>, Breakers) = match config.backend {
-            BackendKind::Redis if config.is_cluster() => (
-                Arc::new(
-                    ClusterStore::new(
-                        &config.cluster_nodes,
-                        config.op_timeout(),
-                        namespace_prefix.clone(),
-                    )
-                    .map_err(|e| format!("cache.cluster_nodes: {e}"))?,
-                ),
-                Breakers::per_slot_range(),
-            ),
-            BackendKind::Redis => {
-                let store = match &config.sentinel {
-                    Some(sentinel) => RedisStore::via_sentinel(
-                        sentinel,
-                        &config.url,
-                        config.op_timeout(),
-                        namespace_prefix.clone(),
-                    )
-                    .map_err(|e| format!("cache.sentinel: {e}"))?,
-                    None => {
-                        RedisStore::new(&config.url, config.op_timeout(), namespace_prefix.clone())
-                            .map_err(|e| format!("cache.url: {e}"))?
-                    }
-                };
-                (Arc::new(store), Breakers::single())
-            }
-            BackendKind::Memory => (
-                Arc::new(MemoryStore::new(config.memory_max_bytes)),
-                Breakers::single(),
-            ),
-            BackendKind::None => (Arc::new(NoStore), Breakers::single()),
-        };
+        let (store, breakers) = store::build(&config, &namespace_prefix)?;
         let near = config.near_enabled().then(|| {
             Arc::new(NearCache::new(
                 config.near_max_bytes,
@@ -431,380 +382,6 @@ impl Cache {
         }
     }
 
-    /// Runs a store operation within the budget, feeding `breaker` and the log.
-    pub(crate) async fn guarded<T>(
-        &self,
-        breaker: &Breaker,
-        what: &'static str,
-        op: impl std::future::Future<Output = Result<T, StoreError>>,
-    ) -> Result<T, CacheUnavailable> {
-        let result = within(self.inner.config.op_timeout(), op).await;
-        match &result {
-            Ok(_) => breaker.success(),
-            Err(e) => {
-                breaker.failure();
-                Stats::bump(&self.inner.stats.errors);
-                self.inner
-                    .warnings
-                    .warn(|| format!("{what} failed, serving without the cache: {e}"));
-            }
-        }
-        result.map_err(CacheUnavailable::from)
-    }
-
-    /// The entry under `key`; an entry that does not decode counts as absent (it
-    /// will be overwritten). `Err` means the store could not be asked.
-    /// A fresh page found is also kept near, unless its key was invalidated
-    /// while the lookup was in flight.
-    pub(crate) async fn lookup(&self, key: &str) -> Result<Option<Entry>, CacheUnavailable> {
-        let ticket = self.inner.near.as_ref().and_then(|near| near.ticket(key));
-        let raw = self
-            .guarded(
-                self.inner.breakers.for_key(key),
-                "lookup",
-                self.inner.store.get(key),
-            )
-            .await?;
-        let entry = raw.and_then(|raw| match Entry::decode(raw) {
-            Ok(entry) => Some(entry),
-            Err(e) => {
-                self.inner
-                    .warnings
-                    .warn(|| format!("entry {key} unreadable ({e}); treated as a miss"));
-                None
-            }
-        });
-        if let (Some(near), Some(ticket), Some(entry)) = (&self.inner.near, ticket, &entry) {
-            near.keep(ticket, key, entry, self.now_ms());
-        }
-        Ok(entry)
-    }
-
-    /// The first `max_len` bytes of the value under `key` (all of it when
-    /// shorter), for a revalidation that needs only an entry's head. `Err` means
-    /// the store could not be asked.
-    pub(crate) async fn lookup_prefix(
-        &self,
-        key: &str,
-        max_len: usize,
-    ) -> Result<Option<Bytes>, CacheUnavailable> {
-        self.guarded(
-            self.inner.breakers.for_key(key),
-            "lookup",
-            self.inner.store.get_head(key, max_len),
-        )
-        .await
-    }
-
-    pub(crate) async fn try_lease(
-        &self,
-        key: &str,
-        token: &str,
-        ttl: Duration,
-    ) -> Result<bool, CacheUnavailable> {
-        self.guarded(
-            self.inner.breakers.for_key(key),
-            "lease",
-            self.inner.store.try_lease(key, token, ttl),
-        )
-        .await
-    }
-
-    pub(crate) async fn release_lease(&self, key: &str, token: &str) {
-        let _ = self
-            .guarded(
-                self.inner.breakers.for_key(key),
-                "lease release",
-                self.inner.store.release_lease(key, token),
-            )
-            .await;
-    }
-
-    /// The render's stamp: its tags so far, and the purge sequence read before
-    /// it begins, so that a purge during the render keeps its result out of the
-    /// store (see [`TagStamp`]).
-    pub(crate) async fn stamp_tags(&self, tags: Vec<String>) -> Result<TagStamp, CacheUnavailable> {
-        // On a cluster the page's own key may be on a master that answers while
-        // the tags' are not: skip the store's many-key work when it is tripped.
-        if !self.inner.breakers.whole().allows() {
-            return Err(CacheUnavailable::Skipped);
-        }
-        let since = self
-            .guarded(
-                self.inner.breakers.whole(),
-                "purge sequence read",
-                self.inner.store.purge_sequence(),
-            )
-            .await?;
-        Ok(TagStamp { tags, since })
-    }
-
-    /// Stores an entry for its retention time, filed under `stamp`'s tags when
-    /// there is one; `Ok(false)` when a tag was purged after the stamp was taken.
-    pub(crate) async fn store_entry(
-        &self,
-        key: &str,
-        entry: &Entry,
-        stamp: Option<&TagStamp>,
-    ) -> Result<bool, CacheUnavailable> {
-        let retention = Duration::from_millis(entry.retention_ms(self.now_ms()));
-        self.put("store", key, entry.encode(), retention, stamp)
-            .await
-    }
-
-    pub(crate) fn coding_jobs(&self) -> &CodingJobs {
-        &self.inner.coding_jobs
-    }
-
-    /// Writes `grown` in place of `current` (the same version with more codings),
-    /// only while the store still holds `current`; the near copy of this
-    /// instance goes, so the next hit keeps the grown one.
-    pub(crate) async fn replace_entry(
-        &self,
-        key: &str,
-        current: &Entry,
-        grown: &Entry,
-    ) -> Result<bool, CacheUnavailable> {
-        let replaced = self
-            .guarded(
-                self.inner.breakers.for_key(key),
-                "coding add",
-                self.inner.store.replace_if_starts_with(
-                    key,
-                    &current.version_prefix(),
-                    grown.encode(),
-                ),
-            )
-            .await?;
-        if let (true, Some(near)) = (replaced, &self.inner.near) {
-            near.invalidate(key);
-        }
-        Ok(replaced)
-    }
-
-    /// Stores `value` for `ttl`, filed under the stamp's tags when it has any (and
-    /// then only if none of those tags was purged since: `Ok(false)`).
-    async fn put(
-        &self,
-        what: &'static str,
-        key: &str,
-        value: Bytes,
-        ttl: Duration,
-        stamp: Option<&TagStamp>,
-    ) -> Result<bool, CacheUnavailable> {
-        let store = &self.inner.store;
-        match stamp {
-            Some(stamp) if !stamp.tags.is_empty() => {
-                self.guarded(
-                    self.inner.breakers.whole(),
-                    what,
-                    store.set_tagged(key, value, ttl, stamp),
-                )
-                .await
-            }
-            _ => self
-                .guarded(
-                    self.inner.breakers.for_key(key),
-                    what,
-                    store.set(key, value, ttl),
-                )
-                .await
-                .map(|()| true),
-        }
-    }
-
-    /// The memo stored under `key`, if any and readable.
-    async fn memo_lookup(&self, full_key: &str) -> Option<Bytes> {
-        self.guarded(
-            self.inner.breakers.for_key(full_key),
-            "memo lookup",
-            self.inner.store.get(full_key),
-        )
-        .await
-        .ok()
-        .flatten()
-    }
-
-    /// The value under `key` if cached, else `compute`'s result, cached for `ttl`
-    /// under `tags` (Flask-Caching's `@cache.cached(key_prefix=...)` on a function).
-    ///
-    /// `compute` is only polled on a miss. Errors of `compute` are returned and not
-    /// cached; cache failures fall back to `compute`. Concurrent callers on a miss
-    /// each compute (values are cheap ones; pages have single flight).
-    pub async fn get_or_compute<T, E>(
-        &self,
-        key: &str,
-        ttl: Duration,
-        tags: &[&str],
-        compute: impl std::future::Future<Output = Result<T, E>>,
-    ) -> Result<T, E>
-    where
-        T: Serialize + serde::de::DeserializeOwned,
-    {
-        let full_key = self.memo_key(key);
-        self.memo_at(&full_key, ttl, tags, compute, |_, _| {}).await
-    }
-
-    /// Like [`get_or_compute`](Self::get_or_compute), and a value found in the
-    /// store is also kept, decoded, in this instance's near cache (when it has
-    /// one) under the pages' rules: Redis's invalidation of its key drops it on
-    /// every instance, a purge made here drops it at once, and it lives at most
-    /// `ttl` and `near_max_ttl_ms`. For small values read by most requests,
-    /// which then cost neither a round trip nor a decode.
-    pub async fn get_or_compute_near<T, E>(
-        &self,
-        key: &str,
-        ttl: Duration,
-        tags: &[&str],
-        compute: impl std::future::Future<Output = Result<T, E>>,
-    ) -> Result<T, E>
-    where
-        T: Serialize + serde::de::DeserializeOwned + Clone + Send + Sync + 'static,
-    {
-        let full_key = self.memo_key(key);
-        let keeper = match self.near_read::<T>(&full_key, ttl, true) {
-            NearRead::Kept(kept) => return Ok(T::clone(&kept)),
-            NearRead::Fetch(keeper) => keeper,
-        };
-        let keep_near = |found: &T, encoded_bytes: usize| {
-            if let Some(keeper) = keeper {
-                keeper.keep(found.clone(), encoded_bytes);
-            }
-        };
-        self.memo_at(&full_key, ttl, tags, compute, keep_near).await
-    }
-
-    fn memo_key(&self, key: &str) -> String {
-        format!("{}memo:{key}", self.inner.key_base)
-    }
-
-    /// The memo under `full_key`, handed to `found` with the size of its
-    /// encoding when it came from the store, or `compute`'s, stored under `tags`.
-    async fn memo_at<T, E>(
-        &self,
-        full_key: &str,
-        ttl: Duration,
-        tags: &[&str],
-        compute: impl std::future::Future<Output = Result<T, E>>,
-        found: impl FnOnce(&T, usize),
-    ) -> Result<T, E>
-    where
-        T: Serialize + serde::de::DeserializeOwned,
-    {
-        if !self.enabled() || !self.store_allowed_for(full_key) {
-            return compute.await;
-        }
-        if let Some(raw) = self.memo_lookup(full_key).await {
-            if let Ok(value) = serde_json::from_slice(&raw) {
-                found(&value, raw.len());
-                return Ok(value);
-            }
-        }
-        let tags = tags.iter().map(|&t| bounded_tag(t.to_owned())).collect();
-        let stamp = self.stamp_tags(tags).await.ok();
-        let value = compute.await?;
-        if let (Some(stamp), Ok(raw)) = (stamp, serde_json::to_vec(&value)) {
-            let _ = self
-                .put("memo store", full_key, Bytes::from(raw), ttl, Some(&stamp))
-                .await;
-        }
-        Ok(value)
-    }
-
-    /// Like [`get_or_compute`](Self::get_or_compute), with the tags taken from
-    /// what `compute` read: it gets a [`Reads`] of its own to record into, the
-    /// value is filed under those reads, and they are added to `reads` (the
-    /// page's), on a miss as on a hit, so a page that shows the value is purged
-    /// with it.
-    ///
-    /// A computation whose reads cannot be bounded is returned and not cached.
-    pub async fn get_or_compute_recorded<T, E, F, Fut>(
-        &self,
-        key: &str,
-        ttl: Duration,
-        reads: &Reads,
-        compute: F,
-    ) -> Result<T, E>
-    where
-        T: Serialize + serde::de::DeserializeOwned,
-        F: FnOnce(Reads) -> Fut,
-        Fut: std::future::Future<Output = Result<T, E>>,
-    {
-        let full_key = self.memo_key(key);
-        let storable = RecordedStore {
-            ttl,
-            max_bytes: None,
-            use_store: true,
-        };
-        self.recorded_at(&full_key, storable, reads, compute, |_, _| {})
-            .await
-            .0
-    }
-
-    /// The value recorded under `full_key` with the reads that made it, or
-    /// `compute`'s, stored under its reads as `storable` allows (and only if
-    /// none of them was purged since `compute` began); the reads go into
-    /// `reads` either way. Also says whether the value came from the store,
-    /// and hands a value found there to `found` with the size of its encoding.
-    pub(crate) async fn recorded_at<T, E, F, Fut>(
-        &self,
-        full_key: &str,
-        storable: RecordedStore,
-        reads: &Reads,
-        compute: F,
-        found: impl FnOnce(&Recorded<T>, usize),
-    ) -> (Result<T, E>, bool)
-    where
-        T: Serialize + serde::de::DeserializeOwned,
-        F: FnOnce(Reads) -> Fut,
-        Fut: std::future::Future<Output = Result<T, E>>,
-    {
-        let own = Reads::new(self.inner.config.max_tags_per_entry);
-        if !storable.use_store || !self.enabled() || !self.store_allowed_for(full_key) {
-            let value = compute(own.clone()).await;
-            reads.merge(&own.snapshot());
-            return (value, false);
-        }
-        if let Some(raw) = self.memo_lookup(full_key).await {
-            if let Ok(recorded) = serde_json::from_slice::<Recorded<T>>(&raw) {
-                reads.merge(&recorded.reads);
-                found(&recorded, raw.len());
-                return (Ok(recorded.value), true);
-            }
-        }
-        let stamp = self.stamp_tags(Vec::new()).await.ok();
-        let value = compute(own.clone()).await;
-        let read = own.snapshot();
-        reads.merge(&read);
-        let value = match value {
-            Ok(value) => value,
-            Err(e) => return (Err(e), false),
-        };
-        let tags = read
-            .tags()
-            .map(|tags| tags.into_iter().map(bounded_tag).collect());
-        if let (Some(mut stamp), Some(tags)) = (stamp, tags) {
-            stamp.tags = tags;
-            let recorded = Recorded { value, reads: read };
-            let raw = serde_json::to_vec(&recorded)
-                .ok()
-                .filter(|raw| storable.max_bytes.is_none_or(|max| raw.len() <= max));
-            if let Some(raw) = raw {
-                let _ = self
-                    .put(
-                        "memo store",
-                        full_key,
-                        Bytes::from(raw),
-                        storable.ttl,
-                        Some(&stamp),
-                    )
-                    .await;
-            }
-            return (Ok(recorded.value), false);
-        }
-        (Ok(value), false)
-    }
-
     /// Purges what these committed changes, made by this instance, touched (see
     /// [`Change`]), on every instance at once; hard unless `soft`. Returns how
     /// many entries it touched. This instance's near copies go at once, so the
@@ -931,14 +508,4 @@ impl Cache {
             error,
         }
     }
-}
-
-/// Runs a store operation, failing it with `Timeout` past `budget`.
-pub(crate) async fn within<T>(
-    budget: Duration,
-    op: impl std::future::Future<Output = Result<T, StoreError>>,
-) -> Result<T, StoreError> {
-    tokio::time::timeout(budget, op)
-        .await
-        .unwrap_or(Err(StoreError::Timeout(budget)))
 }
