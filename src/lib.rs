@@ -14,6 +14,7 @@ pub mod logging;
 pub mod purged_position;
 pub mod request_warnings;
 pub mod startup_checks;
+pub(crate) mod users;
 pub mod web;
 
 use figment::Figment;

@@ -11,19 +11,19 @@ use rocket::{delete, get, post, put, routes, Either, Route, State};
 use serde_json::{Map, Value};
 
 use super::auth::{ApiAdmin, AuthError};
-use super::invalidate::Purge;
 use super::json_body::{BodyError, JsonBody};
-use super::listing::{self, answer_list, ListAnswer, Listing};
-use super::pagination::{
-    canonical_after, canonical_per_page, no_page_numbers, BadPageQuery, PageRequest,
-};
-use super::reads::load_user;
-use super::render_db::RenderDb;
-use super::user_id::{canonical_user_id, NoSuchUser};
-use super::validation::{missing_fields, UserInput};
-use super::writes::{self, Written};
 use crate::db::users::{User, UserId};
 use crate::db::Db;
+use crate::users::id::{canonical_user_id, NoSuchUser};
+use crate::users::invalidation::Purge;
+use crate::users::listing::{self, answer_list, ListAnswer, Listing};
+use crate::users::pagination::{
+    canonical_after, canonical_per_page, no_page_numbers, BadPageQuery, PageRequest,
+};
+use crate::users::reads::load_user;
+use crate::users::render_db::RenderDb;
+use crate::users::validation::{missing_fields, UserInput};
+use crate::users::writes::{self, Written};
 use crate::web::error::AppError;
 use rocket_page_cache::{Cache, Reads, RoutePolicy};
 

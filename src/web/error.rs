@@ -17,7 +17,7 @@ use rocket_dyn_templates::{context, Template};
 
 use crate::db::{failure, AcquireError};
 use crate::request_warnings::{error, request_label, warn, WarningKind};
-use crate::web::validation::FieldErrors;
+use crate::users::validation::FieldErrors;
 
 /// Seconds a client is asked to wait after a 503.
 pub const RETRY_AFTER_SECS: u32 = 5;

@@ -12,22 +12,14 @@ pub mod error;
 pub mod fragments;
 pub mod health;
 pub mod host_guard;
-pub mod invalidate;
 pub mod json_body;
-pub mod listing;
 pub mod metrics;
 pub mod observe;
-pub mod pagination;
-pub mod reads;
-pub mod render_db;
 pub mod request_id;
 pub mod security_headers;
 mod user_forms;
-mod user_id;
 pub mod users;
-pub mod validation;
 pub mod view;
-pub mod writes;
 
 use rocket::Route;
 

@@ -7,16 +7,18 @@ use rocket_dyn_templates::{context, Metadata, Template};
 use serde::Deserialize;
 
 use super::fragments::{self, Fragments, Html, ADMIN_ROLE, FRAGMENT_TTL};
-use super::listing::{accepted_request, load_listing, moved_to, thousands, Listed, Listing, Total};
-use super::pagination::{
+use super::view::{Shown, Viewer};
+use crate::db::users::{User, UserId};
+use crate::users::id::{canonical_user_id, NoSuchUser};
+use crate::users::listing::{
+    accepted_request, load_listing, moved_to, thousands, Listed, Listing, Total,
+};
+use crate::users::pagination::{
     canonical_after, canonical_per_page, no_page_numbers, BadPageQuery, PageRequest,
     DEFAULT_PER_PAGE,
 };
-use super::reads::load_user;
-use super::render_db::RenderDb;
-use super::user_id::{canonical_user_id, NoSuchUser};
-use super::view::{Shown, Viewer};
-use crate::db::users::{User, UserId};
+use crate::users::reads::load_user;
+use crate::users::render_db::RenderDb;
 use crate::web::error::AppError;
 use rocket_page_cache::{Cache, Reads, RoutePolicy};
 
@@ -25,7 +27,7 @@ pub fn routes() -> Vec<Route> {
 }
 
 /// The list and each user's page, filed under the rows they read (see
-/// `web::reads`). `/users/new` (the admin's form) has the shape of a user's page
+/// `users::reads`). `/users/new` (the admin's form) has the shape of a user's page
 /// but is never cached: it is declared first, with no lifetime.
 pub fn cache_policies() -> Vec<RoutePolicy> {
     vec![
