@@ -50,7 +50,7 @@ pub fn build(figment: Figment) -> Rocket<Build> {
         .attach(db::DbFairing)
         .attach(web::metrics::MetricsAccess::fairing())
         .attach(
-            PageCache::new(web::cache_policies())
+            PageCache::new(users::cache_policy::policies())
                 .session_cookie(web::auth::SESSION_COOKIE, web::auth::session_is_live)
                 // A build that renders differently (a new version, templates
                 // or stylesheet) starts on fresh keys; `cache.generation` wins.

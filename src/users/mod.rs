@@ -3,6 +3,7 @@
 //! purge of the cached pages a write changed. The pages and the JSON API in
 //! `web` are its two faces.
 
+pub(crate) mod cache_policy;
 pub(crate) mod id;
 pub(crate) mod invalidation;
 pub(crate) mod listing;

@@ -2,7 +2,6 @@
 //! the cache (the only module that knows both).
 
 mod admin;
-pub mod api;
 pub(crate) mod assets;
 pub mod auth;
 mod catchers;
@@ -17,20 +16,19 @@ pub mod metrics;
 pub mod observe;
 pub mod request_id;
 pub mod security_headers;
+pub(crate) mod user_api;
 mod user_forms;
-pub mod users;
+pub(crate) mod user_pages;
 pub mod view;
 
 use rocket::Route;
 
-use rocket_page_cache::RoutePolicy;
-
 /// Every route of the app.
 pub fn routes() -> Vec<Route> {
-    let mut routes = users::routes();
+    let mut routes = user_pages::routes();
     routes.extend(user_forms::routes());
     routes.extend(admin::routes());
-    routes.extend(api::routes());
+    routes.extend(user_api::routes());
     routes.extend(health::routes());
     routes.extend(metrics::routes());
     routes.extend(assets::routes());
@@ -39,10 +37,3 @@ pub fn routes() -> Vec<Route> {
 }
 
 pub use catchers::catchers;
-
-/// What the cache may keep, declared per route (the `@cache.cached()` of this app).
-pub fn cache_policies() -> Vec<RoutePolicy> {
-    let mut policies = users::cache_policies();
-    policies.extend(api::cache_policies());
-    policies
-}
