@@ -11,8 +11,8 @@ pub mod db;
 pub mod follower;
 pub mod generation;
 pub mod logging;
+pub mod ops;
 pub mod purged_position;
-pub mod request_warnings;
 pub mod startup_checks;
 pub(crate) mod users;
 pub mod web;
@@ -41,14 +41,14 @@ pub fn build(figment: Figment) -> Rocket<Build> {
         // Before anything with side effects (migrations) at ignite.
         .attach(startup_checks::StartupChecks)
         // The first request fairing: it notes the request as the client sent it.
-        .attach(web::observe::Arrival)
+        .attach(ops::request_log::Arrival)
         // Then this, so a refused request reaches neither the cache nor a route.
         .attach(web::host_guard::HostGuard)
         .attach(web::auth::AuthFairing::new(secret_key))
         // With the helper that places cached fragments in admin pages.
         .attach(Template::custom(web::fragments::register_helpers))
         .attach(db::DbFairing)
-        .attach(web::metrics::MetricsAccess::fairing())
+        .attach(ops::metrics::MetricsAccess::fairing())
         .attach(
             PageCache::new(users::cache_policy::policies())
                 .session_cookie(web::auth::SESSION_COOKIE, web::auth::session_is_live)
@@ -59,15 +59,15 @@ pub fn build(figment: Figment) -> Rocket<Build> {
         // After the cache and the database, whose handles it uses.
         .attach(follower::FollowerFairing)
         // After the cache: they read the cache's figures.
-        .attach(web::metrics::Metrics::fairing())
-        .attach(web::cluster::ClusterFiguresFairing)
+        .attach(ops::metrics::Metrics::fairing())
+        .attach(ops::fleet::FleetFiguresFairing)
         // After the cache, whose `on_response` writes the hits.
         .attach(web::security_headers::SecurityHeaders)
         // After the cache too: a stored page must not keep the id of its render.
-        .attach(web::request_id::RequestIds)
+        .attach(ops::request_id::RequestIds)
         // The last response fairing: it logs and counts the final answer.
-        .attach(web::observe::Departure)
-        .manage(web::health::FailureLog::default())
+        .attach(ops::request_log::Departure)
+        .manage(ops::health::FailureLog::default())
         .mount("/", web::routes())
         .register("/", web::catchers())
 }

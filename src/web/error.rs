@@ -16,7 +16,7 @@ use rocket::response::{self, Responder, Response};
 use rocket_dyn_templates::{context, Template};
 
 use crate::db::{failure, AcquireError};
-use crate::request_warnings::{error, request_label, warn, WarningKind};
+use crate::ops::request_warnings::{error, request_label, warn, WarningKind};
 use crate::users::validation::FieldErrors;
 
 /// Seconds a client is asked to wait after a 503.

@@ -5,16 +5,11 @@ mod admin;
 pub(crate) mod assets;
 pub mod auth;
 mod catchers;
-pub mod cluster;
 mod csrf_form;
 pub mod error;
 pub mod fragments;
-pub mod health;
 pub mod host_guard;
 pub mod json_body;
-pub mod metrics;
-pub mod observe;
-pub mod request_id;
 pub mod security_headers;
 pub(crate) mod user_api;
 mod user_forms;
@@ -29,8 +24,8 @@ pub fn routes() -> Vec<Route> {
     routes.extend(user_forms::routes());
     routes.extend(admin::routes());
     routes.extend(user_api::routes());
-    routes.extend(health::routes());
-    routes.extend(metrics::routes());
+    routes.extend(crate::ops::health::routes());
+    routes.extend(crate::ops::metrics::routes());
     routes.extend(assets::routes());
     routes.extend(host_guard::routes());
     routes

@@ -53,7 +53,7 @@ async fn fairings_run_in_the_order_their_rules_need() {
                 "Page cache",
                 "Binlog follower",
                 "Metrics",
-                "Cluster figures",
+                "Fleet figures",
             ]),
         ),
         (
@@ -64,7 +64,7 @@ async fn fairings_run_in_the_order_their_rules_need() {
                 "MySQL pool",
                 "Page cache",
                 "Binlog follower",
-                "Cluster figures",
+                "Fleet figures",
             ]),
         ),
         (
@@ -94,7 +94,7 @@ async fn fairings_run_in_the_order_their_rules_need() {
                 "MySQL pool",
                 "Page cache",
                 "Binlog follower",
-                "Cluster figures",
+                "Fleet figures",
             ]),
         ),
     ];

@@ -14,13 +14,13 @@ use serde::{Deserialize, Serialize};
 use crate::db::replicas::ReplicaView;
 use crate::db::Db;
 use crate::follower::{FollowerStatus, FollowerView};
+use crate::ops::fleet::window::ratio;
+use crate::ops::fleet::{FleetFigures, FleetWindow};
+use crate::ops::health::{database_health, DatabaseHealth};
 use crate::users::validation::FieldErrors;
 use crate::web::admin::chart::{chart, percent, ChartView};
 use crate::web::auth::{AdminSession, ApiAdmin, AuthError};
-use crate::web::cluster::window::ratio;
-use crate::web::cluster::{ClusterFigures, ClusterWindow};
 use crate::web::error::AppError;
-use crate::web::health::{database_health, DatabaseHealth};
 use crate::web::json_body::{BodyError, JsonBody};
 use crate::web::view::{flash_view, page_session, AdminReply, AdminView, Denied, FlashView, Shown};
 use rocket_page_cache::normalise_request_path;
@@ -55,7 +55,7 @@ struct CacheStatus {
     instance: InstanceFigures,
     /// The whole fleet over the last hour, from the figures every instance adds
     /// to Redis; `None` without a shared store or when Redis did not answer.
-    cluster: Option<ClusterWindow>,
+    cluster: Option<FleetWindow>,
     cluster_error: Option<String>,
     /// Whether `MySQL` answers, with the driver's reason when not (the public
     /// readiness probe says only up or down).
@@ -103,7 +103,7 @@ struct UsageView {
 async fn status(
     cache: &Cache,
     db: &Db,
-    cluster: &ClusterFigures,
+    cluster: &FleetFigures,
     follower: &FollowerStatus,
     limit: u64,
 ) -> CacheStatus {
@@ -262,7 +262,7 @@ struct PageView {
 async fn page(
     cache: &State<Cache>,
     db: &State<Db>,
-    cluster: &State<ClusterFigures>,
+    cluster: &State<FleetFigures>,
     follower: &State<Arc<FollowerStatus>>,
     session: Result<AdminSession, AuthError>,
     flash: Option<rocket::request::FlashMessage<'_>>,
@@ -334,7 +334,7 @@ async fn purge_form(
 async fn status_json(
     cache: &State<Cache>,
     db: &State<Db>,
-    cluster: &State<ClusterFigures>,
+    cluster: &State<FleetFigures>,
     follower: &State<Arc<FollowerStatus>>,
     admin: Result<ApiAdmin, AuthError>,
     limit: Option<u64>,

@@ -26,7 +26,7 @@ use crate::db::replicas::Replicas;
 use crate::db::Db;
 use crate::follower::FollowerStatus;
 
-pub use access::{MetricsAccess, MetricsConfig, MetricsScraper};
+pub use access::{MetricsAccess, MetricsScraper};
 pub use http::{Answer, HttpMetrics, UNMATCHED};
 
 /// The `Content-Type` of the exposition (Prometheus text format 0.0.4).
