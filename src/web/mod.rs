@@ -4,17 +4,20 @@
 mod admin;
 pub(crate) mod assets;
 pub mod auth;
+pub(crate) mod cache_control;
 mod catchers;
 mod csrf_form;
 pub mod error;
 pub mod fragments;
 pub mod host_guard;
 pub mod json_body;
+pub(crate) mod login_required;
+pub(crate) mod replies;
 pub mod security_headers;
 pub(crate) mod user_api;
 mod user_forms;
 pub(crate) mod user_pages;
-pub mod view;
+pub(crate) mod viewer;
 
 use rocket::Route;
 

@@ -11,6 +11,7 @@ use rocket::{delete, get, post, put, routes, Either, Route, State};
 use serde_json::{Map, Value};
 
 use super::auth::{ApiAdmin, AuthError};
+use super::cache_control::NoStore;
 use super::json_body::{BodyError, JsonBody};
 use crate::db::users::{User, UserId};
 use crate::db::Db;
@@ -168,7 +169,7 @@ pub struct WriteReply<R> {
 impl<'r, 'o: 'r, R: Responder<'r, 'o>> Responder<'r, 'o> for WriteReply<R> {
     fn respond_to(self, request: &'r Request<'_>) -> response::Result<'o> {
         let mut response = self.inner.respond_to(request)?;
-        response.set_header(Header::new("Cache-Control", "no-store"));
+        NoStore::Anyone.set_on(&mut response);
         response.set_header(Header::new("X-Cache-Purge", self.purge.header_value()));
         Ok(response)
     }

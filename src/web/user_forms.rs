@@ -14,7 +14,9 @@ use serde::Serialize;
 
 use super::auth::{AdminSession, AuthError};
 use super::csrf_form::{refused, CsrfForm};
-use super::view::{page_session, AdminReply, AdminView, Denied};
+use super::login_required::{page_session, Denied};
+use super::replies::AdminReply;
+use super::viewer::AdminView;
 use crate::db::reads::Unrecorded;
 use crate::db::users::{User, UserId};
 use crate::db::Db;

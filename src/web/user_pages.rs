@@ -7,7 +7,8 @@ use rocket_dyn_templates::{context, Metadata, Template};
 use serde::Deserialize;
 
 use super::fragments::{self, Fragments, Html, ADMIN_ROLE, FRAGMENT_TTL};
-use super::view::{Shown, Viewer};
+use super::replies::Shown;
+use super::viewer::Viewer;
 use crate::db::users::{User, UserId};
 use crate::users::id::NoSuchUser;
 use crate::users::listing::{
