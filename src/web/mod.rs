@@ -1,5 +1,6 @@
-//! The web layer: routes by area, catchers, and the joins between the database and
-//! the cache (the only module that knows both).
+//! The HTTP surface: the routes by area (the users' pages, forms and JSON API,
+//! the admin area, the static files), their guards and responders, the error
+//! pages, and the admin's authentication.
 
 mod admin;
 pub(crate) mod assets;
@@ -7,31 +8,56 @@ pub mod auth;
 pub(crate) mod cache_control;
 mod catchers;
 mod csrf_form;
-pub mod error;
-pub mod fragments;
-pub mod host_guard;
-pub mod json_body;
+pub(crate) mod error;
+pub(crate) mod fragments;
+pub(crate) mod host_guard;
+pub(crate) mod json_body;
 pub(crate) mod login_required;
 pub(crate) mod replies;
-pub mod security_headers;
+pub(crate) mod security_headers;
 pub(crate) mod user_api;
 mod user_forms;
 pub(crate) mod user_pages;
 pub(crate) mod viewer;
 
+use rocket::fairing::AdHoc;
 use rocket::Route;
+use rocket_dyn_templates::Template;
 
-/// Every route of the app.
-pub fn routes() -> Vec<Route> {
+use crate::config::SecretKeySource;
+
+/// The routes and error pages, and the request fairings that come before the
+/// page cache: the duplicate-Host guard first, so a refused request reaches
+/// neither the cache nor a route; then the admin's authentication and the
+/// templates (with the helper that places cached fragments in admin pages).
+pub fn stage(secret_key: SecretKeySource) -> AdHoc {
+    let auth = auth::AuthFairing::new(secret_key);
+    AdHoc::on_ignite("Web stage", |rocket| async move {
+        rocket
+            .attach(host_guard::HostGuard)
+            .attach(auth)
+            .attach(Template::custom(fragments::register_helpers))
+            .mount("/", routes())
+            .register("/", catchers::catchers())
+    })
+}
+
+/// The security headers, after the page cache, whose `on_response` writes the
+/// hits: they go on every answer, hits included.
+pub fn security_headers_stage() -> AdHoc {
+    AdHoc::on_ignite("Security headers stage", |rocket| async {
+        rocket.attach(security_headers::SecurityHeaders)
+    })
+}
+
+/// The routes of the HTTP surface (the probes and `/metrics` are mounted by
+/// `ops`).
+fn routes() -> Vec<Route> {
     let mut routes = user_pages::routes();
     routes.extend(user_forms::routes());
     routes.extend(admin::routes());
     routes.extend(user_api::routes());
-    routes.extend(crate::ops::health::routes());
-    routes.extend(crate::ops::metrics::routes());
     routes.extend(assets::routes());
     routes.extend(host_guard::routes());
     routes
 }
-
-pub use catchers::catchers;

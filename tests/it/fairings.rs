@@ -4,9 +4,8 @@
 use crate::support::TestApp;
 
 /// The fairings Rocket runs for each kind of callback, in its order, from its
-/// `Debug` output (the one place a running Rocket lists them). The stages,
-/// which only attach the others at ignite, are left out. `Shield` is Rocket's
-/// own, attached before any of the app's.
+/// `Debug` output (the one place a running Rocket lists them). `Shield` is
+/// Rocket's own, attached before any of the app's.
 fn fairings(rocket: &rocket::Rocket<rocket::Orbit>) -> Vec<(String, Vec<String>)> {
     let debug = format!("{rocket:?}");
     let start = debug
@@ -25,7 +24,6 @@ fn fairings(rocket: &rocket::Rocket<rocket::Orbit>) -> Vec<(String, Vec<String>)
                 .split("name: \"")
                 .skip(1)
                 .filter_map(|rest| rest.split('"').next())
-                .filter(|name| !name.ends_with(" stage"))
                 .map(str::to_owned)
                 .collect();
             ((*kind).to_owned(), names)
@@ -37,10 +35,41 @@ fn names(list: &[&str]) -> Vec<String> {
     list.iter().map(|name| (*name).to_owned()).collect()
 }
 
+/// The stages (which only attach the others, at ignite) in the order `build`
+/// attaches them, and the other fairings.
+fn stages_apart(found: Vec<(String, Vec<String>)>) -> (Vec<String>, Vec<(String, Vec<String>)>) {
+    let mut stages = Vec::new();
+    let others = found
+        .into_iter()
+        .map(|(kind, names)| {
+            let (these, rest): (Vec<String>, Vec<String>) =
+                names.into_iter().partition(|name| name.ends_with(" stage"));
+            stages.extend(these);
+            (kind, rest)
+        })
+        .collect();
+    (stages, others)
+}
+
 #[rocket::async_test]
 async fn fairings_run_in_the_order_their_rules_need() {
     let app = TestApp::spawn().await;
-    let found = fairings(app.client.rocket());
+    let (stages, found) = stages_apart(fairings(app.client.rocket()));
+    assert_eq!(
+        stages,
+        names(&[
+            "Start-up checks stage",
+            "Request arrival stage",
+            "Web stage",
+            "MySQL stage",
+            "Metrics access stage",
+            "Page cache stage",
+            "Binlog follower stage",
+            "Figures stage",
+            "Security headers stage",
+            "Request departure stage",
+        ])
+    );
     let expected = vec![
         (
             "launch".to_owned(),
