@@ -6,15 +6,15 @@
 
 #![forbid(unsafe_code)]
 
-pub mod config;
+pub(crate) mod config;
 pub mod db;
 pub mod follower;
-pub mod generation;
-pub mod logging;
+pub(crate) mod generation;
+pub(crate) mod logging;
 pub mod ops;
 mod page_cache;
-pub mod purged_position;
-pub mod startup_checks;
+pub(crate) mod purged_position;
+pub(crate) mod startup_checks;
 pub(crate) mod users;
 pub mod web;
 

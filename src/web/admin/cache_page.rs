@@ -57,6 +57,7 @@ struct CacheStatus {
     instance: InstanceFigures,
     /// The whole fleet over the last hour, from the figures every instance adds
     /// to Redis; `None` without a shared store or when Redis did not answer.
+    /// (`cluster` is the JSON's name for it, which scripts read.)
     cluster: Option<FleetWindow>,
     cluster_error: Option<String>,
     /// Whether `MySQL` answers, with the driver's reason when not (the public
@@ -69,7 +70,7 @@ struct CacheStatus {
     replicas: Vec<ReplicaView>,
 }
 
-/// One instance's figures since it started, counted as the cluster's are.
+/// One instance's figures since it started, counted as the fleet's are.
 #[derive(Serialize)]
 struct InstanceFigures {
     requests: u64,
@@ -105,7 +106,7 @@ struct UsageView {
 async fn status(
     cache: &Cache,
     db: &Db,
-    cluster: &FleetFigures,
+    fleet: &FleetFigures,
     follower: &FollowerStatus,
     limit: u64,
 ) -> CacheStatus {
@@ -133,7 +134,7 @@ async fn status(
             )),
         ),
     };
-    let (cluster, cluster_error) = match cluster.last_hour().await {
+    let (cluster, cluster_error) = match fleet.last_hour().await {
         Ok(window) => (Some(window), None),
         Err(e) => (None, Some(e)),
     };
@@ -264,13 +265,13 @@ struct PageView {
 async fn page(
     cache: &State<Cache>,
     db: &State<Db>,
-    cluster: &State<FleetFigures>,
+    fleet: &State<FleetFigures>,
     follower: &State<Arc<FollowerStatus>>,
     session: Result<AdminSession, AuthError>,
     flash: Option<rocket::request::FlashMessage<'_>>,
 ) -> Result<AdminReply, Denied> {
     let session = page_session(session, "/admin/cache")?;
-    let cache = status(cache, db, cluster, follower, USAGE_LIMIT).await;
+    let cache = status(cache, db, fleet, follower, USAGE_LIMIT).await;
     let shown = |ratio: Option<f64>| ratio.map_or_else(|| "-".to_owned(), percent);
     let view = PageView {
         title: "Cache",
@@ -336,14 +337,14 @@ async fn purge_form(
 async fn status_json(
     cache: &State<Cache>,
     db: &State<Db>,
-    cluster: &State<FleetFigures>,
+    fleet: &State<FleetFigures>,
     follower: &State<Arc<FollowerStatus>>,
     admin: Result<ApiAdmin, AuthError>,
     limit: Option<u64>,
 ) -> Result<Shown<Json<serde_json::Value>>, AppError> {
     admin?;
     let limit = limit.unwrap_or(USAGE_LIMIT).clamp(1, USAGE_LIMIT_MAX);
-    let figures = status(cache, db, cluster, follower, limit).await;
+    let figures = status(cache, db, fleet, follower, limit).await;
     Ok(Shown {
         inner: Json(serde_json::json!(figures)),
         private: true,
