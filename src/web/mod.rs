@@ -28,8 +28,10 @@ use crate::config::SecretKeySource;
 
 /// The routes and error pages, and the request fairings that come before the
 /// page cache: the duplicate-Host guard first, so a refused request reaches
-/// neither the cache nor a route; then the admin's authentication and the
-/// templates (with the helper that places cached fragments in admin pages).
+/// neither the cache nor a route; then the admin's authentication, which finds
+/// out whether a session cookie names a live session before the cache decides
+/// on the request; then the templates (with the helper that places cached
+/// fragments in admin pages).
 pub fn stage(secret_key: SecretKeySource) -> AdHoc {
     let auth = auth::AuthFairing::new(secret_key);
     AdHoc::on_ignite("Web stage", |rocket| async move {
