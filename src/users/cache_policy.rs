@@ -36,3 +36,27 @@ fn item(path: &str) -> RoutePolicy {
         .param("id", canonical_user_id)
         .public()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Where each pattern is declared (the policy's `Debug` is all it shows).
+    fn position(policies: &[RoutePolicy], pattern: &str) -> usize {
+        let text = format!("text: {pattern:?}");
+        policies
+            .iter()
+            .position(|policy| format!("{policy:?}").contains(&text))
+            .unwrap_or_else(|| panic!("no policy for {pattern}"))
+    }
+
+    #[test]
+    fn the_new_user_form_comes_before_the_user_pages_it_looks_like() {
+        let policies = policies();
+        assert_eq!(policies.len(), 5);
+        assert!(position(&policies, "/users/new") < position(&policies, "/users/<id>"));
+        for pattern in ["/", "/api/users", "/api/users/<id>"] {
+            position(&policies, pattern);
+        }
+    }
+}
