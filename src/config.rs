@@ -1,6 +1,6 @@
 //! The app-wide part of the configuration, read from the figment that `build()`
-//! is given: the error every wing's config reports, and Rocket's `secret_key`
-//! policy. Each wing owns its own table: `databases.main` is
+//! is given: the error every area's config reports, and Rocket's `secret_key`
+//! policy. Each area owns its own table: `databases.main` is
 //! [`crate::db::config`], `admin` is [`crate::web::auth::config`].
 //!
 //! Rocket.toml profiles and `ROCKET_*` environment variables reach us through that
@@ -150,7 +150,7 @@ pub(crate) mod tests {
     use super::*;
 
     /// Rocket's own defaults (which hold an all-zero `secret_key`) plus `pairs`;
-    /// the config tests of every wing start from it.
+    /// the config tests of every area start from it.
     pub(crate) fn figment(pairs: &[(&str, serde_json::Value)]) -> Figment {
         pairs.iter().fold(
             Figment::from(rocket::Config::debug_default()),

@@ -6,20 +6,20 @@
 
 #![forbid(unsafe_code)]
 
-pub mod config;
+pub(crate) mod config;
 pub mod db;
 pub mod follower;
-pub mod generation;
-pub mod logging;
-pub mod purged_position;
-pub mod request_warnings;
-pub mod startup_checks;
+pub(crate) mod generation;
+pub(crate) mod logging;
+pub mod ops;
+mod page_cache;
+pub(crate) mod purged_position;
+pub(crate) mod startup_checks;
+pub(crate) mod users;
 pub mod web;
 
 use figment::Figment;
 use rocket::{Build, Rocket};
-use rocket_dyn_templates::Template;
-use rocket_page_cache::PageCache;
 
 /// The app as `main` runs it: Rocket.toml and `ROCKET_*` variables, Rocket's way.
 pub fn rocket() -> Rocket<Build> {
@@ -31,42 +31,25 @@ pub fn rocket() -> Rocket<Build> {
 /// When neither a `secret_key` nor an admin login is configured, a random key is
 /// merged in first: Rocket's private cookies (the admin session) need one to
 /// launch in release, and without a login nothing reads them.
+///
+/// Each area attaches its fairings in a stage. Rocket runs fairings of each
+/// kind in the order they were attached, and a stage attaches its own at
+/// ignite, after everything attached before it: so the list below is the order
+/// of the fairings, and each stage's doc says why it stands where it does.
 pub fn build(figment: Figment) -> Rocket<Build> {
     // Before Rocket installs its own logger (`rocket::custom` does).
     logging::init(&figment);
     let (figment, secret_key) = config::prepare_secret_key(figment);
     let generation = generation::default_generation(&figment);
     rocket::custom(figment)
-        // Before anything with side effects (migrations) at ignite.
-        .attach(startup_checks::StartupChecks)
-        // The first request fairing: it notes the request as the client sent it.
-        .attach(web::observe::Arrival)
-        // Then this, so a refused request reaches neither the cache nor a route.
-        .attach(web::host_guard::HostGuard)
-        .attach(web::auth::AuthFairing::new(secret_key))
-        // With the helper that places cached fragments in admin pages.
-        .attach(Template::custom(web::fragments::register_helpers))
-        .attach(db::DbFairing)
-        .attach(web::metrics::MetricsAccess::fairing())
-        .attach(
-            PageCache::new(web::cache_policies())
-                .session_cookie(web::auth::SESSION_COOKIE, web::auth::session_is_live)
-                // A build that renders differently (a new version, templates
-                // or stylesheet) starts on fresh keys; `cache.generation` wins.
-                .generation(&generation),
-        )
-        // After the cache and the database, whose handles it uses.
-        .attach(follower::FollowerFairing)
-        // After the cache: they read the cache's figures.
-        .attach(web::metrics::Metrics::fairing())
-        .attach(web::cluster::ClusterFiguresFairing)
-        // After the cache, whose `on_response` writes the hits.
-        .attach(web::security_headers::SecurityHeaders)
-        // After the cache too: a stored page must not keep the id of its render.
-        .attach(web::request_id::RequestIds)
-        // The last response fairing: it logs and counts the final answer.
-        .attach(web::observe::Departure)
-        .manage(web::health::FailureLog::default())
-        .mount("/", web::routes())
-        .register("/", web::catchers())
+        .attach(startup_checks::stage())
+        .attach(ops::arrival_stage())
+        .attach(web::stage(secret_key))
+        .attach(db::stage())
+        .attach(ops::metrics_access_stage())
+        .attach(page_cache::stage(&generation))
+        .attach(follower::stage())
+        .attach(ops::figures_stage())
+        .attach(web::security_headers_stage())
+        .attach(ops::departure_stage())
 }

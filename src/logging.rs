@@ -7,10 +7,10 @@
 //! - Rocket and the crates under it log through the `log` crate: a bridge hands
 //!   their records to `tracing`, minus Rocket's own per-request lines (`GET /x:`,
 //!   `Matched: ...`, `No matching routes for ...`): the app writes one line per
-//!   request itself (`crate::web::observe`), so a request is one line. At
+//!   request itself (`crate::ops::request_log`), so a request is one line. At
 //!   `debug` they are all kept, for following Rocket's routing.
 //! - Rocket's warning for each malformed request is written once per ten
-//!   seconds at most, with the count of those left out (`crate::request_warnings`).
+//!   seconds at most, with the count of those left out (`crate::ops::request_warnings`).
 //! - A process holds one subscriber: the first call wins, later ones (more app
 //!   instances in a test process) change nothing. Tests run with `log_level = off`
 //!   unless `TEST_LOG` is set, so they stay silent.
@@ -25,7 +25,7 @@ use tracing::level_filters::LevelFilter;
 use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::SubscriberExt;
 
-use crate::request_warnings::{admit, left_out_note, WarningKind};
+use crate::ops::request_warnings::{admit, left_out_note, WarningKind};
 
 /// `log_format`: how each line is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]

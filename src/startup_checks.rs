@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 
 use figment::value::magic::RelativePathBuf;
-use rocket::fairing::{self, Fairing, Info, Kind};
+use rocket::fairing::{self, AdHoc, Fairing, Info, Kind};
 use rocket::{Build, Rocket};
 
 /// Managed when a start-up check failed: later ignite fairings do nothing lasting.
@@ -18,6 +18,14 @@ const DEFAULT_TEMPLATE_DIR: &str = "templates";
 
 /// Attach it first; see the module doc.
 pub struct StartupChecks;
+
+/// The checks, first of the app's fairings: before anything that has side
+/// effects at ignite (the database's migrations).
+pub fn stage() -> AdHoc {
+    AdHoc::on_ignite("Start-up checks stage", |rocket| async {
+        rocket.attach(StartupChecks)
+    })
+}
 
 #[rocket::async_trait]
 impl Fairing for StartupChecks {

@@ -1,4 +1,4 @@
-//! `[default.databases.main]`: the typed configuration of the database wing.
+//! `[default.databases.main]`: the typed configuration of the database.
 
 use std::time::Duration;
 

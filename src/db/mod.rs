@@ -18,7 +18,7 @@ pub mod users;
 
 use std::sync::{Mutex, PoisonError};
 
-use rocket::fairing::{self, Fairing, Info, Kind};
+use rocket::fairing::{self, AdHoc, Fairing, Info, Kind};
 use rocket::{Build, Orbit, Rocket};
 
 use config::DatabaseConfig;
@@ -30,6 +30,12 @@ pub use pool::{AcquireError, Db, DbConn, QueryCounter};
 /// and closes the pools at shutdown. Launch is aborted with one clear line when `MySQL` cannot be
 /// reached within `databases.main.startup_timeout_secs`.
 pub struct DbFairing;
+
+/// The pool, after the start-up checks (a failed one stops the migrations)
+/// and before the page cache's neighbours that use its [`Db`].
+pub fn stage() -> AdHoc {
+    AdHoc::on_ignite("MySQL stage", |rocket| async { rocket.attach(DbFairing) })
+}
 
 #[rocket::async_trait]
 impl Fairing for DbFairing {

@@ -18,7 +18,7 @@ pub mod status;
 
 use std::sync::{Arc, Mutex, PoisonError};
 
-use rocket::fairing::{self, Fairing, Info, Kind};
+use rocket::fairing::{self, AdHoc, Fairing, Info, Kind};
 use rocket::{Build, Orbit, Rocket};
 use rocket_page_cache::{BackendKind, Cache};
 
@@ -36,6 +36,14 @@ const NEVER_FOLLOWED: [&str; 2] = ["admin_session", "__diesel_schema_migrations"
 /// Attach after the page cache (it needs the managed [`Cache`]) and the
 /// database (its [`Db`]). Manages a [`FollowerStatus`] in every case.
 pub struct FollowerFairing;
+
+/// The follower, after the page cache and the database, whose handles it
+/// takes at ignite.
+pub fn stage() -> AdHoc {
+    AdHoc::on_ignite("Binlog follower stage", |rocket| async {
+        rocket.attach(FollowerFairing)
+    })
+}
 
 /// The supervisor task of this instance, once started; aborted when the app
 /// (its managed state) is dropped.

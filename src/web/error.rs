@@ -15,9 +15,10 @@ use rocket::request::Request;
 use rocket::response::{self, Responder, Response};
 use rocket_dyn_templates::{context, Template};
 
+use super::cache_control::NoStore;
 use crate::db::{failure, AcquireError};
-use crate::request_warnings::{error, request_label, warn, WarningKind};
-use crate::web::validation::FieldErrors;
+use crate::ops::request_warnings::{error, request_label, warn, WarningKind};
+use crate::users::validation::FieldErrors;
 
 /// Seconds a client is asked to wait after a 503.
 pub const RETRY_AFTER_SECS: u32 = 5;
@@ -171,7 +172,7 @@ pub fn error_response_with(
     // Error pages must not be kept, but for a 404: the page cache keeps those
     // for its own short lifetime (`cache.not_found_ttl`).
     if status != Status::NotFound {
-        response.set_header(Header::new("Cache-Control", "no-store"));
+        NoStore::Anyone.set_on(&mut response);
     }
     Ok(response)
 }

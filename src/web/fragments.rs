@@ -35,12 +35,6 @@ pub const ADMIN_ROLE: (&str, &str) = ("role", "admin");
 #[serde(transparent)]
 pub struct Html(String);
 
-impl Html {
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
 /// The fragments of one page, by the name its template places them with.
 pub type Fragments = BTreeMap<&'static str, Html>;
 

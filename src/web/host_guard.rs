@@ -15,7 +15,7 @@ use rocket::http::Method;
 use rocket::request::{self, FromRequest};
 use rocket::{get, routes, Data, Request, Route};
 
-use crate::request_warnings::{request_label, warn, WarningKind};
+use crate::ops::request_warnings::{request_label, warn, WarningKind};
 use crate::web::error::AppError;
 
 /// Where refused requests are sent. Requested directly, it is a 404.

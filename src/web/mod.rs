@@ -1,56 +1,65 @@
-//! The web layer: routes by area, catchers, and the joins between the database and
-//! the cache (the only module that knows both).
+//! The HTTP surface: the routes by area (the users' pages, forms and JSON API,
+//! the admin area, the static files), their guards and responders, the error
+//! pages, and the admin's authentication.
 
 mod admin;
-pub mod api;
 pub(crate) mod assets;
 pub mod auth;
+pub(crate) mod cache_control;
 mod catchers;
-pub mod cluster;
 mod csrf_form;
-pub mod error;
-pub mod fragments;
-pub mod health;
-pub mod host_guard;
-pub mod invalidate;
-pub mod json_body;
-pub mod listing;
-pub mod metrics;
-pub mod observe;
-pub mod pagination;
-pub mod reads;
-pub mod render_db;
-pub mod request_id;
-pub mod security_headers;
+pub(crate) mod error;
+pub(crate) mod fragments;
+pub(crate) mod host_guard;
+pub(crate) mod json_body;
+pub(crate) mod login_required;
+pub(crate) mod replies;
+pub(crate) mod security_headers;
+pub(crate) mod user_api;
 mod user_forms;
-mod user_id;
-pub mod users;
-pub mod validation;
-pub mod view;
-pub mod writes;
+pub(crate) mod user_pages;
+pub(crate) mod viewer;
 
+use rocket::fairing::AdHoc;
 use rocket::Route;
+use rocket_dyn_templates::Template;
 
-use rocket_page_cache::RoutePolicy;
+use crate::config::SecretKeySource;
 
-/// Every route of the app.
-pub fn routes() -> Vec<Route> {
-    let mut routes = users::routes();
+/// The routes and error pages, and the request fairings that come before the
+/// page cache: the duplicate-Host guard first, so a refused request reaches
+/// neither the cache nor a route; then the admin's authentication, which finds
+/// out whether a session cookie names a live session before the cache decides
+/// on the request; then the templates (with the helper that places cached
+/// fragments in admin pages).
+pub fn stage(secret_key: SecretKeySource) -> AdHoc {
+    let auth = auth::AuthFairing::new(secret_key);
+    AdHoc::on_ignite("Web stage", |rocket| async move {
+        rocket
+            .attach(host_guard::HostGuard)
+            .attach(auth)
+            .attach(Template::custom(fragments::register_helpers))
+            .mount("/", routes())
+            .register("/", catchers::catchers())
+    })
+}
+
+/// The security headers, after the page cache, whose `on_response` writes the
+/// hits: they go on every answer, hits included.
+pub fn security_headers_stage() -> AdHoc {
+    AdHoc::on_ignite("Security headers stage", |rocket| async {
+        rocket.attach(security_headers::SecurityHeaders)
+    })
+}
+
+/// The routes of the HTTP surface (the probes and `/metrics` are mounted by
+/// `ops`).
+fn routes() -> Vec<Route> {
+    let mut routes = user_pages::routes();
     routes.extend(user_forms::routes());
     routes.extend(admin::routes());
-    routes.extend(api::routes());
-    routes.extend(health::routes());
-    routes.extend(metrics::routes());
+    routes.extend(user_api::routes());
     routes.extend(assets::routes());
     routes.extend(host_guard::routes());
     routes
-}
-
-pub use catchers::catchers;
-
-/// What the cache may keep, declared per route (the `@cache.cached()` of this app).
-pub fn cache_policies() -> Vec<RoutePolicy> {
-    let mut policies = users::cache_policies();
-    policies.extend(api::cache_policies());
-    policies
 }

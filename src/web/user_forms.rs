@@ -14,16 +14,18 @@ use serde::Serialize;
 
 use super::auth::{AdminSession, AuthError};
 use super::csrf_form::{refused, CsrfForm};
-use super::invalidate::Purge;
-use super::reads::load_user;
-use super::render_db::RenderDb;
-use super::user_id::{segment, NoSuchUser};
-use super::validation::{FieldErrors, UserInput};
-use super::view::{page_session, AdminReply, AdminView, Denied};
-use super::writes::{self, WriteError};
+use super::login_required::{page_session, Denied};
+use super::replies::AdminReply;
+use super::viewer::AdminView;
 use crate::db::reads::Unrecorded;
 use crate::db::users::{User, UserId};
 use crate::db::Db;
+use crate::users::id::{segment, NoSuchUser};
+use crate::users::invalidation::Purge;
+use crate::users::reads::load_user;
+use crate::users::render_db::RenderDb;
+use crate::users::validation::{FieldErrors, UserInput};
+use crate::users::writes::{self, WriteError};
 use crate::web::error::AppError;
 use rocket_page_cache::Cache;
 

@@ -3,7 +3,7 @@
 //! login-edit-logout flow works, and the browser's own cache never shows a stale or
 //! someone else's copy. Screenshots go to `target/browser/screenshots/`.
 
-use rocket_cache::web::cluster::window;
+use rocket_cache::ops::fleet::window;
 
 use crate::support::admin::{ADMIN_PASSWORD, ADMIN_USER, API_TOKEN};
 use crate::support::browser::{Browser, ServedApp};

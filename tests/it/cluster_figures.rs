@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use rocket::http::Method;
 
-use rocket_cache::web::cluster::ClusterFigures;
+use rocket_cache::ops::fleet::FleetFigures;
 
 use crate::support::own_cluster::OwnCluster;
 use crate::support::redis::redis_conn;
@@ -14,10 +14,10 @@ use crate::support::{closed_port, eventually, AppBuilder, TestApp};
 /// Longer than a few flushes (one a second) on a loaded machine.
 const FLUSHED_WITHIN: Duration = Duration::from_secs(15);
 
-fn figures(app: &TestApp) -> &ClusterFigures {
+fn figures(app: &TestApp) -> &FleetFigures {
     app.client
         .rocket()
-        .state::<ClusterFigures>()
+        .state::<FleetFigures>()
         .expect("managed")
 }
 

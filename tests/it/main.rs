@@ -15,6 +15,7 @@ mod config;
 mod deploy;
 mod device_cookies;
 mod eviction;
+mod fairings;
 mod fleet_logins;
 mod follower;
 mod fragments;

@@ -14,15 +14,17 @@ use serde::{Deserialize, Serialize};
 use crate::db::replicas::ReplicaView;
 use crate::db::Db;
 use crate::follower::{FollowerStatus, FollowerView};
+use crate::ops::fleet::window::ratio;
+use crate::ops::fleet::{FleetFigures, FleetWindow};
+use crate::ops::health::{database_health, DatabaseHealth};
+use crate::users::validation::FieldErrors;
 use crate::web::admin::chart::{chart, percent, ChartView};
 use crate::web::auth::{AdminSession, ApiAdmin, AuthError};
-use crate::web::cluster::window::ratio;
-use crate::web::cluster::{ClusterFigures, ClusterWindow};
 use crate::web::error::AppError;
-use crate::web::health::{database_health, DatabaseHealth};
 use crate::web::json_body::{BodyError, JsonBody};
-use crate::web::validation::FieldErrors;
-use crate::web::view::{flash_view, page_session, AdminReply, AdminView, Denied, FlashView, Shown};
+use crate::web::login_required::{page_session, Denied};
+use crate::web::replies::{AdminReply, Shown};
+use crate::web::viewer::{flash_view, AdminView, FlashView};
 use rocket_page_cache::normalise_request_path;
 use rocket_page_cache::Usage;
 use rocket_page_cache::{Cache, CacheHealth, StatsSnapshot};
@@ -55,7 +57,8 @@ struct CacheStatus {
     instance: InstanceFigures,
     /// The whole fleet over the last hour, from the figures every instance adds
     /// to Redis; `None` without a shared store or when Redis did not answer.
-    cluster: Option<ClusterWindow>,
+    /// (`cluster` is the JSON's name for it, which scripts read.)
+    cluster: Option<FleetWindow>,
     cluster_error: Option<String>,
     /// Whether `MySQL` answers, with the driver's reason when not (the public
     /// readiness probe says only up or down).
@@ -67,7 +70,7 @@ struct CacheStatus {
     replicas: Vec<ReplicaView>,
 }
 
-/// One instance's figures since it started, counted as the cluster's are.
+/// One instance's figures since it started, counted as the fleet's are.
 #[derive(Serialize)]
 struct InstanceFigures {
     requests: u64,
@@ -103,7 +106,7 @@ struct UsageView {
 async fn status(
     cache: &Cache,
     db: &Db,
-    cluster: &ClusterFigures,
+    fleet: &FleetFigures,
     follower: &FollowerStatus,
     limit: u64,
 ) -> CacheStatus {
@@ -131,7 +134,7 @@ async fn status(
             )),
         ),
     };
-    let (cluster, cluster_error) = match cluster.last_hour().await {
+    let (cluster, cluster_error) = match fleet.last_hour().await {
         Ok(window) => (Some(window), None),
         Err(e) => (None, Some(e)),
     };
@@ -262,13 +265,13 @@ struct PageView {
 async fn page(
     cache: &State<Cache>,
     db: &State<Db>,
-    cluster: &State<ClusterFigures>,
+    fleet: &State<FleetFigures>,
     follower: &State<Arc<FollowerStatus>>,
     session: Result<AdminSession, AuthError>,
     flash: Option<rocket::request::FlashMessage<'_>>,
 ) -> Result<AdminReply, Denied> {
     let session = page_session(session, "/admin/cache")?;
-    let cache = status(cache, db, cluster, follower, USAGE_LIMIT).await;
+    let cache = status(cache, db, fleet, follower, USAGE_LIMIT).await;
     let shown = |ratio: Option<f64>| ratio.map_or_else(|| "-".to_owned(), percent);
     let view = PageView {
         title: "Cache",
@@ -334,14 +337,14 @@ async fn purge_form(
 async fn status_json(
     cache: &State<Cache>,
     db: &State<Db>,
-    cluster: &State<ClusterFigures>,
+    fleet: &State<FleetFigures>,
     follower: &State<Arc<FollowerStatus>>,
     admin: Result<ApiAdmin, AuthError>,
     limit: Option<u64>,
 ) -> Result<Shown<Json<serde_json::Value>>, AppError> {
     admin?;
     let limit = limit.unwrap_or(USAGE_LIMIT).clamp(1, USAGE_LIMIT_MAX);
-    let figures = status(cache, db, cluster, follower, limit).await;
+    let figures = status(cache, db, fleet, follower, limit).await;
     Ok(Shown {
         inner: Json(serde_json::json!(figures)),
         private: true,

@@ -8,7 +8,7 @@
 
 use serde::Serialize;
 
-use crate::web::cluster::{ClusterWindow, Minute};
+use crate::ops::fleet::{FleetWindow, Minute};
 
 /// The drawing's coordinate space (the SVG `viewBox`); it scales to the page.
 pub const WIDTH: f64 = 600.0;
@@ -73,7 +73,7 @@ pub struct Axes {
 }
 
 /// The chart of `window` (oldest minute first).
-pub fn chart(window: &ClusterWindow) -> ChartView {
+pub fn chart(window: &FleetWindow) -> ChartView {
     let minutes = &window.minutes;
     let count = minutes.len().max(1);
     let step = (WIDTH - LEFT - RIGHT) / as_f64(count as u64);
@@ -138,7 +138,7 @@ pub fn chart(window: &ClusterWindow) -> ChartView {
 }
 
 /// The chart in words.
-fn describe(window: &ClusterWindow) -> String {
+fn describe(window: &FleetWindow) -> String {
     let minutes = &window.minutes;
     if window.requests == 0 {
         return "No requests reached the cache in the last hour.".to_owned();
@@ -188,7 +188,7 @@ mod tests {
 
     use super::*;
 
-    fn window(points: &[(u64, u64, u64)]) -> ClusterWindow {
+    fn window(points: &[(u64, u64, u64)]) -> FleetWindow {
         let minutes: Vec<Minute> = points
             .iter()
             .enumerate()
@@ -201,14 +201,14 @@ mod tests {
             .collect();
         let hits = minutes.iter().map(|m| m.hits).sum();
         let misses = minutes.iter().map(|m| m.misses).sum();
-        ClusterWindow {
+        FleetWindow {
             instances: 1,
             window_secs: 3600,
             requests: minutes.iter().map(|m| m.requests).sum(),
             hits,
             misses,
             outcomes: HashMap::new(),
-            hit_ratio: crate::web::cluster::window::ratio(hits, misses),
+            hit_ratio: crate::ops::fleet::window::ratio(hits, misses),
             minutes,
         }
     }

@@ -24,8 +24,10 @@ use crate::web::auth::{
     check_login_token, device_for, end_session, issue_device, issue_login_token, start_session,
     AdminSession, Auth, AuthError, LoginCheck,
 };
+use crate::web::login_required::{local_path, Denied};
+use crate::web::replies::AdminReply;
 use crate::web::security_headers::OverTls;
-use crate::web::view::{flash_view, local_path, AdminReply, Denied, FlashView};
+use crate::web::viewer::{flash_view, FlashView};
 use rocket_page_cache::Cache;
 
 pub fn routes() -> Vec<Route> {

@@ -1,4 +1,4 @@
-//! `[default.admin]`: the typed configuration of the admin wing (login, API token,
+//! `[default.admin]`: the typed configuration of the admin area (login, API token,
 //! sessions, login throttle), with the checks of the argon2 hash it is given.
 
 use figment::Figment;

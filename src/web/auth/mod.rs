@@ -5,7 +5,7 @@
 //! write is refused with a message that says how to configure it, and pages are
 //! served as usual.
 
-pub mod config;
+pub(crate) mod config;
 mod device;
 mod fleet_throttle;
 mod gate;

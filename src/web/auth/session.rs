@@ -235,9 +235,10 @@ fn session_change(hash: &[u8]) -> Change {
 
 /// Logs why the session store failed; the request gets a 503.
 fn unavailable(cause: impl std::fmt::Display) -> AuthError {
-    crate::request_warnings::warn(crate::request_warnings::WarningKind::SessionStore, || {
-        format!("admin session store: {cause}")
-    });
+    crate::ops::request_warnings::warn(
+        crate::ops::request_warnings::WarningKind::SessionStore,
+        || format!("admin session store: {cause}"),
+    );
     AuthError::Unavailable
 }
 

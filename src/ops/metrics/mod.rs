@@ -25,8 +25,9 @@ use rocket_page_cache::Cache;
 use crate::db::replicas::Replicas;
 use crate::db::Db;
 use crate::follower::FollowerStatus;
+use crate::web::cache_control::NoStore;
 
-pub use access::{MetricsAccess, MetricsConfig, MetricsScraper};
+pub use access::{MetricsAccess, MetricsScraper};
 pub use http::{Answer, HttpMetrics, UNMATCHED};
 
 /// The `Content-Type` of the exposition (Prometheus text format 0.0.4).
@@ -119,7 +120,7 @@ fn metrics(_scraper: MetricsScraper, metrics: &State<Metrics>) -> Result<Exposit
     Ok(Exposition {
         body,
         content_type: ContentType::parse_flexible(CONTENT_TYPE).unwrap_or(ContentType::Plain),
-        cache_control: Header::new("Cache-Control", "no-store"),
+        cache_control: NoStore::Anyone.header(),
     })
 }
 
@@ -132,7 +133,7 @@ fn metrics_refused() -> (Status, Refused) {
         Refused {
             reason: "401 Unauthorized: /metrics needs `Authorization: Bearer <metrics.token>`\n",
             challenge: Header::new("WWW-Authenticate", "Bearer realm=\"metrics\""),
-            cache_control: Header::new("Cache-Control", "no-store"),
+            cache_control: NoStore::Anyone.header(),
         },
     )
 }

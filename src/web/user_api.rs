@@ -11,39 +11,23 @@ use rocket::{delete, get, post, put, routes, Either, Route, State};
 use serde_json::{Map, Value};
 
 use super::auth::{ApiAdmin, AuthError};
-use super::invalidate::Purge;
+use super::cache_control::NoStore;
 use super::json_body::{BodyError, JsonBody};
-use super::listing::{self, answer_list, ListAnswer, Listing};
-use super::pagination::{
-    canonical_after, canonical_per_page, no_page_numbers, BadPageQuery, PageRequest,
-};
-use super::reads::load_user;
-use super::render_db::RenderDb;
-use super::user_id::{canonical_user_id, NoSuchUser};
-use super::validation::{missing_fields, UserInput};
-use super::writes::{self, Written};
 use crate::db::users::{User, UserId};
 use crate::db::Db;
+use crate::users::id::NoSuchUser;
+use crate::users::invalidation::Purge;
+use crate::users::listing::{self, answer_list, ListAnswer, Listing};
+use crate::users::pagination::{BadPageQuery, PageRequest};
+use crate::users::reads::load_user;
+use crate::users::render_db::RenderDb;
+use crate::users::validation::{missing_fields, UserInput};
+use crate::users::writes::{self, Written};
 use crate::web::error::AppError;
-use rocket_page_cache::{Cache, Reads, RoutePolicy};
+use rocket_page_cache::{Cache, Reads};
 
 pub fn routes() -> Vec<Route> {
     routes![list, show, create, replace, remove]
-}
-
-/// The JSON list and items; like the pages, filed under the rows they read.
-pub fn cache_policies() -> Vec<RoutePolicy> {
-    vec![
-        RoutePolicy::new("/api/users")
-            .query(&["after", "per_page", "page"])
-            .param("after", canonical_after)
-            .param("per_page", canonical_per_page)
-            .param("page", no_page_numbers)
-            .public(),
-        RoutePolicy::new("/api/users/<id>")
-            .param("id", canonical_user_id)
-            .public(),
-    ]
 }
 
 /// `GET /api/users`: a page of users, the cursor of the next page and the total.
@@ -62,10 +46,10 @@ pub struct UserList {
     pub total_is_exact: bool,
 }
 
-/// The list's address of the page that starts after `after`.
 /// Where the JSON list lives.
 const LIST: &str = "/api/users";
 
+/// The list's address of the page that starts after `after`.
 fn list_href(after: Option<UserId>, per_page: u32) -> String {
     listing::list_href(LIST, after, per_page)
 }
@@ -185,7 +169,7 @@ pub struct WriteReply<R> {
 impl<'r, 'o: 'r, R: Responder<'r, 'o>> Responder<'r, 'o> for WriteReply<R> {
     fn respond_to(self, request: &'r Request<'_>) -> response::Result<'o> {
         let mut response = self.inner.respond_to(request)?;
-        response.set_header(Header::new("Cache-Control", "no-store"));
+        NoStore::Anyone.set_on(&mut response);
         response.set_header(Header::new("X-Cache-Purge", self.purge.header_value()));
         Ok(response)
     }

@@ -43,7 +43,7 @@ impl Minute {
 
 /// The last hour of the fleet: totals, live instances, one point a minute.
 #[derive(Debug, Clone, Serialize)]
-pub struct ClusterWindow {
+pub struct FleetWindow {
     /// Instances that flushed in the last few seconds.
     pub instances: u64,
     /// Seconds the totals cover.
@@ -60,7 +60,7 @@ pub struct ClusterWindow {
 
 /// Reads the hour up to `now_secs` through the engine's store, in one round
 /// trip.
-pub async fn read(cache: &Cache, now_secs: u64) -> Result<ClusterWindow, StoreError> {
+pub async fn read(cache: &Cache, now_secs: u64) -> Result<FleetWindow, StoreError> {
     let current = now_secs / 60;
     let first = current + 1 - MINUTES as u64;
     let alive_since = now_secs.saturating_sub(ALIVE_SECS);
@@ -69,7 +69,7 @@ pub async fn read(cache: &Cache, now_secs: u64) -> Result<ClusterWindow, StoreEr
 }
 
 /// Totals and points from the minute hashes, oldest first.
-fn summarise(first: u64, buckets: &[HashMap<String, u64>], instances: u64) -> ClusterWindow {
+fn summarise(first: u64, buckets: &[HashMap<String, u64>], instances: u64) -> FleetWindow {
     let mut outcomes: HashMap<String, u64> = HashMap::new();
     let minutes: Vec<Minute> = buckets
         .iter()
@@ -93,7 +93,7 @@ fn summarise(first: u64, buckets: &[HashMap<String, u64>], instances: u64) -> Cl
         .collect();
     let hits = minutes.iter().map(|m| m.hits).sum();
     let misses = minutes.iter().map(|m| m.misses).sum();
-    ClusterWindow {
+    FleetWindow {
         instances,
         window_secs: MINUTES as u64 * 60,
         requests: minutes.iter().map(|m| m.requests).sum(),

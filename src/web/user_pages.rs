@@ -7,39 +7,21 @@ use rocket_dyn_templates::{context, Metadata, Template};
 use serde::Deserialize;
 
 use super::fragments::{self, Fragments, Html, ADMIN_ROLE, FRAGMENT_TTL};
-use super::listing::{accepted_request, load_listing, moved_to, thousands, Listed, Listing, Total};
-use super::pagination::{
-    canonical_after, canonical_per_page, no_page_numbers, BadPageQuery, PageRequest,
-    DEFAULT_PER_PAGE,
-};
-use super::reads::load_user;
-use super::render_db::RenderDb;
-use super::user_id::{canonical_user_id, NoSuchUser};
-use super::view::{Shown, Viewer};
+use super::replies::Shown;
+use super::viewer::Viewer;
 use crate::db::users::{User, UserId};
+use crate::users::id::NoSuchUser;
+use crate::users::listing::{
+    accepted_request, load_listing, moved_to, thousands, Listed, Listing, Total,
+};
+use crate::users::pagination::{BadPageQuery, PageRequest, DEFAULT_PER_PAGE};
+use crate::users::reads::load_user;
+use crate::users::render_db::RenderDb;
 use crate::web::error::AppError;
-use rocket_page_cache::{Cache, Reads, RoutePolicy};
+use rocket_page_cache::{Cache, Reads};
 
 pub fn routes() -> Vec<Route> {
     routes![index, show]
-}
-
-/// The list and each user's page, filed under the rows they read (see
-/// `web::reads`). `/users/new` (the admin's form) has the shape of a user's page
-/// but is never cached: it is declared first, with no lifetime.
-pub fn cache_policies() -> Vec<RoutePolicy> {
-    vec![
-        RoutePolicy::new("/")
-            .query(&["after", "per_page", "page"])
-            .param("after", canonical_after)
-            .param("per_page", canonical_per_page)
-            .param("page", no_page_numbers)
-            .public(),
-        RoutePolicy::new("/users/new").ttl(0),
-        RoutePolicy::new("/users/<id>")
-            .param("id", canonical_user_id)
-            .public(),
-    ]
 }
 
 /// The list's body (`users/list`): the public page's, and the admins' shared
@@ -118,7 +100,6 @@ impl ListLink {
     }
 }
 
-/// The list's address of the page that starts after `after`.
 /// Where the HTML list lives.
 const LIST: &str = "/";
 

@@ -15,6 +15,7 @@ use rocket::{get, routes, Responder, Route, State};
 use serde::Serialize;
 
 use crate::db::Db;
+use crate::web::cache_control::NoStore;
 use rocket_page_cache::Cache;
 
 pub fn routes() -> Vec<Route> {
@@ -33,7 +34,7 @@ impl Probe {
     fn new(body: Value) -> Self {
         Self {
             body,
-            cache_control: rocket::http::Header::new("Cache-Control", "no-store"),
+            cache_control: NoStore::Anyone.header(),
         }
     }
 }

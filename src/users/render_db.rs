@@ -14,11 +14,11 @@ use rocket::request::{FromRequest, Outcome};
 use rocket::Request;
 use rocket_page_cache::Cache;
 
-use super::error::AppError;
 use crate::db::replicas::{wait_for_position, GtidPosition, Replica};
 use crate::db::{Db, DbConn};
+use crate::ops::request_warnings::{self, WarningKind};
 use crate::purged_position::{read_primary_position, PurgedPosition};
-use crate::request_warnings::{self, WarningKind};
+use crate::web::error::AppError;
 
 /// How long a replica is given to apply the purged writes a render must see;
 /// past it, the render reads the primary.

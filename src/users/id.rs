@@ -5,8 +5,8 @@
 
 use rocket::request::FromParam;
 
-use super::error::AppError;
 use crate::db::users::UserId;
+use crate::web::error::AppError;
 
 /// A path segment that is not a user id written plainly; it is kept as typed.
 #[derive(Debug, Clone, PartialEq, Eq)]

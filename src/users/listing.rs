@@ -15,11 +15,11 @@
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
-use super::error::AppError;
 use super::pagination::{BadPageQuery, PageRequest};
 use super::render_db::RenderDb;
 use crate::db::users::{self, User, UserId};
 use crate::db::DbConn;
+use crate::web::error::AppError;
 use futures_util::FutureExt;
 use rocket::response::Redirect;
 use rocket_page_cache::{Cache, Reads};
@@ -106,6 +106,8 @@ pub struct Listing {
     /// Where the pages after this one start, nearest first.
     pub ahead: Vec<UserId>,
     /// Where the last page starts; `None` when this is the last page.
+    #[allow(clippy::option_option)]
+    // a page that may not exist, whose start may be the first page's
     pub last: Option<Option<UserId>>,
 }
 
@@ -152,6 +154,7 @@ impl Listing {
     }
 
     /// The page before this one (`Some(None)` is the first page).
+    #[allow(clippy::option_option)] // as `last`
     pub fn prev(&self) -> Option<Option<UserId>> {
         self.before.first().copied()
     }

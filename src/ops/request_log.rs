@@ -17,9 +17,9 @@ use rocket::{Data, Request, Response};
 use rocket_page_cache::{request_outcome, RequestOutcome};
 
 use crate::logging::REQUEST_TARGET;
-use crate::request_warnings::{cut, MAX_LOGGED_PATH};
-use crate::web::metrics::{Answer, Metrics, UNMATCHED};
-use crate::web::request_id::RequestId;
+use crate::ops::metrics::{Answer, Metrics, UNMATCHED};
+use crate::ops::request_id::RequestId;
+use crate::ops::request_warnings::{cut, MAX_LOGGED_PATH};
 
 /// A request as it arrived.
 struct Arrived {

@@ -4,7 +4,7 @@
 
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
-use super::invalidate::{self, Purge};
+use super::invalidation::{self, Purge};
 use super::validation::{validate, FieldErrors, UserInput, EMAIL_TAKEN};
 use crate::db::reads::Unrecorded;
 use crate::db::users::{self, User, UserId};
@@ -91,7 +91,8 @@ pub async fn create_user(
     let user = users::insert(&mut conn(db).await?, row)
         .await
         .map_err(|e| db_error(e, None))?;
-    let purge = invalidate::after_commit(db, cache, invalidate::inserted::<User>(user.id)).await;
+    let purge =
+        invalidation::after_commit(db, cache, invalidation::inserted::<User>(user.id)).await;
     Ok(Written { value: user, purge })
 }
 
@@ -117,7 +118,7 @@ pub async fn update_user(
         .await
         .map_err(|e| db_error(e, Some(id)))?;
     drop(conn);
-    let purge = invalidate::after_commit(db, cache, invalidate::updated::<User>(id)).await;
+    let purge = invalidation::after_commit(db, cache, invalidation::updated::<User>(id)).await;
     Ok(Written { value: user, purge })
 }
 
@@ -126,6 +127,6 @@ pub async fn delete_user(db: &Db, cache: &Cache, id: UserId) -> Result<Written<(
     users::delete(&mut conn(db).await?, id)
         .await
         .map_err(|e| db_error(e, Some(id)))?;
-    let purge = invalidate::after_commit(db, cache, invalidate::deleted::<User>(id)).await;
+    let purge = invalidation::after_commit(db, cache, invalidation::deleted::<User>(id)).await;
     Ok(Written { value: (), purge })
 }

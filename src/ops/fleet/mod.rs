@@ -1,5 +1,7 @@
-//! Cluster-wide cache figures: every instance adds what its cache did to Redis,
-//! so that any instance's admin page can show the whole fleet.
+//! The fleet's cache figures: every app instance adds what its cache did to
+//! Redis, so that any instance's admin page can show all of them together.
+//! ("Fleet" is the app's instances; "cluster" names Redis Cluster only. The
+//! admin page and its JSON keep their `cluster` wording, which clients read.)
 //!
 //! - A background task (started at liftoff, stopped at shutdown, or when the app
 //!   is dropped) adds this instance's new counts about once a second, in one
@@ -14,7 +16,7 @@
 //! Every key expires, the buckets are a fixed number, and the instance set holds
 //! only instances seen in the last minute: nothing a request does adds a key.
 //! With the `memory` or `none` backend there is no shared store, so there are no
-//! cluster figures (the admin page says so).
+//! fleet figures (the admin page says so).
 
 mod flush;
 pub mod window;
@@ -26,25 +28,25 @@ use rocket::fairing::{self, Fairing, Info, Kind};
 use rocket::{Build, Orbit, Rocket};
 use rocket_page_cache::{BackendKind, Cache};
 
-pub use window::{ClusterWindow, Minute};
+pub use window::{FleetWindow, Minute};
 
 /// How often each instance adds its counts.
 const FLUSH_EVERY: Duration = Duration::from_secs(1);
 
 /// The figures of the fleet, always managed: without a shared store it only
 /// says why there are none.
-pub struct ClusterFigures(Result<Arc<Shared>, String>);
+pub struct FleetFigures(Result<Arc<Shared>, String>);
 
 /// What the flush task and the admin page share.
 struct Shared {
     cache: Cache,
     /// This process in the instance set: random, new at each start.
     instance: String,
-    /// The totals already added to Redis, so each flush adds only the news.
+    /// The totals already added to Redis, so each flush adds only what came since.
     flushed: tokio::sync::Mutex<flush::Totals>,
 }
 
-impl ClusterFigures {
+impl FleetFigures {
     /// The figures kept through `cache`'s store: one Redis or a Redis Cluster.
     fn new(cache: &Cache) -> Self {
         let config = cache.config();
@@ -68,14 +70,15 @@ impl ClusterFigures {
 
     /// The last hour of the whole fleet, read from Redis within the budget; `Err`
     /// says why there is none.
-    pub async fn last_hour(&self) -> Result<ClusterWindow, String> {
+    pub async fn last_hour(&self) -> Result<FleetWindow, String> {
         let shared = self.0.as_ref().map_err(Clone::clone)?;
         window::read(&shared.cache, window::now_secs())
             .await
             .map_err(|e| format!("the cache store failed: {e}"))
     }
 
-    /// Adds this instance's news now (the task does it every second).
+    /// Adds this instance's counts since the last flush now (the task does it
+    /// every second).
     pub async fn flush(&self) -> Result<(), String> {
         match &self.0 {
             Ok(shared) => shared.flush().await,
@@ -88,13 +91,13 @@ impl Shared {
     async fn flush(&self) -> Result<(), String> {
         let mut flushed = self.flushed.lock().await;
         let now = flush::Totals::of(&self.cache);
-        let news = now.since(&flushed);
+        let new_counts = now.since(&flushed);
         self.cache
-            .fleet_add(&self.instance, &news.pairs(), window::now_secs())
+            .fleet_add(&self.instance, &new_counts.pairs(), window::now_secs())
             .await
             .map_err(|e| e.to_string())?;
         // Only what reached Redis counts as added: a failed flush is retried
-        // with the next one's news. (A flush that timed out after Redis had
+        // with the next one's counts. (A flush that timed out after Redis had
         // applied it is added again: rare, and it can only over-count.)
         *flushed = now;
         Ok(())
@@ -102,36 +105,36 @@ impl Shared {
 }
 
 /// Starts and stops the flush task; attach it after the page cache.
-pub struct ClusterFiguresFairing;
+pub struct FleetFiguresFairing;
 
 #[rocket::async_trait]
-impl Fairing for ClusterFiguresFairing {
+impl Fairing for FleetFiguresFairing {
     fn info(&self) -> Info {
         Info {
-            name: "Cluster figures",
+            name: "Fleet figures",
             kind: Kind::Ignite | Kind::Liftoff | Kind::Shutdown,
         }
     }
 
     async fn on_ignite(&self, rocket: Rocket<Build>) -> fairing::Result {
         let Some(cache) = rocket.state::<Cache>().cloned() else {
-            let none = ClusterFigures::none("the page cache is not attached".to_owned());
+            let none = FleetFigures::none("the page cache is not attached".to_owned());
             return Ok(rocket.manage(none));
         };
-        Ok(rocket.manage(ClusterFigures::new(&cache)))
+        Ok(rocket.manage(FleetFigures::new(&cache)))
     }
 
     async fn on_liftoff(&self, rocket: &Rocket<Orbit>) {
-        if let Some(ClusterFigures(Ok(shared))) = rocket.state::<ClusterFigures>() {
+        if let Some(FleetFigures(Ok(shared))) = rocket.state::<FleetFigures>() {
             tokio::spawn(run(Arc::downgrade(shared), rocket.shutdown()));
         }
     }
 
     async fn on_shutdown(&self, rocket: &Rocket<Orbit>) {
-        // The last second's news, so that a rolling deploy loses nothing.
-        if let Some(figures) = rocket.state::<ClusterFigures>() {
+        // The last second's counts, so that a rolling deploy loses nothing.
+        if let Some(figures) = rocket.state::<FleetFigures>() {
             if let Err(e) = figures.flush().await {
-                rocket::warn!("cluster figures: the last flush failed: {e}");
+                rocket::warn!("fleet figures: the last flush failed: {e}");
             }
         }
     }
@@ -155,9 +158,9 @@ async fn run(shared: Weak<Shared>, shutdown: rocket::Shutdown) {
         };
         let flushed = shared.flush().await;
         match (&flushed, failing) {
-            (Ok(()), true) => rocket::info!("cluster figures: flushing again"),
+            (Ok(()), true) => rocket::info!("fleet figures: flushing again"),
             (Err(e), false) => {
-                rocket::warn!("cluster figures: flush failed, retrying each second: {e}");
+                rocket::warn!("fleet figures: flush failed, retrying each second: {e}");
             }
             _ => {}
         }

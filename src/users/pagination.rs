@@ -26,8 +26,6 @@ pub const DEFAULT_PER_PAGE: u32 = 20;
 /// the cache may hold, and with a million users every count from 1 to 100
 /// would make 5.2 million valid list URLs where these make 380,000.
 pub const PER_PAGE_CHOICES: [u32; 5] = [5, 10, 20, 50, 100];
-/// Most rows per page.
-pub const MAX_PER_PAGE: u32 = 100;
 
 /// A validated list request: which page (after which user) and its size.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -225,7 +223,7 @@ mod tests {
             PageRequest::parse(Some("2"), Some("100")).unwrap(),
             PageRequest {
                 after: Some(UserId(2)),
-                per_page: MAX_PER_PAGE
+                per_page: 100
             }
         );
         assert_eq!(

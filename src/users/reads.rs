@@ -9,10 +9,10 @@ use std::fmt::Display;
 
 use futures_util::FutureExt;
 
-use super::error::AppError;
 use super::render_db::RenderDb;
 use crate::db::reads::RecordReads;
 use crate::db::users::{self, User, UserId};
+use crate::web::error::AppError;
 use rocket_page_cache::Reads;
 
 /// The page cache's recorder stands in for whatever `db/` reports to.

@@ -1,0 +1,56 @@
+//! What operators read: the request log, the Prometheus metrics, request ids,
+//! the health probes, warnings that requests cause, and the fleet's cache
+//! figures.
+//!
+//! Their fairings stand at both ends of the others, so they come in four
+//! stages, each attached where its doc says.
+
+pub mod fleet;
+pub(crate) mod health;
+pub(crate) mod metrics;
+pub(crate) mod request_id;
+pub(crate) mod request_log;
+pub(crate) mod request_warnings;
+
+use rocket::fairing::AdHoc;
+
+/// The first request fairing: it notes the request as the client sent it,
+/// before the duplicate-Host guard or the page cache rewrite it.
+pub fn arrival_stage() -> AdHoc {
+    AdHoc::on_ignite("Request arrival stage", |rocket| async {
+        rocket.attach(request_log::Arrival)
+    })
+}
+
+/// `[metrics]` read at ignite. It has always stood between the database and
+/// the page cache; nothing it does depends on that place.
+pub fn metrics_access_stage() -> AdHoc {
+    AdHoc::on_ignite("Metrics access stage", |rocket| async {
+        rocket.attach(metrics::MetricsAccess::fairing())
+    })
+}
+
+/// The metrics registry and the fleet figures, after the page cache and the
+/// binlog follower, whose figures they read at ignite; with `/metrics` and
+/// the health probes.
+pub fn figures_stage() -> AdHoc {
+    AdHoc::on_ignite("Figures stage", |rocket| async {
+        rocket
+            .attach(metrics::Metrics::fairing())
+            .attach(fleet::FleetFiguresFairing)
+            .manage(health::FailureLog::default())
+            .mount("/", metrics::routes())
+            .mount("/", health::routes())
+    })
+}
+
+/// The last response fairings, after the page cache (whose `on_response`
+/// writes the hits): the request id, so a stored page never keeps the id of
+/// its render, then the log line and the HTTP metrics of the final answer.
+pub fn departure_stage() -> AdHoc {
+    AdHoc::on_ignite("Request departure stage", |rocket| async {
+        rocket
+            .attach(request_id::RequestIds)
+            .attach(request_log::Departure)
+    })
+}
