@@ -50,6 +50,5 @@ pub fn build(figment: Figment) -> Rocket<Build> {
         .attach(page_cache::stage(&generation))
         .attach(follower::stage())
         .attach(ops::figures_stage())
-        .attach(web::security_headers_stage())
         .attach(ops::departure_stage())
 }

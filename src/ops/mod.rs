@@ -49,8 +49,6 @@ pub fn figures_stage() -> AdHoc {
 /// its render, then the log line and the HTTP metrics of the final answer.
 pub fn departure_stage() -> AdHoc {
     AdHoc::on_ignite("Request departure stage", |rocket| async {
-        rocket
-            .attach(request_id::RequestIds)
-            .attach(request_log::Departure)
+        rocket.attach(request_log::Departure)
     })
 }

@@ -2,13 +2,13 @@
 //! app's log can be matched up.
 //!
 //! A valid incoming id (as a load balancer sets it) is kept, otherwise a new one is
-//! made. Attach [`RequestIds`] after the page cache: a hit is written by the cache's
+//! made, as the request arrives ([`settle`]). The header is written on the way out
+//! ([`write`]), after the page cache: a hit is written by the cache's
 //! `on_response`, and the stored entry must never carry the id of the request that
-//! rendered it (the cache stores before this fairing adds the header).
+//! rendered it (the cache stores before the header is added).
 
-use rocket::fairing::{Fairing, Info, Kind};
 use rocket::http::Header;
-use rocket::{Data, Request, Response};
+use rocket::{Request, Response};
 
 pub const HEADER: &str = "X-Request-Id";
 
@@ -21,7 +21,7 @@ const MAX_LEN: usize = 128;
 pub struct RequestId(pub String);
 
 impl RequestId {
-    /// The id `on_request` settled on (a new one if the fairing is not attached).
+    /// The id [`settle`] settled on (a new one if it did not run).
     pub fn of<'a>(request: &'a Request<'_>) -> &'a str {
         &request.local_cache(|| RequestId(new_id())).0
     }
@@ -43,31 +43,20 @@ fn new_id() -> String {
     format!("{bits:032x}")
 }
 
-/// Settles each request's id and writes it on the answer; see the module doc.
-pub struct RequestIds;
+/// Settles the request's id: the valid one it came with, or a new one.
+pub fn settle(request: &Request<'_>) {
+    let incoming = request
+        .headers()
+        .get(HEADER)
+        .next()
+        .filter(|id| is_valid(id))
+        .map(str::to_owned);
+    request.local_cache(|| RequestId(incoming.unwrap_or_else(new_id)));
+}
 
-#[rocket::async_trait]
-impl Fairing for RequestIds {
-    fn info(&self) -> Info {
-        Info {
-            name: "Request ids",
-            kind: Kind::Request | Kind::Response,
-        }
-    }
-
-    async fn on_request(&self, request: &mut Request<'_>, _: &mut Data<'_>) {
-        let incoming = request
-            .headers()
-            .get(HEADER)
-            .next()
-            .filter(|id| is_valid(id))
-            .map(str::to_owned);
-        request.local_cache(|| RequestId(incoming.unwrap_or_else(new_id)));
-    }
-
-    async fn on_response<'r>(&self, request: &'r Request<'_>, response: &mut Response<'r>) {
-        response.set_header(Header::new(HEADER, RequestId::of(request).to_owned()));
-    }
+/// Writes the request's id on its answer.
+pub fn write(request: &Request<'_>, response: &mut Response<'_>) {
+    response.set_header(Header::new(HEADER, RequestId::of(request).to_owned()));
 }
 
 #[cfg(test)]

@@ -1,14 +1,14 @@
-//! What happened to each request, once it is answered: one log line and the HTTP
-//! metrics.
-//!
-//! Two fairings, because they must stand at both ends of the others:
+//! What every request gets from the app on its way in and out, in as few
+//! fairings as that allows (each one costs every request, hits included):
 //! - [`Arrival`], attached first, notes the time and the request as the client
 //!   sent it, before the duplicate-Host guard or the page cache rewrite it (a hit
 //!   is rerouted to the cache's internal route: its log line must show the path
-//!   the client asked for).
-//! - [`Departure`], attached last, reads the final status (the cache writes hits
-//!   in its `on_response`), the cache's outcome and the request id, then logs
-//!   and counts.
+//!   the client asked for), and settles its id.
+//! - [`Departure`], attached last, after the page cache has written its answer
+//!   (a hit is written in the cache's `on_response`, and what the cache stores
+//!   must carry neither), writes the security headers and the request id, then
+//!   reads the final status and the cache's outcome, logs one line and counts
+//!   the HTTP metrics.
 
 use std::time::{Duration, Instant};
 
@@ -18,8 +18,9 @@ use rocket_page_cache::{request_outcome, RequestOutcome};
 
 use crate::logging::REQUEST_TARGET;
 use crate::ops::metrics::{Answer, Metrics, UNMATCHED};
-use crate::ops::request_id::RequestId;
+use crate::ops::request_id::{self, RequestId};
 use crate::ops::request_warnings::{cut, MAX_LOGGED_PATH};
+use crate::web::security_headers;
 
 /// A request as it arrived.
 struct Arrived {
@@ -38,7 +39,8 @@ impl Arrived {
     }
 }
 
-/// Notes each request as it came; attach it before every other request fairing.
+/// Notes each request as it came and settles its id; attach it before every
+/// other request fairing.
 pub struct Arrival;
 
 #[rocket::async_trait]
@@ -52,10 +54,12 @@ impl Fairing for Arrival {
 
     async fn on_request(&self, request: &mut Request<'_>, _: &mut Data<'_>) {
         request.local_cache(|| Arrived::of(request));
+        request_id::settle(request);
     }
 }
 
-/// Logs and counts each answer; attach it after every other response fairing.
+/// Finishes, logs and counts each answer; attach it after every other response
+/// fairing.
 pub struct Departure;
 
 #[rocket::async_trait]
@@ -68,6 +72,8 @@ impl Fairing for Departure {
     }
 
     async fn on_response<'r>(&self, request: &'r Request<'_>, response: &mut Response<'r>) {
+        security_headers::write(request, response);
+        request_id::write(request, response);
         // Without `Arrival` (a request that failed before fairings ran) the
         // request is taken as it is now.
         let arrived = request.local_cache(|| Arrived::of(request));

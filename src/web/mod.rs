@@ -44,14 +44,6 @@ pub fn stage(secret_key: SecretKeySource) -> AdHoc {
     })
 }
 
-/// The security headers, after the page cache, whose `on_response` writes the
-/// hits: they go on every answer, hits included.
-pub fn security_headers_stage() -> AdHoc {
-    AdHoc::on_ignite("Security headers stage", |rocket| async {
-        rocket.attach(security_headers::SecurityHeaders)
-    })
-}
-
 /// The routes of the HTTP surface (the probes and `/metrics` are mounted by
 /// `ops`).
 fn routes() -> Vec<Route> {

@@ -1,11 +1,10 @@
 //! Security headers on every answer, including pages the cache serves.
 //!
 //! A cache hit is written by the page cache's `on_response`, and stored entries
-//! keep only content headers, so these headers must be set after it: attach
-//! [`SecurityHeaders`] after the page cache. It sets them on every response
-//! (HTML, JSON, errors, hits); none of them changes `Cache-Control` or `Vary`.
+//! keep only content headers, so these headers must be set after it: the
+//! request log's last fairing writes them ([`write`]) on every response (HTML,
+//! JSON, errors, hits); none of them changes `Cache-Control` or `Vary`.
 
-use rocket::fairing::{Fairing, Info, Kind};
 use rocket::http::Header;
 use rocket::{Request, Response};
 
@@ -20,31 +19,23 @@ pub const REFERRER_POLICY: &str = "strict-origin-when-cross-origin";
 /// that sends that header itself gains nothing.
 pub const STRICT_TRANSPORT_SECURITY: &str = "max-age=31536000; includeSubDomains";
 
-/// Adds the security headers; see the module doc for where to attach it.
-pub struct SecurityHeaders;
+/// The headers every answer carries, whatever it is.
+const ALWAYS: [(&str, &str); 3] = [
+    ("Content-Security-Policy", CONTENT_SECURITY_POLICY),
+    ("Referrer-Policy", REFERRER_POLICY),
+    ("X-Content-Type-Options", "nosniff"),
+];
 
-#[rocket::async_trait]
-impl Fairing for SecurityHeaders {
-    fn info(&self) -> Info {
-        Info {
-            name: "Security headers",
-            kind: Kind::Response,
-        }
+/// Writes the security headers on an answer; see the module doc for when.
+pub fn write(request: &Request<'_>, response: &mut Response<'_>) {
+    for (name, value) in ALWAYS {
+        response.set_header(Header::new(name, value));
     }
-
-    async fn on_response<'r>(&self, request: &'r Request<'_>, response: &mut Response<'r>) {
+    if came_over_tls(request) {
         response.set_header(Header::new(
-            "Content-Security-Policy",
-            CONTENT_SECURITY_POLICY,
+            "Strict-Transport-Security",
+            STRICT_TRANSPORT_SECURITY,
         ));
-        response.set_header(Header::new("Referrer-Policy", REFERRER_POLICY));
-        response.set_header(Header::new("X-Content-Type-Options", "nosniff"));
-        if came_over_tls(request) {
-            response.set_header(Header::new(
-                "Strict-Transport-Security",
-                STRICT_TRANSPORT_SECURITY,
-            ));
-        }
     }
 }
 

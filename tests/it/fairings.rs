@@ -66,7 +66,6 @@ async fn fairings_run_in_the_order_their_rules_need() {
             "Page cache stage",
             "Binlog follower stage",
             "Figures stage",
-            "Security headers stage",
             "Request departure stage",
         ])
     );
@@ -104,18 +103,11 @@ async fn fairings_run_in_the_order_their_rules_need() {
                 "Admin authentication",
                 "Templating",
                 "Page cache",
-                "Request ids",
             ]),
         ),
         (
             "response".to_owned(),
-            names(&[
-                "Shield",
-                "Page cache",
-                "Security headers",
-                "Request ids",
-                "Request departure",
-            ]),
+            names(&["Shield", "Page cache", "Request departure"]),
         ),
         (
             "shutdown".to_owned(),

@@ -1,7 +1,7 @@
 //! Warm start: a deploy's new generation starts with an empty cache, and would
 //! send every request to the database at once. Every instance counts the pages
-//! it serves (a sample of them) into one bounded list of hot pages in the
-//! shared store; a starting instance whose generation holds none of them yet
+//! it serves (a sample of them, added up in the instance and written once a
+//! second) into one bounded list of hot pages in the shared store; a starting instance whose generation holds none of them yet
 //! renders the hottest once, through its own listener, before it reports ready.
 //! Its requests go the way of any miss, so the cluster-wide render lease keeps
 //! instances that start together from rendering a page more than once.
@@ -17,7 +17,9 @@
 mod fetch;
 pub(crate) mod start;
 
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use rocket::Request;
@@ -30,8 +32,12 @@ use super::handle::{Cache, CacheUnavailable};
 pub(crate) const WARM_HEADER: &str = "X-Page-Cache-Warm";
 /// The answer's mark that the request reached the instance that sent it.
 pub(crate) const WARMED_HEADER: &str = "X-Page-Cache-Warmed";
-/// Counting writes in flight at once per instance; past it samples are dropped.
-const COUNTING_IN_FLIGHT: usize = 32;
+/// Pages whose sampled visits wait for the next write; samples of further
+/// pages are dropped until it.
+const PENDING_PAGES: usize = 256;
+/// How often sampled visits are written to the shared list: a page served
+/// thousands of times a second costs the store one count in that time.
+const WRITE_EVERY: Duration = Duration::from_secs(1);
 /// The hot list lives this long after its last count.
 const LIST_TTL: Duration = Duration::from_hours(24 * 7);
 
@@ -40,8 +46,10 @@ pub(crate) struct WarmState {
     warming: AtomicBool,
     /// Cacheable requests seen, for sampling.
     seen: AtomicU64,
-    /// Counting writes in flight.
-    counting: AtomicUsize,
+    /// Sampled visits not yet written, by hot list member.
+    pending: Mutex<HashMap<String, u64>>,
+    /// Whether a write of `pending` is due.
+    write_due: AtomicBool,
     /// What this instance's own warm requests carry.
     token: String,
 }
@@ -51,7 +59,8 @@ impl Default for WarmState {
         Self {
             warming: AtomicBool::new(false),
             seen: AtomicU64::new(0),
-            counting: AtomicUsize::new(0),
+            pending: Mutex::new(HashMap::new()),
+            write_due: AtomicBool::new(false),
             token: hex::encode(rand::random::<[u8; 16]>()),
         }
     }
@@ -64,6 +73,24 @@ impl WarmState {
 
     pub(crate) fn set_warming(&self, warming: bool) {
         self.warming.store(warming, Ordering::SeqCst);
+    }
+
+    fn pending(&self) -> MutexGuard<'_, HashMap<String, u64>> {
+        self.pending.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Adds `weight` visits of `member` to the next write; false when too
+    /// many pages wait already.
+    fn add_pending(&self, member: &str, weight: u64) -> bool {
+        let mut pending = self.pending();
+        if let Some(visits) = pending.get_mut(member) {
+            *visits += weight;
+        } else if pending.len() < PENDING_PAGES {
+            pending.insert(member.to_owned(), weight);
+        } else {
+            return false;
+        }
+        true
     }
 }
 
@@ -111,9 +138,9 @@ impl Cache {
         seen.is_multiple_of(warm.sample_every)
     }
 
-    /// Counts the page `key` (a full page key of this generation) in the
-    /// background, unless its key is hashed (no request can be made from it)
-    /// or too many counts are in flight already.
+    /// Counts the page `key` (a full page key of this generation) at the next
+    /// write of the sampled visits, unless its key is hashed (no request can be
+    /// made from it) or too many pages wait already.
     pub(crate) fn note_hot(&self, key: &str) {
         let Some(member) = key.strip_prefix(self.key_base()) else {
             return;
@@ -122,16 +149,22 @@ impl Cache {
             return;
         }
         let state = self.warm_state();
-        if state.counting.fetch_add(1, Ordering::AcqRel) >= COUNTING_IN_FLIGHT {
-            state.counting.fetch_sub(1, Ordering::AcqRel);
+        if !state.add_pending(member, self.config().warm.sample_every) {
             return;
         }
-        let (cache, member) = (self.clone(), member.to_owned());
+        if state.write_due.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let cache = self.clone();
         tokio::spawn(async move {
-            let _ = cache
-                .count_hot(&member, cache.config().warm.sample_every)
-                .await;
-            cache.warm_state().counting.fetch_sub(1, Ordering::AcqRel);
+            tokio::time::sleep(WRITE_EVERY).await;
+            let state = cache.warm_state();
+            // Before taking them: a visit noted from now on is due next time.
+            state.write_due.store(false, Ordering::Release);
+            let visits = std::mem::take(&mut *state.pending());
+            for (member, weight) in visits {
+                let _ = cache.count_hot(&member, weight).await;
+            }
         });
     }
 
