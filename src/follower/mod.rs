@@ -20,7 +20,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use rocket::fairing::{self, AdHoc, Fairing, Info, Kind};
 use rocket::{Build, Orbit, Rocket};
-use rocket_page_cache::{BackendKind, Cache};
+use rocket_page_cache::config::BackendKind;
+use rocket_page_cache::Cache;
 
 use crate::db::binlog::{self, ServerBinlog};
 use crate::db::config::{BinlogMode, DatabaseConfig};

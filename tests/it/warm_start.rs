@@ -4,7 +4,8 @@
 
 use std::time::Duration;
 
-use rocket_page_cache::{Cache, Outcome};
+use rocket_page_cache::stats::Outcome;
+use rocket_page_cache::Cache;
 use serde_json::json;
 
 use crate::support::browser::ServedApp;

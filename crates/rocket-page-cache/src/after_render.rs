@@ -15,6 +15,7 @@ use sha2::{Digest, Sha256};
 
 use super::cache_status::{CacheStatus, Rendered, Served};
 use super::compress::{compress, worth_compressing};
+use super::counters::Stats;
 use super::encoding::{negotiate, Coding};
 use super::entry::{Compressed, Entry, Freshness, Kind};
 use super::flight::Outcome;
@@ -24,7 +25,6 @@ use super::policy::{storable_ttl, Refusal, Resolved, ResponseDirectives, Respons
 use super::reads::Reads;
 use super::render::Render;
 use super::respond::{serve_entry, set_validators, write_body};
-use super::stats::Stats;
 
 /// Response headers worth keeping in an entry; the rest (dates, cookies, framing,
 /// security headers that Rocket adds anyway) is not stored.

@@ -47,6 +47,8 @@ pub struct ManualClock {
     now_ms: Arc<AtomicU64>,
 }
 
+// Built by tests and, through the `test-util` feature, by apps' tests.
+#[cfg_attr(not(any(test, feature = "test-util")), allow(dead_code))]
 impl ManualClock {
     /// Starts at `now_ms` (Unix milliseconds).
     pub fn starting_at(now_ms: u64) -> Self {

@@ -18,10 +18,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use super::compress::{compress, entry_worth_compressing};
+use super::counters::Stats;
 use super::encoding::{negotiate, Coding};
 use super::entry::{Entry, Kind};
 use super::handle::Cache;
-use super::stats::Stats;
 
 /// Jobs compressing at once, the waiting ones included: each holds its page.
 pub const MAX_RUNNING: usize = 32;

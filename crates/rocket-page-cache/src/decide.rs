@@ -8,6 +8,7 @@ use rocket::Request;
 
 use super::cache_status::{Bypass, Served};
 use super::coding_jobs;
+use super::counters::Stats;
 use super::entry::{Entry, Freshness, Head, Kind};
 use super::flight::{self, Outcome, Role};
 use super::handle::{path_tag, Cache};
@@ -18,7 +19,6 @@ use super::private::holds_session;
 use super::render::Render;
 use super::revalidate::{self, Revalidation};
 use super::route_stats::RouteId;
-use super::stats::Stats;
 use super::warm::HotCandidate;
 
 /// The fairing's verdict on one request, kept in request-local state from

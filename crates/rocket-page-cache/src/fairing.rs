@@ -17,6 +17,7 @@ use super::after_render::finish_render;
 use super::cache_status::Served;
 use super::clock::Clock;
 use super::config::CacheConfig;
+use super::counters::Stats;
 use super::decide::{decide, Verdict};
 use super::handle::Cache;
 use super::memory_report::{describe, Loudness};
@@ -24,7 +25,6 @@ use super::policy::RoutePolicy;
 use super::private::{SessionCheck, SessionChecks};
 use super::respond::{mark_bypass, serve_entry, serve_not_modified};
 use super::route_stats::{Outcome, RouteId};
-use super::stats::Stats;
 use super::warm::{self, HotCandidate, WARMED_HEADER};
 
 /// Where hits are rerouted. Requested directly, it is a 404.
@@ -74,8 +74,9 @@ impl PageCache {
 
     /// Reads the time from `clock` instead of the system's, for every freshness,
     /// grace and age decision. Meant for tests: with a
-    /// [`ManualClock`](crate::ManualClock) they move through a page's lifetime
+    /// `ManualClock` (feature `test-util`) they move through a page's lifetime
     /// without sleeping. Store-side expiry (Redis TTLs) still follows real time.
+    #[cfg(any(test, feature = "test-util"))]
     #[must_use]
     pub fn with_clock(mut self, clock: impl Into<Clock>) -> Self {
         self.clock = clock.into();

@@ -16,11 +16,11 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use super::counters::Stats;
 use super::handle::{Cache, Recorded, RecordedStore};
 use super::key;
 use super::near::NearRead;
 use super::reads::Reads;
-use super::stats::Stats;
 
 impl Cache {
     /// The fragment `name` for `vary`, from the store, or `render`'s (its HTML,

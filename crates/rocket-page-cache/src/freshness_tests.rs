@@ -12,9 +12,10 @@ use rocket::local::asynchronous::{Client, LocalRequest};
 use rocket::State;
 
 use crate::cache_status::{Forward, Served};
+use crate::clock::ManualClock;
 use crate::decide::{decide, Verdict};
 use crate::flight::Outcome;
-use crate::{Cache, ManualClock, PageCache, RoutePolicy};
+use crate::{Cache, PageCache, RoutePolicy};
 
 const TTL_MS: u64 = 10_000;
 const GRACE_MS: u64 = 20_000;

@@ -58,7 +58,8 @@ mod cache_status;
 mod clock;
 mod coding_jobs;
 mod compress;
-mod config;
+pub mod config;
+mod counters;
 mod decide;
 mod encoding;
 mod entry;
@@ -82,21 +83,37 @@ mod respond;
 mod revalidate;
 mod route_stats;
 mod singleton;
-mod stats;
 mod store;
-mod tally;
+pub mod tally;
 mod warm;
 
-pub use clock::{Clock, ManualClock};
-pub use config::{BackendKind, CacheConfig, RuleConfig, SentinelConfig, WarmConfig};
+pub use config::CacheConfig;
 pub use fairing::{request_outcome, PageCache, RequestOutcome};
-pub use handle::{Cache, CacheHealth, CacheUnavailable};
-pub use key::normalise_request_path;
-pub use policy::{Canonical, RoutePolicy};
-pub use private::SessionCheck;
+pub use handle::{Cache, CacheUnavailable};
+pub use policy::RoutePolicy;
 pub use reads::{Change, Reads};
-pub use route_stats::{HistogramSnapshot, Outcome, RouteStatsSnapshot, RENDER_BUCKETS};
 pub use singleton::Singleton;
-pub use stats::StatsSnapshot;
-pub use store::{MemoryLimit, StoreError, Tallied, Usage};
-pub use tally::TallyBounds;
+pub use store::StoreError;
+
+/// A clock tests move by hand ([`PageCache::with_clock`]), so that freshness,
+/// grace and age are checked without sleeping.
+#[cfg(any(test, feature = "test-util"))]
+pub use clock::ManualClock;
+
+/// How routes are declared to the engine besides their [`RoutePolicy`]: how a
+/// parameter is spelled canonically, how a session cookie is judged, how a
+/// request path is normalised the way keys are.
+pub mod routes {
+    pub use crate::key::normalise_request_path;
+    pub use crate::policy::{Canonical, RoutePolicy};
+    pub use crate::private::SessionCheck;
+}
+
+/// What the engine reports: its counters, the figures of each route policy,
+/// what the store holds and how it bounds its memory, and its health.
+pub mod stats {
+    pub use crate::counters::StatsSnapshot;
+    pub use crate::handle::CacheHealth;
+    pub use crate::route_stats::{HistogramSnapshot, Outcome, RouteStatsSnapshot, RENDER_BUCKETS};
+    pub use crate::store::{MemoryLimit, Usage};
+}

@@ -12,7 +12,8 @@
 use std::time::Duration;
 
 use super::handle::{Cache, CacheUnavailable};
-use super::store::{Tallied, TallyMember};
+pub use super::store::Tallied;
+use super::store::TallyMember;
 
 /// How much a tally keeps.
 #[derive(Debug, Clone, Copy)]

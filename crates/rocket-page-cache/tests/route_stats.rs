@@ -4,7 +4,7 @@
 use serde_json::json;
 
 use crate::support::app::TestApp;
-use rocket_page_cache::{Outcome, RouteStatsSnapshot};
+use rocket_page_cache::stats::{Outcome, RouteStatsSnapshot};
 
 fn route<'a>(stats: &'a [RouteStatsSnapshot], pattern: &str) -> &'a RouteStatsSnapshot {
     stats

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use rocket_page_cache::{Tallied, TallyBounds};
+use rocket_page_cache::tally::{Tallied, TallyBounds};
 use serde_json::json;
 
 use crate::support::eventually;

@@ -3,7 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use rocket_page_cache::{Cache, Outcome};
+use rocket_page_cache::stats::Outcome;
+use rocket_page_cache::Cache;
 
 /// How long an instance counts as alive after its last flush.
 pub const ALIVE_SECS: u64 = 10;

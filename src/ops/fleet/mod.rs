@@ -26,7 +26,8 @@ use std::time::Duration;
 
 use rocket::fairing::{self, Fairing, Info, Kind};
 use rocket::{Build, Orbit, Rocket};
-use rocket_page_cache::{BackendKind, Cache};
+use rocket_page_cache::config::BackendKind;
+use rocket_page_cache::Cache;
 
 pub use window::{FleetWindow, Minute};
 

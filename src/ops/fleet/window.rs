@@ -3,7 +3,8 @@
 use std::collections::HashMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use rocket_page_cache::{Cache, Outcome, StoreError};
+use rocket_page_cache::stats::Outcome;
+use rocket_page_cache::{Cache, StoreError};
 use serde::Serialize;
 
 use super::flush::{from_cache, ALIVE_SECS};

@@ -10,7 +10,8 @@ use std::sync::Arc;
 
 use prometheus::core::{Collector, Desc};
 use prometheus::proto::{self, Metric, MetricFamily, MetricType};
-use rocket_page_cache::{Cache, HistogramSnapshot, StatsSnapshot};
+use rocket_page_cache::stats::{HistogramSnapshot, StatsSnapshot};
+use rocket_page_cache::Cache;
 
 use super::families::{counter, family, gauge, labelled};
 use crate::follower::FollowerStatus;

@@ -25,9 +25,10 @@ use crate::web::json_body::{BodyError, JsonBody};
 use crate::web::login_required::{page_session, Denied};
 use crate::web::replies::{AdminReply, Shown};
 use crate::web::viewer::{flash_view, AdminView, FlashView};
-use rocket_page_cache::normalise_request_path;
-use rocket_page_cache::Usage;
-use rocket_page_cache::{Cache, CacheHealth, StatsSnapshot};
+use rocket_page_cache::routes::normalise_request_path;
+use rocket_page_cache::stats::Usage;
+use rocket_page_cache::stats::{CacheHealth, StatsSnapshot};
+use rocket_page_cache::Cache;
 
 pub fn routes() -> Vec<Route> {
     routes![page, purge_form, status_json, purge_json]

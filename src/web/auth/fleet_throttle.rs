@@ -10,7 +10,8 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use rocket_page_cache::{Cache, CacheUnavailable, TallyBounds};
+use rocket_page_cache::tally::TallyBounds;
+use rocket_page_cache::{Cache, CacheUnavailable};
 
 use super::device::DeviceId;
 use super::throttle::{lockout, FORGET_AFTER, TRACKED};

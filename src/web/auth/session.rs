@@ -132,7 +132,7 @@ pub async fn probe_session(request: &Request<'_>) {
     request.local_cache(|| SessionProbe(live));
 }
 
-/// The page cache's [`SessionCheck`](rocket_page_cache::SessionCheck) for
+/// The page cache's [`SessionCheck`](rocket_page_cache::routes::SessionCheck) for
 /// [`SESSION_COOKIE`]: what [`probe_session`] found; private when it did not run.
 pub fn session_is_live(request: &Request<'_>) -> bool {
     request.local_cache(|| SessionProbe(true)).0

@@ -10,8 +10,8 @@ use bytes::Bytes;
 use super::{Cache, CacheUnavailable};
 use crate::breaker::Breaker;
 use crate::coding_jobs::CodingJobs;
+use crate::counters::Stats;
 use crate::entry::Entry;
-use crate::stats::Stats;
 use crate::store::{StoreError, TagStamp};
 
 impl Cache {

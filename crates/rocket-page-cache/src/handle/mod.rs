@@ -16,6 +16,7 @@ use super::budget::WindowBudget;
 use super::clock::Clock;
 use super::coding_jobs::CodingJobs;
 use super::config::{BackendKind, CacheConfig};
+use super::counters::{Stats, StatsSnapshot, WarnLimiter};
 use super::entry::{stale_patch, Entry};
 use super::flight::Flights;
 use super::key::{bounded_tag, key_base, normalise_request_path};
@@ -24,7 +25,6 @@ use super::near::{NearCache, NearRead};
 use super::policy::{Policies, RoutePolicy};
 use super::reads::{self, Change};
 use super::route_stats::{RouteStats, RouteStatsSnapshot};
-use super::stats::{Stats, StatsSnapshot, WarnLimiter};
 use super::store::{self, MemoryLimit, StalePatch, Store, StoreError, Usage};
 use super::warm::WarmState;
 
