@@ -101,7 +101,7 @@ impl<'r> RenderDb<'r> {
     /// (and, when missing, is recorded for the next renders).
     async fn purged_position(&self, cache: &Cache) -> Option<GtidPosition> {
         let purged = PurgedPosition::of(cache);
-        let budget = cache.config().op_timeout();
+        let budget = cache.config().op_timeout;
         let read = tokio::time::timeout(budget, purged.read()).await;
         if let Ok(Ok(Some(position))) = read {
             return Some(position);

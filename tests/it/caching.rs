@@ -244,7 +244,10 @@ async fn a_redis_that_hangs_mid_connection_costs_a_hit_a_lease_a_write_and_a_pur
         .start()
         .await;
     // The production default, which the test harness otherwise loosens.
-    assert_eq!(app.cache().config().op_timeout_ms, 50);
+    assert_eq!(
+        app.cache().config().op_timeout,
+        std::time::Duration::from_millis(50)
+    );
     assert_eq!(app.fetch("/users/1").await.x_cache(), "MISS");
     assert_eq!(app.fetch("/users/1").await.x_cache(), "HIT");
     // Redis answered until now; from here its open connections hang, and so do new ones.

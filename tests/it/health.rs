@@ -76,7 +76,10 @@ async fn with_redis_hung_readiness_answers_within_the_cache_budget_and_stays_rea
         .start()
         .await;
     // The production budget, which the test harness otherwise loosens.
-    assert_eq!(app.cache().config().op_timeout_ms, 50);
+    assert_eq!(
+        app.cache().config().op_timeout,
+        std::time::Duration::from_millis(50)
+    );
 
     let (status, _) = app.get_text("/").await;
     assert_eq!(status, 200);

@@ -92,7 +92,8 @@ pub struct CacheConfig {
     /// tables purges it.
     pub max_tags_per_entry: usize,
     /// Budget of one cache operation; past it the request goes on without the cache.
-    pub op_timeout_ms: u64,
+    #[serde(rename = "op_timeout_ms", deserialize_with = "duration_in::millis")]
+    pub op_timeout: Duration,
     /// Responses with a larger body are not stored.
     pub max_body_bytes: usize,
     /// Bound of the `memory` backend.
@@ -103,10 +104,12 @@ pub struct CacheConfig {
     pub near_max_bytes: u64,
     /// Longest a page stays in the near cache, whatever its freshness: a
     /// backstop should an invalidation ever be lost without the link noticing.
-    pub near_max_ttl_ms: u64,
+    #[serde(rename = "near_max_ttl_ms", deserialize_with = "duration_in::millis")]
+    pub near_max_ttl: Duration,
     /// How often the near cache's invalidation link is proven with a PING; a
     /// link that does not answer within this flushes the near cache.
-    pub near_heartbeat_ms: u64,
+    #[serde(rename = "near_heartbeat_ms", deserialize_with = "duration_in::millis")]
+    pub near_heartbeat: Duration,
     /// Hosts whose pages may be cached (any port); others are served uncached.
     pub allowed_hosts: Vec<String>,
     /// Cookies whose presence makes a request private (bypasses the shared cache).
@@ -119,9 +122,11 @@ pub struct CacheConfig {
     /// Seconds past the lifetime during which a stale page is served when rendering fails.
     pub stale_if_error: u64,
     /// Longest a request waits for another instance's render of the same key.
-    pub lock_timeout_ms: u64,
+    #[serde(rename = "lock_timeout_ms", deserialize_with = "duration_in::millis")]
+    pub lock_timeout: Duration,
     /// Lifetime of the render lease; a holder that dies frees the key after this.
-    pub lease_ms: u64,
+    #[serde(rename = "lease_ms", deserialize_with = "duration_in::millis")]
+    pub lease: Duration,
     /// Seconds during which an uncacheable answer is remembered so that others skip
     /// the lease wait.
     pub hit_for_miss_ttl: u64,
@@ -130,11 +135,13 @@ pub struct CacheConfig {
     /// evicted, and purge marks older than a render may be go. An entry found
     /// gone is removed from its set at the next sweep, so keep this above a few
     /// seconds.
-    pub index_sweep_secs: u64,
+    #[serde(rename = "index_sweep_secs", deserialize_with = "duration_in::secs")]
+    pub index_sweep_every: Duration,
     /// Probabilistic early refresh (`XFetch`) strength; 0 turns it off, 1 is the usual.
     pub early_refresh_beta: f64,
     /// Least seconds between two warnings of the same kind of cache failure.
-    pub warn_interval_secs: u64,
+    #[serde(rename = "warn_interval_secs", deserialize_with = "duration_in::secs")]
+    pub warn_interval: Duration,
     /// How the app's writes purge their tags: `false` (hard, the default) removes
     /// the pages so the next request renders the new data; `true` (soft) marks them
     /// stale, so they are served within grace while one request refreshes them.
@@ -162,7 +169,8 @@ pub struct WarmConfig {
     /// renders; 0 turns warm start (and the counting) off.
     pub max_pages: u64,
     /// Longest a starting instance warms before it reports ready whatever is left.
-    pub max_secs: u64,
+    #[serde(rename = "max_secs", deserialize_with = "duration_in::secs")]
+    pub max_time: Duration,
     /// One cacheable request in this many is counted (with that weight): the
     /// counting costs the store one small write per this many requests.
     pub sample_every: u64,
@@ -172,7 +180,7 @@ impl Default for WarmConfig {
     fn default() -> Self {
         Self {
             max_pages: 100,
-            max_secs: 10,
+            max_time: Duration::from_secs(10),
             sample_every: 10,
         }
     }
@@ -192,23 +200,23 @@ impl Default for CacheConfig {
             not_found_ttl: 30,
             max_negative_entries: 500,
             max_tags_per_entry: 256,
-            op_timeout_ms: 50,
+            op_timeout: Duration::from_millis(50),
             max_body_bytes: 1024 * 1024,
             memory_max_bytes: 64 * 1024 * 1024,
             near_max_bytes: 64 * 1024 * 1024,
-            near_max_ttl_ms: 10_000,
-            near_heartbeat_ms: 500,
+            near_max_ttl: Duration::from_secs(10),
+            near_heartbeat: Duration::from_millis(500),
             allowed_hosts: vec!["localhost".to_owned(), "127.0.0.1".to_owned()],
             private_cookies: Vec::new(),
             rules: Vec::new(),
             grace: 60,
             stale_if_error: 86_400,
-            lock_timeout_ms: 2_000,
-            lease_ms: 5_000,
+            lock_timeout: Duration::from_secs(2),
+            lease: Duration::from_secs(5),
             hit_for_miss_ttl: 10,
-            index_sweep_secs: 60,
+            index_sweep_every: Duration::from_mins(1),
             early_refresh_beta: 0.0,
-            warn_interval_secs: 10,
+            warn_interval: Duration::from_secs(10),
             soft_purge_on_write: false,
             precompress: true,
             fragments: true,
@@ -309,7 +317,7 @@ impl CacheConfig {
             ),
             (
                 "cache.op_timeout_ms",
-                self.op_timeout_ms,
+                millis_of(self.op_timeout),
                 bounds::OP_TIMEOUT_MS,
             ),
             (
@@ -324,12 +332,12 @@ impl CacheConfig {
             ),
             (
                 "cache.near_max_ttl_ms",
-                self.near_max_ttl_ms,
+                millis_of(self.near_max_ttl),
                 bounds::NEAR_TTL_MS,
             ),
             (
                 "cache.near_heartbeat_ms",
-                self.near_heartbeat_ms,
+                millis_of(self.near_heartbeat),
                 bounds::HEARTBEAT_MS,
             ),
             ("cache.grace", self.grace, bounds::GRACE),
@@ -340,10 +348,10 @@ impl CacheConfig {
             ),
             (
                 "cache.lock_timeout_ms",
-                self.lock_timeout_ms,
+                millis_of(self.lock_timeout),
                 bounds::LOCK_TIMEOUT_MS,
             ),
-            ("cache.lease_ms", self.lease_ms, bounds::LEASE_MS),
+            ("cache.lease_ms", millis_of(self.lease), bounds::LEASE_MS),
             (
                 "cache.hit_for_miss_ttl",
                 self.hit_for_miss_ttl,
@@ -351,12 +359,12 @@ impl CacheConfig {
             ),
             (
                 "cache.index_sweep_secs",
-                self.index_sweep_secs,
+                secs_of(self.index_sweep_every),
                 bounds::INDEX_SWEEP_SECS,
             ),
             (
                 "cache.warn_interval_secs",
-                self.warn_interval_secs,
+                secs_of(self.warn_interval),
                 bounds::WARN_INTERVAL,
             ),
             (
@@ -369,7 +377,11 @@ impl CacheConfig {
                 self.warm.max_pages,
                 bounds::WARM_PAGES,
             ),
-            ("cache.warm.max_secs", self.warm.max_secs, bounds::WARM_SECS),
+            (
+                "cache.warm.max_secs",
+                secs_of(self.warm.max_time),
+                bounds::WARM_SECS,
+            ),
             (
                 "cache.warm.sample_every",
                 self.warm.sample_every,
@@ -451,11 +463,6 @@ impl CacheConfig {
         self.backend == BackendKind::Redis && !self.cluster_nodes.is_empty()
     }
 
-    /// The budget of one store operation (`op_timeout_ms`).
-    pub fn op_timeout(&self) -> Duration {
-        Duration::from_millis(self.op_timeout_ms)
-    }
-
     /// Whether each instance keeps a near cache in front of the store.
     pub fn near_enabled(&self) -> bool {
         self.backend == BackendKind::Redis && self.near_max_bytes > 0
@@ -473,6 +480,32 @@ impl CacheConfig {
 
 /// The range of each number in `[cache]` (inclusive), as the README's tables
 /// state them.
+/// Durations written in the config as whole milliseconds or seconds, as their
+/// keys' names say (`lease_ms`, `index_sweep_secs`).
+mod duration_in {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer};
+
+    pub fn millis<'de, D: Deserializer<'de>>(from: D) -> Result<Duration, D::Error> {
+        u64::deserialize(from).map(Duration::from_millis)
+    }
+
+    pub fn secs<'de, D: Deserializer<'de>>(from: D) -> Result<Duration, D::Error> {
+        u64::deserialize(from).map(Duration::from_secs)
+    }
+}
+
+/// A duration in whole milliseconds, as its key is range-checked.
+fn millis_of(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// A duration in whole seconds, as its key is range-checked.
+fn secs_of(duration: Duration) -> u64 {
+    duration.as_secs()
+}
+
 mod bounds {
     use std::ops::RangeInclusive;
 
@@ -561,7 +594,7 @@ mod tests {
             ),
             (
                 WarmConfig {
-                    max_secs: 0,
+                    max_time: Duration::ZERO,
                     ..WarmConfig::default()
                 },
                 "cache.warm.max_secs: from 1 to 600",
@@ -716,7 +749,7 @@ mod tests {
             (
                 "cache.op_timeout_ms: from 1 to 10000",
                 CacheConfig {
-                    op_timeout_ms: 0,
+                    op_timeout: Duration::ZERO,
                     ..CacheConfig::default()
                 },
             ),

@@ -358,5 +358,5 @@ async fn miss(
 }
 
 fn lock_timeout(cache: &Cache) -> Duration {
-    Duration::from_millis(cache.config().lock_timeout_ms)
+    cache.config().lock_timeout
 }

@@ -66,14 +66,14 @@ impl IndexSweeper {
 
 /// A sweep walks the whole index: give it far more than a request's budget.
 fn sweep_budget(cache: &Cache) -> Duration {
-    (cache.config().op_timeout() * 1000).max(Duration::from_mins(1))
+    (cache.config().op_timeout * 1000).max(Duration::from_mins(1))
 }
 
 /// Sweeps every `cache.index_sweep_secs`, the first time one interval after
 /// start, while this instance holds the deployment's sweep lease; runs until
 /// the task is aborted.
 pub async fn run(cache: Cache) {
-    let every = Duration::from_secs(cache.config().index_sweep_secs);
+    let every = cache.config().index_sweep_every;
     let singleton = cache.singleton("index-sweep");
     let token = format!("{:016x}", rand::random::<u64>());
     let mut sweeper = IndexSweeper::default();

@@ -31,7 +31,7 @@ impl Lease {
 
     /// Takes it for `cache.lease_ms` if nobody holds it; `Ok(false)` if someone does.
     pub async fn try_take(&self, cache: &Cache) -> Result<bool, CacheUnavailable> {
-        let ttl = Duration::from_millis(cache.config().lease_ms);
+        let ttl = cache.config().lease;
         cache.try_lease(&self.key, &self.token, ttl).await
     }
 
@@ -61,7 +61,7 @@ fn lease_key(key: &str) -> String {
 /// Store failures end the wait at once: with the store down nobody can be
 /// coordinated, so the leader renders for its own process.
 pub async fn lead(cache: &Cache, key: &str) -> LeaderPlan {
-    let deadline = Instant::now() + Duration::from_millis(cache.config().lock_timeout_ms);
+    let deadline = Instant::now() + cache.config().lock_timeout;
     let lease = Lease::claim(key);
     let mut backoff = Duration::from_millis(5);
     loop {

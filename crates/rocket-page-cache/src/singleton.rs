@@ -41,7 +41,7 @@ impl Cache {
 impl Singleton {
     /// Every call is given this long: these are background tasks, not requests.
     fn budget(&self) -> Duration {
-        self.cache.config().op_timeout() * 20
+        self.cache.config().op_timeout * 20
     }
 
     /// Takes the lease for `ttl` if nobody holds it, or renews it if `token`

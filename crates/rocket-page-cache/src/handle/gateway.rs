@@ -22,7 +22,7 @@ impl Cache {
         what: &'static str,
         op: impl std::future::Future<Output = Result<T, StoreError>>,
     ) -> Result<T, CacheUnavailable> {
-        let result = within(self.inner.config.op_timeout(), op).await;
+        let result = within(self.inner.config.op_timeout, op).await;
         match &result {
             Ok(_) => breaker.success(),
             Err(e) => {

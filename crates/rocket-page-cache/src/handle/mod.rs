@@ -157,12 +157,9 @@ impl Cache {
         config.validate()?;
         let namespace_prefix = format!("{}:", config.namespace);
         let (store, breakers) = store::build(&config, &namespace_prefix)?;
-        let near = config.near_enabled().then(|| {
-            Arc::new(NearCache::new(
-                config.near_max_bytes,
-                Duration::from_millis(config.near_max_ttl_ms),
-            ))
-        });
+        let near = config
+            .near_enabled()
+            .then(|| Arc::new(NearCache::new(config.near_max_bytes, config.near_max_ttl)));
         let policies = Policies::new(routes, &config);
         Ok(Self {
             inner: Arc::new(Inner {
@@ -174,7 +171,7 @@ impl Cache {
                 route_stats: RouteStats::new(policies.route_labels()),
                 policies,
                 key_base: key_base(&config.namespace, config.generation()),
-                warnings: WarnLimiter::new(Duration::from_secs(config.warn_interval_secs)),
+                warnings: WarnLimiter::new(config.warn_interval),
                 negative_budget: WindowBudget::new(
                     config.max_negative_entries,
                     config.not_found_ttl.max(1) * 1000,
@@ -246,7 +243,7 @@ impl Cache {
             cluster_nodes: self.inner.config.cluster_nodes.clone(),
             sentinel: self.inner.config.sentinel.clone(),
             prefix: self.inner.key_base.clone(),
-            heartbeat: Duration::from_millis(self.inner.config.near_heartbeat_ms),
+            heartbeat: self.inner.config.near_heartbeat,
         };
         self.inner
             .near_link
@@ -419,7 +416,7 @@ impl Cache {
         tags: &[String],
         patch: Option<&StalePatch>,
     ) -> Result<u64, StoreError> {
-        let budget = self.inner.config.op_timeout() * 20;
+        let budget = self.inner.config.op_timeout * 20;
         let tags: Vec<String> = tags.iter().cloned().map(bounded_tag).collect();
         within(budget, self.inner.store.purge_tags(&tags, patch)).await
     }
@@ -471,7 +468,7 @@ impl Cache {
         if !self.enabled() {
             return Ok(Vec::new());
         }
-        let budget = self.inner.config.op_timeout().max(Duration::from_secs(1));
+        let budget = self.inner.config.op_timeout.max(Duration::from_secs(1));
         within(budget, self.inner.store.memory_limits()).await
     }
 
@@ -482,7 +479,7 @@ impl Cache {
         if !self.enabled() {
             return;
         }
-        let budget = self.inner.config.op_timeout().max(Duration::from_secs(1));
+        let budget = self.inner.config.op_timeout.max(Duration::from_secs(1));
         if let Err(e) = within(budget, self.inner.store.ping()).await {
             rocket::warn!(
                 "page cache: store not reachable at start ({e}); serving uncached until it is"
@@ -496,7 +493,7 @@ impl Cache {
         let (status, error) = if config.backend == BackendKind::None {
             ("disabled", None)
         } else {
-            match within(config.op_timeout(), self.inner.store.ping()).await {
+            match within(config.op_timeout, self.inner.store.ping()).await {
                 Ok(()) => ("up", None),
                 Err(e) => ("degraded", Some(e.to_string())),
             }

@@ -24,7 +24,7 @@ pub fn build(
             Arc::new(
                 ClusterStore::new(
                     &config.cluster_nodes,
-                    config.op_timeout(),
+                    config.op_timeout,
                     namespace_prefix.clone(),
                 )
                 .map_err(|e| format!("cache.cluster_nodes: {e}"))?,
@@ -36,11 +36,11 @@ pub fn build(
                 Some(sentinel) => RedisStore::via_sentinel(
                     sentinel,
                     &config.url,
-                    config.op_timeout(),
+                    config.op_timeout,
                     namespace_prefix.clone(),
                 )
                 .map_err(|e| format!("cache.sentinel: {e}"))?,
-                None => RedisStore::new(&config.url, config.op_timeout(), namespace_prefix.clone())
+                None => RedisStore::new(&config.url, config.op_timeout, namespace_prefix.clone())
                     .map_err(|e| format!("cache.url: {e}"))?,
             };
             (Arc::new(store), Breakers::single())

@@ -58,7 +58,7 @@ pub(crate) async fn begin(cache: &Cache, listener: Option<SocketAddr>) {
     let cache = cache.clone();
     tokio::spawn(async move {
         let started = Instant::now();
-        let limit = Duration::from_secs(cache.config().warm.max_secs);
+        let limit = cache.config().warm.max_time;
         let done = warm(&cache, listener, pages, started + limit).await;
         cache.warm_state().set_warming(false);
         rocket::info!(
@@ -83,13 +83,13 @@ struct Warmed {
     stopped: Option<&'static str>,
 }
 
-/// Time between two warm fetches starting: `max_secs` spread over twice
-/// `max_pages`, so that a full list is fetched within half of `max_secs` and the
-/// database sees at most `2 * max_pages / max_secs` warm renders a second (20
-/// by default), however many instances start together (they ask in the same
-/// order, and the render lease collapses their asks).
-fn pace(max_pages: u64, max_secs: u64) -> Duration {
-    Duration::from_secs(max_secs) / u32::try_from(max_pages.max(1) * 2).unwrap_or(u32::MAX)
+/// Time between two warm fetches starting: `max_time` spread over twice
+/// `max_pages`, so that a full list is fetched within half of `max_time` and the
+/// database sees at most `2 * max_pages` warm renders per `max_time` (20 a
+/// second by default), however many instances start together (they ask in the
+/// same order, and the render lease collapses their asks).
+fn pace(max_pages: u64, max_time: Duration) -> Duration {
+    max_time / u32::try_from(max_pages.max(1) * 2).unwrap_or(u32::MAX)
 }
 
 /// Fetches `pages` from `listener`, one every [`pace`] and at most
@@ -108,7 +108,7 @@ async fn warm(
         stopped: None,
     };
     let warm = &cache.config().warm;
-    let pace = pace(warm.max_pages, warm.max_secs);
+    let pace = pace(warm.max_pages, warm.max_time);
     let token = cache.warm_state().token().to_owned();
     let deadline = tokio::time::Instant::from_std(deadline);
     let mut next_start = tokio::time::Instant::now();
@@ -155,8 +155,9 @@ mod tests {
 
     #[test]
     fn a_full_list_is_paced_over_half_of_max_secs() {
-        assert_eq!(pace(100, 10), Duration::from_millis(50));
-        assert_eq!(pace(0, 10), Duration::from_secs(5));
-        assert_eq!(pace(10_000, 1), Duration::from_micros(50));
+        let secs = Duration::from_secs;
+        assert_eq!(pace(100, secs(10)), Duration::from_millis(50));
+        assert_eq!(pace(0, secs(10)), Duration::from_secs(5));
+        assert_eq!(pace(10_000, secs(1)), Duration::from_micros(50));
     }
 }
