@@ -10,7 +10,7 @@ use rocket_cache::db::binlog::{
     TableFilter, KEY_SEPARATOR, SILENCE_LIMIT,
 };
 
-use crate::support::db::MYSQL_SERVER;
+use crate::support::db::mysql_server;
 use crate::support::own_mariadb::{OwnDatabase, OwnMariaDb};
 
 /// Longest wait for a transaction the test has committed.
@@ -425,7 +425,7 @@ async fn over_ten_thousand_rows_of_one_table_are_given_whole() {
 
 #[rocket::async_test]
 async fn probe_tells_a_server_without_binlog_from_one_with_it() {
-    let without = probe(&format!("{MYSQL_SERVER}/?prefer_socket=false"))
+    let without = probe(&format!("{}/?prefer_socket=false", mysql_server()))
         .await
         .expect("probe the shared server");
     assert!(!without.log_bin);

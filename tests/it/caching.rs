@@ -9,6 +9,7 @@ use serde_json::json;
 
 use crate::support::admin::API_TOKEN;
 use crate::support::proxy::{garbage_listener, silent_listener, FaultProxy, Mode};
+use crate::support::redis::redis_addr;
 use crate::support::{closed_port, eventually, header, redis_conn, AppBuilder, Reply, TestApp};
 
 async fn test_app() -> TestApp {
@@ -236,7 +237,7 @@ async fn requests_with_authorization_read_public_pages_but_never_fill_the_cache(
 #[rocket::async_test]
 async fn a_redis_that_hangs_mid_connection_costs_a_hit_a_lease_a_write_and_a_purge_the_50_ms_budget(
 ) {
-    let proxy = FaultProxy::start("127.0.0.1:6379").await;
+    let proxy = FaultProxy::start(redis_addr()).await;
     let app = AppBuilder::new()
         .with_admin()
         .with("cache.url", format!("redis://127.0.0.1:{}/", proxy.port()))
@@ -563,7 +564,7 @@ async fn redis_answering_garbage_means_bypass_from_mysql() {
 
 #[rocket::async_test]
 async fn caching_resumes_by_itself_when_redis_comes_back() {
-    let proxy = FaultProxy::start("127.0.0.1:6379").await;
+    let proxy = FaultProxy::start(redis_addr()).await;
     let app = AppBuilder::new()
         .with("cache.url", format!("redis://127.0.0.1:{}/", proxy.port()))
         .start()

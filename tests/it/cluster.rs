@@ -7,7 +7,9 @@ use futures::future::{join_all, select_all};
 use rocket::local::asynchronous::LocalResponse;
 use serde_json::json;
 
+use crate::support::db::mysql_addr;
 use crate::support::proxy::{FaultProxy, Mode};
+use crate::support::redis::redis_addr;
 use crate::support::{eventually, AppBuilder, Reply, TestApp};
 
 /// One answer of a burst.
@@ -279,7 +281,7 @@ async fn cluster_behind(proxy: &FaultProxy, grace: u64) -> Vec<TestApp> {
 #[rocket::async_test]
 async fn with_mysql_cut_every_instance_serves_the_stored_page_as_stale() {
     for grace in [60, 0] {
-        let proxy = FaultProxy::start("127.0.0.1:3306").await;
+        let proxy = FaultProxy::start(mysql_addr()).await;
         let apps = cluster_behind(&proxy, grace).await;
         assert_eq!(apps[0].get("/users/1").await.status().code, 200);
         apps[0].cache().purge_path("/users/1", true).await.unwrap();
@@ -300,7 +302,7 @@ async fn with_mysql_cut_every_instance_serves_the_stored_page_as_stale() {
 
 #[rocket::async_test]
 async fn with_mysql_cut_and_nothing_stored_the_answer_is_503_with_retry_after_then_recovers() {
-    let proxy = FaultProxy::start("127.0.0.1:3306").await;
+    let proxy = FaultProxy::start(mysql_addr()).await;
     let apps = cluster_behind(&proxy, 60).await;
     proxy.switch(Mode::Cut).await;
     for app in &apps {
@@ -329,7 +331,7 @@ async fn with_mysql_cut_and_nothing_stored_the_answer_is_503_with_retry_after_th
 #[rocket::async_test]
 async fn with_redis_cut_while_a_burst_waits_on_a_render_every_request_succeeds_with_at_most_a_render_per_instance(
 ) {
-    let proxy = FaultProxy::start("127.0.0.1:6379").await;
+    let proxy = FaultProxy::start(redis_addr()).await;
     let redis = format!("redis://127.0.0.1:{}/", proxy.port());
     let apps = cluster(|b| b.with("cache.url", redis.clone())).await;
     // The first render is held at its gate, so the cut lands while the burst is

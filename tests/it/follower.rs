@@ -10,6 +10,7 @@ use rocket_cache::follower::FollowerStatus;
 use crate::support::own_cluster::OwnCluster;
 use crate::support::own_mariadb::{OwnDatabase, OwnMariaDb};
 use crate::support::proxy::{FaultProxy, Mode};
+use crate::support::redis::redis_addr;
 use crate::support::{eventually, AppBuilder, TestApp, TestDb, TestNamespace};
 
 /// How soon another instance takes over in these tests.
@@ -198,7 +199,7 @@ async fn killing_the_follower_loses_no_change() {
 #[rocket::async_test]
 async fn purges_that_fail_while_redis_is_down_are_made_once_it_is_back() {
     let db = OwnMariaDb::shared().database();
-    let proxy = FaultProxy::start("127.0.0.1:6379").await;
+    let proxy = FaultProxy::start(redis_addr()).await;
     let redis = format!("redis://{}/", proxy.addr);
     let namespace = TestNamespace::new();
     let app = instance(&db, &namespace)

@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 
 use crate::support::admin::API_TOKEN;
 use crate::support::proxy::{FaultProxy, Mode};
+use crate::support::redis::redis_addr;
 use crate::support::{eventually, header, invalidations_arrive, AppBuilder, TestApp};
 
 /// A full record for `PUT /api/users/<id>` with a new name and `email` (the
@@ -309,7 +310,7 @@ async fn a_soft_purge_never_corrupts_a_memo_value() {
 
 #[rocket::async_test]
 async fn a_failed_purge_never_fails_the_committed_write_and_is_retried() {
-    let proxy = FaultProxy::start("127.0.0.1:6379").await;
+    let proxy = FaultProxy::start(redis_addr()).await;
     let a = AppBuilder::new()
         .with_admin()
         .with("cache.url", format!("redis://127.0.0.1:{}/", proxy.port()))

@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use crate::support::process::{server_command, Process};
+use crate::support::redis::redis_addr;
 use crate::support::{closed_port, eventually, TestDb, TestNamespace};
 
 /// The server binary on a database and namespace of its own, with `extra`
@@ -320,7 +321,7 @@ async fn at_start_one_line_says_what_happens_when_redis_is_full() {
         .collect();
     assert_eq!(lines.len(), 1, "{output}");
     assert!(
-        lines[0].contains("page cache: Redis 127.0.0.1:6379:"),
+        lines[0].contains(&format!("page cache: Redis {}:", redis_addr())),
         "{}",
         lines[0]
     );

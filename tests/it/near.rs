@@ -8,6 +8,7 @@ use rocket::http::Method;
 use serde_json::json;
 
 use crate::support::proxy::{FaultProxy, Mode};
+use crate::support::redis::redis_addr;
 use crate::support::{eventually, AppBuilder, TestApp, NEAR_STALENESS_BOUND};
 
 /// How soon an instance cut off from Redis must show a write made elsewhere.
@@ -105,7 +106,7 @@ async fn partitioned_pair(proxy: &FaultProxy) -> (TestApp, TestApp) {
 }
 
 async fn a_write_shows_within_3_s_when_the_link_is(mode: Mode) {
-    let proxy = FaultProxy::start("127.0.0.1:6379").await;
+    let proxy = FaultProxy::start(redis_addr()).await;
     let (writer, reader) = partitioned_pair(&proxy).await;
     warm_near(&reader, "/users/2").await;
 

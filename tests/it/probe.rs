@@ -8,6 +8,7 @@ use rocket::http::{ContentType, Header, Method};
 use serde_json::{json, Value};
 
 use crate::support::admin::API_TOKEN;
+use crate::support::db::mysql_addr;
 use crate::support::proxy::{FaultProxy, Mode};
 use crate::support::{eventually, AppBuilder, Reply, TestApp};
 
@@ -150,7 +151,7 @@ async fn two_host_headers_get_a_400_page_and_reach_neither_the_cache_nor_a_route
 
 /// An app whose `MySQL` goes through a fault proxy, with the admin API on.
 async fn app_behind_proxy() -> (TestApp, FaultProxy) {
-    let proxy = FaultProxy::start("127.0.0.1:3306").await;
+    let proxy = FaultProxy::start(mysql_addr()).await;
     let builder = AppBuilder::new().with_admin();
     let url = format!(
         "mysql://root@127.0.0.1:{}/{}?prefer_socket=false",

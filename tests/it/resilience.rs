@@ -3,13 +3,14 @@
 
 use std::time::{Duration, Instant};
 
+use crate::support::db::mysql_addr;
 use crate::support::process::{server_command, Process};
 use crate::support::proxy::{FaultProxy, Mode};
 use crate::support::{closed_port, eventually, random_name, AppBuilder, TestApp};
 
 /// An app whose `MySQL` traffic goes through a fault proxy.
 async fn app_behind_proxy(acquire_timeout_ms: u64) -> (TestApp, FaultProxy) {
-    let proxy = FaultProxy::start("127.0.0.1:3306").await;
+    let proxy = FaultProxy::start(mysql_addr()).await;
     let builder = AppBuilder::new();
     // mysql_async moves a connection to 127.0.0.1 onto the server's Unix socket
     // unless told not to, which would bypass the proxy.

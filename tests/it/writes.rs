@@ -6,6 +6,7 @@ use serde_json::{json, Value};
 
 use crate::support::admin::{field_value, API_TOKEN};
 use crate::support::proxy::{FaultProxy, Mode};
+use crate::support::redis::redis_addr;
 use crate::support::{header, AppBuilder, TestApp};
 
 async fn admin_app() -> TestApp {
@@ -511,7 +512,7 @@ async fn a_failed_edit_reports_a_taken_email_with_the_other_mistakes_and_keeps_t
 
 #[rocket::async_test]
 async fn x_cache_purge_says_what_the_store_answered() {
-    let proxy = FaultProxy::start("127.0.0.1:6379").await;
+    let proxy = FaultProxy::start(redis_addr()).await;
     let app = AppBuilder::new()
         .with_admin()
         .with("cache.url", format!("redis://127.0.0.1:{}/", proxy.port()))

@@ -5,12 +5,12 @@ use serde_json::json;
 
 use crate::hello;
 use crate::support::app::{cache_table, figment, get};
-use crate::support::{Namespace, REDIS_URL};
+use crate::support::{redis_url, Namespace};
 
 #[tokio::test]
 async fn the_hello_example_answers_miss_then_hit() {
     let namespace = Namespace::new();
-    let figment = figment(cache_table(&namespace, REDIS_URL, &json!({})));
+    let figment = figment(cache_table(&namespace, redis_url(), &json!({})));
     let client = Client::untracked(hello::app(figment))
         .await
         .expect("the example starts");

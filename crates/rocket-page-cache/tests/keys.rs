@@ -9,7 +9,7 @@ use serde_json::json;
 
 use crate::support::app::{cache_table, figment, get, TestApp};
 use crate::support::routes::{self, Backend};
-use crate::support::{Namespace, REDIS_URL};
+use crate::support::{redis_url, Namespace};
 
 #[tokio::test]
 async fn query_parameters_the_route_did_not_declare_are_left_out_of_the_key() {
@@ -74,7 +74,7 @@ async fn each_value_of_a_declared_vary_header_gets_its_own_page() {
 async fn with_deploy_id(namespace: &Namespace, config_generation: &str) -> Client {
     let table = cache_table(
         namespace,
-        REDIS_URL,
+        redis_url(),
         &json!({ "generation": config_generation }),
     );
     let rocket = rocket::custom(figment(table))

@@ -12,7 +12,7 @@ use rocket_cache::db::{Db, QueryCounter};
 use rocket_page_cache::Cache;
 
 use super::db::TestDb;
-use super::redis::{TestNamespace, REDIS_URL};
+use super::redis::{redis_url, TestNamespace};
 use super::replies::Reply;
 use super::routes;
 
@@ -65,7 +65,7 @@ impl AppBuilder {
             .merge(("databases.main.url", db.url()))
             .merge(("databases.main.startup_timeout_secs", 5))
             .merge(("cache.namespace", namespace.name.clone()))
-            .merge(("cache.url", REDIS_URL))
+            .merge(("cache.url", redis_url()))
             // A loaded CI machine running debug builds in parallel can miss the
             // 50 ms production budget; tests of the budget itself set it back.
             .merge(("cache.op_timeout_ms", 1000));

@@ -4,7 +4,19 @@ use std::sync::Arc;
 
 use super::random_name;
 
-pub const MYSQL_SERVER: &str = "mysql://root@127.0.0.1:3306";
+/// `host:port` of the shared test MariaDB (user root, no password):
+/// `TEST_MYSQL_ADDR`, by default this machine's.
+pub fn mysql_addr() -> &'static str {
+    static ADDR: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    ADDR.get_or_init(|| {
+        std::env::var("TEST_MYSQL_ADDR").unwrap_or_else(|_| "127.0.0.1:3306".to_owned())
+    })
+}
+
+/// The URL of the shared test MariaDB's server (no database).
+pub fn mysql_server() -> String {
+    format!("mysql://root@{}", mysql_addr())
+}
 
 /// A database of its own, dropped when the last holder goes.
 pub struct TestDb {
@@ -19,7 +31,7 @@ impl TestDb {
     }
 
     pub fn url(&self) -> String {
-        format!("{MYSQL_SERVER}/{}", self.name)
+        format!("{}/{}", mysql_server(), self.name)
     }
 
     /// Runs SQL on this database outside the app (set-up and checks).
@@ -30,7 +42,7 @@ impl TestDb {
     /// Creates the database empty, for tests that prepare it before the app.
     pub fn create_empty(&self) {
         run_sql(
-            &format!("{MYSQL_SERVER}/"),
+            &format!("{}/", mysql_server()),
             &format!("CREATE DATABASE `{}` CHARACTER SET utf8mb4", self.name),
         );
     }
@@ -46,7 +58,7 @@ impl TestDb {
             "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = '{}'",
             self.name
         );
-        query_one(&format!("{MYSQL_SERVER}/"), &sql) == "1"
+        query_one(&format!("{}/", mysql_server()), &sql) == "1"
     }
 }
 
@@ -76,7 +88,7 @@ fn query_one(url: &str, sql: &str) -> String {
 impl Drop for TestDb {
     fn drop(&mut self) {
         run_sql(
-            &format!("{MYSQL_SERVER}/"),
+            &format!("{}/", mysql_server()),
             &format!("DROP DATABASE IF EXISTS `{}`", self.name),
         );
     }

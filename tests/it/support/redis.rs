@@ -4,7 +4,19 @@ use std::sync::Arc;
 
 use super::random_name;
 
-pub const REDIS_URL: &str = "redis://127.0.0.1:6379/";
+/// `host:port` of the shared test Redis: `TEST_REDIS_ADDR`, by default this
+/// machine's.
+pub fn redis_addr() -> &'static str {
+    static ADDR: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    ADDR.get_or_init(|| {
+        std::env::var("TEST_REDIS_ADDR").unwrap_or_else(|_| "127.0.0.1:6379".to_owned())
+    })
+}
+
+/// The URL of the shared test Redis.
+pub fn redis_url() -> String {
+    format!("redis://{}/", redis_addr())
+}
 
 /// A Redis key namespace of its own, cleared (SCAN + UNLINK) when the last holder goes.
 pub struct TestNamespace {
@@ -57,7 +69,7 @@ impl Drop for TestNamespace {
 
 /// A synchronous connection to the shared test Redis.
 pub fn redis_conn() -> redis::RedisResult<redis::Connection> {
-    redis::Client::open(REDIS_URL)?.get_connection()
+    redis::Client::open(redis_url())?.get_connection()
 }
 
 /// Every key matching `pattern`, by SCAN.

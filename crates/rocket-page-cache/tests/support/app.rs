@@ -10,7 +10,7 @@ use rocket_page_cache::{Cache, PageCache};
 use serde_json::{json, Value};
 
 use super::routes::{self, Backend};
-use super::{Namespace, REDIS_URL};
+use super::{redis_url, Namespace};
 
 /// The cookie the test app declares private through the builder.
 pub const SESSION_COOKIE: &str = "sid";
@@ -69,7 +69,7 @@ impl TestApp {
     /// cluster or Sentinel deployment the namespace lives on.
     pub async fn start(namespace: &Arc<Namespace>, backend: &Arc<Backend>, extra: Value) -> Self {
         let extra = super::shared::with_store(namespace, extra);
-        Self::start_on(REDIS_URL, namespace, backend, extra).await
+        Self::start_on(redis_url(), namespace, backend, extra).await
     }
 
     /// An instance on the Redis at `url`.

@@ -17,8 +17,15 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// The shared test Redis; tests only touch keys under their own namespace.
-pub const REDIS_URL: &str = "redis://127.0.0.1:6379/";
+/// The shared test Redis (`TEST_REDIS_ADDR`, `host:port`, by default this
+/// machine's); tests only touch keys under their own namespace.
+pub fn redis_url() -> &'static str {
+    static URL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    URL.get_or_init(|| {
+        let addr = std::env::var("TEST_REDIS_ADDR").unwrap_or_else(|_| "127.0.0.1:6379".to_owned());
+        format!("redis://{addr}/")
+    })
+}
 
 /// Pause between two looks in [`eventually`].
 const POLL: Duration = Duration::from_millis(20);
@@ -64,7 +71,7 @@ impl Namespace {
     pub fn new() -> Arc<Self> {
         Arc::new(Self {
             name: random_name("rpc-test"),
-            url: REDIS_URL.to_owned(),
+            url: redis_url().to_owned(),
             cluster: Vec::new(),
             sentinel: None,
             throwaway: false,
