@@ -8,9 +8,7 @@ use super::random_name;
 /// `TEST_MYSQL_ADDR`, by default this machine's.
 pub fn mysql_addr() -> &'static str {
     static ADDR: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    ADDR.get_or_init(|| {
-        std::env::var("TEST_MYSQL_ADDR").unwrap_or_else(|_| "127.0.0.1:3306".to_owned())
-    })
+    super::server_addr(&ADDR, "TEST_MYSQL_ADDR", "127.0.0.1:3306")
 }
 
 /// The URL of the shared test MariaDB's server (no database).

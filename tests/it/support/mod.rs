@@ -42,6 +42,16 @@ pub fn random_name(prefix: &str) -> String {
     format!("{prefix}_{:016x}", rand::random::<u64>())
 }
 
+/// `host:port` of a shared test server: the environment variable `var`, else
+/// `default`; read once into `slot`.
+pub fn server_addr(
+    slot: &'static std::sync::OnceLock<String>,
+    var: &str,
+    default: &str,
+) -> &'static str {
+    slot.get_or_init(|| std::env::var(var).unwrap_or_else(|_| default.to_owned()))
+}
+
 /// How often [`eventually`] probes again.
 const POLL: Duration = Duration::from_millis(20);
 

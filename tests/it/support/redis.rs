@@ -8,9 +8,7 @@ use super::random_name;
 /// machine's.
 pub fn redis_addr() -> &'static str {
     static ADDR: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    ADDR.get_or_init(|| {
-        std::env::var("TEST_REDIS_ADDR").unwrap_or_else(|_| "127.0.0.1:6379".to_owned())
-    })
+    super::server_addr(&ADDR, "TEST_REDIS_ADDR", "127.0.0.1:6379")
 }
 
 /// The URL of the shared test Redis.
