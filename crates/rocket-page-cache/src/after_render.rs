@@ -48,7 +48,6 @@ pub async fn finish_render<'r>(
     response: &mut Response<'r>,
     mut render: Render,
 ) {
-    Stats::bump(&cache.stats().misses);
     let outcome = if response.status().code >= 500 {
         fail_render(cache, request, response, &mut render)
     } else {

@@ -17,7 +17,6 @@ use super::after_render::finish_render;
 use super::cache_status::Served;
 use super::clock::Clock;
 use super::config::CacheConfig;
-use super::counters::Stats;
 use super::decide::{decide, Verdict};
 use super::handle::Cache;
 use super::memory_report::{describe, Loudness};
@@ -336,29 +335,17 @@ async fn answer<'r>(
     verdict: Verdict,
 ) {
     if let Some(&(outcome, route)) = Observed::of(request).0.get() {
-        cache.route_stats().count(route, outcome);
+        cache.count_request(route, outcome);
         if let Verdict::Render(render) = &verdict {
             cache.route_stats().record_render(route, render.elapsed());
         }
     }
     match verdict {
-        Verdict::Bypass(reason) => {
-            Stats::bump(&cache.stats().bypasses);
-            mark_bypass(response, reason);
-        }
+        Verdict::Bypass(reason) => mark_bypass(response, reason),
         Verdict::Serve { entry, served } => {
-            let counter = match served {
-                Served::Hit | Served::Collapsed => &cache.stats().hits,
-                Served::NearHit => &cache.stats().near_hits,
-                Served::Stale => &cache.stats().stale,
-            };
-            Stats::bump(counter);
             serve_entry(cache, request, response, &entry, served, None);
         }
-        Verdict::NotModified(head) => {
-            Stats::bump(&cache.stats().hits);
-            serve_not_modified(cache, request, response, &head);
-        }
+        Verdict::NotModified(head) => serve_not_modified(cache, request, response, &head),
         Verdict::Render(render) => finish_render(cache, request, response, *render).await,
     }
 }

@@ -24,7 +24,7 @@ use super::near::link::{self, LinkSettings};
 use super::near::{NearCache, NearRead};
 use super::policy::{Policies, RoutePolicy};
 use super::reads::{self, Change};
-use super::route_stats::{RouteStats, RouteStatsSnapshot};
+use super::route_stats::{Outcome, RouteId, RouteStats, RouteStatsSnapshot};
 use super::store::{self, MemoryLimit, StalePatch, Store, StoreError, Usage};
 use super::warm::WarmState;
 
@@ -322,6 +322,20 @@ impl Cache {
         if let Some(near) = &self.inner.near {
             near.flush();
         }
+    }
+
+    /// Counts one answered request under its route policy and in the totals,
+    /// from the one outcome the fairing decided on, so the two always agree.
+    pub(crate) fn count_request(&self, route: RouteId, outcome: Outcome) {
+        self.inner.route_stats.count(route, outcome);
+        let stats = &self.inner.stats;
+        Stats::bump(match outcome {
+            Outcome::Hit => &stats.hits,
+            Outcome::NearHit => &stats.near_hits,
+            Outcome::Stale => &stats.stale,
+            Outcome::Miss => &stats.misses,
+            Outcome::Bypass => &stats.bypasses,
+        });
     }
 
     pub(crate) fn route_stats(&self) -> &RouteStats {
