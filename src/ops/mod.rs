@@ -15,7 +15,8 @@ pub(crate) mod request_warnings;
 use rocket::fairing::AdHoc;
 
 /// The first request fairing: it notes the request as the client sent it,
-/// before the duplicate-Host guard or the page cache rewrite it.
+/// before the duplicate-Host guard or the page cache rewrite it, and settles
+/// its id.
 pub fn arrival_stage() -> AdHoc {
     AdHoc::on_ignite("Request arrival stage", |rocket| async {
         rocket.attach(request_log::Arrival)
@@ -44,9 +45,10 @@ pub fn figures_stage() -> AdHoc {
     })
 }
 
-/// The last response fairings, after the page cache (whose `on_response`
-/// writes the hits): the request id, so a stored page never keeps the id of
-/// its render, then the log line and the HTTP metrics of the final answer.
+/// The last response fairing, after the page cache (whose `on_response`
+/// writes the hits): the security headers and the request id, so a stored
+/// page keeps neither, then the log line and the HTTP metrics of the final
+/// answer.
 pub fn departure_stage() -> AdHoc {
     AdHoc::on_ignite("Request departure stage", |rocket| async {
         rocket.attach(request_log::Departure)

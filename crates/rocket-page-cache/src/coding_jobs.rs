@@ -10,14 +10,14 @@
 //!
 //! Bounded against a flood of distinct pages: at most [`MAX_RUNNING`] jobs at
 //! once (a hit finding them all busy offers nothing; a later hit offers again),
-//! and each version of a key is tried once per process, remembered among at
-//! most [`MAX_REMEMBERED`] keys.
+//! and each coding of each version of a key is tried once per process,
+//! remembered among at most [`MAX_REMEMBERED`] keys.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use super::compress::{compress, entry_worth_compressing};
+use super::compress::{compress, may_gain_codings};
 use super::counters::Stats;
 use super::encoding::{negotiate, Coding};
 use super::entry::{Entry, Kind};
@@ -101,14 +101,14 @@ pub fn offer<'a>(
     key: &str,
     entry: &Arc<Entry>,
 ) {
-    if !cache.config().precompress || entry.kind != Kind::Page {
+    if entry.kind != Kind::Page {
         return;
     }
     let wanted = negotiate(accept_encoding, |_| true);
     if wanted == Coding::Identity || entry.body_in(wanted).is_some() {
         return;
     }
-    if !entry_worth_compressing(entry, entry.body.len())
+    if !may_gain_codings(cache.config(), entry, entry.body.len())
         || !cache.coding_jobs().claim(key, entry.stored_at_ms, wanted)
     {
         return;

@@ -24,6 +24,7 @@ use std::sync::OnceLock;
 use bytes::Bytes;
 use tokio::sync::Semaphore;
 
+use super::config::CacheConfig;
 use super::encoding::Coding;
 use super::entry::Entry;
 
@@ -74,10 +75,11 @@ fn slots() -> &'static Semaphore {
     })
 }
 
-/// Whether a stored entry's body (`body_len` bytes, as its head may be read
-/// without it) is worth compressing, as [`worth_compressing`] judges a
-/// response's.
-pub fn entry_worth_compressing(entry: &Entry, body_len: usize) -> bool {
+/// Whether a stored page may be stored in a compressed coding it lacks (or
+/// one that was not worth it): `cache.precompress` is on and its body
+/// (`body_len` bytes, as its head may be read without it) is worth
+/// compressing, as [`worth_compressing`] judges a response's.
+pub fn may_gain_codings(config: &CacheConfig, entry: &Entry, body_len: usize) -> bool {
     let header = |name: &str| {
         entry
             .headers
@@ -85,7 +87,8 @@ pub fn entry_worth_compressing(entry: &Entry, body_len: usize) -> bool {
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
     };
-    worth_compressing(header("content-type"), header("content-encoding"), body_len)
+    config.precompress
+        && worth_compressing(header("content-type"), header("content-encoding"), body_len)
 }
 
 /// `body` in `coding`, if that is smaller, compressed on a blocking thread.

@@ -100,16 +100,7 @@ async fn verdict(
     // The hottest path: a fresh page kept near, not due for early refresh.
     if let Some(entry) = cache.near_lookup(&key) {
         if is_plain_hit(cache, &entry, cache.now_ms()) {
-            coding_jobs::offer(
-                cache,
-                request.headers().get("Accept-Encoding"),
-                &key,
-                &entry,
-            );
-            return Verdict::Serve {
-                entry,
-                served: Served::NearHit,
-            };
+            return serve_plain_hit(cache, request, &key, entry, Served::NearHit);
         }
     }
     if request.headers().contains("Authorization") {
@@ -132,17 +123,7 @@ async fn verdict(
     // The hot path: a fresh page not due for early refresh is served as it is.
     let found = match found {
         Some(entry) if is_plain_hit(cache, &entry, now) => {
-            let entry = Arc::new(entry);
-            coding_jobs::offer(
-                cache,
-                request.headers().get("Accept-Encoding"),
-                &key,
-                &entry,
-            );
-            return Verdict::Serve {
-                entry,
-                served: Served::Hit,
-            };
+            return serve_plain_hit(cache, request, &key, entry.into(), Served::Hit);
         }
         other => other,
     };
@@ -252,6 +233,19 @@ fn is_plain_hit(cache: &Cache, entry: &Entry, now: u64) -> bool {
     entry.kind == Kind::Page
         && entry.freshness(now) == Freshness::Fresh
         && !(beta > 0.0 && entry.should_refresh_early(now, beta, 1.0 - rand::random::<f64>()))
+}
+
+/// A fresh page served as it is; a coding the request prefers and the page
+/// lacks is added in the background ([`coding_jobs`]).
+fn serve_plain_hit(
+    cache: &Cache,
+    request: &Request<'_>,
+    key: &str,
+    entry: Arc<Entry>,
+    served: Served,
+) -> Verdict {
+    coding_jobs::offer(cache, request.headers().get("Accept-Encoding"), key, &entry);
+    Verdict::Serve { entry, served }
 }
 
 /// Past its lifetime within grace (or due for an early refresh): serve it now;

@@ -8,7 +8,7 @@ use rocket::http::{Header, Status};
 use rocket::{Request, Response};
 
 use super::cache_status::{Bypass, CacheStatus, Served};
-use super::compress::entry_worth_compressing;
+use super::compress::may_gain_codings;
 use super::encoding::{negotiate, Coding};
 use super::entry::{Entry, Head, Kind};
 use super::handle::Cache;
@@ -60,7 +60,7 @@ pub fn serve_not_modified(
     let browser_ttl = write_stored_headers(cache, response, meta, Served::Hit, None);
     let coding = coding_for(request, |c| head.has(c));
     let varies = Coding::COMPRESSED.iter().any(|&c| head.has(c))
-        || may_gain_codings(cache, meta, head.body_len());
+        || may_gain_codings(cache.config(), meta, head.body_len());
     set_coding_headers(response, coding, varies);
     set_validators(request, response, &coding.etag_of(&meta.etag), browser_ttl);
     response.set_status(Status::NotModified);
@@ -120,16 +120,9 @@ pub fn write_body(
     let varies = Coding::COMPRESSED
         .iter()
         .any(|&c| entry.compressed.get(c).is_some())
-        || may_gain_codings(cache, entry, entry.body.len());
+        || may_gain_codings(cache.config(), entry, entry.body.len());
     set_coding_headers(response, coding, varies);
     coding.etag_of(&entry.etag)
-}
-
-/// Whether the page may be stored in a compressed coding, if not yet: then
-/// its answers vary on `Accept-Encoding` whatever this one got, since a coding
-/// may be added on a later hit.
-fn may_gain_codings(cache: &Cache, entry: &Entry, body_len: usize) -> bool {
-    cache.config().precompress && entry_worth_compressing(entry, body_len)
 }
 
 /// The coding this request gets among those `stored`.
@@ -138,9 +131,9 @@ fn coding_for(request: &Request<'_>, stored: impl Fn(Coding) -> bool) -> Coding 
 }
 
 /// `Content-Encoding` of the chosen coding, and `Vary: Accept-Encoding` when the
-/// page `varies`: is or may be stored in more than one coding (whichever this
-/// request got: a shared cache downstream must not hand this answer to a
-/// client that accepts otherwise).
+/// page `varies`: is or may be stored in more than one coding, since a coding
+/// may be added on a later hit (whichever this request got: a shared cache
+/// downstream must not hand this answer to a client that accepts otherwise).
 fn set_coding_headers(response: &mut Response<'_>, coding: Coding, varies: bool) {
     if let Some(token) = coding.token() {
         response.set_header(Header::new("Content-Encoding", token));

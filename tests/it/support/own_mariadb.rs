@@ -14,6 +14,8 @@ use std::time::{Duration, Instant};
 
 use mysql_async::prelude::Queryable;
 
+use super::own_servers::stdout_of;
+
 /// Longest wait for a server to answer after it was started.
 const START_LIMIT: Duration = Duration::from_secs(30);
 /// The server's own `server_id`; readers register with others.
@@ -311,23 +313,18 @@ fn as_root() -> Vec<String> {
 }
 
 fn cli(port: u16, sql: &str) -> Option<String> {
-    let output = Command::new("mariadb")
-        .args([
-            "--no-defaults",
-            "-uroot",
-            "-h127.0.0.1",
-            "--batch",
-            "--skip-column-names",
-        ])
-        .arg(format!("-P{port}"))
-        .args(["-e", sql])
-        .stderr(Stdio::null())
-        .output()
-        .ok()?;
-    output
-        .status
-        .success()
-        .then(|| String::from_utf8_lossy(&output.stdout).into_owned())
+    stdout_of(
+        Command::new("mariadb")
+            .args([
+                "--no-defaults",
+                "-uroot",
+                "-h127.0.0.1",
+                "--batch",
+                "--skip-column-names",
+            ])
+            .arg(format!("-P{port}"))
+            .args(["-e", sql]),
+    )
 }
 
 /// A shell that outlives nothing: once this test process is gone it kills the

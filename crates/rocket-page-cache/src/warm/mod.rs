@@ -1,8 +1,9 @@
 //! Warm start: a deploy's new generation starts with an empty cache, and would
 //! send every request to the database at once. Every instance counts the pages
 //! it serves (a sample of them, added up in the instance and written once a
-//! second) into one bounded list of hot pages in the shared store; a starting instance whose generation holds none of them yet
-//! renders the hottest once, through its own listener, before it reports ready.
+//! second) into one bounded list of hot pages in the shared store; a starting
+//! instance whose generation holds none of them yet renders the hottest once,
+//! through its own listener, before it reports ready.
 //! Its requests go the way of any miss, so the cluster-wide render lease keeps
 //! instances that start together from rendering a page more than once.
 //!

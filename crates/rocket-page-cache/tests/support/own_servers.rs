@@ -12,12 +12,16 @@ pub const FORMING_LIMIT: Duration = Duration::from_secs(30);
 
 /// One `redis-cli` command against a server; `None` when it does not answer.
 pub fn cli(port: u16, args: &[&str]) -> Option<String> {
-    let output = Command::new("redis-cli")
-        .args(["-h", "127.0.0.1", "-p", &port.to_string()])
-        .args(args)
-        .stderr(Stdio::null())
-        .output()
-        .ok()?;
+    stdout_of(
+        Command::new("redis-cli")
+            .args(["-h", "127.0.0.1", "-p", &port.to_string()])
+            .args(args),
+    )
+}
+
+/// What a command printed, when it ran and succeeded (its errors are dropped).
+pub fn stdout_of(command: &mut Command) -> Option<String> {
+    let output = command.stderr(Stdio::null()).output().ok()?;
     output
         .status
         .success()
