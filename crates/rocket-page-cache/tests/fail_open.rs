@@ -90,3 +90,38 @@ async fn pages_are_served_within_the_budget_while_redis_hangs_then_cached_again(
     )
     .await;
 }
+
+/// Warm start's sampled visits are written once a second, one count per page;
+/// with Redis frozen that write gives up at its first timeout instead of
+/// waiting out one per page, second after second.
+#[tokio::test]
+async fn with_redis_frozen_the_hot_page_counts_cost_one_timeout_per_write() {
+    let redis = OwnRedis::start().await;
+    let config = json!({
+        "op_timeout_ms": OP_TIMEOUT_MS,
+        "near_max_bytes": 0,
+        "warm": { "sample_every": 1 },
+    });
+    let app = TestApp::start_on(
+        &redis.url,
+        &Namespace::throwaway(&redis.url),
+        &std::sync::Arc::new(Backend::default()),
+        config,
+    )
+    .await;
+    assert_eq!(app.get("/plain/first").await.x_cache(), "MISS");
+
+    redis.freeze();
+    for page in 0..40 {
+        let reply = timed_get(&app, &format!("/plain/hot/{page}")).await;
+        assert_eq!(reply.status, 200);
+    }
+    let before = app.cache().stats_snapshot().errors;
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    let errors = app.cache().stats_snapshot().errors - before;
+    assert!(
+        errors <= 3,
+        "{errors} store errors in 2.5 s without a request: one per waiting page"
+    );
+    redis.thaw();
+}

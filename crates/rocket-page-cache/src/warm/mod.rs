@@ -164,7 +164,11 @@ impl Cache {
             state.write_due.store(false, Ordering::Release);
             let visits = std::mem::take(&mut *state.pending());
             for (member, weight) in visits {
-                let _ = cache.count_hot(&member, weight).await;
+                // A store that does not answer would cost a timeout per page:
+                // the rest of this second's samples are dropped instead.
+                if cache.count_hot(&member, weight).await.is_err() {
+                    break;
+                }
             }
         });
     }
