@@ -166,23 +166,14 @@ mod tests {
     use std::error::Error as _;
 
     use super::*;
-    use crate::db::config::BinlogMode;
 
     #[tokio::test]
     async fn an_unreachable_server_keeps_the_drivers_error_as_the_source() {
+        // Port 1: nothing listens, the connection is refused at once. No
+        // retry: the start-up timeout is 0.
         let config = DatabaseConfig {
-            // Port 1: nothing listens, the connection is refused at once.
-            url: "mysql://root:secret@127.0.0.1:1/users".to_owned(),
-            pool_size: 1,
             connect_timeout_ms: 5_000,
-            acquire_timeout_ms: 1,
-            startup_timeout_secs: 0,
-            binlog: BinlogMode::Off,
-            binlog_server_id: 1,
-            binlog_takeover_ms: 5_000,
-            binlog_ignore_tables: Vec::new(),
-            replicas: Vec::new(),
-            replica_max_lag_ms: 1_000,
+            ..crate::db::config::for_tests("mysql://root:secret@127.0.0.1:1/users")
         };
         let error = prepare_database(&config)
             .await
