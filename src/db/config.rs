@@ -240,24 +240,30 @@ impl DatabaseConfig {
 /// Most replicas one instance reads from (each has a pool and a health check).
 pub const MAX_REPLICAS: usize = 16;
 
+/// A configuration of `url` with the least of everything, for unit tests.
+#[cfg(test)]
+pub(crate) fn for_tests(url: &str) -> DatabaseConfig {
+    DatabaseConfig {
+        url: url.to_owned(),
+        pool_size: 1,
+        connect_timeout_ms: 1,
+        acquire_timeout_ms: 1,
+        startup_timeout_secs: 0,
+        binlog: BinlogMode::Off,
+        binlog_server_id: 1,
+        binlog_takeover_ms: 5_000,
+        binlog_ignore_tables: Vec::new(),
+        replicas: Vec::new(),
+        replica_max_lag_ms: 1_000,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn config(url: &str) -> DatabaseConfig {
-        DatabaseConfig {
-            url: url.to_owned(),
-            pool_size: 1,
-            connect_timeout_ms: 1,
-            acquire_timeout_ms: 1,
-            startup_timeout_secs: 0,
-            binlog: BinlogMode::Off,
-            binlog_server_id: 1,
-            binlog_takeover_ms: 5_000,
-            binlog_ignore_tables: Vec::new(),
-            replicas: Vec::new(),
-            replica_max_lag_ms: 1_000,
-        }
+        for_tests(url)
     }
 
     #[test]

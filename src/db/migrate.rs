@@ -11,6 +11,7 @@ use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
 use crate::db::config::DatabaseConfig;
 use crate::db::redact::redact_url;
+use crate::db::startup_error::{ConnectAttempt, StartupError};
 
 /// The SQL under `migrations/`, compiled into the binary.
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
@@ -20,10 +21,8 @@ const MIGRATION_LOCK: &str = "rocket_cache_migrations";
 
 /// Waits for the server (retrying with backoff up to `startup_timeout`), creates the
 /// database if missing, then applies pending migrations.
-pub async fn prepare_database(config: &DatabaseConfig) -> Result<(), String> {
-    let name = config
-        .database_name()
-        .ok_or_else(|| "databases.main.url names no database".to_owned())?;
+pub async fn prepare_database(config: &DatabaseConfig) -> Result<(), StartupError> {
+    let name = config.database_name().ok_or(StartupError::NoDatabaseName)?;
     let mut server = connect_with_retry(config).await?;
     let create = format!(
         "CREATE DATABASE IF NOT EXISTS `{name}` \
@@ -32,20 +31,23 @@ pub async fn prepare_database(config: &DatabaseConfig) -> Result<(), String> {
     server
         .batch_execute(&create)
         .await
-        .map_err(|e| format!("could not create database `{name}`: {e}"))?;
+        .map_err(|source| StartupError::CreateDatabase {
+            name: name.clone(),
+            source,
+        })?;
     drop(server);
 
     let url = config.url.clone();
     let applied = tokio::task::spawn_blocking(move || run_migrations(&url))
         .await
-        .map_err(|e| format!("migration task failed: {e}"))??;
+        .map_err(StartupError::MigrationTask)??;
     if applied > 0 {
         rocket::info!("applied {applied} migration(s) to `{name}`");
     }
     Ok(())
 }
 
-async fn connect_with_retry(config: &DatabaseConfig) -> Result<AsyncMysqlConnection, String> {
+async fn connect_with_retry(config: &DatabaseConfig) -> Result<AsyncMysqlConnection, StartupError> {
     let server_url = config.server_url();
     let deadline = Instant::now() + config.startup_timeout();
     let mut backoff = Duration::from_millis(200);
@@ -57,17 +59,15 @@ async fn connect_with_retry(config: &DatabaseConfig) -> Result<AsyncMysqlConnect
         .await;
         let error = match attempt {
             Ok(Ok(conn)) => return Ok(conn),
-            Ok(Err(e)) => e.to_string(),
-            Err(_) => format!("no answer within {:?}", config.connect_timeout()),
+            Ok(Err(e)) => ConnectAttempt::Refused(e),
+            Err(_) => ConnectAttempt::NoAnswer(config.connect_timeout()),
         };
         if Instant::now() + backoff > deadline {
-            return Err(format!(
-                "cannot reach MySQL at {} after {}s ({error}). Start MariaDB \
-                 (`start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd`, \
-                 or `docker compose up -d mariadb`) or point ROCKET_DATABASES='{{main={{url=\"mysql://...\"}}}}' at a running server",
-                redact_url(&config.url),
-                config.startup_timeout_secs
-            ));
+            return Err(StartupError::Unreachable {
+                url: redact_url(&config.url),
+                secs: config.startup_timeout_secs,
+                last: error,
+            });
         }
         rocket::warn!(
             "MySQL at {} not reachable yet ({error}); retrying in {backoff:?}",
@@ -80,15 +80,15 @@ async fn connect_with_retry(config: &DatabaseConfig) -> Result<AsyncMysqlConnect
 
 /// Blocking: `AsyncConnectionWrapper` drives its own runtime, so this must run in
 /// `spawn_blocking`, never on an async worker.
-fn run_migrations(url: &str) -> Result<usize, String> {
+fn run_migrations(url: &str) -> Result<usize, StartupError> {
     let mut conn: AsyncConnectionWrapper<AsyncMysqlConnection> =
-        Connection::establish(url).map_err(|e| format!("migration connection failed: {e}"))?;
+        Connection::establish(url).map_err(StartupError::MigrationConnection)?;
     SimpleConnection::batch_execute(&mut conn, &format!("DO GET_LOCK('{MIGRATION_LOCK}', 60)"))
-        .map_err(|e| format!("could not take the migration lock: {e}"))?;
+        .map_err(StartupError::MigrationLock)?;
     let result = check_unique_emails(&mut conn).and_then(|()| {
         conn.run_pending_migrations(MIGRATIONS)
             .map(|applied| applied.len())
-            .map_err(|e| format!("migration failed: {e}"))
+            .map_err(StartupError::Migration)
     });
     let _ =
         SimpleConnection::batch_execute(&mut conn, &format!("DO RELEASE_LOCK('{MIGRATION_LOCK}')"));
@@ -116,12 +116,12 @@ struct Duplicate {
 /// Addresses are compared as the index will compare them (utf8mb4_unicode_ci).
 fn check_unique_emails(
     conn: &mut AsyncConnectionWrapper<AsyncMysqlConnection>,
-) -> Result<(), String> {
+) -> Result<(), StartupError> {
     let count = |conn: &mut AsyncConnectionWrapper<AsyncMysqlConnection>, sql: &str| {
         diesel::sql_query(sql)
             .get_result::<Count>(conn)
             .map(|c| c.n)
-            .map_err(|e| format!("could not inspect the `user` table: {e}"))
+            .map_err(StartupError::InspectUsers)
     };
     let table = count(
         conn,
@@ -154,17 +154,46 @@ fn check_unique_emails(
          {groups} ORDER BY MIN(id) LIMIT 5"
     ))
     .load(conn)
-    .map_err(|e| format!("could not inspect the `user` table: {e}"))?;
-    let examples: Vec<String> = examples
-        .into_iter()
-        .map(|d| format!("users {} share one", d.ids))
-        .collect();
-    Err(format!(
-        "cannot add the unique index on user.email: {total} email address(es) are used by \
-         more than one user ({}{}). Nothing was changed. Give each user an address of their \
-         own (SELECT email, COUNT(*) FROM `user` GROUP BY email HAVING COUNT(*) > 1 lists \
-         them), then start again",
-        examples.join("; "),
-        if total > 5 { "; ..." } else { "" }
-    ))
+    .map_err(StartupError::InspectUsers)?;
+    Err(StartupError::DuplicateEmails {
+        total: u64::try_from(total).unwrap_or_default(),
+        shared_by: examples.into_iter().map(|d| d.ids).collect(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn an_unreachable_server_keeps_the_drivers_error_as_the_source() {
+        // Port 1: nothing listens, the connection is refused at once. No
+        // retry: the start-up timeout is 0.
+        let config = DatabaseConfig {
+            connect_timeout_ms: 5_000,
+            ..crate::db::config::for_tests("mysql://root:secret@127.0.0.1:1/users")
+        };
+        let error = prepare_database(&config)
+            .await
+            .expect_err("nothing listens");
+        let StartupError::Unreachable { url, secs: 0, .. } = &error else {
+            panic!("not unreachable: {error:?}")
+        };
+        assert!(!url.contains("secret"), "{url}");
+        let message = error.to_string();
+        assert!(message.starts_with("cannot reach MySQL at "), "{message}");
+        assert!(message.contains("ROCKET_DATABASES="), "{message}");
+        let attempt = error.source().expect("the last attempt");
+        assert!(
+            matches!(
+                attempt.downcast_ref::<ConnectAttempt>(),
+                Some(ConnectAttempt::Refused(_))
+            ),
+            "{attempt:?}"
+        );
+        let driver = attempt.source().expect("the driver's error");
+        assert!(driver.is::<diesel::ConnectionError>(), "{driver:?}");
+    }
 }

@@ -13,6 +13,7 @@ pub mod redact;
 pub mod replicas;
 pub mod schema;
 pub mod sessions;
+mod startup_error;
 pub mod tables;
 pub mod users;
 
@@ -24,6 +25,7 @@ use rocket::{Build, Orbit, Rocket};
 use config::DatabaseConfig;
 pub use migrate::{prepare_database, MIGRATIONS};
 pub use pool::{AcquireError, Db, DbConn, QueryCounter};
+pub use startup_error::{ConnectAttempt, StartupError};
 
 /// Prepares the database at ignite (create, migrate: on the primary only),
 /// manages a [`Db`], checks the replicas from liftoff (see [`replicas::health`]),
@@ -68,7 +70,7 @@ impl Fairing for DbFairing {
         match Db::new(&config) {
             Ok(db) => Ok(rocket.manage(db).manage(ReplicaWatch::default())),
             Err(e) => {
-                rocket::error!("could not build the MySQL pool: {e}");
+                rocket::error!("{e}");
                 Err(rocket)
             }
         }

@@ -16,7 +16,9 @@ use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
 
 use crate::db::config::DatabaseConfig;
+use crate::db::redact::redact_url;
 use crate::db::replicas::Replicas;
+use crate::db::startup_error::StartupError;
 
 /// A pool of connections to one server.
 pub(crate) type MysqlPool = Pool<AsyncMysqlConnection>;
@@ -134,7 +136,7 @@ fn build_pool(
     size: usize,
     config: &DatabaseConfig,
     queries: &QueryCounter,
-) -> Result<Pool<AsyncMysqlConnection>, String> {
+) -> Result<Pool<AsyncMysqlConnection>, StartupError> {
     let counter = queries.clone();
     let connect_timeout = config.connect_timeout();
     let mut manager_config = ManagerConfig::<AsyncMysqlConnection>::default();
@@ -164,13 +166,16 @@ fn build_pool(
     Pool::builder(manager)
         .max_size(size)
         .build()
-        .map_err(|e| e.to_string())
+        .map_err(|source| StartupError::Pool {
+            url: redact_url(url),
+            source,
+        })
 }
 
 impl Db {
     /// Builds the pool of the primary and one per replica, without connecting;
     /// connections open on first use.
-    pub fn new(config: &DatabaseConfig) -> Result<Self, String> {
+    pub fn new(config: &DatabaseConfig) -> Result<Self, StartupError> {
         let queries = QueryCounter::default();
         let pool = build_pool(&config.url, config.pool_size, config, &queries)?;
         let replicas = Replicas::new(config, |url| {

@@ -186,6 +186,15 @@ async fn an_adopted_table_with_duplicate_emails_is_left_whole_and_the_start_refu
     let error = rocket_cache::db::prepare_database(&database_config(&db))
         .await
         .expect_err("duplicates stop the migration");
+    assert!(
+        matches!(
+            &error,
+            rocket_cache::db::StartupError::DuplicateEmails { total: 2, shared_by }
+                if shared_by.len() == 2
+        ),
+        "{error:?}"
+    );
+    let error = error.to_string();
     assert!(error.contains("unique index on user.email"), "{error}");
     assert!(error.contains("2 email address(es)"), "{error}");
     assert!(error.contains("users 1, 2 share one"), "{error}");

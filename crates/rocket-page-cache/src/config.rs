@@ -1,8 +1,69 @@
 //! `[default.cache]`: every setting of the page cache, with its default.
 
+use std::ops::RangeInclusive;
 use std::time::Duration;
 
 use serde::Deserialize;
+
+/// A `[cache]` value that [`CacheConfig::validate`] refuses. Each variant names
+/// the key (`cache.url`, `cache.rules[2].grace`, ...) as the operator writes it,
+/// and the message says what the key takes.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A number outside the range that keeps it meaningful and bounded.
+    #[error(
+        "{key}: {}from {} to {}; got {value}",
+        if *.zero_is_off { "0 (off) or " } else { "" },
+        .range.start(),
+        .range.end()
+    )]
+    OutOfRange {
+        key: String,
+        value: u64,
+        range: RangeInclusive<u64>,
+        /// Whether 0, outside `range`, is taken too and turns the feature off.
+        zero_is_off: bool,
+    },
+    /// A URL that is not the kind the key takes; its password is masked in
+    /// `shown`. The source is the URL parser's error when it did not parse.
+    #[error("{key}: must be {expected}, got {shown:?}")]
+    Url {
+        key: String,
+        expected: &'static str,
+        shown: String,
+        #[source]
+        source: Option<url::ParseError>,
+    },
+    /// Any other value the key does not take; `reason` says what it takes.
+    #[error("{key}: {reason}")]
+    Invalid { key: String, reason: String },
+}
+
+impl ConfigError {
+    /// The key refused, as written in `[cache]`: `cache.url`, `cache.rules[0].ttl`.
+    pub fn key(&self) -> &str {
+        match self {
+            Self::OutOfRange { key, .. } | Self::Url { key, .. } | Self::Invalid { key, .. } => key,
+        }
+    }
+
+    fn invalid(key: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self::Invalid {
+            key: key.into(),
+            reason: reason.into(),
+        }
+    }
+
+    /// `raw` refused for `key`, which takes `expected`.
+    fn url(key: impl Into<String>, expected: &'static str, raw: &str) -> Self {
+        Self::Url {
+            key: key.into(),
+            expected,
+            shown: redact_url(raw),
+            source: url::Url::parse(raw).err(),
+        }
+    }
+}
 
 /// Where entries live.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -228,7 +289,7 @@ impl Default for CacheConfig {
 impl CacheConfig {
     /// Checks values that serde alone accepts but that make no sense; the error
     /// names the key.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), ConfigError> {
         let namespace_ok = !self.namespace.is_empty()
             && self.namespace.len() <= 64
             && self
@@ -236,9 +297,12 @@ impl CacheConfig {
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
         if !namespace_ok {
-            return Err(format!(
-                "cache.namespace: 1 to 64 of letters, digits, `-`, `_`, `.`; got {:?}",
-                self.namespace
+            return Err(ConfigError::invalid(
+                "cache.namespace",
+                format!(
+                    "1 to 64 of letters, digits, `-`, `_`, `.`; got {:?}",
+                    self.namespace
+                ),
             ));
         }
         // Braces are Redis Cluster's hash-tag marks: keep them out of the part of
@@ -248,28 +312,32 @@ impl CacheConfig {
             .bytes()
             .all(|b| b.is_ascii_graphic() && !b":{}".contains(&b))
         {
-            return Err("cache.generation: printable characters without `:`, `{`, `}`".to_owned());
+            return Err(ConfigError::invalid(
+                "cache.generation",
+                "printable characters without `:`, `{`, `}`",
+            ));
         }
         self.validate_cluster_nodes()?;
         self.validate_sentinel()?;
         if self.backend == BackendKind::Redis && !self.is_cluster() {
             match url::Url::parse(&self.url) {
                 Ok(url) if matches!(url.scheme(), "redis" | "rediss") => {}
-                _ => {
-                    return Err(format!(
-                        "cache.url: must be a redis:// URL, got {:?}",
-                        redact_url(&self.url)
-                    ))
-                }
+                _ => return Err(ConfigError::url("cache.url", "a redis:// URL", &self.url)),
             }
         }
         self.validate_ranges()?;
         if !(0.0..=10.0).contains(&self.early_refresh_beta) {
-            return Err("cache.early_refresh_beta: from 0 (off) to 10".to_owned());
+            return Err(ConfigError::invalid(
+                "cache.early_refresh_beta",
+                "from 0 (off) to 10",
+            ));
         }
         for (i, rule) in self.rules.iter().enumerate() {
             if !rule.path.starts_with('/') {
-                return Err(format!("cache.rules[{i}].path: must start with `/`"));
+                return Err(ConfigError::invalid(
+                    format!("cache.rules[{i}].path"),
+                    "must start with `/`",
+                ));
             }
             for (key, value, range) in [
                 ("ttl", rule.ttl, bounds::TTL),
@@ -292,15 +360,15 @@ impl CacheConfig {
     /// Every number within the range that keeps it meaningful and bounded: a
     /// lifetime that never ends, a memory bound that bounds nothing, or a
     /// budget of zero is refused, naming the key and its range.
-    fn validate_ranges(&self) -> Result<(), String> {
+    fn validate_ranges(&self) -> Result<(), ConfigError> {
         let byte_count = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
         if self.near_max_bytes != 0 && !bounds::NEAR_BYTES.contains(&self.near_max_bytes) {
-            return Err(format!(
-                "cache.near_max_bytes: 0 (off) or from {} to {}; got {}",
-                bounds::NEAR_BYTES.start(),
-                bounds::NEAR_BYTES.end(),
-                self.near_max_bytes
-            ));
+            return Err(ConfigError::OutOfRange {
+                key: "cache.near_max_bytes".to_owned(),
+                value: self.near_max_bytes,
+                range: bounds::NEAR_BYTES,
+                zero_is_off: true,
+            });
         }
         for (key, value, range) in [
             ("cache.default_ttl", self.default_ttl, bounds::TTL),
@@ -395,18 +463,22 @@ impl CacheConfig {
 
     /// Each of `cluster_nodes` must be a redis:// or rediss:// URL with a host, and
     /// they only make sense for the `redis` backend.
-    fn validate_cluster_nodes(&self) -> Result<(), String> {
+    fn validate_cluster_nodes(&self) -> Result<(), ConfigError> {
         if self.cluster_nodes.is_empty() {
             return Ok(());
         }
         if self.backend != BackendKind::Redis {
-            return Err("cache.cluster_nodes: only with backend = \"redis\"".to_owned());
+            return Err(ConfigError::invalid(
+                "cache.cluster_nodes",
+                "only with backend = \"redis\"",
+            ));
         }
         for (i, node) in self.cluster_nodes.iter().enumerate() {
             if !is_server_url(node) {
-                return Err(format!(
-                    "cache.cluster_nodes[{i}]: must be a redis:// or rediss:// URL with a host, got {:?}",
-                    redact_url(node)
+                return Err(ConfigError::url(
+                    format!("cache.cluster_nodes[{i}]"),
+                    SERVER_URL,
+                    node,
                 ));
             }
         }
@@ -415,43 +487,53 @@ impl CacheConfig {
 
     /// The sentinel table names a master and one to [`bounds::SENTINELS`]
     /// sentinels by URL, and goes with the `redis` backend on one master only.
-    fn validate_sentinel(&self) -> Result<(), String> {
+    fn validate_sentinel(&self) -> Result<(), ConfigError> {
         let Some(sentinel) = &self.sentinel else {
             return Ok(());
         };
         if self.backend != BackendKind::Redis {
-            return Err("cache.sentinel: only with backend = \"redis\"".to_owned());
+            return Err(ConfigError::invalid(
+                "cache.sentinel",
+                "only with backend = \"redis\"",
+            ));
         }
         if !self.cluster_nodes.is_empty() {
-            return Err(
-                "cache.sentinel: not with cache.cluster_nodes (a Redis Cluster fails over by \
-                 itself); set one or the other"
-                    .to_owned(),
-            );
+            return Err(ConfigError::invalid(
+                "cache.sentinel",
+                "not with cache.cluster_nodes (a Redis Cluster fails over by itself); set one \
+                 or the other",
+            ));
         }
         let name_ok = (1..=bounds::MASTER_NAME_LEN).contains(&sentinel.master.len())
             && sentinel.master.bytes().all(|b| b.is_ascii_graphic());
         if !name_ok {
-            return Err(format!(
-                "cache.sentinel.master: the name the sentinels monitor, 1 to {} printable \
-                 characters without spaces; got {:?}",
-                bounds::MASTER_NAME_LEN,
-                sentinel.master
+            return Err(ConfigError::invalid(
+                "cache.sentinel.master",
+                format!(
+                    "the name the sentinels monitor, 1 to {} printable characters without \
+                     spaces; got {:?}",
+                    bounds::MASTER_NAME_LEN,
+                    sentinel.master
+                ),
             ));
         }
         if !bounds::SENTINELS.contains(&sentinel.nodes.len()) {
-            return Err(format!(
-                "cache.sentinel.nodes: from {} to {} sentinel URLs; got {}",
-                bounds::SENTINELS.start(),
-                bounds::SENTINELS.end(),
-                sentinel.nodes.len()
+            return Err(ConfigError::invalid(
+                "cache.sentinel.nodes",
+                format!(
+                    "from {} to {} sentinel URLs; got {}",
+                    bounds::SENTINELS.start(),
+                    bounds::SENTINELS.end(),
+                    sentinel.nodes.len()
+                ),
             ));
         }
         for (i, node) in sentinel.nodes.iter().enumerate() {
             if !is_server_url(node) {
-                return Err(format!(
-                    "cache.sentinel.nodes[{i}]: must be a redis:// or rediss:// URL with a host, got {:?}",
-                    redact_url(node)
+                return Err(ConfigError::url(
+                    format!("cache.sentinel.nodes[{i}]"),
+                    SERVER_URL,
+                    node,
                 ));
             }
         }
@@ -509,6 +591,8 @@ fn secs_of(duration: Duration) -> u64 {
 mod bounds {
     use std::ops::RangeInclusive;
 
+    use super::ConfigError;
+
     const DAY: u64 = 86_400;
     const MIB: u64 = 1024 * 1024;
 
@@ -546,17 +630,21 @@ mod bounds {
     pub const WARM_SAMPLE: RangeInclusive<u64> = 1..=10_000;
 
     /// `Err` naming `key` and the range when `value` is outside it.
-    pub fn check(key: &str, value: u64, range: RangeInclusive<u64>) -> Result<(), String> {
+    pub fn check(key: &str, value: u64, range: RangeInclusive<u64>) -> Result<(), ConfigError> {
         if range.contains(&value) {
             return Ok(());
         }
-        Err(format!(
-            "{key}: from {} to {}; got {value}",
-            range.start(),
-            range.end()
-        ))
+        Err(ConfigError::OutOfRange {
+            key: key.to_owned(),
+            value,
+            range,
+            zero_is_off: false,
+        })
     }
 }
+
+/// What `cache.cluster_nodes` and `cache.sentinel.nodes` take ([`is_server_url`]).
+const SERVER_URL: &str = "a redis:// or rediss:// URL with a host";
 
 /// Whether `raw` is a `redis://` or `rediss://` URL with a host.
 fn is_server_url(raw: &str) -> bool {
@@ -611,7 +699,10 @@ mod tests {
                 warm,
                 ..CacheConfig::default()
             };
-            assert!(config.validate().unwrap_err().starts_with(key), "{key}");
+            assert!(
+                config.validate().unwrap_err().to_string().starts_with(key),
+                "{key}"
+            );
         }
     }
 
@@ -629,6 +720,7 @@ mod tests {
         assert!(config
             .validate()
             .unwrap_err()
+            .to_string()
             .starts_with("cache.namespace"));
     }
 
@@ -638,9 +730,28 @@ mod tests {
             url: "http://x".into(),
             ..CacheConfig::default()
         };
-        assert!(config.validate().unwrap_err().starts_with("cache.url"));
+        let error = config.validate().unwrap_err();
+        assert_eq!(error.key(), "cache.url");
+        assert_eq!(
+            error.to_string(),
+            "cache.url: must be a redis:// URL, got \"http://x/\""
+        );
+        // It parsed: there is no parser error to keep.
+        assert!(std::error::Error::source(&error).is_none());
         config.backend = BackendKind::Memory;
         config.validate().unwrap();
+    }
+
+    #[test]
+    fn a_url_that_does_not_parse_keeps_the_parsers_error_as_its_source() {
+        let config = CacheConfig {
+            cluster_nodes: vec!["redis://10.0.0.1:7000/".into(), "10.0.0.2:7000".into()],
+            ..CacheConfig::default()
+        };
+        let error = config.validate().unwrap_err();
+        assert_eq!(error.key(), "cache.cluster_nodes[1]");
+        let source = std::error::Error::source(&error).expect("the parser's error");
+        assert!(source.is::<url::ParseError>(), "{source:?}");
     }
 
     #[test]
@@ -652,6 +763,7 @@ mod tests {
         assert!(config
             .validate()
             .unwrap_err()
+            .to_string()
             .starts_with("cache.cluster_nodes[1]"));
         config.cluster_nodes[1] = "rediss://:secret@10.0.0.2:7000/".into();
         config.validate().unwrap();
@@ -660,6 +772,7 @@ mod tests {
         assert!(config
             .validate()
             .unwrap_err()
+            .to_string()
             .starts_with("cache.cluster_nodes"));
     }
 
@@ -716,7 +829,8 @@ mod tests {
             let mut spoiled = config.clone();
             spoil(&mut spoiled);
             let error = spoiled.validate().unwrap_err();
-            assert!(error.starts_with(expected), "{error}");
+            assert!(error.to_string().starts_with(expected), "{error}");
+            assert!(expected.starts_with(error.key()), "{error}");
         }
         config.sentinel = Some(sentinel);
         config.validate().unwrap();
@@ -771,7 +885,8 @@ mod tests {
         ];
         for (expected, config) in cases {
             let error = config.validate().unwrap_err();
-            assert!(error.starts_with(expected), "{error}");
+            assert!(error.to_string().starts_with(expected), "{error}");
+            assert!(matches!(error, ConfigError::OutOfRange { .. }), "{error:?}");
         }
         let near_off = CacheConfig {
             near_max_bytes: 0,
@@ -789,6 +904,7 @@ mod tests {
         assert!(config
             .validate()
             .unwrap_err()
+            .to_string()
             .starts_with("cache.generation"));
     }
 }

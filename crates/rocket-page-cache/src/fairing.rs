@@ -14,6 +14,7 @@ use rocket::route::{Handler, Outcome as RouteOutcome};
 use rocket::{Build, Data, Orbit, Request, Response, Rocket, Route};
 
 use super::after_render::finish_render;
+use super::build_error::BuildError;
 use super::cache_status::Served;
 use super::clock::Clock;
 use super::config::CacheConfig;
@@ -216,12 +217,14 @@ async fn report_memory_limits(cache: &Cache) -> bool {
 }
 
 /// `[cache]` from the figment; all defaults when the table is absent.
-fn read_config(rocket: &Rocket<Build>) -> Result<CacheConfig, String> {
+fn read_config(rocket: &Rocket<Build>) -> Result<CacheConfig, BuildError> {
     let figment = rocket.figment();
     if figment.find_value("cache").is_err() {
         return Ok(CacheConfig::default());
     }
-    figment.extract_inner("cache").map_err(|e| e.to_string())
+    figment
+        .extract_inner("cache")
+        .map_err(|e| BuildError::Read(Box::new(e)))
 }
 
 #[rocket::async_trait]

@@ -45,6 +45,9 @@
 //!   generation (an instance renders them once before it reports ready).
 //! - `clock`: the time every freshness decision reads ([`Clock`]; a
 //!   [`ManualClock`] for tests).
+//! - [`BuildError`]: why the cache could not be built at ignite, naming the
+//!   key to fix ([`config::ConfigError`] for a refused value) and keeping the
+//!   cause (the Redis client's, the URL parser's, figment's) as its source.
 //! - `store`: Redis (one server, the master Redis Sentinel names, or a
 //!   cluster), memory and none backends, behind one trait; values are opaque
 //!   bytes to them.
@@ -54,6 +57,7 @@
 mod after_render;
 mod breaker;
 mod budget;
+mod build_error;
 mod cache_status;
 mod clock;
 mod coding_jobs;
@@ -87,6 +91,7 @@ mod store;
 pub mod tally;
 mod warm;
 
+pub use build_error::BuildError;
 pub use config::CacheConfig;
 pub use fairing::{request_outcome, PageCache, RequestOutcome};
 pub use handle::{Cache, CacheUnavailable};

@@ -23,6 +23,7 @@ use serde::Serialize;
 
 use super::config::DatabaseConfig;
 use super::pool::{AcquireError, DbConn, MysqlPool};
+use super::startup_error::StartupError;
 
 pub use gtid::{BadGtid, GtidPosition};
 pub use sql::{primary_position, wait_for_position};
@@ -182,8 +183,8 @@ impl Replicas {
     /// A pool per replica from `build`; nothing is dialled yet.
     pub(crate) fn new(
         config: &DatabaseConfig,
-        build: impl Fn(&str) -> Result<MysqlPool, String>,
-    ) -> Result<Self, String> {
+        build: impl Fn(&str) -> Result<MysqlPool, StartupError>,
+    ) -> Result<Self, StartupError> {
         let list = config
             .replicas
             .iter()
@@ -197,7 +198,7 @@ impl Replicas {
                     behind_purges: AtomicU64::new(0),
                 })
             })
-            .collect::<Result<_, String>>()?;
+            .collect::<Result<_, StartupError>>()?;
         Ok(Self {
             list,
             next: AtomicUsize::new(0),

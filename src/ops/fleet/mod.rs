@@ -27,7 +27,7 @@ use std::time::Duration;
 use rocket::fairing::{self, Fairing, Info, Kind};
 use rocket::{Build, Orbit, Rocket};
 use rocket_page_cache::config::BackendKind;
-use rocket_page_cache::Cache;
+use rocket_page_cache::{Cache, StoreError};
 
 pub use window::{FleetWindow, Minute};
 
@@ -36,7 +36,40 @@ const FLUSH_EVERY: Duration = Duration::from_secs(1);
 
 /// The figures of the fleet, always managed: without a shared store it only
 /// says why there are none.
-pub struct FleetFigures(Result<Arc<Shared>, String>);
+pub struct FleetFigures(Result<Arc<Shared>, Unshared>);
+
+/// Why there are no fleet figures, or why a read or a flush of them failed.
+#[derive(Debug, thiserror::Error)]
+pub enum FleetError {
+    /// The page cache fairing is not attached.
+    #[error("the page cache is not attached")]
+    NoCache,
+    /// The backend keeps its entries in this process (memory) or nowhere.
+    #[error(
+        "the {0:?} backend is not shared by the instances; cluster figures need the redis \
+         backend"
+    )]
+    NotShared(BackendKind),
+    /// The store did not answer, or not within the budget.
+    #[error("the cache store failed: {0}")]
+    Store(#[source] StoreError),
+}
+
+/// Why [`FleetFigures`] has no shared store.
+#[derive(Debug, Clone, Copy)]
+enum Unshared {
+    NoCache,
+    Backend(BackendKind),
+}
+
+impl From<Unshared> for FleetError {
+    fn from(unshared: Unshared) -> Self {
+        match unshared {
+            Unshared::NoCache => Self::NoCache,
+            Unshared::Backend(kind) => Self::NotShared(kind),
+        }
+    }
+}
 
 /// What the flush task and the admin page share.
 struct Shared {
@@ -52,11 +85,7 @@ impl FleetFigures {
     fn new(cache: &Cache) -> Self {
         let config = cache.config();
         if config.backend != BackendKind::Redis {
-            return Self::none(format!(
-                "the {:?} backend is not shared by the instances; cluster figures need \
-                 the redis backend",
-                config.backend
-            ));
+            return Self(Err(Unshared::Backend(config.backend)));
         }
         Self(Ok(Arc::new(Shared {
             cache: cache.clone(),
@@ -65,22 +94,21 @@ impl FleetFigures {
         })))
     }
 
-    fn none(reason: String) -> Self {
-        Self(Err(reason))
-    }
-
     /// The last hour of the whole fleet, read from Redis within the budget; `Err`
     /// says why there is none.
-    pub async fn last_hour(&self) -> Result<FleetWindow, String> {
-        let shared = self.0.as_ref().map_err(Clone::clone)?;
+    pub async fn last_hour(&self) -> Result<FleetWindow, FleetError> {
+        let shared = self
+            .0
+            .as_ref()
+            .map_err(|unshared| FleetError::from(*unshared))?;
         window::read(&shared.cache, window::now_secs())
             .await
-            .map_err(|e| format!("the cache store failed: {e}"))
+            .map_err(FleetError::Store)
     }
 
     /// Adds this instance's counts since the last flush now (the task does it
     /// every second).
-    pub async fn flush(&self) -> Result<(), String> {
+    pub async fn flush(&self) -> Result<(), FleetError> {
         match &self.0 {
             Ok(shared) => shared.flush().await,
             Err(_) => Ok(()),
@@ -89,14 +117,14 @@ impl FleetFigures {
 }
 
 impl Shared {
-    async fn flush(&self) -> Result<(), String> {
+    async fn flush(&self) -> Result<(), FleetError> {
         let mut flushed = self.flushed.lock().await;
         let now = flush::Totals::of(&self.cache);
         let new_counts = now.since(&flushed);
         self.cache
             .fleet_add(&self.instance, &new_counts.pairs(), window::now_secs())
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(FleetError::Store)?;
         // Only what reached Redis counts as added: a failed flush is retried
         // with the next one's counts. (A flush that timed out after Redis had
         // applied it is added again: rare, and it can only over-count.)
@@ -119,8 +147,7 @@ impl Fairing for FleetFiguresFairing {
 
     async fn on_ignite(&self, rocket: Rocket<Build>) -> fairing::Result {
         let Some(cache) = rocket.state::<Cache>().cloned() else {
-            let none = FleetFigures::none("the page cache is not attached".to_owned());
-            return Ok(rocket.manage(none));
+            return Ok(rocket.manage(FleetFigures(Err(Unshared::NoCache))));
         };
         Ok(rocket.manage(FleetFigures::new(&cache)))
     }

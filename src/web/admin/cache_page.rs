@@ -137,7 +137,7 @@ async fn status(
     };
     let (cluster, cluster_error) = match fleet.last_hour().await {
         Ok(window) => (Some(window), None),
-        Err(e) => (None, Some(e)),
+        Err(e) => (None, Some(e.to_string())),
     };
     let stats = cache.stats_snapshot();
     CacheStatus {

@@ -4,15 +4,15 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use argon2::Argon2;
 
 /// The PHC string of `password` with argon2id's recommended parameters
-/// (m = 19 MiB, t = 2, p = 1) and a random salt.
-pub fn hash_password(password: &str) -> Result<String, String> {
+/// (m = 19 MiB, t = 2, p = 1) and a random salt; `Err` is argon2's, as it
+/// reported it.
+pub fn hash_password(password: &str) -> Result<String, argon2::password_hash::Error> {
     let mut salt = [0_u8; 16];
     rand::RngCore::fill_bytes(&mut rand::rng(), &mut salt);
-    let salt = SaltString::encode_b64(&salt).map_err(|e| e.to_string())?;
+    let salt = SaltString::encode_b64(&salt)?;
     Argon2::default()
         .hash_password(password.as_bytes(), &salt)
         .map(|hash| hash.to_string())
-        .map_err(|e| e.to_string())
 }
 
 /// Whether `password` matches the PHC string `hash` (whose own parameters are

@@ -13,6 +13,7 @@ use serde::Serialize;
 
 use super::breaker::{Breaker, Breakers};
 use super::budget::WindowBudget;
+use super::build_error::BuildError;
 use super::clock::Clock;
 use super::coding_jobs::CodingJobs;
 use super::config::{BackendKind, CacheConfig};
@@ -153,7 +154,7 @@ impl Cache {
         config: CacheConfig,
         routes: Vec<RoutePolicy>,
         clock: Clock,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, BuildError> {
         config.validate()?;
         let namespace_prefix = format!("{}:", config.namespace);
         let (store, breakers) = store::build(&config, &namespace_prefix)?;

@@ -133,7 +133,8 @@ impl Watched {
         }
         if let Some(sentinel) = &settings.sentinel {
             return Sentinels::new(sentinel, &settings.url, ProtocolVersion::RESP3)
-                .map(|sentinels| Self::Master(Box::new(sentinels)));
+                .map(|sentinels| Self::Master(Box::new(sentinels)))
+                .map_err(|e| e.to_string());
         }
         resp3_client(&settings.url)
             .map(Self::One)

@@ -8,6 +8,7 @@ use super::none::NoStore;
 use super::redis::RedisStore;
 use super::Store;
 use crate::breaker::Breakers;
+use crate::build_error::BuildError;
 use crate::config::{BackendKind, CacheConfig};
 
 /// The store for `config`, its keys under `namespace_prefix`; nothing is
@@ -15,20 +16,17 @@ use crate::config::{BackendKind, CacheConfig};
 pub fn build(
     config: &CacheConfig,
     namespace_prefix: &str,
-) -> Result<(Arc<dyn Store>, Breakers), String> {
+) -> Result<(Arc<dyn Store>, Breakers), BuildError> {
     let namespace_prefix = namespace_prefix.to_owned();
     // A cluster's masters fail apart: its single-key operations get a breaker
     // per range of slots (see `breaker`).
     let built: (Arc<dyn Store>, Breakers) = match config.backend {
         BackendKind::Redis if config.is_cluster() => (
-            Arc::new(
-                ClusterStore::new(
-                    &config.cluster_nodes,
-                    config.op_timeout,
-                    namespace_prefix.clone(),
-                )
-                .map_err(|e| format!("cache.cluster_nodes: {e}"))?,
-            ),
+            Arc::new(ClusterStore::new(
+                &config.cluster_nodes,
+                config.op_timeout,
+                namespace_prefix.clone(),
+            )?),
             Breakers::per_slot_range(),
         ),
         BackendKind::Redis => {
@@ -38,10 +36,8 @@ pub fn build(
                     &config.url,
                     config.op_timeout,
                     namespace_prefix.clone(),
-                )
-                .map_err(|e| format!("cache.sentinel: {e}"))?,
-                None => RedisStore::new(&config.url, config.op_timeout, namespace_prefix.clone())
-                    .map_err(|e| format!("cache.url: {e}"))?,
+                )?,
+                None => RedisStore::new(&config.url, config.op_timeout, namespace_prefix.clone())?,
             };
             (Arc::new(store), Breakers::single())
         }

@@ -52,6 +52,7 @@ use super::{
     CountBatch, IndexMember, MemoryLimit, StalePatch, Store, StoreError, TagStamp, Tallied,
     TallyMember, Usage,
 };
+use crate::build_error::BuildError;
 
 /// Files a key into a tag's set, unless the tag was purged after the render
 /// began (its mark is above the render's `since`) or the render began too long
@@ -147,7 +148,13 @@ pub struct ClusterStore {
 impl ClusterStore {
     /// Checks the seed nodes' URLs; dials nothing. `tag_prefix` starts the names
     /// of tag sets and purge marks, as for one server.
-    pub fn new(nodes: &[String], op_timeout: Duration, tag_prefix: String) -> Result<Self, String> {
+    /// A seed URL the Redis client cannot use is a [`BuildError`] naming
+    /// `cache.cluster_nodes`.
+    pub fn new(
+        nodes: &[String],
+        op_timeout: Duration,
+        tag_prefix: String,
+    ) -> Result<Self, BuildError> {
         let client = ClusterClient::builder(nodes.iter().map(String::as_str))
             .connection_timeout(op_timeout.max(Duration::from_millis(200)))
             .response_timeout(op_timeout)
@@ -157,7 +164,7 @@ impl ClusterStore {
             .min_retry_wait(10)
             .max_retry_wait(200)
             .build()
-            .map_err(|e| e.to_string())?;
+            .map_err(BuildError::redis("cache.cluster_nodes"))?;
         Ok(Self {
             client,
             conn: Mutex::new(None),

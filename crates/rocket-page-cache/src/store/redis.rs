@@ -22,6 +22,7 @@ use super::{
     CountBatch, IndexMember, MemoryLimit, StalePatch, Store, StoreError, TagStamp, Tallied,
     TallyMember, Usage,
 };
+use crate::build_error::BuildError;
 use crate::config::SentinelConfig;
 
 /// Stores an entry and files it under its tags, unless a tag was purged after
@@ -191,8 +192,9 @@ impl RedisStore {
     /// Builds the connections lazily: nothing is dialled here, so a Redis that is
     /// down at start does not stop the app; the first commands connect.
     /// `tag_prefix` starts the names of tag sets and purge marks.
-    pub fn new(url: &str, op_timeout: Duration, tag_prefix: String) -> Result<Self, String> {
-        let client = redis::Client::open(url).map_err(|e| e.to_string())?;
+    /// A URL the Redis client cannot use is a [`BuildError`] naming `cache.url`.
+    pub fn new(url: &str, op_timeout: Duration, tag_prefix: String) -> Result<Self, BuildError> {
+        let client = redis::Client::open(url).map_err(BuildError::redis("cache.url"))?;
         let node = url::Url::parse(url).map_or_else(
             |_| "redis".to_owned(),
             |u| {
@@ -206,7 +208,7 @@ impl RedisStore {
             .set_number_of_retries(1)
             .set_max_delay(Duration::from_secs(1));
         let hot = ConnectionManager::new_lazy_with_config(client, manager_config)
-            .map_err(|e| e.to_string())?;
+            .map_err(BuildError::redis("cache.url"))?;
         let mut pool_config = deadpool_redis::Config::from_url(url);
         pool_config.pool = Some(deadpool_redis::PoolConfig {
             max_size: 4,
@@ -219,7 +221,10 @@ impl RedisStore {
         });
         let walks = pool_config
             .create_pool(Some(deadpool_redis::Runtime::Tokio1))
-            .map_err(|e| e.to_string())?;
+            .map_err(|source| BuildError::Pool {
+                key: "cache.url".to_owned(),
+                source,
+            })?;
         Ok(Self::with_source(
             Source::Url { hot, walks, node },
             tag_prefix,
@@ -233,7 +238,7 @@ impl RedisStore {
         url: &str,
         op_timeout: Duration,
         tag_prefix: String,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, BuildError> {
         let source = MasterSource::new(sentinel, url, op_timeout)?;
         Ok(Self::with_source(Source::Sentinel(source), tag_prefix))
     }

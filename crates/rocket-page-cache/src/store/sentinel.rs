@@ -40,7 +40,8 @@ use redis::{
 use tokio::sync::{watch, Mutex};
 
 use super::StoreError;
-use crate::config::{redact_url, SentinelConfig};
+use crate::build_error::BuildError;
+use crate::config::SentinelConfig;
 
 /// Longest one lookup may take: sentinels asked, the master dialled and its
 /// role checked.
@@ -72,11 +73,12 @@ impl Sentinels {
         config: &SentinelConfig,
         url: &str,
         protocol: ProtocolVersion,
-    ) -> Result<Self, String> {
-        let sentinel = Sentinel::build(config.nodes.clone()).map_err(|e| e.to_string())?;
+    ) -> Result<Self, BuildError> {
+        let sentinel = Sentinel::build(config.nodes.clone())
+            .map_err(BuildError::redis("cache.sentinel.nodes"))?;
         let info = url
             .into_connection_info()
-            .map_err(|e| format!("{}: {e}", redact_url(url)))?;
+            .map_err(BuildError::redis("cache.url"))?;
         let tls = match info.addr() {
             ConnectionAddr::TcpTls { insecure, .. } => Some(if *insecure {
                 TlsMode::Insecure
@@ -93,7 +95,11 @@ impl Sentinels {
         let asked = config
             .nodes
             .iter()
-            .map(|node| redis::Client::open(node.as_str()).map_err(|e| e.to_string()))
+            .enumerate()
+            .map(|(i, node)| {
+                redis::Client::open(node.as_str())
+                    .map_err(BuildError::redis(format!("cache.sentinel.nodes[{i}]")))
+            })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Self {
             sentinel: Mutex::new(sentinel),
@@ -202,7 +208,11 @@ enum Known {
 impl MasterSource {
     /// Checks the sentinels' URLs and `url`; dials nothing, so sentinels that
     /// are down at start only mean pages are served uncached until they are up.
-    pub fn new(config: &SentinelConfig, url: &str, op_timeout: Duration) -> Result<Self, String> {
+    pub fn new(
+        config: &SentinelConfig,
+        url: &str,
+        op_timeout: Duration,
+    ) -> Result<Self, BuildError> {
         let hot = AsyncConnectionConfig::new()
             .set_connection_timeout(Some(op_timeout.max(Duration::from_millis(200))))
             .set_response_timeout(Some(op_timeout));
