@@ -9,9 +9,9 @@ use std::io::Read;
 use std::time::Duration;
 
 use serde_json::json;
+use test_support::eventually;
 
 use crate::support::app::{Reply, TestApp};
-use crate::support::eventually;
 use crate::support::shared::Shared;
 
 const PAGE: &str = "/html/page";
@@ -52,8 +52,8 @@ async fn stored_in_every_coding(path: &str, extra: serde_json::Value) -> (TestAp
 /// Asks for `path` in `coding` until a hit comes in it.
 async fn until_served_in(app: &TestApp, path: &str, coding: &str) -> Reply {
     eventually(
-        &format!("{path} in {coding}"),
         Duration::from_secs(5),
+        &format!("{path} in {coding}"),
         || async {
             let reply = app.get_with(path, &accept(coding)).await;
             (reply.header("Content-Encoding") == Some(coding)).then_some(reply)
@@ -466,7 +466,7 @@ async fn a_coding_is_never_written_over_a_newer_version_of_the_page(shared: Shar
         assert_eq!(new.x_cache(), "MISS", "{new:?}");
         assert_ne!(new.bytes, old.bytes, "each render differs");
 
-        let (added, refused) = eventually("the job ends", Duration::from_secs(30), || async {
+        let (added, refused) = eventually(Duration::from_secs(30), "the job ends", || async {
             let now = codings(&other);
             (now != (added_before, refused_before)).then_some(now)
         })

@@ -10,9 +10,10 @@ use rocket::http::{Cookie, Header, Method};
 use rocket::local::asynchronous::{Client, LocalResponse};
 use rocket_cache::db::{Db, QueryCounter};
 use rocket_page_cache::Cache;
+use test_support::redis_url;
 
 use super::db::TestDb;
-use super::redis::{redis_url, TestNamespace};
+use super::redis::TestNamespace;
 use super::replies::Reply;
 use super::routes;
 

@@ -8,9 +8,10 @@ use rocket::http::{Cookie, Header, Method};
 use rocket::local::asynchronous::{Client, LocalResponse};
 use rocket_page_cache::{Cache, PageCache};
 use serde_json::{json, Value};
+use test_support::redis_url;
 
 use super::routes::{self, Backend};
-use super::{redis_url, Namespace};
+use super::Namespace;
 
 /// The cookie the test app declares private through the builder.
 pub const SESSION_COOKIE: &str = "sid";

@@ -7,10 +7,9 @@
 use std::sync::Arc;
 
 use serde_json::{json, Value};
+use test_support::{OwnCluster, OwnSentinel};
 
 use super::app::TestApp;
-use super::own_cluster::OwnCluster;
-use super::own_sentinel::OwnSentinel;
 use super::routes::Backend;
 use super::Namespace;
 
