@@ -8,6 +8,7 @@
 use std::io::Read;
 use std::time::Duration;
 
+use rocket_page_cache::ManualClock;
 use serde_json::json;
 use test_support::eventually;
 
@@ -349,11 +350,12 @@ async fn a_stale_copy_standing_in_for_a_failed_render_is_served_compressed() {
     let rules = json!({ "rules": [{
         "path": "/html/flaky", "ttl": 1, "grace": 0, "stale_if_error": 600
     }] });
-    let app = TestApp::spawn(rules).await;
+    let clock = ManualClock::starting_now();
+    let app = TestApp::spawn_with_clock(rules, &clock).await;
     let miss = app.get_with("/html/flaky", &accept("gzip")).await;
     assert_eq!(miss.x_cache(), "MISS", "{miss:?}");
     let miss_bytes = decode(Some("gzip"), &miss.bytes);
-    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    clock.advance(Duration::from_millis(1_100));
     app.backend.set_failing(true);
     let reply = app.get_with("/html/flaky", &accept("gzip")).await;
     assert_eq!((reply.status, reply.x_cache()), (200, "STALE"), "{reply:?}");

@@ -7,6 +7,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use rocket_page_cache::ManualClock;
 use serde_json::json;
 use test_support::{eventually, OwnRedis};
 
@@ -182,10 +183,11 @@ async fn a_page_replaced_in_redis_by_another_instance_is_dropped_from_memory() {
 
 #[tokio::test]
 async fn a_page_lives_near_no_longer_than_it_is_fresh_in_redis() {
-    let app = TestApp::spawn(json!({ "default_ttl": 1 })).await;
+    let clock = ManualClock::starting_now();
+    let app = TestApp::spawn_with_clock(json!({ "default_ttl": 1 }), &clock).await;
     app.get("/plain/short").await;
     warm_near(&app, "/plain/short").await;
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    clock.advance(Duration::from_millis(1100));
     let reply = app.get("/plain/short").await;
     assert!(
         reply.cache_status().contains("fwd=stale"),

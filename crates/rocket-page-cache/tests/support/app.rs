@@ -6,7 +6,7 @@ use std::sync::Arc;
 use rocket::http::uri::Host;
 use rocket::http::{Cookie, Header, Method};
 use rocket::local::asynchronous::{Client, LocalResponse};
-use rocket_page_cache::{Cache, PageCache};
+use rocket_page_cache::{Cache, ManualClock, PageCache};
 use serde_json::{json, Value};
 use test_support::redis_url;
 
@@ -66,11 +66,29 @@ impl TestApp {
         Self::start(&self.namespace, &self.backend, extra).await
     }
 
+    /// As [`spawn`](Self::spawn), the engine reading the time from `clock`: a
+    /// test moves through a page's lifetime by moving the clock, not by
+    /// sleeping (the store's own expiry still follows real time).
+    pub async fn spawn_with_clock(extra: Value, clock: &ManualClock) -> Self {
+        Self::start_with_clock(&Namespace::new(), &Arc::default(), extra, Some(clock)).await
+    }
+
     /// An instance on the namespace's store: the shared test Redis, or the
     /// cluster or Sentinel deployment the namespace lives on.
     pub async fn start(namespace: &Arc<Namespace>, backend: &Arc<Backend>, extra: Value) -> Self {
+        Self::start_with_clock(namespace, backend, extra, None).await
+    }
+
+    /// As [`start`](Self::start), on `clock` when one is given (see
+    /// [`spawn_with_clock`](Self::spawn_with_clock)).
+    pub async fn start_with_clock(
+        namespace: &Arc<Namespace>,
+        backend: &Arc<Backend>,
+        extra: Value,
+        clock: Option<&ManualClock>,
+    ) -> Self {
         let extra = super::shared::with_store(namespace, extra);
-        Self::start_on(redis_url(), namespace, backend, extra).await
+        Self::launch(redis_url(), namespace, backend, extra, clock).await
     }
 
     /// An instance on the Redis at `url`.
@@ -80,8 +98,22 @@ impl TestApp {
         backend: &Arc<Backend>,
         extra: Value,
     ) -> Self {
+        Self::launch(url, namespace, backend, extra, None).await
+    }
+
+    async fn launch(
+        url: &str,
+        namespace: &Arc<Namespace>,
+        backend: &Arc<Backend>,
+        extra: Value,
+        clock: Option<&ManualClock>,
+    ) -> Self {
+        let mut cache = PageCache::new(routes::policies()).private_cookie(SESSION_COOKIE);
+        if let Some(clock) = clock {
+            cache = cache.with_clock(clock.clone());
+        }
         let rocket = rocket::custom(figment(cache_table(namespace, url, &extra)))
-            .attach(PageCache::new(routes::policies()).private_cookie(SESSION_COOKIE))
+            .attach(cache)
             .manage(Arc::clone(backend))
             .mount("/", routes::all());
         let client = Client::untracked(rocket)
