@@ -9,11 +9,14 @@
 //!   Redis Cluster ([`OwnCluster`]) and a Sentinel deployment ([`OwnSentinel`]),
 //!   each with a watchdog that cleans up after a test process that is gone
 //!   ([`own_servers`]);
+//! - a request to an app under Rocket's local client as a browser sends it
+//!   ([`browser_request`]);
 //! - one poll helper ([`eventually`]), random names ([`random_name`]) and free
 //!   ports ([`free_port`]).
 //!
 //! A dev-dependency only: nothing here is built into the app or the engine.
 
+pub mod browser_request;
 pub mod own_cluster;
 pub mod own_redis;
 pub mod own_sentinel;
@@ -25,6 +28,7 @@ use std::future::Future;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+pub use browser_request::{browser_request, SEALED_COOKIE};
 pub use own_cluster::OwnCluster;
 pub use own_redis::OwnRedis;
 pub use own_sentinel::OwnSentinel;

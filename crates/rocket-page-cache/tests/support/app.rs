@@ -3,12 +3,11 @@
 
 use std::sync::Arc;
 
-use rocket::http::uri::Host;
-use rocket::http::{Cookie, Header, Method};
+use rocket::http::Method;
 use rocket::local::asynchronous::{Client, LocalResponse};
 use rocket_page_cache::{Cache, ManualClock, PageCache};
 use serde_json::{json, Value};
-use test_support::redis_url;
+use test_support::{browser_request, redis_url};
 
 use super::routes::{self, Backend};
 use super::Namespace;
@@ -150,43 +149,20 @@ impl TestApp {
     }
 }
 
-/// Not sent as a header: `name=value` goes to the client's jar encrypted with the
-/// app's key, as a cookie the app itself set with `add_private`.
-pub const SEALED_COOKIE: &str = "Sealed-Cookie";
-
-/// GET from `localhost:8000` with extra headers, as a browser sends it; a `Host`
-/// among them replaces `localhost:8000`, a `Cookie` goes to the client's jar (a
-/// [`SEALED_COOKIE`] too, encrypted).
+/// GET from `localhost:8000` with extra headers, as a browser sends it (see
+/// [`browser_request`]).
 pub async fn get(client: &Client, uri: &str, headers: &[(&str, &str)]) -> Reply {
     request(client, Method::Get, uri, headers).await
 }
 
 /// A request of any method, with headers as [`get`] sends them.
 async fn request(client: &Client, method: Method, uri: &str, headers: &[(&str, &str)]) -> Reply {
-    let mut request = client.req(method, uri.to_owned());
-    let host = headers
-        .iter()
-        .find(|(name, _)| name.eq_ignore_ascii_case("host"))
-        .map_or("localhost:8000", |(_, value)| *value);
-    // The local client does not derive the host from the header: set both.
-    if let Ok(parsed) = Host::parse_owned(host.to_owned()) {
-        request.inner_mut().set_host(parsed);
-    }
-    request.add_header(Header::new("Host", host.to_owned()));
-    for (name, value) in headers {
-        if name.eq_ignore_ascii_case("cookie") {
-            if let Some((name, value)) = value.split_once('=') {
-                request = request.cookie(Cookie::new(name.to_owned(), value.to_owned()));
-            }
-        } else if name.eq_ignore_ascii_case(SEALED_COOKIE) {
-            if let Some((name, value)) = value.split_once('=') {
-                request = request.private_cookie(Cookie::new(name.to_owned(), value.to_owned()));
-            }
-        } else if !name.eq_ignore_ascii_case("host") {
-            request.add_header(Header::new((*name).to_owned(), (*value).to_owned()));
-        }
-    }
-    Reply::read(request.dispatch().await).await
+    Reply::read(
+        browser_request(client, method, uri, headers)
+            .dispatch()
+            .await,
+    )
+    .await
 }
 
 /// A response read whole, so that concurrent requests can be compared.
