@@ -5,8 +5,9 @@
 use std::time::{Duration, Instant};
 
 use rocket_page_cache::index_sweep::IndexSweeper;
+use test_support::eventually;
 
-use crate::support::{eventually, redis_conn, AppBuilder, TestApp};
+use crate::support::{redis_conn, AppBuilder, TestApp};
 
 /// Keys and bytes (`MEMORY USAGE`) under the app's namespace.
 fn namespace_usage(app: &TestApp) -> (usize, u64) {

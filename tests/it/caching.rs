@@ -6,11 +6,11 @@ use std::time::{Duration, Instant};
 
 use rocket::http::Method;
 use serde_json::json;
+use test_support::{eventually, free_port, redis_addr};
 
 use crate::support::admin::API_TOKEN;
 use crate::support::proxy::{garbage_listener, silent_listener, FaultProxy, Mode};
-use crate::support::redis::redis_addr;
-use crate::support::{closed_port, eventually, header, redis_conn, AppBuilder, Reply, TestApp};
+use crate::support::{header, redis_conn, AppBuilder, Reply, TestApp};
 
 async fn test_app() -> TestApp {
     AppBuilder::new().with_test_routes().start().await
@@ -547,7 +547,7 @@ async fn assert_served_around_a_broken_redis(redis_url: String, uri: &str) {
 
 #[rocket::async_test]
 async fn redis_at_a_closed_port_means_bypass_from_mysql_within_budget() {
-    assert_served_around_a_broken_redis(format!("redis://127.0.0.1:{}/", closed_port()), "/").await;
+    assert_served_around_a_broken_redis(format!("redis://127.0.0.1:{}/", free_port()), "/").await;
 }
 
 #[rocket::async_test]

@@ -6,11 +6,10 @@ use std::time::{Duration, Instant};
 use futures::future::{join_all, select_all};
 use rocket::local::asynchronous::LocalResponse;
 use serde_json::json;
+use test_support::{eventually, mysql_addr, redis_addr};
 
-use crate::support::db::mysql_addr;
 use crate::support::proxy::{FaultProxy, Mode};
-use crate::support::redis::redis_addr;
-use crate::support::{eventually, AppBuilder, Reply, TestApp};
+use crate::support::{AppBuilder, Reply, TestApp};
 
 /// One answer of a burst.
 struct Answer {
@@ -373,7 +372,7 @@ async fn with_redis_down_a_burst_renders_once_per_instance() {
     let apps = cluster(|b| {
         b.with(
             "cache.url",
-            format!("redis://127.0.0.1:{}/", crate::support::closed_port()),
+            format!("redis://127.0.0.1:{}/", test_support::free_port()),
         )
         .with("cache.lock_timeout_ms", 6_000)
     })

@@ -6,10 +6,10 @@ use std::time::Duration;
 use rocket::http::Method;
 
 use rocket_cache::ops::fleet::FleetFigures;
+use test_support::{eventually, free_port, OwnCluster};
 
-use crate::support::own_cluster::OwnCluster;
 use crate::support::redis::redis_conn;
-use crate::support::{closed_port, eventually, AppBuilder, TestApp};
+use crate::support::{AppBuilder, TestApp};
 
 /// Longer than a few flushes (one a second) on a loaded machine.
 const FLUSHED_WITHIN: Duration = Duration::from_secs(15);
@@ -80,7 +80,7 @@ async fn cluster_figures_add_up_every_instance() {
 #[rocket::async_test]
 async fn on_a_redis_cluster_the_figures_go_through_the_cluster_not_cache_url() {
     let nodes = OwnCluster::shared().urls();
-    let dead_url = format!("redis://127.0.0.1:{}/", closed_port());
+    let dead_url = format!("redis://127.0.0.1:{}/", free_port());
     let on_cluster = |builder: AppBuilder| {
         builder
             .with_admin()

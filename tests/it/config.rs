@@ -4,10 +4,11 @@
 use std::time::Duration;
 
 use serde_json::json;
+use test_support::free_port;
 
 use crate::support::admin::API_TOKEN;
 use crate::support::process::{server_command, Process, TempConfig};
-use crate::support::{closed_port, AppBuilder, TestDb, TestNamespace};
+use crate::support::{AppBuilder, TestDb, TestNamespace};
 
 /// The admin's view of the cache on a running server (the public probe says only
 /// up or down): store, namespace and database.
@@ -27,7 +28,7 @@ async fn admin_cache_status(port: u16) -> serde_json::Value {
 async fn environment_overrides_reach_the_app_on_top_of_rocket_toml() {
     let db = TestDb::new();
     let namespace = TestNamespace::new();
-    let port = closed_port();
+    let port = free_port();
     assert!(!db.exists());
 
     let mut server = Process::spawn(server_command(&[
@@ -76,7 +77,7 @@ async fn a_partial_table_override_keeps_the_keys_it_does_not_name() {
     // A Rocket.toml of its own whose values differ from the code's defaults, so
     // that a key lost to the override would show.
     let db = TestDb::new();
-    let port = closed_port();
+    let port = free_port();
     let config = TempConfig::new(&format!(
         "[default]\naddress = \"127.0.0.1\"\nport = 1\ntemplate_dir = \"{}\"\n\
          [default.databases.main]\nurl = \"{}\"\npool_size = 3\n\
@@ -133,7 +134,7 @@ async fn assert_refused(key: &str, value: impl serde::Serialize) {
         table = &mut table[part];
     }
     *table = value;
-    let mut env: Vec<(&str, String)> = vec![("ROCKET_PORT", closed_port().to_string())];
+    let mut env: Vec<(&str, String)> = vec![("ROCKET_PORT", free_port().to_string())];
     env.push(("ROCKET_DATABASES", inline_toml(&tables["databases"])));
     env.push(("ROCKET_CACHE", inline_toml(&tables["cache"])));
     let mut server = Process::spawn(server_command(&env));
@@ -255,7 +256,7 @@ async fn a_misspelt_cache_key_aborts_the_launch() {
 #[rocket::async_test]
 async fn started_outside_the_repository_it_names_the_template_dir_before_migrating() {
     let db = TestDb::new();
-    let elsewhere = std::env::temp_dir().join(crate::support::random_name("rc-cwd"));
+    let elsewhere = std::env::temp_dir().join(test_support::random_name("rc-cwd"));
     std::fs::create_dir_all(&elsewhere).unwrap();
     let mut command = server_command(&[(
         "ROCKET_DATABASES",

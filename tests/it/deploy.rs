@@ -113,7 +113,7 @@ fn promtool_accepts_the_scrape_config_and_every_dashboard_query() {
         .collect();
     let file = std::env::temp_dir().join(format!(
         "{}.yml",
-        crate::support::random_name("dashboard-rules")
+        test_support::random_name("dashboard-rules")
     ));
     let groups = serde_json::json!({ "groups": [{ "name": "dashboard", "rules": rules }] });
     std::fs::write(&file, groups.to_string()).expect("write the rules");

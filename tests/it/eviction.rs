@@ -6,8 +6,8 @@
 use futures::future::join_all;
 use rocket::http::Method;
 use serde_json::json;
+use test_support::OwnRedis;
 
-use crate::support::own_redis::OwnRedis;
 use crate::support::{AppBuilder, TestApp};
 
 /// Users in the directory (the sample row and `USERS - 1` more).

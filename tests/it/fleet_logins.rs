@@ -3,9 +3,10 @@
 //! and on a Redis Cluster), and with Redis down each instance still throttles by
 //! its own counts.
 
+use test_support::{free_port, OwnCluster};
+
 use crate::logins::login_from;
-use crate::support::own_cluster::OwnCluster;
-use crate::support::{closed_port, AppBuilder, TestApp};
+use crate::support::{AppBuilder, TestApp};
 
 /// Failures allowed before lockouts start, in these tests.
 const ALLOWED: usize = 3;
@@ -74,7 +75,7 @@ async fn three_instances_allow_as_many_failures_as_one() {
 #[rocket::async_test]
 async fn on_a_redis_cluster_three_instances_allow_as_many_failures_as_one() {
     let nodes = OwnCluster::shared().urls();
-    let dead_url = format!("redis://127.0.0.1:{}/", closed_port());
+    let dead_url = format!("redis://127.0.0.1:{}/", free_port());
     let three = fleet(AppBuilder::new(), |builder| {
         throttled(builder)
             .with("cache.cluster_nodes", &nodes)
@@ -89,7 +90,7 @@ async fn on_a_redis_cluster_three_instances_allow_as_many_failures_as_one() {
 
 #[rocket::async_test]
 async fn with_redis_down_each_instance_still_throttles_by_its_own_counts() {
-    let dead_url = format!("redis://127.0.0.1:{}/", closed_port());
+    let dead_url = format!("redis://127.0.0.1:{}/", free_port());
     let down = |builder: AppBuilder| {
         throttled(builder)
             .with("cache.url", &dead_url)

@@ -6,12 +6,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rocket_cache::follower::FollowerStatus;
+use test_support::{eventually, redis_addr, OwnCluster};
 
-use crate::support::own_cluster::OwnCluster;
 use crate::support::own_mariadb::{OwnDatabase, OwnMariaDb};
 use crate::support::proxy::{FaultProxy, Mode};
-use crate::support::redis::redis_addr;
-use crate::support::{eventually, AppBuilder, TestApp, TestDb, TestNamespace};
+use crate::support::{AppBuilder, TestApp, TestDb, TestNamespace};
 
 /// How soon another instance takes over in these tests.
 const TAKEOVER_MS: u64 = 1_000;

@@ -5,7 +5,9 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::support::{random_name, TestApp};
+use test_support::random_name;
+
+use crate::support::TestApp;
 
 /// A copy of the repository's templates in a directory of its own, removed when
 /// dropped.

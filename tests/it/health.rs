@@ -2,8 +2,10 @@
 
 use std::time::{Duration, Instant};
 
+use test_support::free_port;
+
 use crate::support::proxy::silent_listener;
-use crate::support::{closed_port, AppBuilder, TestApp};
+use crate::support::{AppBuilder, TestApp};
 
 #[rocket::async_test]
 async fn liveness_answers_200_and_is_never_stored() {
@@ -46,7 +48,7 @@ async fn with_the_cache_backend_off_readiness_reports_it_disabled() {
 
 #[rocket::async_test]
 async fn with_redis_unreachable_the_app_starts_serves_pages_and_stays_ready() {
-    let url = format!("redis://127.0.0.1:{}/", closed_port());
+    let url = format!("redis://127.0.0.1:{}/", free_port());
     let app = AppBuilder::new().with("cache.url", url).start().await;
 
     let (status, body) = app.get_text("/").await;

@@ -6,11 +6,11 @@ use std::time::Duration;
 
 use rocket::http::Method;
 use serde_json::{json, Value};
+use test_support::{eventually, redis_addr};
 
 use crate::support::admin::API_TOKEN;
 use crate::support::proxy::{FaultProxy, Mode};
-use crate::support::redis::redis_addr;
-use crate::support::{eventually, header, invalidations_arrive, AppBuilder, TestApp};
+use crate::support::{header, invalidations_arrive, AppBuilder, TestApp};
 
 /// A full record for `PUT /api/users/<id>` with a new name and `email` (the
 /// user's own, or one nobody has).

@@ -6,13 +6,11 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use rocket::http::{ContentType, Header};
+use test_support::{eventually, free_port};
 
 use crate::support::admin::{field_value, form_body, ADMIN_PASSWORD, ADMIN_USER};
 use crate::support::process::{server_command, Process};
-use crate::support::{
-    closed_port, eventually, header, invalidations_arrive, AppBuilder, TestApp, TestDb,
-    TestNamespace,
-};
+use crate::support::{header, invalidations_arrive, AppBuilder, TestApp, TestDb, TestNamespace};
 use rocket_cache::web::auth::SESSION_MEMO_TTL;
 
 /// The session cookie as the browser holds it.
@@ -347,7 +345,7 @@ async fn concurrent_wrong_logins_keep_memory_bounded_and_the_right_password_work
     const LIMIT_KIB: u64 = 400 * 1024;
     let db = TestDb::new();
     let namespace = TestNamespace::new();
-    let port = closed_port();
+    let port = free_port();
     let admin = format!(
         "{{username=\"{ADMIN_USER}\", password_hash=\"{}\", login_failures_allowed=100000}}",
         production_hash(ADMIN_PASSWORD)

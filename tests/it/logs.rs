@@ -4,9 +4,10 @@
 
 use std::time::Duration;
 
+use test_support::{eventually, free_port, redis_addr};
+
 use crate::support::process::{server_command, Process};
-use crate::support::redis::redis_addr;
-use crate::support::{closed_port, eventually, TestDb, TestNamespace};
+use crate::support::{TestDb, TestNamespace};
 
 /// The server binary on a database and namespace of its own, with `extra`
 /// environment, once it answers.
@@ -21,7 +22,7 @@ impl Server {
     async fn start(extra: &[(&str, &str)]) -> Self {
         let db = TestDb::new();
         let namespace = TestNamespace::new();
-        let port = closed_port();
+        let port = free_port();
         let mut env = vec![
             ("ROCKET_PORT", port.to_string()),
             (
@@ -197,7 +198,7 @@ async fn json_log_format_writes_one_json_object_per_line() {
 async fn a_misspelt_log_format_stops_the_launch_naming_the_key() {
     let db = TestDb::new();
     let mut server = Process::spawn(server_command(&[
-        ("ROCKET_PORT", closed_port().to_string()),
+        ("ROCKET_PORT", free_port().to_string()),
         (
             "ROCKET_DATABASES",
             format!("{{main={{url=\"{}\"}}}}", db.url()),

@@ -6,10 +6,10 @@ use std::time::{Duration, Instant};
 
 use rocket::http::Method;
 use serde_json::json;
+use test_support::{eventually, redis_addr};
 
 use crate::support::proxy::{FaultProxy, Mode};
-use crate::support::redis::redis_addr;
-use crate::support::{eventually, AppBuilder, TestApp, NEAR_STALENESS_BOUND};
+use crate::support::{AppBuilder, TestApp, NEAR_STALENESS_BOUND};
 
 /// How soon an instance cut off from Redis must show a write made elsewhere.
 const PARTITION_BOUND: Duration = Duration::from_secs(3);

@@ -6,11 +6,11 @@ use std::time::Duration;
 
 use rocket::http::{ContentType, Header, Method};
 use serde_json::{json, Value};
+use test_support::{eventually, mysql_addr};
 
 use crate::support::admin::API_TOKEN;
-use crate::support::db::mysql_addr;
 use crate::support::proxy::{FaultProxy, Mode};
-use crate::support::{eventually, AppBuilder, Reply, TestApp};
+use crate::support::{AppBuilder, Reply, TestApp};
 
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
                    form-action 'self'; frame-ancestors 'none'; base-uri 'none'";

@@ -12,10 +12,10 @@ use rocket::http::Method;
 use rocket_cache::db::replicas::{ReplicaState, ReplicaView};
 use rocket_cache::db::Db;
 use rocket_cache::follower::FollowerStatus;
+use test_support::{eventually, OwnCluster};
 
-use crate::support::own_cluster::OwnCluster;
 use crate::support::own_mariadb::{OwnDatabase, ReplicatedPair};
-use crate::support::{eventually, AppBuilder, TestApp, TestDb, TestNamespace};
+use crate::support::{AppBuilder, TestApp, TestDb, TestNamespace};
 
 /// Users 2..=20 (the sample row is user 1): one list page (20) holds them all.
 const USERS: u32 = 19;

@@ -3,10 +3,11 @@
 
 use std::time::{Duration, Instant};
 
-use crate::support::db::mysql_addr;
+use test_support::{eventually, free_port, mysql_addr, random_name};
+
 use crate::support::process::{server_command, Process};
 use crate::support::proxy::{FaultProxy, Mode};
-use crate::support::{closed_port, eventually, random_name, AppBuilder, TestApp};
+use crate::support::{AppBuilder, TestApp};
 
 /// An app whose `MySQL` traffic goes through a fault proxy.
 async fn app_behind_proxy(acquire_timeout_ms: u64) -> (TestApp, FaultProxy) {
@@ -128,7 +129,7 @@ async fn mysql_hung_while_running_gives_503_within_the_acquire_budget() {
 
 #[rocket::async_test]
 async fn mysql_unreachable_at_start_aborts_the_launch_without_a_panic() {
-    let url = format!("mysql://root@127.0.0.1:{}/x", closed_port());
+    let url = format!("mysql://root@127.0.0.1:{}/x", free_port());
     let started = Instant::now();
     let result = AppBuilder::new()
         .with("databases.main.url", url)
@@ -152,7 +153,7 @@ async fn mysql_unreachable_at_start_aborts_the_launch_without_a_panic() {
 
 #[rocket::async_test]
 async fn the_server_exits_non_zero_with_one_line_naming_the_hidden_url_and_the_fix() {
-    let port = closed_port();
+    let port = free_port();
     let databases = format!(
         "{{main={{url=\"mysql://root:pw-Zq81x@127.0.0.1:{port}/x\",startup_timeout_secs=1}}}}"
     );
@@ -162,7 +163,7 @@ async fn the_server_exits_non_zero_with_one_line_naming_the_hidden_url_and_the_f
             "ROCKET_CACHE",
             format!("{{namespace=\"{}\"}}", random_name("rc-test")),
         ),
-        ("ROCKET_PORT", closed_port().to_string()),
+        ("ROCKET_PORT", free_port().to_string()),
     ]));
     let status = server.wait_exit(Duration::from_secs(30)).await;
     let output = server.output();

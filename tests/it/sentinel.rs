@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use rocket::http::Method;
 use serde_json::json;
+use test_support::{eventually, OwnSentinel};
 
-use crate::support::own_sentinel::OwnSentinel;
-use crate::support::{eventually, invalidations_arrive, AppBuilder};
+use crate::support::{invalidations_arrive, AppBuilder};
 
 /// Longer than a few flushes of the cluster figures (one a second).
 const FLUSHED_WITHIN: Duration = Duration::from_secs(15);

@@ -7,9 +7,10 @@ use std::time::Duration;
 use rocket_page_cache::stats::Outcome;
 use rocket_page_cache::Cache;
 use serde_json::json;
+use test_support::eventually;
 
 use crate::support::browser::ServedApp;
-use crate::support::{eventually, AppBuilder, TestApp};
+use crate::support::{AppBuilder, TestApp};
 
 /// `/health/ready` of a served instance: status and the `status` word.
 async fn readiness(app: &ServedApp) -> (u16, String) {

@@ -3,10 +3,10 @@
 
 use rocket::http::Method;
 use serde_json::{json, Value};
+use test_support::redis_addr;
 
 use crate::support::admin::{field_value, API_TOKEN};
 use crate::support::proxy::{FaultProxy, Mode};
-use crate::support::redis::redis_addr;
 use crate::support::{header, AppBuilder, TestApp};
 
 async fn admin_app() -> TestApp {

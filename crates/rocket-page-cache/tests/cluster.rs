@@ -10,12 +10,12 @@ use std::time::{Duration, Instant};
 
 use futures::future::join_all;
 use serde_json::json;
+use test_support::{eventually, scan, OwnCluster};
 
 use crate::support::app::TestApp;
 use crate::support::failover_load::{load_worker, near_hit, store_hit, Seen, WORKERS};
-use crate::support::own_cluster::OwnCluster;
 use crate::support::shared::Shared;
-use crate::support::{eventually, scan_namespace, Namespace};
+use crate::support::Namespace;
 
 crate::on_every_store!(
     a_cold_key_under_300_requests_on_two_instances_renders_once,
@@ -71,8 +71,8 @@ async fn a_seed_that_never_answers_does_not_keep_the_cache_off() {
     let first = app.get("/item/hole").await;
     assert_eq!(first.status, 200, "{first:?}");
     eventually(
-        "a page is a hit though one seed never answers",
         Duration::from_secs(10),
+        "a page is a hit though one seed never answers",
         || async { (app.get("/item/hole").await.x_cache() == "HIT").then_some(()) },
     )
     .await;
@@ -80,7 +80,10 @@ async fn a_seed_that_never_answers_does_not_keep_the_cache_off() {
 
 /// Keys of `namespace` on the one node at `port`.
 fn keys_on(port: u16, namespace: &str) -> Vec<String> {
-    scan_namespace(&format!("redis://127.0.0.1:{port}/"), namespace)
+    scan(
+        &format!("redis://127.0.0.1:{port}/"),
+        &format!("{namespace}:*"),
+    )
 }
 
 async fn a_cold_key_under_300_requests_on_two_instances_renders_once(store: Shared) {
@@ -223,8 +226,8 @@ async fn a_master_killed_under_load_costs_no_request_an_error_and_sharing_resume
         // The near cache finds the master's link silent and flushes: from then
         // on, a near hit is a copy read from the store after its link came back.
         eventually(
-            "the near cache stops serving once a master is silent",
             Duration::from_secs(5),
+            "the near cache stops serving once a master is silent",
             || async { (!app.cache().near_serving()).then_some(()) },
         )
         .await;
@@ -252,8 +255,8 @@ async fn a_master_killed_under_load_costs_no_request_an_error_and_sharing_resume
         }
         // The near cache's links are rebuilt on the new masters.
         eventually(
-            "the near cache serves again",
             Duration::from_secs(30),
+            "the near cache serves again",
             || async { app.cache().near_serving().then_some(()) },
         )
         .await;

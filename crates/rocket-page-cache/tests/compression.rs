@@ -8,10 +8,11 @@
 use std::io::Read;
 use std::time::Duration;
 
+use rocket_page_cache::ManualClock;
 use serde_json::json;
+use test_support::eventually;
 
 use crate::support::app::{Reply, TestApp};
-use crate::support::eventually;
 use crate::support::shared::Shared;
 
 const PAGE: &str = "/html/page";
@@ -52,8 +53,8 @@ async fn stored_in_every_coding(path: &str, extra: serde_json::Value) -> (TestAp
 /// Asks for `path` in `coding` until a hit comes in it.
 async fn until_served_in(app: &TestApp, path: &str, coding: &str) -> Reply {
     eventually(
-        &format!("{path} in {coding}"),
         Duration::from_secs(5),
+        &format!("{path} in {coding}"),
         || async {
             let reply = app.get_with(path, &accept(coding)).await;
             (reply.header("Content-Encoding") == Some(coding)).then_some(reply)
@@ -349,11 +350,12 @@ async fn a_stale_copy_standing_in_for_a_failed_render_is_served_compressed() {
     let rules = json!({ "rules": [{
         "path": "/html/flaky", "ttl": 1, "grace": 0, "stale_if_error": 600
     }] });
-    let app = TestApp::spawn(rules).await;
+    let clock = ManualClock::starting_now();
+    let app = TestApp::spawn_with_clock(rules, &clock).await;
     let miss = app.get_with("/html/flaky", &accept("gzip")).await;
     assert_eq!(miss.x_cache(), "MISS", "{miss:?}");
     let miss_bytes = decode(Some("gzip"), &miss.bytes);
-    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    clock.advance(Duration::from_millis(1_100));
     app.backend.set_failing(true);
     let reply = app.get_with("/html/flaky", &accept("gzip")).await;
     assert_eq!((reply.status, reply.x_cache()), (200, "STALE"), "{reply:?}");
@@ -466,7 +468,7 @@ async fn a_coding_is_never_written_over_a_newer_version_of_the_page(shared: Shar
         assert_eq!(new.x_cache(), "MISS", "{new:?}");
         assert_ne!(new.bytes, old.bytes, "each render differs");
 
-        let (added, refused) = eventually("the job ends", Duration::from_secs(30), || async {
+        let (added, refused) = eventually(Duration::from_secs(30), "the job ends", || async {
             let now = codings(&other);
             (now != (added_before, refused_before)).then_some(now)
         })

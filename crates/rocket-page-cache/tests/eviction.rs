@@ -11,9 +11,9 @@ use rocket::local::asynchronous::Client;
 use rocket_page_cache::index_sweep::IndexSweeper;
 use rocket_page_cache::{Change, PageCache};
 use serde_json::json;
+use test_support::OwnRedis;
 
 use crate::support::app::{cache_table, figment, TestApp, SESSION_COOKIE};
-use crate::support::own_redis::OwnRedis;
 use crate::support::shared::Shared;
 use crate::support::{routes, Namespace};
 
@@ -121,9 +121,9 @@ async fn the_instance_sweeps_the_index_by_itself(store: Shared) {
     };
     assert!(filed(), "filed until swept");
     // Found gone at the first sweep (10 s), removed at the second (20 s).
-    crate::support::eventually(
-        "the background sweep removes the gone page's members",
+    test_support::eventually(
         std::time::Duration::from_secs(35),
+        "the background sweep removes the gone page's members",
         || async { (!filed()).then_some(()) },
     )
     .await;

@@ -2,10 +2,11 @@
 
 use rocket::local::asynchronous::Client;
 use serde_json::json;
+use test_support::redis_url;
 
 use crate::hello;
 use crate::support::app::{cache_table, figment, get};
-use crate::support::{redis_url, Namespace};
+use crate::support::Namespace;
 
 #[tokio::test]
 async fn the_hello_example_answers_miss_then_hit() {

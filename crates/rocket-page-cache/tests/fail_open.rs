@@ -4,11 +4,11 @@
 use std::time::{Duration, Instant};
 
 use serde_json::json;
+use test_support::{eventually, OwnRedis};
 
 use crate::support::app::{Reply, TestApp};
-use crate::support::own_redis::OwnRedis;
 use crate::support::routes::Backend;
-use crate::support::{eventually, Namespace};
+use crate::support::Namespace;
 
 /// The default `op_timeout_ms`, the budget under test.
 const OP_TIMEOUT_MS: u64 = 50;
@@ -84,8 +84,8 @@ async fn pages_are_served_within_the_budget_while_redis_hangs_then_cached_again(
 
     redis.thaw();
     eventually(
-        "the cache serves hits again",
         Duration::from_secs(30),
+        "the cache serves hits again",
         || async { (app.get("/plain/frozen").await.x_cache() == "HIT").then_some(()) },
     )
     .await;

@@ -7,9 +7,9 @@ use std::time::{Duration, Instant};
 
 use futures::future::join_all;
 use serde_json::json;
+use test_support::OwnRedis;
 
 use crate::support::app::{Reply, TestApp};
-use crate::support::own_redis::OwnRedis;
 use crate::support::shared::Shared;
 use crate::support::Namespace;
 

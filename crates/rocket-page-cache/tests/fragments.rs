@@ -9,10 +9,9 @@ use std::time::Duration;
 
 use rocket_page_cache::{Cache, Change, Reads};
 use serde_json::json;
+use test_support::{eventually, OwnRedis};
 
 use crate::support::app::TestApp;
-use crate::support::eventually;
-use crate::support::own_redis::OwnRedis;
 use crate::support::routes::Backend;
 use crate::support::shared::Shared;
 use crate::support::Namespace;
@@ -233,7 +232,7 @@ async fn a_fragment_is_rendered_when_the_store_fails_and_cached_again_when_it_is
 
 /// Waits until the instance's near cache serves (its link has tracking on).
 async fn near_serves(app: &TestApp) {
-    eventually("the near cache serves", Duration::from_secs(30), || async {
+    eventually(Duration::from_secs(30), "the near cache serves", || async {
         app.cache().near_serving().then_some(())
     })
     .await;
@@ -276,8 +275,8 @@ async fn a_fragment_found_in_the_store_is_kept_near_until_a_purge_reaches_each_i
         "the purger's own copy goes at once"
     );
     eventually(
-        "the other instance drops its near copy",
         Duration::from_secs(5),
+        "the other instance drops its near copy",
         || async {
             let seen = shown(other.cache(), &[], "4", &Reads::default(), &renders).await;
             (seen != first).then_some(())

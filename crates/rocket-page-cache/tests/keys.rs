@@ -6,10 +6,11 @@ use std::sync::Arc;
 use rocket::local::asynchronous::Client;
 use rocket_page_cache::PageCache;
 use serde_json::json;
+use test_support::redis_url;
 
 use crate::support::app::{cache_table, figment, get, TestApp};
 use crate::support::routes::{self, Backend};
-use crate::support::{redis_url, Namespace};
+use crate::support::Namespace;
 
 #[tokio::test]
 async fn query_parameters_the_route_did_not_declare_are_left_out_of_the_key() {

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use rocket_page_cache::Cache;
 use serde_json::json;
+use test_support::eventually;
 
-use crate::support::eventually;
 use crate::support::shared::Shared;
 
 crate::on_every_store!(
@@ -79,7 +79,7 @@ async fn a_near_memo_is_kept_in_memory_until_a_purge_reaches_each_instance(store
     let app = store.app(json!({})).await;
     let other = app.peer(json!({})).await;
     for instance in [&app, &other] {
-        eventually("the near cache serves", Duration::from_secs(30), || async {
+        eventually(Duration::from_secs(30), "the near cache serves", || async {
             instance.cache().near_serving().then_some(())
         })
         .await;
@@ -116,8 +116,8 @@ async fn a_near_memo_is_kept_in_memory_until_a_purge_reaches_each_instance(store
         Ok("value 2")
     );
     eventually(
-        "the other instance drops its near copy",
         Duration::from_secs(5),
+        "the other instance drops its near copy",
         || async {
             (near_answer(other.cache(), &computed).await.as_deref() != Ok("value 1")).then_some(())
         },

@@ -5,10 +5,9 @@
 use std::sync::Arc;
 
 use serde_json::json;
+use test_support::{OwnCluster, OwnRedis};
 
 use crate::support::app::TestApp;
-use crate::support::own_cluster::OwnCluster;
-use crate::support::own_redis::OwnRedis;
 use crate::support::shared::Shared;
 use crate::support::Namespace;
 

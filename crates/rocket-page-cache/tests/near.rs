@@ -7,11 +7,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use rocket_page_cache::ManualClock;
 use serde_json::json;
+use test_support::{eventually, OwnRedis};
 
 use crate::support::app::{Reply, TestApp};
-use crate::support::eventually;
-use crate::support::own_redis::OwnRedis;
 use crate::support::routes::Backend;
 use crate::support::shared::Shared;
 use crate::support::Namespace;
@@ -33,8 +33,8 @@ fn is_near(reply: &Reply) -> bool {
 /// Waits until the instance's invalidation link has tracking on.
 async fn link_up(app: &TestApp) {
     eventually(
-        "the near cache's link is up",
         Duration::from_secs(5),
+        "the near cache's link is up",
         || async { app.cache().near_serving().then_some(()) },
     )
     .await;
@@ -44,7 +44,7 @@ async fn link_up(app: &TestApp) {
 /// returns that answer.
 async fn warm_near(app: &TestApp, path: &str) -> Reply {
     link_up(app).await;
-    eventually("a near hit", Duration::from_secs(5), || async {
+    eventually(Duration::from_secs(5), "a near hit", || async {
         let reply = app.get(path).await;
         is_near(&reply).then_some(reply)
     })
@@ -183,10 +183,11 @@ async fn a_page_replaced_in_redis_by_another_instance_is_dropped_from_memory() {
 
 #[tokio::test]
 async fn a_page_lives_near_no_longer_than_it_is_fresh_in_redis() {
-    let app = TestApp::spawn(json!({ "default_ttl": 1 })).await;
+    let clock = ManualClock::starting_now();
+    let app = TestApp::spawn_with_clock(json!({ "default_ttl": 1 }), &clock).await;
     app.get("/plain/short").await;
     warm_near(&app, "/plain/short").await;
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    clock.advance(Duration::from_millis(1100));
     let reply = app.get("/plain/short").await;
     assert!(
         reply.cache_status().contains("fwd=stale"),
@@ -273,8 +274,8 @@ async fn a_dropped_link_flushes_the_near_cache_at_once() {
 
     redis.kill();
     eventually(
-        "the near cache turns off",
         Duration::from_millis(300),
+        "the near cache turns off",
         || async { (!app.cache().near_serving()).then_some(()) },
     )
     .await;
@@ -297,7 +298,7 @@ async fn a_silent_link_is_noticed_by_the_heartbeat_then_restored() {
     warm_near(&app, "/plain/silent").await;
 
     redis.freeze();
-    eventually("the heartbeat notices", Duration::from_secs(1), || async {
+    eventually(Duration::from_secs(1), "the heartbeat notices", || async {
         (!app.cache().near_serving()).then_some(())
     })
     .await;

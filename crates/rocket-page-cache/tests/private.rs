@@ -4,8 +4,9 @@
 //! anonymous request.
 
 use serde_json::json;
+use test_support::SEALED_COOKIE;
 
-use crate::support::app::{TestApp, SEALED_COOKIE, SESSION_COOKIE};
+use crate::support::app::{TestApp, SESSION_COOKIE};
 
 /// Requests `/plain/private` twice with `headers`: both must bypass, render,
 /// and leave the namespace empty; then a plain request is a miss, not their page.

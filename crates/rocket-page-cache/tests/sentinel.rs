@@ -12,11 +12,10 @@ use std::time::{Duration, Instant};
 
 use futures::future::join_all;
 use serde_json::json;
+use test_support::{eventually, OwnSentinel};
 
 use crate::support::app::{Reply, TestApp};
-use crate::support::eventually;
 use crate::support::failover_load::{load_worker, near_hit, store_hit, Seen, WORKERS};
-use crate::support::own_sentinel::OwnSentinel;
 use crate::support::shared::Shared;
 use crate::support::Namespace;
 
@@ -119,8 +118,8 @@ async fn until_shared(deployment: &OwnSentinel, (first, second): (&TestApp, &Tes
 async fn until_near_serves((first, second): (&TestApp, &TestApp)) {
     for app in [first, second] {
         eventually(
-            "the near cache serves again",
             Duration::from_secs(30),
+            "the near cache serves again",
             || async { app.cache().near_serving().then_some(()) },
         )
         .await;
@@ -252,7 +251,7 @@ async fn a_master_killed_under_load_fails_no_request_and_no_read_is_stale_after_
     }
     let paths = Arc::new(paths);
     for app in [&first, &second] {
-        eventually("the near cache serves", Duration::from_secs(10), || async {
+        eventually(Duration::from_secs(10), "the near cache serves", || async {
             app.cache().near_serving().then_some(())
         })
         .await;
@@ -335,8 +334,8 @@ async fn a_master_handed_over_alive_is_left_for_the_one_the_sentinels_name() {
     for (i, app) in [&first, &second].into_iter().enumerate() {
         let mut probe = 0;
         eventually(
-            "pages stored on the new master",
             Duration::from_secs(3),
+            "pages stored on the new master",
             || {
                 probe += 1;
                 let path = format!("/item/moved{i}-{probe}");
@@ -344,7 +343,7 @@ async fn a_master_handed_over_alive_is_left_for_the_one_the_sentinels_name() {
                 async move {
                     app.get(&path).await;
                     let suffix = format!(":localhost:{path}");
-                    crate::support::scan_namespace(new_master, namespace)
+                    test_support::scan(new_master, &format!("{namespace}:*"))
                         .iter()
                         .any(|key| key.ends_with(&suffix))
                         .then_some(())
@@ -366,8 +365,8 @@ async fn a_master_handed_over_alive_is_left_for_the_one_the_sentinels_name() {
     let path = "/item/handed";
     first.get(path).await;
     eventually(
-        "a near hit on the new master",
         Duration::from_secs(5),
+        "a near hit on the new master",
         || async { near_hit(&second.get(path).await).then_some(()) },
     )
     .await;
@@ -381,8 +380,8 @@ async fn a_master_handed_over_alive_is_left_for_the_one_the_sentinels_name() {
     // at once on a quiet machine, later under load, well within their backstop.
     for app in [&first, &second] {
         eventually(
-            "the purge seen on the new master",
             Duration::from_secs(3),
+            "the purge seen on the new master",
             || async { (render_of(&app.get(path).await) > before).then_some(()) },
         )
         .await;

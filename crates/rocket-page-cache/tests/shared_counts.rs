@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use rocket_page_cache::tally::{Tallied, TallyBounds};
 use serde_json::json;
+use test_support::eventually;
 
-use crate::support::eventually;
 use crate::support::shared::Shared;
 
 crate::on_every_store!(
@@ -65,8 +65,8 @@ async fn a_tally_counts_every_instance_s_events_until_forgotten(shared: Shared) 
 
     let quick = Duration::from_millis(300);
     eventually(
-        "a quiet member is forgotten",
         Duration::from_secs(5),
+        "a quiet member is forgotten",
         || async {
             let read = a.tally_read("login", &members, quick).await.ok()?;
             (counts(&read) == [0, 0]).then_some(())
@@ -150,7 +150,7 @@ async fn pages_served_are_counted_into_the_hot_list(shared: Shared) {
     app.get("/plain/warm").await;
     app.get("/status/404").await;
     app.get_with("/vary", &[("Accept-Language", "fr")]).await;
-    let listed = eventually("the counts land", Duration::from_secs(5), || async {
+    let listed = eventually(Duration::from_secs(5), "the counts land", || async {
         let listed = app.cache().hot_pages(10).await.ok()?;
         (listed.len() >= 2).then_some(listed)
     })

@@ -1,13 +1,14 @@
 //! Past its lifetime a page is served stale within grace while one request
 //! refreshes it, and within stale_if_error when the route fails.
 //!
-//! Lifetimes are whole seconds and the engine's clock cannot be set from
-//! outside, so these tests wait one real lifetime (the only wall-clock waits of
-//! the suite): nothing else could tell them the page went stale. Part of the
-//! shared-store suite.
+//! The engine reads the time from a manual clock, which these tests move past a
+//! page's lifetime instead of sleeping through it (the store keeps the page for
+//! its whole grace or stale_if_error window in real time, so it is still
+//! there). Part of the shared-store suite.
 
 use std::time::Duration;
 
+use rocket_page_cache::ManualClock;
 use serde_json::json;
 
 use crate::support::app::{Reply, TestApp};
@@ -21,6 +22,12 @@ crate::on_every_store!(
 /// Past the one-second lifetime of the pages below.
 const PAST_LIFETIME: Duration = Duration::from_millis(1_100);
 
+/// A manual clock starting now, and an app on `store` reading it.
+async fn app_on_clock(store: Shared, rules: serde_json::Value) -> (TestApp, ManualClock) {
+    let clock = ManualClock::starting_now();
+    (store.app_with_clock(rules, &clock).await, clock)
+}
+
 /// A request that must not wait for a render.
 async fn prompt(app: &TestApp, path: &str) -> Reply {
     tokio::time::timeout(Duration::from_secs(5), app.get(path))
@@ -30,12 +37,12 @@ async fn prompt(app: &TestApp, path: &str) -> Reply {
 
 async fn a_stale_page_is_served_within_grace_while_one_request_refreshes_it(store: Shared) {
     let rules = json!({ "rules": [{ "path": "/gated/<id>", "ttl": 1, "grace": 60 }] });
-    let app = store.app(rules).await;
+    let (app, clock) = app_on_clock(store, rules).await;
     let gate = &app.backend.gate;
     gate.release(1);
     assert_eq!(app.get("/gated/stale").await.x_cache(), "MISS");
     gate.entered().await;
-    tokio::time::sleep(PAST_LIFETIME).await;
+    clock.advance(PAST_LIFETIME);
 
     let refresh = app.get("/gated/stale");
     let others = async {
@@ -64,9 +71,9 @@ async fn a_stale_page_answers_when_the_route_fails(store: Shared) {
     let rules = json!({ "rules": [{
         "path": "/flaky", "ttl": 1, "grace": 0, "stale_if_error": 600
     }] });
-    let app = store.app(rules).await;
+    let (app, clock) = app_on_clock(store, rules).await;
     assert_eq!(app.get("/flaky").await.x_cache(), "MISS");
-    tokio::time::sleep(PAST_LIFETIME).await;
+    clock.advance(PAST_LIFETIME);
 
     app.backend.set_failing(true);
     let reply = app.get("/flaky").await;

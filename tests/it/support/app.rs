@@ -5,14 +5,14 @@ use std::sync::Arc;
 
 use figment::providers::{Format, Serialized, Toml};
 use figment::Figment;
-use rocket::http::uri::Host;
-use rocket::http::{Cookie, Header, Method};
+use rocket::http::Method;
 use rocket::local::asynchronous::{Client, LocalResponse};
 use rocket_cache::db::{Db, QueryCounter};
 use rocket_page_cache::Cache;
+use test_support::{browser_request, redis_url};
 
 use super::db::TestDb;
-use super::redis::{redis_url, TestNamespace};
+use super::redis::TestNamespace;
 use super::replies::Reply;
 use super::routes;
 
@@ -185,29 +185,9 @@ impl TestApp {
         uri: &str,
         headers: &[(&str, &str)],
     ) -> LocalResponse<'_> {
-        let mut request = self.client.req(method, uri.to_owned());
-        let host = headers
-            .iter()
-            .find(|(name, _)| name.eq_ignore_ascii_case("host"))
-            .map_or("localhost:8000", |(_, value)| *value);
-        // The local client does not derive the host from a header: set both.
-        if let Ok(parsed) = Host::parse_owned(host.to_owned()) {
-            request.inner_mut().set_host(parsed);
-        }
-        request.add_header(Header::new("Host", host.to_owned()));
-        for (name, value) in headers {
-            if name.eq_ignore_ascii_case("cookie") {
-                // Likewise cookies: the local client reads them from its own jar.
-                for pair in value.split(';') {
-                    if let Some((name, value)) = pair.trim().split_once('=') {
-                        request = request.cookie(Cookie::new(name.to_owned(), value.to_owned()));
-                    }
-                }
-            } else if !name.eq_ignore_ascii_case("host") {
-                request.add_header(Header::new(name.to_string(), value.to_string()));
-            }
-        }
-        request.dispatch().await
+        browser_request(&self.client, method, uri, headers)
+            .dispatch()
+            .await
     }
 
     /// GET returning status and body text.

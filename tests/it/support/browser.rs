@@ -7,7 +7,6 @@
 //! test returns early: that is the only reason a browser test may skip.
 //! axe-core (MPL-2.0, not vendored) is fetched once with `npm pack` into `target/`.
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -17,6 +16,7 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use rocket::Shutdown;
 use rocket_cache::db::{Db, QueryCounter};
 use serde_json::{json, Value};
+use test_support::free_port;
 
 use super::{AppBuilder, TestDb, TestNamespace};
 
@@ -32,13 +32,6 @@ static ONE_BROWSER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 /// Where screenshots and the fetched axe-core go.
 pub fn artefacts_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("target/browser")
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
 }
 
 /// The first of `names` that runs, from an environment override or `PATH`.
@@ -161,7 +154,7 @@ impl Browser {
         }
         // The window manager applies a resize when it gets to it: on a loaded
         // machine the page may still report the old size for a moment.
-        super::eventually(
+        test_support::eventually(
             std::time::Duration::from_secs(5),
             "the browser window is sized",
             || async { (inner().await == (width, height)).then_some(()) },

@@ -2,16 +2,10 @@
 
 use std::sync::Arc;
 
-use super::random_name;
+use test_support::{mysql_addr, random_name};
 
-/// `host:port` of the shared test MariaDB (user root, no password):
-/// `TEST_MYSQL_ADDR`, by default this machine's.
-pub fn mysql_addr() -> &'static str {
-    static ADDR: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    super::server_addr(&ADDR, "TEST_MYSQL_ADDR", "127.0.0.1:3306")
-}
-
-/// The URL of the shared test MariaDB's server (no database).
+/// The URL of the shared test MariaDB's server (no database; user root, no
+/// password).
 pub fn mysql_server() -> String {
     format!("mysql://root@{}", mysql_addr())
 }

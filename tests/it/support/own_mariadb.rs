@@ -6,15 +6,14 @@
 //! server the tests of a run share lives in a static, which is never dropped: a
 //! watchdog shell does the same for it once the test process is gone.
 
-use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use mysql_async::prelude::Queryable;
-
-use super::own_servers::stdout_of;
+use test_support::own_servers::{stdout_of, watch_pids, watchdog};
+use test_support::{eventually, free_port, random_name};
 
 /// Longest wait for a server to answer after it was started.
 const START_LIMIT: Duration = Duration::from_secs(30);
@@ -43,11 +42,11 @@ impl OwnMariaDb {
     /// `--log-slave-updates`, `--server-id=2` for a replica), and waits until it
     /// answers. Blocking: about two seconds, most of them `mariadb-install-db`.
     pub fn start(extra: &[&str]) -> Self {
-        let dir = std::env::temp_dir().join(super::random_name("rc-mariadb"));
+        let dir = std::env::temp_dir().join(random_name("rc-mariadb"));
         std::fs::create_dir_all(dir.join(TMP_DIR)).expect("server directory");
         // Watching from the start: a test process gone while the data directory
         // is being made leaves nothing behind either.
-        let watchdog = watchdog(&dir);
+        let watchdog = watchdog(&dir, "server");
         let installed = Command::new("mariadb-install-db")
             .arg("--no-defaults")
             .arg(format!("--datadir={}", dir.join("data").display()))
@@ -113,7 +112,7 @@ impl OwnMariaDb {
 
     /// A fresh database on this server, dropped when the last holder goes.
     pub fn database(&self) -> Arc<OwnDatabase> {
-        let name = super::random_name("rc_binlog");
+        let name = random_name("rc_binlog");
         if self
             .cli(&format!("CREATE DATABASE `{name}` CHARACTER SET utf8mb4"))
             .is_none()
@@ -202,7 +201,7 @@ impl ReplicatedPair {
     /// A fresh database on the primary, once the replica has it too.
     pub async fn database(&self) -> Arc<OwnDatabase> {
         let db = self.primary.database();
-        super::eventually(START_LIMIT, "the replica has the database", || async {
+        eventually(START_LIMIT, "the replica has the database", || async {
             let shown = self
                 .replica
                 .cli(&format!("SHOW DATABASES LIKE '{}'", db.name))?;
@@ -219,7 +218,7 @@ impl ReplicatedPair {
 
     /// Waits until the replica has applied everything the primary wrote.
     pub async fn caught_up(&self) {
-        super::eventually(START_LIMIT, "the replica catches up", || async {
+        eventually(START_LIMIT, "the replica catches up", || async {
             let written = self.primary.cli("SELECT @@GLOBAL.gtid_binlog_pos")?;
             let applied = self.replica.cli("SELECT @@GLOBAL.gtid_slave_pos")?;
             (written.trim() == applied.trim()).then_some(())
@@ -286,7 +285,7 @@ fn spawn_server(dir: &Path, port: u16, extra: &[String]) -> Child {
         .stderr(Stdio::null())
         .spawn()
         .expect("start mariadbd");
-    std::fs::write(dir.join(CHILD_PID), child.id().to_string()).expect("write the server's pid");
+    watch_pids(dir, &[child.id()]);
     child
 }
 
@@ -295,9 +294,6 @@ fn spawn_server(dir: &Path, port: u16, extra: &[String]) -> Child {
 /// each other's temporary tables (a failed `mariadb-install-db`, or a query
 /// failing with "Error on delete of '/tmp/#sql-temptable-...'").
 const TMP_DIR: &str = "tmp";
-
-/// The file, in the server's directory, that names the server's process.
-const CHILD_PID: &str = "child.pid";
 
 /// `--user=root` when the tests run as root (mariadbd refuses to otherwise).
 fn as_root() -> Vec<String> {
@@ -325,39 +321,4 @@ fn cli(port: u16, sql: &str) -> Option<String> {
             .arg(format!("-P{port}"))
             .args(["-e", sql]),
     )
-}
-
-/// A shell that outlives nothing: once this test process is gone it kills the
-/// server named in the directory's pid file and removes the directory (a static
-/// server is never dropped).
-fn watchdog(dir: &Path) -> Child {
-    let script = format!(
-        "while kill -0 {parent} 2>/dev/null; do sleep 0.5; done; \
-         kill -9 $(cat '{dir}/{CHILD_PID}' 2>/dev/null) 2>/dev/null; sleep 0.5; rm -rf '{dir}'",
-        parent = std::process::id(),
-        dir = dir.display(),
-    );
-    Command::new("sh")
-        .args(["-c", &script])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start the server's watchdog")
-}
-
-/// A port nothing listens on now, and that this process has not handed to
-/// another server: servers that start at once (tests run in parallel) take a
-/// while to bind theirs, so the system could hand the same free port twice.
-fn free_port() -> u16 {
-    static HANDED_OUT: std::sync::Mutex<BTreeSet<u16>> = std::sync::Mutex::new(BTreeSet::new());
-    loop {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        let port = listener.local_addr().expect("addr").port();
-        let mut handed_out = HANDED_OUT
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if handed_out.insert(port) {
-            return port;
-        }
-    }
 }

@@ -155,7 +155,7 @@ pub struct TempConfig {
 
 impl TempConfig {
     pub fn new(contents: &str) -> Self {
-        let name = format!("{}.toml", super::random_name("rocket-cache-test"));
+        let name = format!("{}.toml", test_support::random_name("rocket-cache-test"));
         let path = std::env::temp_dir().join(name);
         std::fs::write(&path, contents).expect("write the config file");
         Self { path }

@@ -2,19 +2,7 @@
 
 use std::sync::Arc;
 
-use super::random_name;
-
-/// `host:port` of the shared test Redis: `TEST_REDIS_ADDR`, by default this
-/// machine's.
-pub fn redis_addr() -> &'static str {
-    static ADDR: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    super::server_addr(&ADDR, "TEST_REDIS_ADDR", "127.0.0.1:6379")
-}
-
-/// The URL of the shared test Redis.
-pub fn redis_url() -> String {
-    format!("redis://{}/", redis_addr())
-}
+use test_support::{random_name, redis_url, unlink};
 
 /// A Redis key namespace of its own, cleared (SCAN + UNLINK) when the last holder goes.
 pub struct TestNamespace {
@@ -55,13 +43,7 @@ impl TestNamespace {
 
 impl Drop for TestNamespace {
     fn drop(&mut self) {
-        let keys = scan(&format!("{}:*", self.name));
-        if keys.is_empty() {
-            return;
-        }
-        if let Ok(mut conn) = redis_conn() {
-            let _: redis::RedisResult<u64> = redis::cmd("UNLINK").arg(&keys).query(&mut conn);
-        }
+        unlink(redis_url(), &scan(&format!("{}:*", self.name)));
     }
 }
 
@@ -70,26 +52,7 @@ pub fn redis_conn() -> redis::RedisResult<redis::Connection> {
     redis::Client::open(redis_url())?.get_connection()
 }
 
-/// Every key matching `pattern`, by SCAN.
-pub fn scan(pattern: &str) -> Vec<String> {
-    let Ok(mut conn) = redis_conn() else {
-        return Vec::new();
-    };
-    let mut keys = Vec::new();
-    let mut cursor: u64 = 0;
-    loop {
-        let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
-            .arg(cursor)
-            .arg("MATCH")
-            .arg(pattern)
-            .arg("COUNT")
-            .arg(1000)
-            .query(&mut conn)
-            .expect("SCAN");
-        keys.extend(batch);
-        if next == 0 {
-            return keys;
-        }
-        cursor = next;
-    }
+/// Every key matching `pattern` in the shared test Redis, by SCAN.
+fn scan(pattern: &str) -> Vec<String> {
+    test_support::scan(redis_url(), pattern)
 }

@@ -3,14 +3,14 @@
 
 use std::sync::Arc;
 
-use rocket::http::uri::Host;
-use rocket::http::{Cookie, Header, Method};
+use rocket::http::Method;
 use rocket::local::asynchronous::{Client, LocalResponse};
-use rocket_page_cache::{Cache, PageCache};
+use rocket_page_cache::{Cache, ManualClock, PageCache};
 use serde_json::{json, Value};
+use test_support::{browser_request, redis_url};
 
 use super::routes::{self, Backend};
-use super::{redis_url, Namespace};
+use super::Namespace;
 
 /// The cookie the test app declares private through the builder.
 pub const SESSION_COOKIE: &str = "sid";
@@ -65,11 +65,29 @@ impl TestApp {
         Self::start(&self.namespace, &self.backend, extra).await
     }
 
+    /// As [`spawn`](Self::spawn), the engine reading the time from `clock`: a
+    /// test moves through a page's lifetime by moving the clock, not by
+    /// sleeping (the store's own expiry still follows real time).
+    pub async fn spawn_with_clock(extra: Value, clock: &ManualClock) -> Self {
+        Self::start_with_clock(&Namespace::new(), &Arc::default(), extra, Some(clock)).await
+    }
+
     /// An instance on the namespace's store: the shared test Redis, or the
     /// cluster or Sentinel deployment the namespace lives on.
     pub async fn start(namespace: &Arc<Namespace>, backend: &Arc<Backend>, extra: Value) -> Self {
+        Self::start_with_clock(namespace, backend, extra, None).await
+    }
+
+    /// As [`start`](Self::start), on `clock` when one is given (see
+    /// [`spawn_with_clock`](Self::spawn_with_clock)).
+    pub async fn start_with_clock(
+        namespace: &Arc<Namespace>,
+        backend: &Arc<Backend>,
+        extra: Value,
+        clock: Option<&ManualClock>,
+    ) -> Self {
         let extra = super::shared::with_store(namespace, extra);
-        Self::start_on(redis_url(), namespace, backend, extra).await
+        Self::launch(redis_url(), namespace, backend, extra, clock).await
     }
 
     /// An instance on the Redis at `url`.
@@ -79,8 +97,22 @@ impl TestApp {
         backend: &Arc<Backend>,
         extra: Value,
     ) -> Self {
+        Self::launch(url, namespace, backend, extra, None).await
+    }
+
+    async fn launch(
+        url: &str,
+        namespace: &Arc<Namespace>,
+        backend: &Arc<Backend>,
+        extra: Value,
+        clock: Option<&ManualClock>,
+    ) -> Self {
+        let mut cache = PageCache::new(routes::policies()).private_cookie(SESSION_COOKIE);
+        if let Some(clock) = clock {
+            cache = cache.with_clock(clock.clone());
+        }
         let rocket = rocket::custom(figment(cache_table(namespace, url, &extra)))
-            .attach(PageCache::new(routes::policies()).private_cookie(SESSION_COOKIE))
+            .attach(cache)
             .manage(Arc::clone(backend))
             .mount("/", routes::all());
         let client = Client::untracked(rocket)
@@ -117,43 +149,20 @@ impl TestApp {
     }
 }
 
-/// Not sent as a header: `name=value` goes to the client's jar encrypted with the
-/// app's key, as a cookie the app itself set with `add_private`.
-pub const SEALED_COOKIE: &str = "Sealed-Cookie";
-
-/// GET from `localhost:8000` with extra headers, as a browser sends it; a `Host`
-/// among them replaces `localhost:8000`, a `Cookie` goes to the client's jar (a
-/// [`SEALED_COOKIE`] too, encrypted).
+/// GET from `localhost:8000` with extra headers, as a browser sends it (see
+/// [`browser_request`]).
 pub async fn get(client: &Client, uri: &str, headers: &[(&str, &str)]) -> Reply {
     request(client, Method::Get, uri, headers).await
 }
 
 /// A request of any method, with headers as [`get`] sends them.
 async fn request(client: &Client, method: Method, uri: &str, headers: &[(&str, &str)]) -> Reply {
-    let mut request = client.req(method, uri.to_owned());
-    let host = headers
-        .iter()
-        .find(|(name, _)| name.eq_ignore_ascii_case("host"))
-        .map_or("localhost:8000", |(_, value)| *value);
-    // The local client does not derive the host from the header: set both.
-    if let Ok(parsed) = Host::parse_owned(host.to_owned()) {
-        request.inner_mut().set_host(parsed);
-    }
-    request.add_header(Header::new("Host", host.to_owned()));
-    for (name, value) in headers {
-        if name.eq_ignore_ascii_case("cookie") {
-            if let Some((name, value)) = value.split_once('=') {
-                request = request.cookie(Cookie::new(name.to_owned(), value.to_owned()));
-            }
-        } else if name.eq_ignore_ascii_case(SEALED_COOKIE) {
-            if let Some((name, value)) = value.split_once('=') {
-                request = request.private_cookie(Cookie::new(name.to_owned(), value.to_owned()));
-            }
-        } else if !name.eq_ignore_ascii_case("host") {
-            request.add_header(Header::new((*name).to_owned(), (*value).to_owned()));
-        }
-    }
-    Reply::read(request.dispatch().await).await
+    Reply::read(
+        browser_request(client, method, uri, headers)
+            .dispatch()
+            .await,
+    )
+    .await
 }
 
 /// A response read whole, so that concurrent requests can be compared.

@@ -1,55 +1,18 @@
 //! What the engine's tests share: a namespace of their own in the shared Redis
 //! (or in a Redis Cluster or Sentinel deployment of the run's own), a minimal
-//! Rocket app whose routes count their renders, a Redis server, cluster or
-//! Sentinel deployment of a test's own (to stop, freeze or fail over), the
-//! shared-store suite's parameter, and one poll helper.
+//! Rocket app whose routes count their renders, and the shared-store suite's
+//! parameter. The servers a test starts of its own (a Redis server, cluster or
+//! Sentinel deployment, to stop, freeze or fail over) and the poll helper are
+//! the `test-support` crate's, shared with the app's tests.
 
 pub mod app;
 pub mod failover_load;
-pub mod own_cluster;
-pub mod own_redis;
-pub mod own_sentinel;
-pub mod own_servers;
 pub mod routes;
 pub mod shared;
 
-use std::future::Future;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
-/// The shared test Redis (`TEST_REDIS_ADDR`, `host:port`, by default this
-/// machine's); tests only touch keys under their own namespace.
-pub fn redis_url() -> &'static str {
-    static URL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    URL.get_or_init(|| {
-        let addr = std::env::var("TEST_REDIS_ADDR").unwrap_or_else(|_| "127.0.0.1:6379".to_owned());
-        format!("redis://{addr}/")
-    })
-}
-
-/// Pause between two looks in [`eventually`].
-const POLL: Duration = Duration::from_millis(20);
-
-/// Polls `check` until it gives `Some`, failing the test with `what` past `limit`.
-pub async fn eventually<T, F, Fut>(what: &str, limit: Duration, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "{what}: not within {limit:?}");
-        tokio::time::sleep(POLL).await;
-    }
-}
-
-/// A name no other test (or run) uses.
-pub fn random_name(prefix: &str) -> String {
-    format!("{prefix}-{:016x}", rand::random::<u64>())
-}
+use test_support::{random_name, redis_url, scan, unlink};
 
 /// A Redis key namespace of a test's own, emptied (SCAN + UNLINK) when the last
 /// holder drops it.
@@ -127,13 +90,14 @@ impl Namespace {
     /// Every key under the namespace, by SCAN (never KEYS); on a cluster, of
     /// every node, each key once.
     pub fn keys(&self) -> Vec<String> {
+        let pattern = format!("{}:*", self.name);
         if self.cluster.is_empty() {
-            return scan_namespace(&self.url, &self.name);
+            return scan(&self.url, &pattern);
         }
         let keys: std::collections::BTreeSet<String> = self
             .cluster
             .iter()
-            .flat_map(|url| scan_namespace(url, &self.name))
+            .flat_map(|url| scan(url, &pattern))
             .collect();
         keys.into_iter().collect()
     }
@@ -179,36 +143,6 @@ impl Drop for Namespace {
             }
             return;
         }
-        if let Ok(mut conn) =
-            redis::Client::open(self.url.as_str()).and_then(|c| c.get_connection())
-        {
-            let _: redis::RedisResult<u64> = redis::cmd("UNLINK").arg(&keys).query(&mut conn);
-        }
-    }
-}
-
-/// Every key under `namespace` on the one server at `url` (none when it does
-/// not answer); on a cluster, what that one node holds.
-pub fn scan_namespace(url: &str, namespace: &str) -> Vec<String> {
-    let Ok(mut conn) = redis::Client::open(url).and_then(|c| c.get_connection()) else {
-        return Vec::new();
-    };
-    let pattern = format!("{namespace}:*");
-    let mut keys = Vec::new();
-    let mut cursor: u64 = 0;
-    loop {
-        let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
-            .arg(cursor)
-            .arg("MATCH")
-            .arg(&pattern)
-            .arg("COUNT")
-            .arg(1000)
-            .query(&mut conn)
-            .expect("SCAN");
-        keys.extend(batch);
-        if next == 0 {
-            return keys;
-        }
-        cursor = next;
+        unlink(&self.url, &keys);
     }
 }

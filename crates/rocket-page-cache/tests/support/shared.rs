@@ -6,11 +6,11 @@
 
 use std::sync::Arc;
 
+use rocket_page_cache::ManualClock;
 use serde_json::{json, Value};
+use test_support::{OwnCluster, OwnSentinel};
 
 use super::app::TestApp;
-use super::own_cluster::OwnCluster;
-use super::own_sentinel::OwnSentinel;
 use super::routes::Backend;
 use super::Namespace;
 
@@ -42,6 +42,12 @@ impl Shared {
     /// An instance of the test app on this store, in a namespace of its own.
     pub async fn app(self, extra: Value) -> TestApp {
         TestApp::start(&self.namespace(), &Arc::<Backend>::default(), extra).await
+    }
+
+    /// As [`app`](Self::app), the engine reading the time from `clock`.
+    pub async fn app_with_clock(self, extra: Value, clock: &ManualClock) -> TestApp {
+        let backend = Arc::<Backend>::default();
+        TestApp::start_with_clock(&self.namespace(), &backend, extra, Some(clock)).await
     }
 }
 

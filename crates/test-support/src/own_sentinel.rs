@@ -12,7 +12,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 
-use super::own_servers::{cli, wait_for, watchdog};
+use crate::free_port;
+use crate::own_servers::{cli, wait_for, watch_pids, watchdog};
 
 /// The name the sentinels monitor the master under.
 pub const MASTER_NAME: &str = "rpc-master";
@@ -55,10 +56,11 @@ impl OwnSentinel {
     /// the replica and the two other sentinels (without which no failover can
     /// be agreed). Blocking: it runs once per deployment, before any request.
     pub fn start() -> Self {
-        let dir = std::env::temp_dir().join(super::random_name("rpc-sentinel"));
+        let dir = std::env::temp_dir().join(crate::random_name("rpc-sentinel"));
         std::fs::create_dir_all(&dir).expect("sentinel directory");
-        let master_port = free_port(&[]);
-        let replica_port = free_port(&[master_port]);
+        let watchdog = watchdog(&dir, "sentinels");
+        let master_port = free_port();
+        let replica_port = free_port();
         let master = Server {
             port: master_port,
             child: start_data_node(&dir, master_port, None),
@@ -67,11 +69,9 @@ impl OwnSentinel {
             port: replica_port,
             child: start_data_node(&dir, replica_port, Some(master_port)),
         };
-        let mut taken = vec![master_port, replica_port];
         let mut sentinels = Vec::with_capacity(SENTINELS);
         for _ in 0..SENTINELS {
-            let port = free_port(&taken);
-            taken.push(port);
+            let port = free_port();
             sentinels.push(Server {
                 port,
                 child: start_sentinel(&dir, port, master_port),
@@ -82,7 +82,7 @@ impl OwnSentinel {
             .chain(&sentinels)
             .map(|s| s.child.id())
             .collect();
-        let watchdog = watchdog(&pids, &dir, "sentinels");
+        watch_pids(&dir, &pids);
         let deployment = Self {
             data: vec![master, replica],
             sentinels,
@@ -270,17 +270,4 @@ fn field_of(reply: &str, name: &str) -> Option<String> {
         }
     }
     None
-}
-
-/// A port nothing listens on now, and none of `taken`.
-fn free_port(taken: &[u16]) -> u16 {
-    loop {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .expect("bind a free port")
-            .port();
-        if !taken.contains(&port) {
-            return port;
-        }
-    }
 }

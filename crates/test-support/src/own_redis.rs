@@ -1,9 +1,10 @@
 //! A `redis-server` of a test's own on a free port, for what the shared one must
-//! never do: go away, freeze mid-connection, or fill up. Self-contained, so
-//! that the app's tests include it too.
+//! never do: go away, freeze mid-connection, or fill up.
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+use crate::free_port;
 
 /// A running `redis-server`, killed when dropped.
 pub struct OwnRedis {
@@ -82,12 +83,4 @@ impl Drop for OwnRedis {
             self.kill();
         }
     }
-}
-
-/// A port nothing listens on right now.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("bind a free port")
-        .port()
 }

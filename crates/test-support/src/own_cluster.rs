@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 
-use super::own_servers::{cli, wait_for, watchdog};
+use crate::own_servers::{cli, wait_for, watch_pids, watchdog};
 
 /// Masters, and one replica for each.
 const MASTERS: usize = 3;
@@ -45,8 +45,9 @@ impl OwnCluster {
     /// replica each, and waits until every node says `cluster_state:ok`.
     /// Blocking: it runs once per cluster, before any request.
     pub fn start() -> Self {
-        let dir = std::env::temp_dir().join(super::random_name("rpc-cluster"));
+        let dir = std::env::temp_dir().join(crate::random_name("rpc-cluster"));
         std::fs::create_dir_all(&dir).expect("cluster directory");
+        let watchdog = watchdog(&dir, "cluster");
         let mut ports = BTreeSet::new();
         while ports.len() < NODES {
             ports.insert(free_cluster_port());
@@ -59,7 +60,7 @@ impl OwnCluster {
             })
             .collect();
         let pids: Vec<u32> = nodes.iter().map(|n| n.child.id()).collect();
-        let watchdog = watchdog(&pids, &dir, "cluster");
+        watch_pids(&dir, &pids);
         let cluster = Self {
             nodes,
             dir,

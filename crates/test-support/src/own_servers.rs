@@ -1,6 +1,6 @@
-//! What the tests' own Redis deployments (a cluster, a Sentinel set) share: one
-//! `redis-cli` command, a blocking poll while they form, and a watchdog that
-//! outlives nothing.
+//! What the servers a test starts of its own share: one `redis-cli` command (and
+//! the output of any other command), a blocking poll while a deployment forms,
+//! and a watchdog that outlives nothing.
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -41,14 +41,28 @@ pub fn wait_for(what: &str, mut check: impl FnMut() -> bool) {
     }
 }
 
-/// A shell that outlives nothing: once this test process is gone it kills the
-/// servers `pids` and removes `dir` (a static deployment is never dropped).
-pub fn watchdog(pids: &[u32], dir: &Path, of_what: &str) -> Child {
+/// The file in a deployment's directory that names its servers' process ids,
+/// for its [`watchdog`] to kill.
+const WATCHED_PIDS: &str = "watched.pids";
+
+/// Names the servers `pids` in `dir` for its [`watchdog`]; a server started
+/// again (a restart) is named anew, replacing the list.
+pub fn watch_pids(dir: &Path, pids: &[u32]) {
     let pids: Vec<String> = pids.iter().map(u32::to_string).collect();
+    std::fs::write(dir.join(WATCHED_PIDS), pids.join(" "))
+        .expect("write the servers' process ids for the watchdog");
+}
+
+/// A shell that outlives nothing: once this test process is gone it kills the
+/// servers named in `dir` (see [`watch_pids`]) and removes `dir` (a static
+/// deployment is never dropped). Started before the servers, it watches from the
+/// start: a test process gone while a deployment is being made leaves nothing
+/// behind either.
+pub fn watchdog(dir: &Path, of_what: &str) -> Child {
     let script = format!(
-        "while kill -0 {parent} 2>/dev/null; do sleep 0.5; done; kill -9 {pids} 2>/dev/null; rm -rf '{dir}'",
+        "while kill -0 {parent} 2>/dev/null; do sleep 0.5; done; \
+         kill -9 $(cat '{dir}/{WATCHED_PIDS}' 2>/dev/null) 2>/dev/null; sleep 0.5; rm -rf '{dir}'",
         parent = std::process::id(),
-        pids = pids.join(" "),
         dir = dir.display(),
     );
     Command::new("sh")
