@@ -21,7 +21,7 @@ use super::entry::{Compressed, Entry, Freshness, Kind};
 use super::flight::Outcome;
 use super::handle::Cache;
 use super::key::bounded_tag;
-use super::policy::{storable_ttl, Refusal, Resolved, ResponseDirectives, ResponseFacts};
+use super::policy::{storable_ttl, Refusal, ResponseDirectives, ResponseFacts, Storing};
 use super::reads::Reads;
 use super::render::Render;
 use super::respond::{serve_entry, set_validators, write_body};
@@ -131,7 +131,7 @@ async fn store_render<'r>(
     let etag = write_body(cache, request, response, &entry);
     status_of(render, rendered).write_to(response);
     let browser_ttl = u64::from(entry.browser_ttl_secs).min(ttl.as_secs());
-    set_validators(request, response, &etag, browser_ttl);
+    set_validators(request, response, etag, browser_ttl);
     if rendered == Rendered::PurgedDuringRender {
         // A tag was purged while this rendered: it may show data older than the
         // purge, so requests of this process that waited for it (perhaps sent after
@@ -146,7 +146,7 @@ async fn store_render<'r>(
 fn storability(
     cache: &Cache,
     response: &Response<'_>,
-    policy: &Resolved,
+    policy: &Storing,
 ) -> Result<Duration, Refusal> {
     let config = cache.config();
     let headers = response.headers();

@@ -14,7 +14,7 @@ use super::flight::{self, Outcome, Role};
 use super::handle::{path_tag, Cache};
 use super::key::{bounded_tag, host_name, normalised_path, page_key, RequestParts};
 use super::lease::{self, LeaderPlan, Lease};
-use super::policy::{Misspelling, Resolved};
+use super::policy::{Misspelling, Resolved, Storing};
 use super::private::holds_session;
 use super::render::Render;
 use super::revalidate::{self, Revalidation};
@@ -42,27 +42,47 @@ impl Verdict {
     }
 }
 
-/// Decides for a GET or HEAD to a cacheable path, with the route it is counted
-/// under; `None` when the cache has nothing to say about the request.
-pub async fn decide(cache: &Cache, request: &Request<'_>) -> Option<(RouteId, Verdict)> {
+/// The verdict for a GET or HEAD to a cacheable path, with the route it is
+/// counted under; `None` when the cache has nothing to say about the request.
+/// A near hit is decided without waiting ([`decide`]); only a request that
+/// needs the store pays for the larger future of the slower paths, boxed.
+pub async fn verdict_for(cache: &Cache, request: &Request<'_>) -> Option<(RouteId, Verdict)> {
+    match decide(cache, request)? {
+        Decision::Now(route, verdict) => Some((route, verdict)),
+        Decision::Later(pending) => {
+            let route = pending.policy.route;
+            Some((route, Box::pin(after_lookup(cache, request, pending)).await))
+        }
+    }
+}
+
+/// What can be decided for a request without waiting on anything.
+enum Decision<'a> {
+    /// Decided at once: a bypass, or a page kept near.
+    Now(RouteId, Verdict),
+    /// The store must be asked: finish with [`after_lookup`].
+    Later(Pending<'a>),
+}
+
+/// A request whose verdict needs the store, with what was worked out so far.
+struct Pending<'a> {
+    segments: Vec<&'a str>,
+    policy: Resolved<'a>,
+    key: String,
+}
+
+/// Decides for a GET or HEAD to a cacheable path as far as it can without
+/// waiting: a hit served from the near cache (the hottest path) is decided
+/// here, with nothing allocated for the store's slower paths.
+fn decide<'a>(cache: &'a Cache, request: &'a Request<'_>) -> Option<Decision<'a>> {
     if !matches!(request.method(), Method::Get | Method::Head) {
         return None;
     }
     let segments: Vec<&str> = request.uri().path().segments().collect();
     let policy = cache.policies().resolve(&segments)?;
     let route = policy.route;
-    Some((route, verdict(cache, request, &segments, policy).await))
-}
-
-/// What a request to a path under `policy` gets.
-async fn verdict(
-    cache: &Cache,
-    request: &Request<'_>,
-    segments: &[&str],
-    policy: Resolved,
-) -> Verdict {
     if let Some(reason) = bypass_reason(cache, request, &policy) {
-        return Verdict::Bypass(reason);
+        return Some(Decision::Now(route, Verdict::Bypass(reason)));
     }
     let query: Vec<(&str, &str)> = request
         .uri()
@@ -70,10 +90,11 @@ async fn verdict(
         .map(|q| q.segments().collect())
         .unwrap_or_default();
     if let Err(misspelling) = policy.check_spelling(&query) {
-        return Verdict::Bypass(match misspelling {
+        let reason = match misspelling {
             Misspelling::NonCanonical => Bypass::NonCanonical,
             Misspelling::Repeated => Bypass::RepeatedParameter,
-        });
+        };
+        return Some(Decision::Now(route, Verdict::Bypass(reason)));
     }
     let host = request
         .host()
@@ -86,11 +107,11 @@ async fn verdict(
         .collect();
     let parts = RequestParts {
         host,
-        path: segments,
+        path: &segments,
         query: &query,
         vary: &vary,
     };
-    let key = page_key(cache.key_base(), &parts, &policy.query);
+    let key = page_key(cache.key_base(), &parts, policy.query);
     // A page asked for without the headers it varies on can be warmed from its
     // key alone: those are the ones the hot list counts.
     if vary.iter().all(Option::is_none) && cache.sample_hot() {
@@ -100,14 +121,29 @@ async fn verdict(
     // The hottest path: a fresh page kept near, not due for early refresh.
     if let Some(entry) = cache.near_lookup(&key) {
         if is_plain_hit(cache, &entry, cache.now_ms()) {
-            return serve_plain_hit(cache, request, &key, entry, Served::NearHit);
+            let verdict = serve_plain_hit(cache, request, &key, entry, Served::NearHit);
+            return Some(Decision::Now(route, verdict));
         }
     }
+    Some(Decision::Later(Pending {
+        segments,
+        policy,
+        key,
+    }))
+}
+
+/// The rest of [`decide`]: what a request gets from the store, or a render.
+async fn after_lookup(cache: &Cache, request: &Request<'_>, pending: Pending<'_>) -> Verdict {
+    let Pending {
+        segments,
+        policy,
+        key,
+    } = pending;
     if request.headers().contains("Authorization") {
         return read_only(cache, request, &key).await;
     }
     if !cache.store_allowed_for(&key) {
-        return render_locally(cache, key, policy).await;
+        return render_locally(cache, key, policy.storing()).await;
     }
     let looked_up = if request.headers().contains("If-None-Match") {
         revalidate::lookup(cache, request, &key).await
@@ -117,7 +153,7 @@ async fn verdict(
     let found = match looked_up {
         Ok(Revalidation::Found(found)) => found,
         Ok(Revalidation::NotModified(head)) => return Verdict::NotModified(head),
-        Err(_) => return render_locally(cache, key, policy).await,
+        Err(_) => return render_locally(cache, key, policy.storing()).await,
     };
     let now = cache.now_ms();
     // The hot path: a fresh page not due for early refresh is served as it is.
@@ -128,8 +164,13 @@ async fn verdict(
         other => other,
     };
     // Anything else may render, and a render is stamped with its tags.
-    let mut tags: Vec<String> = policy.tags.iter().cloned().map(bounded_tag).collect();
-    tags.push(path_tag(&normalised_path(segments)));
+    let mut tags: Vec<String> = policy
+        .tags(&segments)
+        .into_iter()
+        .map(bounded_tag)
+        .collect();
+    tags.push(path_tag(&normalised_path(&segments)));
+    let policy = policy.storing();
     match found {
         Some(entry) if entry.kind == Kind::Page => match entry.freshness(now) {
             // Fresh but not a plain hit: due for early refresh.
@@ -147,7 +188,7 @@ async fn verdict(
 }
 
 /// Why this request must not use the shared cache, if it must not.
-fn bypass_reason(cache: &Cache, request: &Request<'_>, policy: &Resolved) -> Option<Bypass> {
+fn bypass_reason(cache: &Cache, request: &Request<'_>, policy: &Resolved<'_>) -> Option<Bypass> {
     let config = cache.config();
     if !cache.enabled() {
         return Some(Bypass::Disabled);
@@ -208,7 +249,7 @@ async fn read_only(cache: &Cache, request: &Request<'_>, key: &str) -> Verdict {
 
 /// The store cannot be used: still let one request per process render a key
 /// while the others wait for it, so a dead Redis does not multiply `MySQL`'s load.
-async fn render_locally(cache: &Cache, key: String, policy: Resolved) -> Verdict {
+async fn render_locally(cache: &Cache, key: String, policy: Storing) -> Verdict {
     match cache.flights().join(&key) {
         Role::Follower(receiver) => {
             if let Some(outcome) = flight::wait_for(receiver, lock_timeout(cache)).await {
@@ -254,7 +295,7 @@ fn serve_plain_hit(
 async fn refresh(
     cache: &Cache,
     key: String,
-    policy: Resolved,
+    policy: Storing,
     tags: Vec<String>,
     entry: Entry,
     served: Served,
@@ -292,7 +333,7 @@ async fn refresh(
 async fn miss(
     cache: &Cache,
     key: String,
-    policy: Resolved,
+    policy: Storing,
     tags: Vec<String>,
     fallback: Option<Entry>,
 ) -> Verdict {

@@ -18,7 +18,7 @@ use super::build_error::BuildError;
 use super::cache_status::Served;
 use super::clock::Clock;
 use super::config::CacheConfig;
-use super::decide::{decide, Verdict};
+use super::decide::{verdict_for, Verdict};
 use super::handle::Cache;
 use super::memory_report::{describe, Loudness};
 use super::policy::RoutePolicy;
@@ -29,6 +29,24 @@ use super::warm::{self, HotCandidate, WARMED_HEADER};
 
 /// Where hits are rerouted. Requested directly, it is a 404.
 const HIT_ROUTE: &str = "/__rocket-cache/hit";
+
+/// The rank of the hit routes: before every rank Rocket gives a route itself
+/// (-12 to -1), so that a hit is routed at the first route Rocket tries instead
+/// of after every static route of the app (Rocket tries a method's routes in
+/// rank order, one by one). Any other request fails its check at the first
+/// segment.
+const HIT_RANK: isize = -100;
+
+/// [`HIT_ROUTE`] as a URI, parsed once, its segments decoded once: the router
+/// reads them on every hit, and a clone keeps them.
+fn hit_uri() -> &'static Origin<'static> {
+    static URI: OnceLock<Origin<'static>> = OnceLock::new();
+    URI.get_or_init(|| {
+        let uri = Origin::parse(HIT_ROUTE).expect("valid internal path");
+        let _ = uri.path().segments();
+        uri
+    })
+}
 
 /// The page cache fairing. Give it the cache policies of the app's routes, and
 /// the names of the cookies that make a request private (a login session).
@@ -106,43 +124,36 @@ impl PageCache {
     }
 }
 
-/// The verdict of one request, from `on_request` to `on_response`.
+/// What the cache decided for one request, from `on_request` to `on_response`:
+/// one request-local value, so a hit pays for one.
 #[derive(Default)]
-struct Slot(Mutex<Option<Verdict>>);
+struct Slot {
+    /// The verdict, taken by `on_response`.
+    verdict: Mutex<Option<Verdict>>,
+    /// What the cache did and under which route policy, set once by
+    /// `on_request` (before the URI of a hit is rewritten).
+    observed: OnceLock<(Outcome, RouteId)>,
+}
 
 impl Slot {
     fn of<'r>(request: &'r Request<'_>) -> &'r Slot {
         request.local_cache(Slot::default)
     }
-    fn put(&self, verdict: Verdict) {
-        *self
-            .0
+    fn verdict(&self) -> std::sync::MutexGuard<'_, Option<Verdict>> {
+        self.verdict
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(verdict);
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+    fn put(&self, verdict: Verdict) {
+        *self.verdict() = Some(verdict);
     }
     fn take(&self) -> Option<Verdict> {
-        self.0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .take()
+        self.verdict().take()
     }
     fn is_serve(&self) -> bool {
-        self.0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.verdict()
             .as_ref()
             .is_some_and(Verdict::answers_from_store)
-    }
-}
-
-/// What the cache decided for a request and under which route policy, set once
-/// by `on_request` (before the URI of a hit is rewritten).
-#[derive(Default)]
-struct Observed(OnceLock<(Outcome, RouteId)>);
-
-impl Observed {
-    fn of<'r>(request: &'r Request<'_>) -> &'r Observed {
-        request.local_cache(Observed::default)
     }
 }
 
@@ -160,7 +171,7 @@ pub struct RequestOutcome<'r> {
 /// the engine's internal route, so this, not Rocket's matched route, says which
 /// of the app's routes a hit stood for.
 pub fn request_outcome<'r>(request: &'r Request<'_>) -> Option<RequestOutcome<'r>> {
-    let &(outcome, route) = Observed::of(request).0.get()?;
+    let &(outcome, route) = Slot::of(request).observed.get()?;
     let cache = request.rocket().state::<Cache>()?;
     let route = cache.route_stats().label(route)?;
     Some(RequestOutcome { outcome, route })
@@ -267,10 +278,10 @@ impl Fairing for PageCache {
         }
         cache.start_near_link();
         cache.start_index_sweep();
-        let hit = Route::new(Method::Get, HIT_ROUTE, HitRoute);
+        let hit = Route::ranked(HIT_RANK, Method::Get, HIT_ROUTE, HitRoute);
         // HEAD hits get a route of their own: Rocket would find none, log "No
         // matching routes for HEAD" on every hit, and only then fall back to GET.
-        let head_hit = Route::new(Method::Head, HIT_ROUTE, HitRoute);
+        let head_hit = Route::ranked(HIT_RANK, Method::Head, HIT_ROUTE, HitRoute);
         Ok(rocket
             .manage(cache)
             .manage(self.session_checks.clone())
@@ -296,14 +307,16 @@ impl Fairing for PageCache {
         let Some(cache) = request.rocket().state::<Cache>().cloned() else {
             return;
         };
-        let Some((route, verdict)) = decide(&cache, request).await else {
+        let Some((route, verdict)) = verdict_for(&cache, request).await else {
             return;
         };
-        let _ = Observed::of(request).0.set((outcome_of(&verdict), route));
-        if verdict.answers_from_store() {
-            request.set_uri(Origin::parse(HIT_ROUTE).expect("valid internal path"));
+        let slot = Slot::of(request);
+        let _ = slot.observed.set((outcome_of(&verdict), route));
+        let rerouted = verdict.answers_from_store();
+        slot.put(verdict);
+        if rerouted {
+            request.set_uri(hit_uri().clone());
         }
-        Slot::of(request).put(verdict);
     }
 
     async fn on_response<'r>(&self, request: &'r Request<'_>, response: &mut Response<'r>) {
@@ -337,7 +350,7 @@ async fn answer<'r>(
     response: &mut Response<'r>,
     verdict: Verdict,
 ) {
-    if let Some(&(outcome, route)) = Observed::of(request).0.get() {
+    if let Some(&(outcome, route)) = Slot::of(request).observed.get() {
         cache.count_request(route, outcome);
         if let Verdict::Render(render) = &verdict {
             cache.route_stats().record_render(route, render.elapsed());

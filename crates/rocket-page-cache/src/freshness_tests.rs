@@ -13,7 +13,7 @@ use rocket::State;
 
 use crate::cache_status::{Forward, Served};
 use crate::clock::ManualClock;
-use crate::decide::{decide, Verdict};
+use crate::decide::{verdict_for, Verdict};
 use crate::flight::Outcome;
 use crate::{Cache, PageCache, RoutePolicy};
 
@@ -111,7 +111,7 @@ impl Harness {
     /// What `decide` says of the next request, without running the route.
     async fn verdict(&self) -> Verdict {
         let request = self.request();
-        decide(self.cache(), request.inner())
+        verdict_for(self.cache(), request.inner())
             .await
             .expect("a cacheable request")
             .1

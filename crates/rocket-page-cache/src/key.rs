@@ -36,11 +36,15 @@ pub fn host_name(domain: &str) -> &str {
 }
 
 /// The page key of a request under `base`, keeping only `declared` parameters.
+/// Built in one buffer: every request, hits included, makes one.
 pub fn page_key(base: &str, parts: &RequestParts<'_>, declared: &[String]) -> String {
-    let mut rest = String::with_capacity(64);
-    rest.push_str(&host_name(parts.host).to_ascii_lowercase());
-    rest.push(':');
-    rest.push_str(&normalised_path(parts.path));
+    let mut key = String::with_capacity(base.len() + 64);
+    key.push_str(base);
+    let host_at = key.len();
+    key.push_str(host_name(parts.host));
+    key[host_at..].make_ascii_lowercase();
+    key.push(':');
+    push_normalised_path(&mut key, parts.path);
     let mut kept: Vec<&(&str, &str)> = parts
         .query
         .iter()
@@ -48,21 +52,24 @@ pub fn page_key(base: &str, parts: &RequestParts<'_>, declared: &[String]) -> St
         .collect();
     kept.sort_by_key(|(name, _)| *name);
     for (i, (name, value)) in kept.iter().enumerate() {
-        rest.push(if i == 0 { '?' } else { '&' });
-        encode_into(&mut rest, name);
-        rest.push('=');
-        encode_into(&mut rest, value);
+        key.push(if i == 0 { '?' } else { '&' });
+        encode_into(&mut key, name);
+        key.push('=');
+        encode_into(&mut key, value);
     }
     for value in parts.vary {
-        rest.push('|');
+        key.push('|');
         if let Some(value) = value {
-            encode_into(&mut rest, value);
+            encode_into(&mut key, value);
         }
     }
-    if base.len() + rest.len() > MAX_PLAIN_KEY {
-        rest = format!("#{}", hex_sha256(rest.as_bytes()));
+    if key.len() > MAX_PLAIN_KEY {
+        let digest = hex_sha256(&key.as_bytes()[base.len()..]);
+        key.truncate(base.len());
+        key.push('#');
+        key.push_str(&digest);
     }
-    format!("{base}{rest}")
+    key
 }
 
 /// The key of a fragment: `base` `frag:` the name, then each vary pair in the
@@ -104,15 +111,20 @@ fn hex_sha256(bytes: &[u8]) -> String {
 
 /// `/a/b` from decoded segments, each re-encoded.
 pub fn normalised_path(segments: &[&str]) -> String {
-    if segments.is_empty() {
-        return "/".to_owned();
-    }
     let mut path = String::new();
-    for segment in segments {
-        path.push('/');
-        encode_into(&mut path, segment);
-    }
+    push_normalised_path(&mut path, segments);
     path
+}
+
+/// Appends [`normalised_path`] of `segments` to `out`.
+fn push_normalised_path(out: &mut String, segments: &[&str]) {
+    if segments.is_empty() {
+        out.push('/');
+    }
+    for segment in segments {
+        out.push('/');
+        encode_into(out, segment);
+    }
 }
 
 /// A path as a client sends it (`/users/a%2Fb?x=1`) in the form keys and path
@@ -139,12 +151,14 @@ pub fn normalise_request_path(raw: &str) -> Option<String> {
 
 /// Percent-encodes everything but unreserved characters.
 fn encode_into(out: &mut String, text: &str) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
     for byte in text.bytes() {
         if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
             out.push(char::from(byte));
         } else {
             out.push('%');
-            out.push_str(&hex::encode_upper([byte]));
+            out.push(char::from(HEX[usize::from(byte >> 4)]));
+            out.push(char::from(HEX[usize::from(byte & 0x0f)]));
         }
     }
 }

@@ -8,13 +8,13 @@ use super::entry::Entry;
 use super::flight::{FlightLeader, Outcome};
 use super::handle::Cache;
 use super::lease::Lease;
-use super::policy::Resolved;
+use super::policy::Storing;
 use super::store::TagStamp;
 
 /// One request that the route answers, built by one constructor per case.
 pub struct Render {
     key: String,
-    policy: Resolved,
+    policy: Storing,
     /// The route's tags and the purge sequence read before the render; `None`
     /// when the store cannot be used (the render is then not stored).
     stamps: Option<TagStamp>,
@@ -29,7 +29,7 @@ pub struct Render {
 }
 
 impl Render {
-    fn with(key: String, policy: Resolved, forward: Forward) -> Self {
+    fn with(key: String, policy: Storing, forward: Forward) -> Self {
         Self {
             key,
             policy,
@@ -48,7 +48,7 @@ impl Render {
     /// route fails.
     pub fn miss(
         key: String,
-        policy: Resolved,
+        policy: Storing,
         stamps: Option<TagStamp>,
         lease: Option<Lease>,
         leader: Option<FlightLeader>,
@@ -67,7 +67,7 @@ impl Render {
     /// refresh) is rendered anew by the lease holder; the copy answers if it fails.
     pub fn refresh(
         key: String,
-        policy: Resolved,
+        policy: Storing,
         stamps: TagStamp,
         lease: Lease,
         leader: FlightLeader,
@@ -91,7 +91,7 @@ impl Render {
 
     /// The store cannot be used: the render is not stored; `leader` when this
     /// request renders for its process.
-    pub fn local(key: String, policy: Resolved, leader: Option<FlightLeader>) -> Self {
+    pub fn local(key: String, policy: Storing, leader: Option<FlightLeader>) -> Self {
         Self {
             leader,
             ..Self::with(key, policy, Forward::Bypass)
@@ -99,7 +99,7 @@ impl Render {
     }
 
     /// The key was lately found uncacheable: render at once, nobody waits.
-    pub fn after_hit_for_miss(key: String, policy: Resolved, stamps: Option<TagStamp>) -> Self {
+    pub fn after_hit_for_miss(key: String, policy: Storing, stamps: Option<TagStamp>) -> Self {
         Self {
             stamps,
             detail: Some(Detail::HitForMiss),
@@ -111,7 +111,7 @@ impl Render {
         &self.key
     }
 
-    pub fn policy(&self) -> &Resolved {
+    pub fn policy(&self) -> &Storing {
         &self.policy
     }
 

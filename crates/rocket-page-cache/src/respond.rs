@@ -35,7 +35,7 @@ pub fn serve_entry(
 ) {
     let browser_ttl = write_stored_headers(cache, response, entry, served, failed);
     let etag = write_body(cache, request, response, entry);
-    set_validators(request, response, &etag, browser_ttl);
+    set_validators(request, response, etag, browser_ttl);
 }
 
 /// Whether a revalidation can be answered from `head` alone: a stored 200 whose
@@ -62,7 +62,7 @@ pub fn serve_not_modified(
     let varies = Coding::COMPRESSED.iter().any(|&c| head.has(c))
         || may_gain_codings(cache.config(), meta, head.body_len());
     set_coding_headers(response, coding, varies);
-    set_validators(request, response, &coding.etag_of(&meta.etag), browser_ttl);
+    set_validators(request, response, coding.etag_of(&meta.etag), browser_ttl);
     response.set_status(Status::NotModified);
 }
 
@@ -145,7 +145,12 @@ fn set_coding_headers(response: &mut Response<'_>, coding: Coding, varies: bool)
 
 /// Adds `name` to the response's `Vary`, merged into one field with what the
 /// route said; nothing to add when it is there already or `Vary` is `*`.
-fn add_vary(response: &mut Response<'_>, name: &str) {
+fn add_vary(response: &mut Response<'_>, name: &'static str) {
+    if !response.headers().contains("Vary") {
+        // The common case, on every hit: nothing to merge, nothing to allocate.
+        response.set_header(Header::new("Vary", name));
+        return;
+    }
     let current: Vec<String> = response
         .headers()
         .get("Vary")
@@ -173,19 +178,20 @@ fn add_vary(response: &mut Response<'_>, name: &str) {
 pub fn set_validators(
     request: &Request<'_>,
     response: &mut Response<'_>,
-    etag: &str,
+    etag: String,
     browser_ttl: u64,
 ) {
-    response.set_header(Header::new("ETag", etag.to_owned()));
+    let holds = client_holds(request, &etag);
+    response.set_header(Header::new("ETag", etag));
     // Without a browser lifetime, browsers keep the page but ask again on every
     // visit: a cheap 304 while it is unchanged, never an outdated page.
     let cache_control = if browser_ttl == 0 {
-        "no-cache".to_owned()
+        Header::new("Cache-Control", "no-cache")
     } else {
-        format!("public, max-age={browser_ttl}")
+        Header::new("Cache-Control", format!("public, max-age={browser_ttl}"))
     };
-    response.set_header(Header::new("Cache-Control", cache_control));
-    if client_holds(request, etag) && response.status() == Status::Ok {
+    response.set_header(cache_control);
+    if holds && response.status() == Status::Ok {
         response.set_status(Status::NotModified);
     }
 }

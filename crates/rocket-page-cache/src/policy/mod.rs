@@ -8,7 +8,6 @@
 //! - here: a route's policy, the rules over it, and what a request resolves to.
 //! - [`storable`]: whether, and for how long, a response may be stored.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 mod pattern;
@@ -118,28 +117,42 @@ impl RoutePolicy {
     }
 }
 
-/// The policy that applies to one request.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Resolved {
+/// The policy that applies to one request, borrowed from the declarations:
+/// resolving it allocates nothing, so a hit pays for none of what only a
+/// render needs (its tags, its owned [`Storing`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Resolved<'p> {
+    route_policy: Option<&'p RoutePolicy>,
+    rule: Option<&'p (PathPattern, RuleConfig)>,
     /// Shared lifetime; zero means not cached.
     pub ttl: Duration,
     pub browser_ttl: u32,
     pub grace: u32,
     pub stale_if_error: u32,
-    pub query: Vec<String>,
-    pub tags: Vec<String>,
+    /// The query parameters that are part of the key.
+    pub query: &'p [String],
     /// Lower-case names of request headers that are part of the key.
-    pub vary: Vec<String>,
+    pub vary: &'p [String],
     /// Whether a request carrying `Authorization` may be served a stored copy
     /// ([`RoutePolicy::public`]).
     pub public: bool,
     /// Whether every path parameter is spelled as the route writes it.
     pub canonical_path: bool,
-    /// Canonical spellings of the declared query parameters that have one.
-    pub query_spelling: Vec<(String, Canonical)>,
     /// The label the request is counted under: the matching route's pattern,
     /// else the matching rule's (never the request's own path).
     pub route: RouteId,
+}
+
+/// What a render is stored under: the lifetimes and the declared `Vary` of
+/// its policy, owned, since the render outlives the lookup that resolved it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Storing {
+    pub ttl: Duration,
+    pub browser_ttl: u32,
+    pub grace: u32,
+    pub stale_if_error: u32,
+    /// Lower-case names of request headers that are part of the key.
+    pub vary: Vec<String>,
 }
 
 /// Why a request's spelling keeps it away from the cache.
@@ -151,29 +164,60 @@ pub enum Misspelling {
     Repeated,
 }
 
-impl Resolved {
+impl Resolved<'_> {
     /// Checks the query's declared parameters: each at most once, each spelled
     /// canonically; `query` holds decoded pairs.
     pub fn check_spelling(&self, query: &[(&str, &str)]) -> Result<(), Misspelling> {
         if !self.canonical_path {
             return Err(Misspelling::NonCanonical);
         }
-        for name in &self.query {
+        for name in self.query {
             let mut values = query.iter().filter(|(n, _)| n == name).map(|(_, v)| *v);
             let Some(value) = values.next() else { continue };
             if values.next().is_some() {
                 return Err(Misspelling::Repeated);
             }
-            let canonical = self
-                .query_spelling
-                .iter()
-                .find(|(n, _)| n == name)
-                .map(|(_, canonical)| canonical);
-            if canonical.is_some_and(|canonical| canonical(value).as_deref() != Some(value)) {
+            if self
+                .spelling_of(name)
+                .is_some_and(|canonical| canonical(value).as_deref() != Some(value))
+            {
                 return Err(Misspelling::NonCanonical);
             }
         }
         Ok(())
+    }
+
+    /// How the route spells the parameter `name`, if it said.
+    fn spelling_of(&self, name: &str) -> Option<Canonical> {
+        let params = self.route_policy.map(|r| r.params.as_slice())?;
+        params.iter().find(|(n, _)| n == name).map(|&(_, c)| c)
+    }
+
+    /// The tags of a page at `path` (the path this policy was resolved for):
+    /// the route's, then the rule's, with `<name>` replaced by the path's values.
+    pub fn tags(&self, path: &[&str]) -> Vec<String> {
+        let mut tags = Vec::new();
+        if let Some(route) = self.route_policy {
+            let params = route.pattern.captures(path);
+            tags.extend(route.tags.iter().map(|t| expand(t, &params)));
+        }
+        if let Some((pattern, rule)) = self.rule {
+            let params = pattern.captures(path);
+            let extra = rule.tags.iter().flatten();
+            tags.extend(extra.map(|t| expand(t, &params)));
+        }
+        tags
+    }
+
+    /// What a render under this policy is stored with.
+    pub fn storing(&self) -> Storing {
+        Storing {
+            ttl: self.ttl,
+            browser_ttl: self.browser_ttl,
+            grace: self.grace,
+            stale_if_error: self.stale_if_error,
+            vary: self.vary.to_vec(),
+        }
     }
 }
 
@@ -224,83 +268,53 @@ impl Policies {
     /// The policy for `path` (decoded segments), or `None` when nothing declares
     /// it cacheable. The first matching config rule overrides the route's values;
     /// a rule alone makes a path cacheable.
-    pub fn resolve(&self, path: &[&str]) -> Option<Resolved> {
-        let route = self
-            .routes
-            .iter()
-            .find_map(|r| r.pattern.matches(path).map(|params| (r, params)));
-        let rule = self.rules.iter().find_map(|(pattern, rule)| {
-            pattern.matches(path).map(|params| (pattern, rule, params))
-        });
-        let label = match (&route, &rule) {
-            (Some((route, _)), _) => &route.pattern.text,
-            (None, Some((pattern, _, _))) => &pattern.text,
+    pub fn resolve(&self, path: &[&str]) -> Option<Resolved<'_>> {
+        let route = self.routes.iter().find(|r| r.pattern.matches(path));
+        let rule_entry = self.rules.iter().find(|(pattern, _)| pattern.matches(path));
+        let label = match (route, rule_entry) {
+            (Some(route), _) => &route.pattern.text,
+            (None, Some((pattern, _))) => &pattern.text,
             (None, None) => return None,
         };
         // Every route's and rule's pattern is in `labels` (built from them).
         let route_id = RouteId(self.labels.iter().position(|l| l == label)?);
-        let rule = rule.map(|(_, rule, params)| (rule, params));
-        let (rule, rule_params) = match rule {
-            Some((rule, params)) => (Some(rule), params),
-            None => (None, HashMap::new()),
-        };
-        let (route, params) = match route {
-            Some((route, params)) => (Some(route), params),
-            None => (None, HashMap::new()),
-        };
+        let rule = rule_entry.map(|(_, rule)| rule);
         let ttl = rule
             .and_then(|r| r.ttl)
             .or_else(|| route.and_then(|r| r.ttl))
             .unwrap_or(self.default_ttl);
         let query = rule
-            .and_then(|r| r.query.clone())
-            .or_else(|| route.map(|r| r.query.clone()))
+            .and_then(|r| r.query.as_deref())
+            .or_else(|| route.map(|r| r.query.as_slice()))
             .unwrap_or_default();
-        let mut tags: Vec<String> = route
-            .map(|r| r.tags.iter().map(|t| expand(t, &params)).collect())
-            .unwrap_or_default();
-        if let Some(extra) = rule.and_then(|r| r.tags.as_ref()) {
-            tags.extend(extra.iter().map(|t| expand(t, &rule_params)));
-        }
         let secs = |value: Option<u64>, default: u64| {
             u32::try_from(value.unwrap_or(default)).unwrap_or(u32::MAX)
         };
-        let spelling = route.map(|r| r.params.as_slice()).unwrap_or_default();
-        let canonical_path = params.iter().all(|(name, value)| {
-            spelling
-                .iter()
-                .find(|(n, _)| n == name)
-                .is_none_or(|(_, canonical)| canonical(value).as_deref() == Some(value.as_str()))
-        });
-        let query_spelling = spelling
-            .iter()
-            .filter(|(name, _)| query.contains(name))
-            .cloned()
-            .collect();
+        let canonical_path = route.is_none_or(|r| r.pattern.spelled_canonically(path, &r.params));
         Some(Resolved {
-            canonical_path,
-            query_spelling,
+            route_policy: route,
+            rule: rule_entry,
             ttl: Duration::from_secs(ttl),
             browser_ttl: secs(rule.and_then(|r| r.browser_ttl), self.browser_ttl),
             grace: secs(rule.and_then(|r| r.grace), self.grace),
             stale_if_error: secs(rule.and_then(|r| r.stale_if_error), self.stale_if_error),
             query,
-            tags,
-            vary: route.map(|r| r.vary.clone()).unwrap_or_default(),
+            vary: route.map(|r| r.vary.as_slice()).unwrap_or_default(),
             public: route.is_some_and(|r| r.public),
+            canonical_path,
             route: route_id,
         })
     }
 }
 
-fn expand(template: &str, params: &HashMap<String, String>) -> String {
+/// `template` with each `<name>` replaced by its captured value.
+fn expand(template: &str, params: &[(&str, &str)]) -> String {
     params
         .iter()
         .fold(template.to_owned(), |tag, (name, value)| {
             tag.replace(&format!("<{name}>"), value)
         })
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -336,13 +350,13 @@ mod tests {
         let p = policies(vec![]);
         let user = p.resolve(&["users", "3"]).unwrap();
         assert_eq!(user.ttl, Duration::from_secs(50));
-        assert_eq!(user.tags, vec!["user:3"]);
+        assert_eq!(user.tags(&["users", "3"]), vec!["user:3"]);
         assert_eq!(p.resolve(&[]).unwrap().ttl, Duration::from_mins(5));
         assert!(p.resolve(&["health", "ready"]).is_none());
 
         let p = policies(vec![rule("/", Some(2)), rule("/users/*", Some(0))]);
         assert_eq!(p.resolve(&[]).unwrap().ttl, Duration::from_secs(2));
-        assert_eq!(p.resolve(&[]).unwrap().query, vec!["page"]);
+        assert_eq!(p.resolve(&[]).unwrap().query, ["page"]);
         assert!(p.resolve(&["users", "1"]).unwrap().ttl.is_zero());
     }
 
@@ -352,7 +366,7 @@ mod tests {
         tagged.tags = Some(vec!["person:<n>".into()]);
         let p = policies(vec![tagged]);
         assert_eq!(
-            p.resolve(&["users", "4"]).unwrap().tags,
+            p.resolve(&["users", "4"]).unwrap().tags(&["users", "4"]),
             vec!["user:4", "person:4"]
         );
     }

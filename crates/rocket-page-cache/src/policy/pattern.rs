@@ -1,7 +1,7 @@
 //! Path patterns: `/users/<id>` (one segment per `<name>`), `/api/*` or
 //! `/api/<rest..>` (any rest, including none).
 
-use std::collections::HashMap;
+use super::Canonical;
 
 /// A path pattern: `/users/<id>` (one segment per `<name>`), `/api/*` or
 /// `/api/<rest..>` (any rest, including none).
@@ -40,24 +40,56 @@ impl PathPattern {
         }
     }
 
-    /// The captured parameters when `path` (decoded segments) matches.
-    pub fn matches(&self, path: &[&str]) -> Option<HashMap<String, String>> {
-        let mut captured = HashMap::new();
+    /// Whether `path` (decoded segments) matches; allocates nothing.
+    pub fn matches(&self, path: &[&str]) -> bool {
         for (i, segment) in self.segments.iter().enumerate() {
             match segment {
-                Segment::Rest => return Some(captured),
+                Segment::Rest => return true,
                 Segment::Literal(text) => {
                     if path.get(i) != Some(&text.as_str()) {
-                        return None;
+                        return false;
                     }
                 }
-                Segment::Param(name) => {
-                    let value = path.get(i)?;
-                    captured.insert(name.clone(), (*value).to_owned());
+                Segment::Param(_) => {
+                    if i >= path.len() {
+                        return false;
+                    }
                 }
             }
         }
-        (path.len() == self.segments.len()).then_some(captured)
+        path.len() == self.segments.len()
+    }
+
+    /// The `(name, value)` of each parameter of a `path` that [`matches`](Self::matches).
+    pub fn captures<'a>(&'a self, path: &[&'a str]) -> Vec<(&'a str, &'a str)> {
+        self.params(path).collect()
+    }
+
+    /// Whether each parameter of a matching `path` is written as `spellings`
+    /// say its route writes it (a parameter without one is taken as it is).
+    pub fn spelled_canonically(&self, path: &[&str], spellings: &[(String, Canonical)]) -> bool {
+        self.params(path).all(|(name, value)| {
+            spellings
+                .iter()
+                .find(|(n, _)| n == name)
+                .is_none_or(|(_, canonical)| canonical(value).as_deref() == Some(value))
+        })
+    }
+
+    fn params<'a, 'p>(
+        &'a self,
+        path: &'p [&'a str],
+    ) -> impl Iterator<Item = (&'a str, &'a str)> + 'p
+    where
+        'a: 'p,
+    {
+        self.segments
+            .iter()
+            .zip(path)
+            .filter_map(|(segment, value)| match segment {
+                Segment::Param(name) => Some((name.as_str(), *value)),
+                _ => None,
+            })
     }
 }
 
@@ -68,14 +100,15 @@ mod tests {
     #[test]
     fn patterns_match_literals_params_and_rests() {
         let user = PathPattern::parse("/users/<id>");
-        assert_eq!(user.matches(&["users", "7"]).unwrap()["id"], "7");
-        assert!(user.matches(&["users"]).is_none());
-        assert!(user.matches(&["users", "7", "edit"]).is_none());
-        assert!(PathPattern::parse("/").matches(&[]).is_some());
-        assert!(PathPattern::parse("/").matches(&["x"]).is_none());
+        assert!(user.matches(&["users", "7"]));
+        assert_eq!(user.captures(&["users", "7"]), [("id", "7")]);
+        assert!(!user.matches(&["users"]));
+        assert!(!user.matches(&["users", "7", "edit"]));
+        assert!(PathPattern::parse("/").matches(&[]));
+        assert!(!PathPattern::parse("/").matches(&["x"]));
         let api = PathPattern::parse("/api/*");
-        assert!(api.matches(&["api"]).is_some());
-        assert!(api.matches(&["api", "users", "1"]).is_some());
-        assert!(api.matches(&["apis"]).is_none());
+        assert!(api.matches(&["api"]));
+        assert!(api.matches(&["api", "users", "1"]));
+        assert!(!api.matches(&["apis"]));
     }
 }

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use super::Resolved;
+use super::Storing;
 
 /// The parts of a response's `Cache-Control` that a shared cache obeys.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -81,7 +81,7 @@ pub struct ResponseFacts<'a> {
 /// The shared lifetime to store a response for, or why it must not be stored.
 /// Only 200 and 404 are stored; the handler's `s-maxage` wins over the policy.
 pub fn storable_ttl(
-    policy: &Resolved,
+    policy: &Storing,
     facts: &ResponseFacts<'_>,
     not_found_ttl: u64,
     max_body_bytes: usize,
@@ -139,7 +139,7 @@ mod tests {
 
     #[test]
     fn storability_rules() {
-        let policy = policies(vec![]).resolve(&[]).unwrap();
+        let policy = policies(vec![]).resolve(&[]).unwrap().storing();
         let ttl = |f: &ResponseFacts<'_>| storable_ttl(&policy, f, 30, 100);
         assert_eq!(ttl(&facts(200)), Ok(Duration::from_mins(5)));
         assert_eq!(ttl(&facts(404)), Ok(Duration::from_secs(30)));
