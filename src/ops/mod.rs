@@ -13,6 +13,7 @@ pub(crate) mod request_log;
 pub(crate) mod request_warnings;
 
 use rocket::fairing::AdHoc;
+use rocket::shield::Shield;
 
 /// The first request fairing: it notes the request as the client sent it,
 /// before the duplicate-Host guard or the page cache rewrite it, and settles
@@ -48,9 +49,11 @@ pub fn figures_stage() -> AdHoc {
 /// The last response fairing, after the page cache (whose `on_response`
 /// writes the hits): the security headers and the request id, so a stored
 /// page keeps neither, then the log line and the HTTP metrics of the final
-/// answer.
+/// answer. The security headers include those of Rocket's default `Shield`,
+/// which an empty one replaces (Rocket keeps one `Shield`, the last attached;
+/// over TLS it still adds its HSTS fallback, which ours overwrites).
 pub fn departure_stage() -> AdHoc {
     AdHoc::on_ignite("Request departure stage", |rocket| async {
-        rocket.attach(request_log::Departure)
+        rocket.attach(Shield::new()).attach(request_log::Departure)
     })
 }

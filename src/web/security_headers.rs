@@ -19,11 +19,16 @@ pub const REFERRER_POLICY: &str = "strict-origin-when-cross-origin";
 /// that sends that header itself gains nothing.
 pub const STRICT_TRANSPORT_SECURITY: &str = "max-age=31536000; includeSubDomains";
 
-/// The headers every answer carries, whatever it is.
-const ALWAYS: [(&str, &str); 3] = [
+/// The headers every answer carries, whatever it is. The last two are the
+/// ones Rocket's default `Shield` writes, with its values: the departure stage
+/// attaches an empty `Shield` in its place, so each answer passes through one
+/// fairing that writes one block instead of two that check and write in turn.
+const ALWAYS: [(&str, &str); 5] = [
     ("Content-Security-Policy", CONTENT_SECURITY_POLICY),
     ("Referrer-Policy", REFERRER_POLICY),
     ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "SAMEORIGIN"),
+    ("Permissions-Policy", "interest-cohort=()"),
 ];
 
 /// Writes the security headers on an answer; see the module doc for when.

@@ -28,6 +28,17 @@ fn assert_security_headers(what: &str, reply: &Reply) {
         Some("nosniff"),
         "{what}"
     );
+    // Rocket's default Shield headers, now written with ours.
+    assert_eq!(
+        reply.header("x-frame-options"),
+        Some("SAMEORIGIN"),
+        "{what}"
+    );
+    assert_eq!(
+        reply.header("permissions-policy"),
+        Some("interest-cohort=()"),
+        "{what}"
+    );
     assert_eq!(reply.header("server"), None, "{what}: {:?}", reply.headers);
     // Plain HTTP: HSTS would be ignored by browsers and is not sent.
     assert_eq!(reply.header("strict-transport-security"), None, "{what}");

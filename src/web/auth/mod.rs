@@ -239,7 +239,9 @@ impl Fairing for AuthFairing {
     /// Before the page cache (attached later): finds out whether a session cookie
     /// names a live session, so the cache can tell junk from a session.
     async fn on_request(&self, request: &mut rocket::Request<'_>, _: &mut rocket::Data<'_>) {
-        session::probe_session(request).await;
+        if session::needs_session_probe(request) {
+            Box::pin(session::probe_session(request)).await;
+        }
     }
 
     async fn on_ignite(&self, rocket: Rocket<Build>) -> fairing::Result {

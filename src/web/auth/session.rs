@@ -121,15 +121,21 @@ struct SessionProbe(bool);
 /// [`Auth::ended_sessions`] knows it). The result is kept for the request's
 /// [`AdminSession`] guard, so a route that asks again costs nothing more.
 pub async fn probe_session(request: &Request<'_>) {
-    if !matches!(request.method(), Method::Get | Method::Head)
-        || request.cookies().get(SESSION_COOKIE).is_none()
-    {
+    if !needs_session_probe(request) {
         return;
     }
     let found = request.local_cache_async(read_session(request)).await;
     // Unsure (the store did not answer): private, so only slower.
     let live = matches!(found, Ok(_) | Err(AuthError::Unavailable));
     request.local_cache(|| SessionProbe(live));
+}
+
+/// Whether [`probe_session`] has anything to do: a GET or HEAD that carries the
+/// session cookie. Checked before its future is made, so that the requests that
+/// carry none (nearly all) do not pay for it.
+pub fn needs_session_probe(request: &Request<'_>) -> bool {
+    matches!(request.method(), Method::Get | Method::Head)
+        && request.cookies().get(SESSION_COOKIE).is_some()
 }
 
 /// The page cache's [`SessionCheck`](rocket_page_cache::routes::SessionCheck) for
