@@ -16,6 +16,11 @@
 //! the page cache hands a hit's body, instead of in Rocket's default 4 KiB chunks:
 //! the floor for a hit's own way of writing, so that what the app adds can be
 //! told from what the chunking saves.
+//!
+//! With `FLOOR_HEADERS=<file>` (a response head as `curl -D` writes it) the floor
+//! also writes that head's headers, beside the ones Rocket writes itself: the
+//! floor for a hit's whole answer, so that what Rocket costs per header can be
+//! told from what the app's own work costs.
 
 use std::process::ExitCode;
 
@@ -35,6 +40,29 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 struct Page {
     body: &'static [u8],
     one_chunk: bool,
+    headers: &'static [(String, String)],
+}
+
+/// Headers Rocket writes itself (its `Shield`, the sized body, the date) or the
+/// floor does (`Content-Type`): left out of a captured head.
+const WRITTEN_ANYWAY: [&str; 6] = [
+    "content-type",
+    "content-length",
+    "date",
+    "x-content-type-options",
+    "x-frame-options",
+    "permissions-policy",
+];
+
+/// The headers of a response head as `curl -D` writes it, but those in
+/// [`WRITTEN_ANYWAY`].
+fn headers_of(head: &str) -> Vec<(String, String)> {
+    head.lines()
+        .skip(1)
+        .filter_map(|line| line.split_once(':'))
+        .map(|(name, value)| (name.trim().to_owned(), value.trim().to_owned()))
+        .filter(|(name, _)| !WRITTEN_ANYWAY.contains(&name.to_ascii_lowercase().as_str()))
+        .collect()
 }
 
 impl<'r> Responder<'r, 'static> for Page {
@@ -45,6 +73,9 @@ impl<'r> Responder<'r, 'static> for Page {
             .finalize();
         if self.one_chunk {
             response.set_max_chunk_size(self.body.len());
+        }
+        for (name, value) in self.headers {
+            response.set_raw_header(name.as_str(), value.as_str());
         }
         Ok(response)
     }
@@ -73,8 +104,19 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    // Lives as long as the process: leaking it gives the handler a `&'static`.
+    let headers = match std::env::var_os("FLOOR_HEADERS") {
+        None => Vec::new(),
+        Some(path) => match std::fs::read_to_string(&path) {
+            Ok(head) => headers_of(&head),
+            Err(e) => {
+                eprintln!("floor: cannot read {}: {e}", path.to_string_lossy());
+                return ExitCode::FAILURE;
+            }
+        },
+    };
+    // Live as long as the process: leaking them gives the handler `&'static`s.
     let body: &'static [u8] = Box::leak(body.into_boxed_slice());
+    let headers: &'static [(String, String)] = Box::leak(headers.into_boxed_slice());
     // The crate enables Rocket's private cookies, which refuse to launch in release
     // without a key; the floor has no cookies, so any key will do.
     let key: Vec<u8> = (0..64).map(|_| rand::random::<u8>()).collect();
@@ -83,6 +125,7 @@ async fn main() -> ExitCode {
         .manage(Page {
             body,
             one_chunk: std::env::var_os("FLOOR_ONE_CHUNK").is_some_and(|v| v == "1"),
+            headers,
         })
         .mount("/", routes![index])
         .launch()
