@@ -5,7 +5,8 @@ use crate::support::TestApp;
 
 /// The fairings Rocket runs for each kind of callback, in its order, from its
 /// `Debug` output (the one place a running Rocket lists them). `Shield` is
-/// Rocket's own, attached before any of the app's.
+/// the empty one the departure stage puts in place of Rocket's own (whose
+/// headers the app writes with its security headers).
 fn fairings(rocket: &rocket::Rocket<rocket::Orbit>) -> Vec<(String, Vec<String>)> {
     let debug = format!("{rocket:?}");
     let start = debug
@@ -87,12 +88,12 @@ async fn fairings_run_in_the_order_their_rules_need() {
         (
             "liftoff".to_owned(),
             names(&[
-                "Shield",
                 "Templating",
                 "MySQL pool",
                 "Page cache",
                 "Binlog follower",
                 "Fleet figures",
+                "Shield",
             ]),
         ),
         (
@@ -107,7 +108,7 @@ async fn fairings_run_in_the_order_their_rules_need() {
         ),
         (
             "response".to_owned(),
-            names(&["Shield", "Page cache", "Request departure"]),
+            names(&["Page cache", "Shield", "Request departure"]),
         ),
         (
             "shutdown".to_owned(),
