@@ -270,11 +270,11 @@ fn status_of(render: &Render, rendered: Rendered) -> CacheStatus {
 /// Hit-for-miss: a short-lived marker so that other requests for this key go
 /// straight to the route instead of waiting on a lease for nothing.
 async fn remember_uncacheable(cache: &Cache, key: &str) {
-    let ttl_ms = cache.config().hit_for_miss_ttl * 1000;
-    if ttl_ms == 0 || !cache.admit_negative() {
+    let ttl = cache.config().hit_for_miss_ttl;
+    if ttl.is_zero() || !cache.admit_negative() {
         return;
     }
-    let marker = Entry::hit_for_miss(cache.now_ms(), ttl_ms);
+    let marker = Entry::hit_for_miss(cache.now_ms(), ttl);
     let _ = cache.store_entry(key, &marker, None).await;
 }
 

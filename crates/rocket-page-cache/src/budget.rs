@@ -3,8 +3,9 @@
 //! at most a fixed number of them per time window and serves the rest uncached.
 
 use std::sync::Mutex;
+use std::time::Duration;
 
-/// At most `limit` admissions per window of `window_ms`, counted in this process.
+/// At most `limit` admissions per `window`, counted in this process.
 pub struct WindowBudget {
     limit: u64,
     window_ms: u64,
@@ -13,7 +14,9 @@ pub struct WindowBudget {
 }
 
 impl WindowBudget {
-    pub fn new(limit: u64, window_ms: u64) -> Self {
+    pub fn new(limit: u64, window: Duration) -> Self {
+        // Whole milliseconds, as the cache's clock reads the time.
+        let window_ms = u64::try_from(window.as_millis()).unwrap_or(u64::MAX);
         Self {
             limit,
             window_ms: window_ms.max(1),
@@ -46,7 +49,7 @@ mod tests {
 
     #[test]
     fn admits_up_to_the_limit_per_window_then_starts_again() {
-        let budget = WindowBudget::new(2, 1_000);
+        let budget = WindowBudget::new(2, Duration::from_secs(1));
         assert!(budget.admit(5_000));
         assert!(budget.admit(5_999));
         assert!(!budget.admit(5_500));
@@ -55,6 +58,6 @@ mod tests {
 
     #[test]
     fn a_zero_limit_admits_nothing() {
-        assert!(!WindowBudget::new(0, 1_000).admit(1));
+        assert!(!WindowBudget::new(0, Duration::from_secs(1)).admit(1));
     }
 }

@@ -86,14 +86,19 @@ pub enum BackendKind {
 pub struct RuleConfig {
     /// The route pattern the rule applies to.
     pub path: String,
-    /// Shared lifetime in seconds; 0 turns caching off for the path.
-    pub ttl: Option<u64>,
-    /// `max-age` sent to browsers, in seconds.
-    pub browser_ttl: Option<u64>,
-    /// Seconds past its lifetime a page is still served while one request refreshes it.
-    pub grace: Option<u64>,
-    /// Seconds past its lifetime a page answers for a failed render.
-    pub stale_if_error: Option<u64>,
+    /// Shared lifetime (whole seconds in the config); 0 turns caching off for the path.
+    #[serde(default, deserialize_with = "duration_in::some_secs")]
+    pub ttl: Option<Duration>,
+    /// `max-age` sent to browsers (whole seconds).
+    #[serde(default, deserialize_with = "duration_in::some_secs")]
+    pub browser_ttl: Option<Duration>,
+    /// How long past its lifetime a page is still served while one request
+    /// refreshes it (whole seconds).
+    #[serde(default, deserialize_with = "duration_in::some_secs")]
+    pub grace: Option<Duration>,
+    /// How long past its lifetime a page answers for a failed render (whole seconds).
+    #[serde(default, deserialize_with = "duration_in::some_secs")]
+    pub stale_if_error: Option<Duration>,
     /// Query parameters that are part of the key (others are ignored).
     pub query: Option<Vec<String>>,
     /// Extra tags for pages of this path; `<name>` takes the path parameter.
@@ -137,13 +142,16 @@ pub struct CacheConfig {
     pub generation: String,
     /// Shared lifetime of a page when neither the route nor a rule says otherwise
     /// (Flask-Caching's `CACHE_DEFAULT_TIMEOUT`).
-    pub default_ttl: u64,
+    #[serde(deserialize_with = "duration_in::secs")]
+    pub default_ttl: Duration,
     /// `max-age` sent to browsers, apart from the shared lifetime. 0 (the default)
     /// sends `no-cache`: browsers revalidate every visit with the `ETag` (a cheap 304)
     /// and never show a page older than the shared copy.
-    pub browser_ttl: u64,
+    #[serde(deserialize_with = "duration_in::secs")]
+    pub browser_ttl: Duration,
     /// Shared lifetime of a 404 page; it gets no grace and no stale-if-error.
-    pub not_found_ttl: u64,
+    #[serde(deserialize_with = "duration_in::secs")]
+    pub not_found_ttl: Duration,
     /// Most 404 pages and hit-for-miss markers one instance stores per
     /// `not_found_ttl` window; past it they are served uncached. Their keys come
     /// from paths anyone can invent, so this is what bounds them.
@@ -177,20 +185,23 @@ pub struct CacheConfig {
     pub private_cookies: Vec<String>,
     /// Per-path overrides.
     pub rules: Vec<RuleConfig>,
-    /// Seconds past the lifetime during which a stale page is served while one
-    /// request in the cluster refreshes it.
-    pub grace: u64,
-    /// Seconds past the lifetime during which a stale page is served when rendering fails.
-    pub stale_if_error: u64,
+    /// How long past the lifetime a stale page is served while one request in
+    /// the cluster refreshes it.
+    #[serde(deserialize_with = "duration_in::secs")]
+    pub grace: Duration,
+    /// How long past the lifetime a stale page is served when rendering fails.
+    #[serde(deserialize_with = "duration_in::secs")]
+    pub stale_if_error: Duration,
     /// Longest a request waits for another instance's render of the same key.
     #[serde(rename = "lock_timeout_ms", deserialize_with = "duration_in::millis")]
     pub lock_timeout: Duration,
     /// Lifetime of the render lease; a holder that dies frees the key after this.
     #[serde(rename = "lease_ms", deserialize_with = "duration_in::millis")]
     pub lease: Duration,
-    /// Seconds during which an uncacheable answer is remembered so that others skip
-    /// the lease wait.
-    pub hit_for_miss_ttl: u64,
+    /// How long an uncacheable answer is remembered so that others skip the
+    /// lease wait.
+    #[serde(deserialize_with = "duration_in::secs")]
+    pub hit_for_miss_ttl: Duration,
     /// Seconds between two sweeps of the tag index (one instance of the
     /// deployment sweeps): tag sets lose the keys of entries that expired or were
     /// evicted, and purge marks older than a render may be go. An entry found
@@ -256,9 +267,9 @@ impl Default for CacheConfig {
             sentinel: None,
             namespace: "rocket-cache".to_owned(),
             generation: String::new(),
-            default_ttl: 300,
-            browser_ttl: 0,
-            not_found_ttl: 30,
+            default_ttl: Duration::from_mins(5),
+            browser_ttl: Duration::ZERO,
+            not_found_ttl: Duration::from_secs(30),
             max_negative_entries: 500,
             max_tags_per_entry: 256,
             op_timeout: Duration::from_millis(50),
@@ -270,11 +281,11 @@ impl Default for CacheConfig {
             allowed_hosts: vec!["localhost".to_owned(), "127.0.0.1".to_owned()],
             private_cookies: Vec::new(),
             rules: Vec::new(),
-            grace: 60,
-            stale_if_error: 86_400,
+            grace: Duration::from_mins(1),
+            stale_if_error: Duration::from_hours(24),
             lock_timeout: Duration::from_secs(2),
             lease: Duration::from_secs(5),
-            hit_for_miss_ttl: 10,
+            hit_for_miss_ttl: Duration::from_secs(10),
             index_sweep_every: Duration::from_mins(1),
             early_refresh_beta: 0.0,
             warn_interval: Duration::from_secs(10),
@@ -350,7 +361,7 @@ impl CacheConfig {
                 ),
             ] {
                 if let Some(value) = value {
-                    bounds::check(&format!("cache.rules[{i}].{key}"), value, range)?;
+                    bounds::check(&format!("cache.rules[{i}].{key}"), secs_of(value), range)?;
                 }
             }
         }
@@ -371,11 +382,11 @@ impl CacheConfig {
             });
         }
         for (key, value, range) in [
-            ("cache.default_ttl", self.default_ttl, bounds::TTL),
-            ("cache.browser_ttl", self.browser_ttl, bounds::TTL),
+            ("cache.default_ttl", secs_of(self.default_ttl), bounds::TTL),
+            ("cache.browser_ttl", secs_of(self.browser_ttl), bounds::TTL),
             (
                 "cache.not_found_ttl",
-                self.not_found_ttl,
+                secs_of(self.not_found_ttl),
                 bounds::NOT_FOUND_TTL,
             ),
             (
@@ -408,10 +419,10 @@ impl CacheConfig {
                 millis_of(self.near_heartbeat),
                 bounds::HEARTBEAT_MS,
             ),
-            ("cache.grace", self.grace, bounds::GRACE),
+            ("cache.grace", secs_of(self.grace), bounds::GRACE),
             (
                 "cache.stale_if_error",
-                self.stale_if_error,
+                secs_of(self.stale_if_error),
                 bounds::STALE_IF_ERROR,
             ),
             (
@@ -422,7 +433,7 @@ impl CacheConfig {
             ("cache.lease_ms", millis_of(self.lease), bounds::LEASE_MS),
             (
                 "cache.hit_for_miss_ttl",
-                self.hit_for_miss_ttl,
+                secs_of(self.hit_for_miss_ttl),
                 bounds::HIT_FOR_MISS_TTL,
             ),
             (
@@ -575,6 +586,11 @@ mod duration_in {
 
     pub fn secs<'de, D: Deserializer<'de>>(from: D) -> Result<Duration, D::Error> {
         u64::deserialize(from).map(Duration::from_secs)
+    }
+
+    /// An optional key in whole seconds (a rule's): absent is `None`.
+    pub fn some_secs<'de, D: Deserializer<'de>>(from: D) -> Result<Option<Duration>, D::Error> {
+        Option::<u64>::deserialize(from).map(|secs| secs.map(Duration::from_secs))
     }
 }
 
@@ -842,7 +858,7 @@ mod tests {
             (
                 "cache.stale_if_error: from 0 to 2592000; got 31536000000",
                 CacheConfig {
-                    stale_if_error: 31_536_000_000,
+                    stale_if_error: Duration::from_hours(8_760_000),
                     ..CacheConfig::default()
                 },
             ),
@@ -856,7 +872,7 @@ mod tests {
             (
                 "cache.default_ttl: from 0 to 604800",
                 CacheConfig {
-                    default_ttl: 604_801,
+                    default_ttl: Duration::from_secs(604_801),
                     ..CacheConfig::default()
                 },
             ),
@@ -874,7 +890,7 @@ mod tests {
                         path: "/".into(),
                         ttl: None,
                         browser_ttl: None,
-                        grace: Some(86_401),
+                        grace: Some(Duration::from_secs(86_401)),
                         stale_if_error: None,
                         query: None,
                         tags: None,

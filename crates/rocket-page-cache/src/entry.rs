@@ -23,6 +23,8 @@
 //! Anything that does not parse (another version, a truncated value, garbage) is
 //! reported as [`DecodeError`] and treated by the engine as a miss.
 
+use std::time::Duration;
+
 use bytes::{BufMut, Bytes, BytesMut};
 
 use super::encoding::Coding;
@@ -185,12 +187,13 @@ pub enum Freshness {
 
 impl Entry {
     /// A marker that the route answered something uncacheable.
-    pub fn hit_for_miss(now_ms: u64, ttl_ms: u64) -> Self {
+    pub fn hit_for_miss(now_ms: u64, ttl: Duration) -> Self {
+        let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX);
         Self {
             kind: Kind::HitForMiss,
             status: 0,
             stored_at_ms: now_ms,
-            fresh_until_ms: now_ms + ttl_ms,
+            fresh_until_ms: now_ms.saturating_add(ttl_ms),
             grace_secs: 0,
             stale_if_error_secs: 0,
             browser_ttl_secs: 0,
@@ -575,7 +578,11 @@ mod tests {
 
     #[test]
     fn round_trips_binary_bodies_in_every_coding() {
-        for entry in [sample(), only_gzip(), Entry::hit_for_miss(5, 10)] {
+        for entry in [
+            sample(),
+            only_gzip(),
+            Entry::hit_for_miss(5, Duration::from_millis(10)),
+        ] {
             assert_eq!(Entry::decode(entry.encode()).unwrap(), entry);
         }
         let entry = sample();

@@ -270,7 +270,7 @@ impl Fairing for PageCache {
             "page cache: backend {:?}, namespace {:?}, default ttl {}s",
             cache.config().backend,
             cache.config().namespace,
-            cache.config().default_ttl
+            cache.config().default_ttl.as_secs()
         );
         cache.warm_up().await;
         if !report_memory_limits(&cache).await {

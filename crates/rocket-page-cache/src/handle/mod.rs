@@ -175,7 +175,7 @@ impl Cache {
                 warnings: WarnLimiter::new(config.warn_interval),
                 negative_budget: WindowBudget::new(
                     config.max_negative_entries,
-                    config.not_found_ttl.max(1) * 1000,
+                    config.not_found_ttl.max(Duration::from_secs(1)),
                 ),
                 config,
                 store,

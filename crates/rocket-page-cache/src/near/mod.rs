@@ -436,7 +436,7 @@ mod tests {
         let mut stale = page(0, b"stale");
         stale.fresh_until_ms = NOW - 1;
         near.keep(near.ticket("a").unwrap(), "a", &stale, NOW);
-        let marker = Entry::hit_for_miss(NOW, 10_000);
+        let marker = Entry::hit_for_miss(NOW, Duration::from_secs(10));
         near.keep(near.ticket("b").unwrap(), "b", &marker, NOW);
         assert!(near.get("a").is_none());
         assert!(near.get("b").is_none());

@@ -41,7 +41,7 @@ pub type Canonical = fn(&str) -> Option<String>;
 #[derive(Debug, Clone)]
 pub struct RoutePolicy {
     pattern: PathPattern,
-    ttl: Option<u64>,
+    ttl: Option<Duration>,
     query: Vec<String>,
     tags: Vec<String>,
     vary: Vec<String>,
@@ -98,7 +98,7 @@ impl RoutePolicy {
     /// Shared lifetime in seconds (`@cache.cached(timeout=...)`); default `cache.default_ttl`.
     #[must_use]
     pub fn ttl(mut self, secs: u64) -> Self {
-        self.ttl = Some(secs);
+        self.ttl = Some(Duration::from_secs(secs));
         self
     }
 
@@ -126,6 +126,8 @@ pub struct Resolved<'p> {
     rule: Option<&'p (PathPattern, RuleConfig)>,
     /// Shared lifetime; zero means not cached.
     pub ttl: Duration,
+    /// The browser lifetime, grace and stale-if-error, in whole seconds as a
+    /// stored entry keeps them.
     pub browser_ttl: u32,
     pub grace: u32,
     pub stale_if_error: u32,
@@ -148,6 +150,7 @@ pub struct Resolved<'p> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Storing {
     pub ttl: Duration,
+    /// Whole seconds, as a stored entry keeps them.
     pub browser_ttl: u32,
     pub grace: u32,
     pub stale_if_error: u32,
@@ -228,10 +231,10 @@ pub struct Policies {
     rules: Vec<(PathPattern, RuleConfig)>,
     /// Each distinct pattern of `routes` then `rules`, once: the route labels.
     labels: Vec<String>,
-    default_ttl: u64,
-    browser_ttl: u64,
-    grace: u64,
-    stale_if_error: u64,
+    default_ttl: Duration,
+    browser_ttl: Duration,
+    grace: Duration,
+    stale_if_error: Duration,
 }
 
 impl Policies {
@@ -287,14 +290,14 @@ impl Policies {
             .and_then(|r| r.query.as_deref())
             .or_else(|| route.map(|r| r.query.as_slice()))
             .unwrap_or_default();
-        let secs = |value: Option<u64>, default: u64| {
-            u32::try_from(value.unwrap_or(default)).unwrap_or(u32::MAX)
+        let secs = |value: Option<Duration>, default: Duration| {
+            u32::try_from(value.unwrap_or(default).as_secs()).unwrap_or(u32::MAX)
         };
         let canonical_path = route.is_none_or(|r| r.pattern.spelled_canonically(path, &r.params));
         Some(Resolved {
             route_policy: route,
             rule: rule_entry,
-            ttl: Duration::from_secs(ttl),
+            ttl,
             browser_ttl: secs(rule.and_then(|r| r.browser_ttl), self.browser_ttl),
             grace: secs(rule.and_then(|r| r.grace), self.grace),
             stale_if_error: secs(rule.and_then(|r| r.stale_if_error), self.stale_if_error),
@@ -336,7 +339,7 @@ mod tests {
     fn rule(path: &str, ttl: Option<u64>) -> RuleConfig {
         RuleConfig {
             path: path.into(),
-            ttl,
+            ttl: ttl.map(Duration::from_secs),
             browser_ttl: None,
             grace: None,
             stale_if_error: None,

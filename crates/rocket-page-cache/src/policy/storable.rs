@@ -83,12 +83,12 @@ pub struct ResponseFacts<'a> {
 pub fn storable_ttl(
     policy: &Storing,
     facts: &ResponseFacts<'_>,
-    not_found_ttl: u64,
+    not_found_ttl: Duration,
     max_body_bytes: usize,
 ) -> Result<Duration, Refusal> {
     let ttl = match facts.status {
         200 => policy.ttl,
-        404 if !policy.ttl.is_zero() => Duration::from_secs(not_found_ttl),
+        404 if !policy.ttl.is_zero() => not_found_ttl,
         _ => return Err(Refusal::Status),
     };
     if facts.has_set_cookie {
@@ -140,7 +140,7 @@ mod tests {
     #[test]
     fn storability_rules() {
         let policy = policies(vec![]).resolve(&[]).unwrap().storing();
-        let ttl = |f: &ResponseFacts<'_>| storable_ttl(&policy, f, 30, 100);
+        let ttl = |f: &ResponseFacts<'_>| storable_ttl(&policy, f, Duration::from_secs(30), 100);
         assert_eq!(ttl(&facts(200)), Ok(Duration::from_mins(5)));
         assert_eq!(ttl(&facts(404)), Ok(Duration::from_secs(30)));
         assert_eq!(ttl(&facts(500)), Err(Refusal::Status));
@@ -162,7 +162,7 @@ mod tests {
         assert_eq!(ttl(&f), Err(Refusal::Vary));
         let mut varying = policy.clone();
         varying.vary = vec!["accept-language".into()];
-        assert!(storable_ttl(&varying, &f, 30, 100).is_ok());
+        assert!(storable_ttl(&varying, &f, Duration::from_secs(30), 100).is_ok());
         let mut f = facts(200);
         f.body_len = Some(101);
         assert_eq!(ttl(&f), Err(Refusal::TooLarge));
