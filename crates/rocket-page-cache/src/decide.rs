@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use rocket::http::uri::Query;
 use rocket::http::Method;
 use rocket::Request;
 
@@ -84,11 +85,7 @@ fn decide<'a>(cache: &'a Cache, request: &'a Request<'_>) -> Option<Decision<'a>
     if let Some(reason) = bypass_reason(cache, request, &policy) {
         return Some(Decision::Now(route, Verdict::Bypass(reason)));
     }
-    let query: Vec<(&str, &str)> = request
-        .uri()
-        .query()
-        .map(|q| q.segments().collect())
-        .unwrap_or_default();
+    let query = query_pairs(request);
     if let Err(misspelling) = policy.check_spelling(&query) {
         let reason = match misspelling {
             Misspelling::NonCanonical => Bypass::NonCanonical,
@@ -130,6 +127,27 @@ fn decide<'a>(cache: &'a Cache, request: &'a Request<'_>) -> Option<Decision<'a>
         policy,
         key,
     }))
+}
+
+/// The decoded `(name, value)` pairs of the request's query, as Rocket's
+/// `Query::segments` gives them. A query without `%` or `+` decodes to itself,
+/// so it is only split (`&` between pairs, empty ones skipped, the first `=`
+/// between name and value): what nearly every request has, without the
+/// decoded copy Rocket would make and keep.
+fn query_pairs<'r>(request: &'r Request<'_>) -> Vec<(&'r str, &'r str)> {
+    request.uri().query().map(pairs_of).unwrap_or_default()
+}
+
+/// [`query_pairs`] of one query.
+fn pairs_of(query: Query<'_>) -> Vec<(&str, &str)> {
+    let raw = query.as_str();
+    if raw.contains(['%', '+']) {
+        return query.segments().collect();
+    }
+    raw.split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| pair.split_once('=').unwrap_or((pair, "")))
+        .collect()
 }
 
 /// The rest of [`decide`]: what a request gets from the store, or a render.
@@ -394,4 +412,37 @@ async fn miss(
 
 fn lock_timeout(cache: &Cache) -> Duration {
     cache.config().lock_timeout
+}
+
+#[cfg(test)]
+mod tests {
+    use rocket::http::uri::Origin;
+
+    use super::pairs_of;
+
+    /// Every query of up to five characters from `a=&%4+1`: each that Rocket
+    /// parses splits and decodes as Rocket's own `Query::segments` does.
+    #[test]
+    fn query_pairs_are_rockets_own() {
+        const ALPHABET: &[char] = &['a', '=', '&', '%', '4', '+', '1'];
+        let mut queries = vec![String::new()];
+        let mut compared = 0;
+        for _ in 0..5 {
+            let longer: Vec<String> = queries
+                .iter()
+                .flat_map(|q| ALPHABET.iter().map(move |c| format!("{q}{c}")))
+                .collect();
+            for query in &longer {
+                let Ok(uri) = Origin::parse_owned(format!("/?{query}")) else {
+                    continue;
+                };
+                let query = uri.query().expect("a query");
+                let rockets: Vec<(&str, &str)> = query.segments().collect();
+                assert_eq!(pairs_of(query), rockets, "?{query}");
+                compared += 1;
+            }
+            queries = longer;
+        }
+        assert!(compared > 10_000, "only {compared} queries parsed");
+    }
 }
