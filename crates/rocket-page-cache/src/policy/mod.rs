@@ -122,15 +122,11 @@ impl RoutePolicy {
 /// render needs (its tags, its owned [`Storing`]).
 #[derive(Debug, Clone, Copy)]
 pub struct Resolved<'p> {
+    policies: &'p Policies,
     route_policy: Option<&'p RoutePolicy>,
     rule: Option<&'p (PathPattern, RuleConfig)>,
     /// Shared lifetime; zero means not cached.
     pub ttl: Duration,
-    /// The browser lifetime, grace and stale-if-error, in whole seconds as a
-    /// stored entry keeps them.
-    pub browser_ttl: u32,
-    pub grace: u32,
-    pub stale_if_error: u32,
     /// The query parameters that are part of the key.
     pub query: &'p [String],
     /// Lower-case names of request headers that are part of the key.
@@ -212,13 +208,20 @@ impl Resolved<'_> {
         tags
     }
 
-    /// What a render under this policy is stored with.
+    /// What a render under this policy is stored with: the rule's lifetimes
+    /// where it gives them, else the config's.
     pub fn storing(&self) -> Storing {
+        let rule = self.rule.map(|(_, rule)| rule);
+        let defaults = self.policies;
+        // Whole seconds, as a stored entry keeps them.
+        let secs = |value: Option<Duration>, default: Duration| {
+            u32::try_from(value.unwrap_or(default).as_secs()).unwrap_or(u32::MAX)
+        };
         Storing {
             ttl: self.ttl,
-            browser_ttl: self.browser_ttl,
-            grace: self.grace,
-            stale_if_error: self.stale_if_error,
+            browser_ttl: secs(rule.and_then(|r| r.browser_ttl), defaults.browser_ttl),
+            grace: secs(rule.and_then(|r| r.grace), defaults.grace),
+            stale_if_error: secs(rule.and_then(|r| r.stale_if_error), defaults.stale_if_error),
             vary: self.vary.to_vec(),
         }
     }
@@ -290,17 +293,12 @@ impl Policies {
             .and_then(|r| r.query.as_deref())
             .or_else(|| route.map(|r| r.query.as_slice()))
             .unwrap_or_default();
-        let secs = |value: Option<Duration>, default: Duration| {
-            u32::try_from(value.unwrap_or(default).as_secs()).unwrap_or(u32::MAX)
-        };
         let canonical_path = route.is_none_or(|r| r.pattern.spelled_canonically(path, &r.params));
         Some(Resolved {
+            policies: self,
             route_policy: route,
             rule: rule_entry,
             ttl,
-            browser_ttl: secs(rule.and_then(|r| r.browser_ttl), self.browser_ttl),
-            grace: secs(rule.and_then(|r| r.grace), self.grace),
-            stale_if_error: secs(rule.and_then(|r| r.stale_if_error), self.stale_if_error),
             query,
             vary: route.map(|r| r.vary.as_slice()).unwrap_or_default(),
             public: route.is_some_and(|r| r.public),
@@ -361,6 +359,23 @@ mod tests {
         assert_eq!(p.resolve(&[]).unwrap().ttl, Duration::from_secs(2));
         assert_eq!(p.resolve(&[]).unwrap().query, ["page"]);
         assert!(p.resolve(&["users", "1"]).unwrap().ttl.is_zero());
+    }
+
+    #[test]
+    fn a_render_is_stored_with_the_rules_lifetimes_else_the_configs() {
+        let mut lasting = rule("/users/<id>", None);
+        lasting.grace = Some(Duration::from_secs(7));
+        lasting.browser_ttl = Some(Duration::from_secs(9));
+        let p = policies(vec![lasting]);
+        let user = p.resolve(&["users", "3"]).unwrap().storing();
+        assert_eq!((user.grace, user.browser_ttl), (7, 9));
+        let defaults = CacheConfig::default();
+        let stale_if_error = u32::try_from(defaults.stale_if_error.as_secs()).unwrap();
+        assert_eq!(user.stale_if_error, stale_if_error);
+        assert_eq!(user.ttl, Duration::from_secs(50));
+        let list = p.resolve(&[]).unwrap().storing();
+        let grace = u32::try_from(defaults.grace.as_secs()).unwrap();
+        assert_eq!((list.grace, list.browser_ttl), (grace, 0));
     }
 
     #[test]
